@@ -1,0 +1,32 @@
+/* The qzfs command line: global state and the subcommand tables, one file per group. */
+#ifndef QZFS_CLI_H
+#define QZFS_CLI_H
+
+#include "backend.h"
+#include "json.h"
+
+#include <stdbool.h>
+
+typedef struct qz_cli {
+	bool json;         /* --json: machine-readable output on stdout */
+	qz_backend_t *be;  /* opened before a subcommand runs */
+	const char *cmd;   /* the subcommand's name, for messages */
+	qz_json_t out;
+} qz_cli_t;
+
+typedef struct qz_cmd {
+	const char *name;
+	int (*fn)(qz_cli_t *cli, int argc, char **argv); /* returns an exit code */
+	const char *usage;
+	const char *help;
+} qz_cmd_t;
+
+/* Subcommands working on datasets, volumes and snapshots (cmd_dataset.c); NULL-terminated. */
+extern const qz_cmd_t qz_dataset_cmds[];
+
+/* Reports a failed operation on what to stderr and returns the matching exit code. */
+int qz_cli_fail(qz_cli_t *cli, const char *what, int err);
+/* Reports a usage error for the current subcommand and returns QZ_EXIT_USAGE. */
+int qz_cli_usage(qz_cli_t *cli, const char *msg);
+
+#endif

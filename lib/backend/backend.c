@@ -1,0 +1,62 @@
+/* What both backends share: opening by kind, failure details, listings. */
+#include "backend.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int qz_backend_open(const char *kind, const char *model_pool, qz_backend_t **bep)
+{
+	if (kind == NULL || strcmp(kind, "real") == 0)
+		return qz_backend_real_open(bep);
+	if (strcmp(kind, "model") == 0)
+		return qz_backend_model_open(bep, model_pool != NULL ? model_pool : "tank");
+	return EINVAL;
+}
+
+void qz_backend_close(qz_backend_t *be)
+{
+	if (be != NULL)
+		be->ops->close(be);
+}
+
+const char *qz_be_detail(const qz_backend_t *be)
+{
+	return be->detail;
+}
+
+int qz_be_fail(qz_backend_t *be, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(be->detail, sizeof(be->detail), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *qz_list_cell(const qz_list_t *l, size_t row, size_t col)
+{
+	if (row >= l->nrows || col >= l->ncols)
+		return NULL;
+	return l->cells[row * l->ncols + col];
+}
+
+long qz_list_find(const qz_list_t *l, const char *name)
+{
+	for (size_t r = 0; r < l->nrows; r++)
+		if (strcmp(l->cells[r * l->ncols], name) == 0)
+			return (long)r;
+	return -1;
+}
+
+void qz_list_free(qz_list_t *l)
+{
+	if (l->cells != NULL)
+		for (size_t i = 0; i < l->nrows * l->ncols; i++)
+			free(l->cells[i]);
+	free(l->cells);
+	l->cells = NULL;
+	l->nrows = 0;
+}

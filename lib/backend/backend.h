@@ -1,0 +1,124 @@
+/*
+ * The one interface through which the engine reaches ZFS.
+ *
+ * Two implementations sit behind it: the real one (libzfs_core for every change, send and receive;
+ * `zfs`/`zpool` only for listing and properties) and an in-memory model of the same semantics used
+ * by the fast tests. Every operation returns 0 or an errno-style code exactly as ZFS does; none
+ * prints. qz_be_detail() may hold a human-readable detail of the last failure (or "").
+ */
+#ifndef QZFS_BACKEND_H
+#define QZFS_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct qz_backend qz_backend_t;
+
+/* Dataset kinds; or-able where a set of kinds is asked for (listing). */
+enum qz_dstype {
+	QZ_FILESYSTEM = 1,
+	QZ_VOLUME = 2,
+	QZ_SNAPSHOT = 4,
+	QZ_BOOKMARK = 8,
+};
+
+/* One property to set: native or user ("module:name"), value as `zfs set` would take it. */
+typedef struct qz_prop {
+	const char *name;
+	const char *value;
+} qz_prop_t;
+
+/* Send flags, with libzfs_core's values. */
+enum qz_send_flags {
+	QZ_SEND_EMBED = 1 << 0,
+	QZ_SEND_LARGE_BLOCK = 1 << 1,
+	QZ_SEND_COMPRESS = 1 << 2,
+	QZ_SEND_RAW = 1 << 3,
+};
+
+/* A listing: nrows rows of ncols cells; column 0 is the name, then the asked properties. */
+typedef struct qz_list {
+	size_t nrows;
+	size_t ncols;
+	char **cells;
+} qz_list_t;
+
+#define QZ_WKEY_LEN 32 /* a raw wrapping key (keyformat=raw) */
+
+struct qz_backend_ops {
+	const char *name;
+	void (*close)(qz_backend_t *be);
+
+	/* Creates a filesystem or volume; wkey (QZ_WKEY_LEN bytes) for a new encryption root. */
+	int (*create)(qz_backend_t *be, const char *name, enum qz_dstype type, const qz_prop_t *props,
+		      size_t nprops, const uint8_t *wkey, size_t wkeylen);
+	/* Takes all snapshots "fs@snap" in one transaction: all are made or none. */
+	int (*snapshot)(qz_backend_t *be, const char *const *snaps, size_t n, const qz_prop_t *props,
+			size_t nprops);
+	int (*clone)(qz_backend_t *be, const char *origin_snap, const char *target,
+		     const qz_prop_t *props, size_t nprops);
+	/* On EEXIST, the conflicting snapshot's short name is stored in conflict. */
+	int (*promote)(qz_backend_t *be, const char *clone, char *conflict, size_t conflictlen);
+	/* Renames a filesystem or volume with its descendants and snapshots. */
+	int (*rename)(qz_backend_t *be, const char *from, const char *to);
+	/* Destroys one filesystem or volume (no snapshots, no children). */
+	int (*destroy)(qz_backend_t *be, const char *name);
+	/* Destroys snapshots atomically; missing ones are ignored; defer marks busy ones instead. */
+	int (*destroy_snaps)(qz_backend_t *be, const char *const *snaps, size_t n, bool defer);
+	/* Rolls fs back to snap, which must be its latest snapshot. */
+	int (*rollback)(qz_backend_t *be, const char *fs, const char *snap);
+	int (*bookmark)(qz_backend_t *be, const char *snap, const char *bookmark);
+	int (*destroy_bookmark)(qz_backend_t *be, const char *bookmark);
+	/* Places a persistent user hold `tag` on a snapshot; release removes it. */
+	int (*hold)(qz_backend_t *be, const char *snap, const char *tag);
+	int (*release)(qz_backend_t *be, const char *snap, const char *tag);
+	/* Reads one property as `zfs get -Hp` prints it ("-" for an unset user property). */
+	int (*get_prop)(qz_backend_t *be, const char *name, const char *prop, char *buf, size_t len);
+	int (*set_prop)(qz_backend_t *be, const char *name, const char *prop, const char *value);
+	/* Lists root and its descendants (depth levels, -1 = all) of the given kinds, with props. */
+	int (*list)(qz_backend_t *be, const char *root, int depth, unsigned types,
+		    const char *const *props, size_t nprops, qz_list_t *out);
+	bool (*exists)(qz_backend_t *be, const char *name);
+	/* Loads (or with noop only checks) the raw wrapping key of an encryption root. */
+	int (*load_key)(qz_backend_t *be, const char *root, const uint8_t *wkey, size_t wkeylen,
+			bool noop);
+	int (*unload_key)(qz_backend_t *be, const char *root);
+	/* Writes a send stream of snap (incremental from `from` if non-NULL) to fd. */
+	int (*send)(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,
+		    uint64_t resume_obj, uint64_t resume_off);
+	/* Receives a stream from fd into snap; resumable keeps a partial state on failure. */
+	int (*receive)(qz_backend_t *be, const char *snap, int fd, bool resumable, bool raw,
+		       bool force);
+	/* Opens a volume's block device (O_RDONLY or O_RDWR) and returns the descriptor in *fd. */
+	int (*zvol_open)(qz_backend_t *be, const char *vol, int oflags, int *fd);
+	/* Stores the path of a volume's block device. */
+	int (*zvol_path)(qz_backend_t *be, const char *vol, char *buf, size_t len);
+};
+
+struct qz_backend {
+	const struct qz_backend_ops *ops;
+	char detail[512];
+};
+
+/* Opens the real backend (libzfs_core); fails with ENOENT when ZFS is not loaded. */
+int qz_backend_real_open(qz_backend_t **bep);
+/* Opens a fresh in-memory model holding one empty pool named pool. */
+int qz_backend_model_open(qz_backend_t **bep, const char *pool);
+/* Opens the backend named by kind ("real" or "model"). */
+int qz_backend_open(const char *kind, const char *model_pool, qz_backend_t **bep);
+void qz_backend_close(qz_backend_t *be);
+
+/* Detail of the last failure, or "". */
+const char *qz_be_detail(const qz_backend_t *be);
+/* Records a detail for the last failure (printf-style) and returns err. */
+int qz_be_fail(qz_backend_t *be, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Cell (row, col) of a listing. */
+const char *qz_list_cell(const qz_list_t *l, size_t row, size_t col);
+/* Index of the row named name, or -1. */
+long qz_list_find(const qz_list_t *l, const char *name);
+void qz_list_free(qz_list_t *l);
+
+#endif

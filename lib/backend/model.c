@@ -1,0 +1,1374 @@
+/*
+ * The model backend: ZFS semantics in memory, for fast tests. Volume contents live in memfds
+ * (sparse, so a 10 GiB volume costs only what is written). Wherever it and real ZFS disagree,
+ * the model is wrong: the conformance suite runs on both.
+ */
+#include "backend.h"
+#include "zname.h"
+#include "zprop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MODEL_POOL_SIZE (1ULL << 40)
+#define STREAM_MAGIC 0x514d5a5354524dULL /* "QMZSTRM": the model's own stream format */
+#define BLOCK 4096
+
+struct mprop {
+	char *name;
+	char *value;
+	struct mprop *next;
+};
+
+struct mhold {
+	char *tag;
+	struct mhold *next;
+};
+
+struct mopen { /* a descriptor handed out by zvol_open, to tell whether a volume is in use */
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	struct mopen *next;
+};
+
+struct mds {
+	char name[QZ_NAME_MAX];
+	enum qz_dstype type;
+	uint64_t guid, createtxg, creation;
+	struct mprop *props; /* set locally */
+	uint64_t volsize;
+	int data;            /* memfd: contents of a volume or a volume snapshot, else -1 */
+	struct mds *origin;  /* a clone's origin snapshot */
+	struct mds *encroot; /* NULL when unencrypted */
+	bool key_loaded;     /* on an encryption root */
+	uint8_t key[QZ_WKEY_LEN];
+	struct mhold *holds;
+	bool defer_destroy;
+	bool partial; /* a resumable receive stopped part way */
+	struct mds *next;
+};
+
+typedef struct model {
+	qz_backend_t be;
+	struct mds *all;
+	uint64_t txg;
+	uint64_t seed;
+	struct mopen *opens;
+} model_t;
+
+static model_t *M(qz_backend_t *be)
+{
+	return (model_t *)be;
+}
+
+static uint64_t next_guid(model_t *m)
+{
+	uint64_t z = (m->seed += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static struct mds *find(model_t *m, const char *name)
+{
+	for (struct mds *d = m->all; d != NULL; d = d->next)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+/* Stores a, sep and b in buf (QZ_NAME_MAX bytes); ENAMETOOLONG if that is too long a name. */
+static int name_join(char *buf, const char *a, const char *sep, const char *b)
+{
+	size_t la = strlen(a), ls = strlen(sep), lb = strlen(b);
+	if (la + ls + lb >= QZ_NAME_MAX)
+		return ENAMETOOLONG;
+	memcpy(buf, a, la);
+	memcpy(buf + la, sep, ls);
+	memcpy(buf + la + ls, b, lb + 1);
+	return 0;
+}
+
+static const char *short_name(const struct mds *d)
+{
+	const char *t = strpbrk(d->name, "@#");
+	return t != NULL ? t + 1 : d->name;
+}
+
+/* The head dataset of a snapshot or bookmark. */
+static struct mds *head_of(model_t *m, const struct mds *d)
+{
+	char buf[QZ_NAME_MAX];
+	qz_name_dataset(d->name, buf, sizeof(buf));
+	return find(m, buf);
+}
+
+static bool is_snapshot_of(const struct mds *s, const struct mds *head)
+{
+	size_t n = strlen(head->name);
+	return s->type == QZ_SNAPSHOT && strncmp(s->name, head->name, n) == 0 && s->name[n] == '@';
+}
+
+/* The newest snapshot of head, or NULL. */
+static struct mds *latest_snapshot(model_t *m, const struct mds *head)
+{
+	struct mds *best = NULL;
+	for (struct mds *d = m->all; d != NULL; d = d->next)
+		if (is_snapshot_of(d, head) && (best == NULL || d->createtxg > best->createtxg))
+			best = d;
+	return best;
+}
+
+static size_t count_clones(model_t *m, const struct mds *snap)
+{
+	size_t n = 0;
+	for (struct mds *d = m->all; d != NULL; d = d->next)
+		if (d->origin == snap)
+			n++;
+	return n;
+}
+
+static size_t count_holds(const struct mds *d)
+{
+	size_t n = 0;
+	for (struct mhold *h = d->holds; h != NULL; h = h->next)
+		n++;
+	return n;
+}
+
+/* True while a descriptor from zvol_open onto d's contents is still open. */
+static bool in_use(model_t *m, const struct mds *d)
+{
+	struct stat st;
+	if (d->data < 0 || fstat(d->data, &st) != 0)
+		return false;
+	for (struct mopen *o = m->opens; o != NULL; o = o->next) {
+		struct stat os;
+		if (fstat(o->fd, &os) == 0 && os.st_dev == st.st_dev && os.st_ino == st.st_ino &&
+		    os.st_dev == o->dev && os.st_ino == o->ino)
+			return true;
+	}
+	return false;
+}
+
+static bool key_available(const struct mds *d)
+{
+	return d->encroot == NULL || d->encroot->key_loaded;
+}
+
+/* ---- properties ---- */
+
+static const char *local_prop(const struct mds *d, const char *name)
+{
+	for (struct mprop *p = d->props; p != NULL; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			return p->value;
+	return NULL;
+}
+
+static int put_prop(struct mds *d, const char *name, const char *value)
+{
+	for (struct mprop *p = d->props; p != NULL; p = p->next) {
+		if (strcmp(p->name, name) == 0) {
+			char *v = strdup(value);
+			if (v == NULL)
+				return ENOMEM;
+			free(p->value);
+			p->value = v;
+			return 0;
+		}
+	}
+	struct mprop *p = calloc(1, sizeof(*p));
+	if (p == NULL || (p->name = strdup(name)) == NULL || (p->value = strdup(value)) == NULL) {
+		if (p != NULL)
+			free(p->name);
+		free(p);
+		return ENOMEM;
+	}
+	p->next = d->props;
+	d->props = p;
+	return 0;
+}
+
+/* The value a dataset sees for an inheritable property: its own, else its ancestors'. */
+static const char *inherited_prop(model_t *m, const struct mds *d, const char *name)
+{
+	char buf[QZ_NAME_MAX];
+	snprintf(buf, sizeof(buf), "%s", d->name);
+	const struct mds *cur = d;
+	for (;;) {
+		if (cur != NULL) {
+			const char *v = local_prop(cur, name);
+			if (v != NULL)
+				return v;
+		}
+		char parent[QZ_NAME_MAX];
+		if (qz_name_parent(buf, parent, sizeof(parent)) != 0)
+			return NULL;
+		snprintf(buf, sizeof(buf), "%s", parent);
+		cur = find(m, buf);
+	}
+}
+
+/* Checks that props may be given to a new dataset of type (or set on one, when !create). */
+static int check_props(qz_backend_t *be, enum qz_dstype type, const qz_prop_t *props, size_t n,
+		       bool create)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (qz_prop_is_user(props[i].name))
+			continue;
+		const struct qz_pdef *def = qz_prop_lookup(props[i].name);
+		uint64_t num;
+		if (def == NULL || !(def->applies & type) || (def->create_only && !create) ||
+		    qz_prop_parse(def, props[i].value, &num) != 0)
+			return qz_be_fail(be, EINVAL, "bad property %s=%s", props[i].name,
+					  props[i].value);
+	}
+	return 0;
+}
+
+static const char *find_prop(const qz_prop_t *props, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(props[i].name, name) == 0)
+			return props[i].value;
+	return NULL;
+}
+
+/* ---- volume contents ---- */
+
+static int new_data(uint64_t size, int *fdp)
+{
+	int fd = memfd_create("qzfs-model", MFD_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (ftruncate(fd, (off_t)size) != 0) {
+		int e = errno;
+		close(fd);
+		return e;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* Makes dst an exact (sparse) copy of src. */
+static int copy_data(int src, int dst)
+{
+	struct stat st;
+	if (fstat(src, &st) != 0 || ftruncate(dst, 0) != 0 || ftruncate(dst, st.st_size) != 0)
+		return errno;
+	off_t pos = 0;
+	while (pos < st.st_size) {
+		off_t data = lseek(src, pos, SEEK_DATA);
+		if (data < 0)
+			break; /* the rest is a hole */
+		off_t hole = lseek(src, data, SEEK_HOLE);
+		off_t in = data, out = data;
+		while (in < hole) {
+			ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)(hole - in), 0);
+			if (n <= 0)
+				return n < 0 ? errno : EIO;
+		}
+		pos = hole;
+	}
+	return 0;
+}
+
+static int clone_data(int src, int *dstp)
+{
+	struct stat st;
+	if (fstat(src, &st) != 0)
+		return errno;
+	int err = new_data((uint64_t)st.st_size, dstp);
+	if (err == 0 && (err = copy_data(src, *dstp)) != 0)
+		close(*dstp);
+	return err;
+}
+
+/* ---- dataset records ---- */
+
+static struct mds *new_ds(model_t *m, const char *name, enum qz_dstype type)
+{
+	struct mds *d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return NULL;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->type = type;
+	d->guid = next_guid(m);
+	d->createtxg = ++m->txg;
+	d->creation = (uint64_t)time(NULL);
+	d->data = -1;
+	d->next = m->all;
+	m->all = d;
+	return d;
+}
+
+static void free_ds(model_t *m, struct mds *d)
+{
+	for (struct mds **pp = &m->all; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	}
+	while (d->props != NULL) {
+		struct mprop *p = d->props;
+		d->props = p->next;
+		free(p->name);
+		free(p->value);
+		free(p);
+	}
+	while (d->holds != NULL) {
+		struct mhold *h = d->holds;
+		d->holds = h->next;
+		free(h->tag);
+		free(h);
+	}
+	if (d->data >= 0)
+		close(d->data);
+	free(d);
+}
+
+/* Destroys a snapshot whose destruction was deferred once nothing keeps it any more. */
+static void reap_deferred(model_t *m, struct mds *snap)
+{
+	if (snap != NULL && snap->defer_destroy && count_clones(m, snap) == 0 &&
+	    snap->holds == NULL)
+		free_ds(m, snap);
+}
+
+/* ---- operations ---- */
+
+static void model_close(qz_backend_t *be)
+{
+	model_t *m = M(be);
+	while (m->all != NULL)
+		free_ds(m, m->all);
+	while (m->opens != NULL) {
+		struct mopen *o = m->opens;
+		m->opens = o->next;
+		free(o);
+	}
+	free(m);
+}
+
+/* Checks that a new dataset may be created at name: valid, free, parent present. */
+static int check_new_dataset(model_t *m, const char *name, struct mds **parentp)
+{
+	int err = qz_name_check(name, QZ_NAME_DATASET);
+	if (err != 0)
+		return err;
+	if (find(m, name) != NULL)
+		return EEXIST;
+	char pname[QZ_NAME_MAX];
+	if (qz_name_parent(name, pname, sizeof(pname)) != 0)
+		return EEXIST; /* a pool root */
+	struct mds *parent = find(m, pname);
+	if (parent == NULL)
+		return ENOENT;
+	if (parent->type != QZ_FILESYSTEM)
+		return EINVAL;
+	*parentp = parent;
+	return 0;
+}
+
+static int model_create(qz_backend_t *be, const char *name, enum qz_dstype type,
+			const qz_prop_t *props, size_t nprops, const uint8_t *wkey, size_t wkeylen)
+{
+	model_t *m = M(be);
+	struct mds *parent;
+	if (type != QZ_FILESYSTEM && type != QZ_VOLUME)
+		return EINVAL;
+	int err = check_new_dataset(m, name, &parent);
+	if (err == 0)
+		err = check_props(be, type, props, nprops, true);
+	if (err != 0)
+		return err;
+	uint64_t volsize = 0, vbs = 16384;
+	const char *v;
+	if (type == QZ_VOLUME) {
+		if ((v = find_prop(props, nprops, "volsize")) == NULL || qz_parse_size(v, &volsize) != 0)
+			return qz_be_fail(be, EINVAL, "a volume needs volsize");
+		if ((v = find_prop(props, nprops, "volblocksize")) != NULL &&
+		    (qz_parse_size(v, &vbs) != 0 || vbs < 512 || vbs > 131072 || (vbs & (vbs - 1))))
+			return qz_be_fail(be, EINVAL, "bad volblocksize");
+		if (volsize == 0 || volsize % vbs != 0)
+			return qz_be_fail(be, EINVAL, "volsize must be a multiple of volblocksize");
+	}
+	/* encryption: a new root needs a key; a child of an encrypted parent inherits it */
+	const char *enc = find_prop(props, nprops, "encryption");
+	const char *fmt = find_prop(props, nprops, "keyformat");
+	bool new_root = (enc != NULL && strcmp(enc, "off") != 0) || fmt != NULL;
+	if (!key_available(parent))
+		return EACCES;
+	if (new_root) {
+		if (fmt == NULL || strcmp(fmt, "raw") != 0 || wkey == NULL ||
+		    wkeylen != QZ_WKEY_LEN)
+			return qz_be_fail(be, EINVAL, "an encryption root needs keyformat=raw and a key");
+	} else if (wkey != NULL) {
+		return EINVAL;
+	} else if (enc != NULL && strcmp(enc, "off") == 0 && parent->encroot != NULL) {
+		return qz_be_fail(be, EINVAL, "cannot create an unencrypted child of an encrypted dataset");
+	}
+	int data = -1;
+	if (type == QZ_VOLUME && (err = new_data(volsize, &data)) != 0)
+		return err;
+	struct mds *d = new_ds(m, name, type);
+	if (d == NULL) {
+		if (data >= 0)
+			close(data);
+		return ENOMEM;
+	}
+	d->data = data;
+	d->volsize = volsize;
+	for (size_t i = 0; i < nprops && err == 0; i++) {
+		const char *pv = props[i].value;
+		if (strcmp(props[i].name, "encryption") == 0 && strcmp(pv, "on") == 0)
+			pv = "aes-256-gcm";
+		if (strcmp(props[i].name, "volsize") != 0)
+			err = put_prop(d, props[i].name, pv);
+	}
+	if (err == 0 && type == QZ_VOLUME && find_prop(props, nprops, "volblocksize") == NULL)
+		err = put_prop(d, "volblocksize", "16384");
+	if (err == 0 && new_root) {
+		d->encroot = d;
+		d->key_loaded = true;
+		memcpy(d->key, wkey, QZ_WKEY_LEN);
+		if (enc == NULL)
+			err = put_prop(d, "encryption", "aes-256-gcm");
+	} else {
+		d->encroot = parent->encroot;
+	}
+	if (err != 0)
+		free_ds(m, d);
+	return err;
+}
+
+static int model_snapshot(qz_backend_t *be, const char *const *snaps, size_t n,
+			  const qz_prop_t *props, size_t nprops)
+{
+	model_t *m = M(be);
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < nprops; i++)
+		if (!qz_prop_is_user(props[i].name))
+			return qz_be_fail(be, EINVAL, "only user properties on snapshots");
+	size_t plen = qz_name_pool_len(snaps[0]);
+	for (size_t i = 0; i < n; i++) { /* check everything first: all or nothing */
+		int err = qz_name_check(snaps[i], QZ_NAME_SNAPSHOT);
+		if (err != 0)
+			return qz_be_fail(be, err, "%s", snaps[i]);
+		if (qz_name_pool_len(snaps[i]) != plen || strncmp(snaps[i], snaps[0], plen) != 0)
+			return qz_be_fail(be, EXDEV, "%s", snaps[i]);
+		char head[QZ_NAME_MAX];
+		qz_name_dataset(snaps[i], head, sizeof(head));
+		struct mds *h = find(m, head);
+		if (h == NULL || h->partial)
+			return qz_be_fail(be, ENOENT, "%s", snaps[i]);
+		if (find(m, snaps[i]) != NULL)
+			return qz_be_fail(be, EEXIST, "%s", snaps[i]);
+		for (size_t j = 0; j < i; j++) {
+			char hj[QZ_NAME_MAX];
+			qz_name_dataset(snaps[j], hj, sizeof(hj));
+			if (strcmp(hj, head) == 0)
+				return qz_be_fail(be, EXDEV, "%s", snaps[i]);
+		}
+	}
+	uint64_t txg = ++m->txg;
+	for (size_t i = 0; i < n; i++) {
+		char head[QZ_NAME_MAX];
+		qz_name_dataset(snaps[i], head, sizeof(head));
+		struct mds *h = find(m, head);
+		int data = -1, err = 0;
+		if (h->data >= 0 && (err = clone_data(h->data, &data)) != 0)
+			return err;
+		struct mds *s = new_ds(m, snaps[i], QZ_SNAPSHOT);
+		if (s == NULL) {
+			if (data >= 0)
+				close(data);
+			return ENOMEM;
+		}
+		s->createtxg = txg;
+		s->data = data;
+		s->volsize = h->volsize;
+		s->encroot = h->encroot;
+		for (size_t k = 0; k < nprops; k++)
+			put_prop(s, props[k].name, props[k].value);
+	}
+	return 0;
+}
+
+static int model_clone(qz_backend_t *be, const char *origin, const char *target,
+		       const qz_prop_t *props, size_t nprops)
+{
+	model_t *m = M(be);
+	if (qz_name_check(origin, QZ_NAME_SNAPSHOT) != 0)
+		return EINVAL;
+	struct mds *o = find(m, origin), *parent;
+	int err = check_new_dataset(m, target, &parent);
+	if (err != 0)
+		return err;
+	if (o == NULL)
+		return ENOENT;
+	if (qz_name_pool_len(origin) != qz_name_pool_len(target) ||
+	    strncmp(origin, target, qz_name_pool_len(origin)) != 0)
+		return EXDEV;
+	struct mds *h = head_of(m, o);
+	enum qz_dstype type = h->type;
+	if ((err = check_props(be, type, props, nprops, false)) != 0)
+		return err;
+	if (!key_available(o))
+		return EACCES;
+	int data = -1;
+	if (o->data >= 0 && (err = clone_data(o->data, &data)) != 0)
+		return err;
+	struct mds *d = new_ds(m, target, type);
+	if (d == NULL) {
+		if (data >= 0)
+			close(data);
+		return ENOMEM;
+	}
+	d->data = data;
+	d->volsize = o->volsize;
+	d->origin = o;
+	d->encroot = o->encroot;
+	const char *vbs = local_prop(h, "volblocksize");
+	if (vbs != NULL)
+		put_prop(d, "volblocksize", vbs);
+	for (size_t i = 0; i < nprops; i++)
+		put_prop(d, props[i].name, props[i].value);
+	return 0;
+}
+
+static int model_promote(qz_backend_t *be, const char *clone, char *conflict, size_t len)
+{
+	model_t *m = M(be);
+	if (conflict != NULL && len > 0)
+		conflict[0] = '\0';
+	if (qz_name_check(clone, QZ_NAME_DATASET) != 0)
+		return EINVAL;
+	struct mds *c = find(m, clone);
+	if (c == NULL)
+		return ENOENT;
+	if (c->origin == NULL)
+		return EINVAL;
+	struct mds *o = c->origin, *h = head_of(m, o);
+	/* the origin's head gives up the origin and every older snapshot to the clone */
+	for (struct mds *s = m->all; s != NULL; s = s->next) {
+		if (!is_snapshot_of(s, h) || s->createtxg > o->createtxg)
+			continue;
+		char nn[QZ_NAME_MAX];
+		if (name_join(nn, c->name, "@", short_name(s)) != 0)
+			return ENAMETOOLONG;
+		if (find(m, nn) != NULL) {
+			if (conflict != NULL)
+				snprintf(conflict, len, "%s", short_name(s));
+			return EEXIST;
+		}
+	}
+	for (struct mds *s = m->all; s != NULL; s = s->next) {
+		if (!is_snapshot_of(s, h) || s->createtxg > o->createtxg)
+			continue;
+		char nn[QZ_NAME_MAX];
+		name_join(nn, c->name, "@", short_name(s)); /* checked above */
+		memcpy(s->name, nn, sizeof(nn));
+	}
+	struct mds *old_origin = h->origin;
+	h->origin = o;
+	c->origin = old_origin;
+	return 0;
+}
+
+/* Renames from and everything within it to to; nothing changes if a new name is too long. */
+static int rename_prefix(model_t *m, const char *from, const char *to)
+{
+	size_t n = strlen(from);
+	char nn[QZ_NAME_MAX];
+	for (struct mds *d = m->all; d != NULL; d = d->next)
+		if (qz_name_within(d->name, from) && name_join(nn, to, "", d->name + n) != 0)
+			return ENAMETOOLONG;
+	for (struct mds *d = m->all; d != NULL; d = d->next) {
+		if (!qz_name_within(d->name, from))
+			continue;
+		name_join(nn, to, "", d->name + n);
+		memcpy(d->name, nn, sizeof(nn));
+	}
+	return 0;
+}
+
+static int model_rename(qz_backend_t *be, const char *from, const char *to)
+{
+	model_t *m = M(be);
+	enum qz_name_kind kind = qz_name_kind_of(from);
+	if (kind == QZ_NAME_BOOKMARK || qz_name_check(from, kind) != 0 ||
+	    qz_name_check(to, kind) != 0)
+		return EINVAL;
+	struct mds *d = find(m, from);
+	if (d == NULL)
+		return ENOENT;
+	if (kind == QZ_NAME_SNAPSHOT) {
+		char hf[QZ_NAME_MAX], ht[QZ_NAME_MAX];
+		qz_name_dataset(from, hf, sizeof(hf));
+		qz_name_dataset(to, ht, sizeof(ht));
+		if (strcmp(hf, ht) != 0)
+			return EXDEV;
+		if (find(m, to) != NULL)
+			return EEXIST;
+		snprintf(d->name, sizeof(d->name), "%s", to);
+		return 0;
+	}
+	if (qz_name_pool_len(from) != qz_name_pool_len(to) ||
+	    strncmp(from, to, qz_name_pool_len(from)) != 0)
+		return EXDEV;
+	if (strchr(from, '/') == NULL)
+		return EINVAL; /* a pool root */
+	if (find(m, to) != NULL)
+		return EEXIST;
+	if (qz_name_within(to, from))
+		return EINVAL;
+	char pname[QZ_NAME_MAX];
+	if (qz_name_parent(to, pname, sizeof(pname)) != 0)
+		return EINVAL;
+	struct mds *parent = find(m, pname);
+	if (parent == NULL)
+		return ENOENT;
+	if (parent->type != QZ_FILESYSTEM)
+		return EINVAL;
+	return rename_prefix(m, from, to);
+}
+
+static int model_destroy(qz_backend_t *be, const char *name)
+{
+	model_t *m = M(be);
+	if (qz_name_kind_of(name) != QZ_NAME_DATASET || qz_name_check(name, QZ_NAME_DATASET) != 0)
+		return EINVAL;
+	struct mds *d = find(m, name);
+	if (d == NULL)
+		return ENOENT;
+	if (strchr(name, '/') == NULL)
+		return EINVAL; /* a pool root */
+	for (struct mds *s = m->all; s != NULL; s = s->next)
+		if (is_snapshot_of(s, d))
+			return EBUSY;
+	for (struct mds *c = m->all; c != NULL; c = c->next)
+		if (c != d && c->type != QZ_BOOKMARK && qz_name_kind_of(c->name) == QZ_NAME_DATASET &&
+		    qz_name_within(c->name, name))
+			return EEXIST;
+	if (in_use(m, d))
+		return EBUSY;
+	struct mds *origin = d->origin;
+	/* bookmarks of the dataset go with it */
+	for (struct mds *b = m->all, *nb; b != NULL; b = nb) {
+		nb = b->next;
+		if (b->type == QZ_BOOKMARK && head_of(m, b) == d)
+			free_ds(m, b);
+	}
+	free_ds(m, d);
+	reap_deferred(m, origin);
+	return 0;
+}
+
+static int model_destroy_snaps(qz_backend_t *be, const char *const *snaps, size_t n, bool defer)
+{
+	model_t *m = M(be);
+	for (size_t i = 0; i < n; i++) { /* all or nothing */
+		if (qz_name_check(snaps[i], QZ_NAME_SNAPSHOT) != 0)
+			return qz_be_fail(be, EINVAL, "%s", snaps[i]);
+		struct mds *s = find(m, snaps[i]);
+		if (s == NULL || defer)
+			continue;
+		if (count_clones(m, s) != 0)
+			return qz_be_fail(be, EEXIST, "%s", snaps[i]);
+		if (s->holds != NULL)
+			return qz_be_fail(be, EBUSY, "%s", snaps[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mds *s = find(m, snaps[i]);
+		if (s == NULL)
+			continue;
+		s->defer_destroy = true;
+		reap_deferred(m, s);
+	}
+	return 0;
+}
+
+static int model_rollback(qz_backend_t *be, const char *fs, const char *snap)
+{
+	model_t *m = M(be);
+	if (qz_name_check(fs, QZ_NAME_DATASET) != 0 || qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0)
+		return EINVAL;
+	struct mds *h = find(m, fs);
+	if (h == NULL)
+		return ENOENT;
+	struct mds *latest = latest_snapshot(m, h), *s = find(m, snap);
+	if (latest == NULL || s == NULL)
+		return ESRCH;
+	if (s != latest)
+		return is_snapshot_of(s, h) ? EXDEV : ESRCH;
+	if (in_use(m, h))
+		return EBUSY;
+	if (h->data >= 0) {
+		int err = copy_data(s->data, h->data);
+		if (err != 0)
+			return err;
+		h->volsize = s->volsize;
+	}
+	return 0;
+}
+
+static int model_bookmark(qz_backend_t *be, const char *snap, const char *bookmark)
+{
+	model_t *m = M(be);
+	if (qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0 ||
+	    qz_name_check(bookmark, QZ_NAME_BOOKMARK) != 0)
+		return EINVAL;
+	char hs[QZ_NAME_MAX], hb[QZ_NAME_MAX];
+	qz_name_dataset(snap, hs, sizeof(hs));
+	qz_name_dataset(bookmark, hb, sizeof(hb));
+	if (strcmp(hs, hb) != 0)
+		return EINVAL;
+	struct mds *s = find(m, snap);
+	if (s == NULL)
+		return ENOENT;
+	if (find(m, bookmark) != NULL)
+		return EEXIST;
+	struct mds *b = new_ds(m, bookmark, QZ_BOOKMARK);
+	if (b == NULL)
+		return ENOMEM;
+	b->guid = s->guid;
+	b->createtxg = s->createtxg;
+	b->creation = s->creation;
+	return 0;
+}
+
+static int model_destroy_bookmark(qz_backend_t *be, const char *bookmark)
+{
+	model_t *m = M(be);
+	if (qz_name_check(bookmark, QZ_NAME_BOOKMARK) != 0)
+		return EINVAL;
+	struct mds *b = find(m, bookmark);
+	if (b == NULL)
+		return ENOENT;
+	free_ds(m, b);
+	return 0;
+}
+
+static int model_hold(qz_backend_t *be, const char *snap, const char *tag)
+{
+	model_t *m = M(be);
+	if (qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0 || tag[0] == '\0')
+		return EINVAL;
+	struct mds *s = find(m, snap);
+	if (s == NULL)
+		return ENOENT;
+	for (struct mhold *h = s->holds; h != NULL; h = h->next)
+		if (strcmp(h->tag, tag) == 0)
+			return EEXIST;
+	struct mhold *h = calloc(1, sizeof(*h));
+	if (h == NULL || (h->tag = strdup(tag)) == NULL) {
+		free(h);
+		return ENOMEM;
+	}
+	h->next = s->holds;
+	s->holds = h;
+	return 0;
+}
+
+static int model_release(qz_backend_t *be, const char *snap, const char *tag)
+{
+	model_t *m = M(be);
+	if (qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0)
+		return EINVAL;
+	struct mds *s = find(m, snap);
+	if (s == NULL)
+		return ENOENT;
+	for (struct mhold **pp = &s->holds; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->tag, tag) == 0) {
+			struct mhold *h = *pp;
+			*pp = h->next;
+			free(h->tag);
+			free(h);
+			reap_deferred(m, s);
+			return 0;
+		}
+	}
+	return ESRCH;
+}
+
+static uint64_t allocated(const struct mds *d)
+{
+	struct stat st;
+	if (d->data < 0 || fstat(d->data, &st) != 0)
+		return 0;
+	return (uint64_t)st.st_blocks * 512;
+}
+
+static uint64_t total_used(model_t *m)
+{
+	uint64_t sum = 0;
+	for (struct mds *d = m->all; d != NULL; d = d->next)
+		sum += allocated(d);
+	return sum;
+}
+
+static const char *type_name(enum qz_dstype t)
+{
+	switch (t) {
+	case QZ_FILESYSTEM:
+		return "filesystem";
+	case QZ_VOLUME:
+		return "volume";
+	case QZ_SNAPSHOT:
+		return "snapshot";
+	case QZ_BOOKMARK:
+		return "bookmark";
+	}
+	return "-";
+}
+
+#define OUT(...) ((size_t)snprintf(buf, len, __VA_ARGS__) < len ? 0 : ERANGE)
+
+/* Formats property prop of d as `zfs get -Hp` prints it. */
+static int format_prop(model_t *m, const struct mds *d, const char *prop, char *buf, size_t len)
+{
+	const struct mds *h = d->type == QZ_SNAPSHOT || d->type == QZ_BOOKMARK ? head_of(m, d) : d;
+	bool vol = h != NULL && h->type == QZ_VOLUME;
+	if (strcmp(prop, "name") == 0)
+		return OUT("%s", d->name);
+	if (strcmp(prop, "type") == 0)
+		return OUT("%s", type_name(d->type));
+	if (strcmp(prop, "guid") == 0)
+		return OUT("%" PRIu64, d->guid);
+	if (strcmp(prop, "createtxg") == 0)
+		return OUT("%" PRIu64, d->createtxg);
+	if (strcmp(prop, "creation") == 0)
+		return OUT("%" PRIu64, d->creation);
+	if (qz_prop_is_user(prop)) {
+		const char *v = d->type == QZ_SNAPSHOT ? local_prop(d, prop) : NULL;
+		if (v == NULL && h != NULL && d->type != QZ_BOOKMARK)
+			v = inherited_prop(m, h, prop);
+		return OUT("%s", v != NULL ? v : "-");
+	}
+	if (d->type == QZ_BOOKMARK)
+		return EINVAL;
+	if (strcmp(prop, "volsize") == 0)
+		return vol ? OUT("%" PRIu64, d->volsize) : OUT("-");
+	if (strcmp(prop, "used") == 0 || strcmp(prop, "referenced") == 0 ||
+	    strcmp(prop, "logicalreferenced") == 0 || strcmp(prop, "logicalused") == 0) {
+		uint64_t sum = allocated(d);
+		if (strcmp(prop, "used") == 0 && d->type != QZ_SNAPSHOT)
+			for (struct mds *c = m->all; c != NULL; c = c->next)
+				if (c != d && qz_name_within(c->name, d->name))
+					sum += allocated(c);
+		return OUT("%" PRIu64, sum);
+	}
+	if (strcmp(prop, "available") == 0)
+		return d->type == QZ_SNAPSHOT ? OUT("-")
+					      : OUT("%" PRIu64, (uint64_t)MODEL_POOL_SIZE - total_used(m));
+	if (strcmp(prop, "origin") == 0)
+		return OUT("%s", d->origin != NULL ? d->origin->name : "-");
+	if (strcmp(prop, "defer_destroy") == 0)
+		return d->type == QZ_SNAPSHOT ? OUT("%s", d->defer_destroy ? "on" : "off") : OUT("-");
+	if (strcmp(prop, "userrefs") == 0)
+		return d->type == QZ_SNAPSHOT ? OUT("%zu", count_holds(d)) : OUT("-");
+	if (strcmp(prop, "encryptionroot") == 0)
+		return OUT("%s", d->encroot != NULL ? d->encroot->name : "-");
+	if (strcmp(prop, "keystatus") == 0)
+		return OUT("%s", d->encroot == NULL ? "-"
+				 : d->encroot->key_loaded ? "available" : "unavailable");
+	if (strcmp(prop, "encryption") == 0)
+		return OUT("%s", d->encroot == NULL ? "off" : local_prop(d->encroot, "encryption"));
+	if (strcmp(prop, "keyformat") == 0 || strcmp(prop, "keylocation") == 0) {
+		const char *v = d->encroot != NULL ? local_prop(d->encroot, prop) : NULL;
+		return OUT("%s", v != NULL ? v : "none");
+	}
+	if (strcmp(prop, "receive_resume_token") == 0)
+		return d->partial ? OUT("1-%" PRIx64 "-model", d->guid) : OUT("-");
+	if (strcmp(prop, "mountpoint") == 0) {
+		if (vol || d->type == QZ_SNAPSHOT)
+			return OUT("-");
+		/* the nearest ancestor's setting, with the path below it appended */
+		for (const struct mds *a = d; a != NULL;) {
+			const char *v = local_prop(a, "mountpoint");
+			if (v != NULL) {
+				if (strcmp(v, "none") == 0 || strcmp(v, "legacy") == 0)
+					return OUT("%s", v);
+				return OUT("%s%s", strcmp(v, "/") == 0 ? "" : v,
+					   d->name + strlen(a->name));
+			}
+			char pn[QZ_NAME_MAX];
+			if (qz_name_parent(a->name, pn, sizeof(pn)) != 0)
+				break;
+			a = find(m, pn);
+		}
+		return OUT("/%s", d->name);
+	}
+	const struct qz_pdef *def = qz_prop_lookup(prop);
+	if (def == NULL)
+		return EINVAL;
+	if (!(def->applies & (h != NULL ? h->type : d->type)))
+		return OUT("-");
+	const char *v = local_prop(h, prop);
+	if (v == NULL && def->inherits)
+		v = inherited_prop(m, h, prop);
+	return OUT("%s", v != NULL ? v : def->dflt);
+}
+
+static int model_get_prop(qz_backend_t *be, const char *name, const char *prop, char *buf,
+			  size_t len)
+{
+	model_t *m = M(be);
+	if (qz_name_check(name, qz_name_kind_of(name)) != 0)
+		return EINVAL;
+	struct mds *d = find(m, name);
+	if (d == NULL)
+		return ENOENT;
+	return format_prop(m, d, prop, buf, len);
+}
+
+static int model_set_prop(qz_backend_t *be, const char *name, const char *prop, const char *value)
+{
+	model_t *m = M(be);
+	if (qz_name_check(name, qz_name_kind_of(name)) != 0)
+		return EINVAL;
+	struct mds *d = find(m, name);
+	if (d == NULL)
+		return ENOENT;
+	if (qz_prop_is_user(prop)) {
+		if (d->type == QZ_BOOKMARK)
+			return EINVAL;
+		return put_prop(d, prop, value);
+	}
+	if (d->type == QZ_SNAPSHOT || d->type == QZ_BOOKMARK)
+		return qz_be_fail(be, EINVAL, "this property cannot be set on a snapshot");
+	qz_prop_t p = {prop, value};
+	int err = check_props(be, d->type, &p, 1, false);
+	if (err != 0)
+		return err;
+	if (strcmp(prop, "keylocation") == 0 && d->encroot != d)
+		return EINVAL;
+	if (strcmp(prop, "volsize") == 0) {
+		uint64_t sz, vbs = 16384;
+		qz_parse_size(value, &sz);
+		qz_parse_size(local_prop(d, "volblocksize"), &vbs);
+		if (sz == 0 || sz % vbs != 0)
+			return qz_be_fail(be, EINVAL, "volsize must be a multiple of volblocksize");
+		if (ftruncate(d->data, (off_t)sz) != 0)
+			return errno;
+		d->volsize = sz;
+		return 0;
+	}
+	return put_prop(d, prop, value);
+}
+
+static unsigned level(const char *name)
+{
+	unsigned n = 0;
+	for (const char *p = name; *p != '\0'; p++)
+		n += *p == '/' || *p == '@' || *p == '#';
+	return n;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+	return strcmp(**(char *const *const *)a, **(char *const *const *)b);
+}
+
+static int model_list(qz_backend_t *be, const char *root, int depth, unsigned types,
+		      const char *const *props, size_t nprops, qz_list_t *out)
+{
+	model_t *m = M(be);
+	memset(out, 0, sizeof(*out));
+	out->ncols = nprops + 1;
+	if (qz_name_check(root, QZ_NAME_DATASET) != 0)
+		return EINVAL;
+	if (find(m, root) == NULL)
+		return ENOENT;
+	size_t n = 0;
+	for (struct mds *d = m->all; d != NULL; d = d->next)
+		n++;
+	char ***rows = calloc(n + 1, sizeof(*rows));
+	if (rows == NULL)
+		return ENOMEM;
+	size_t k = 0;
+	int err = 0;
+	unsigned base = level(root);
+	for (struct mds *d = m->all; d != NULL && err == 0; d = d->next) {
+		if (!(d->type & types) || !qz_name_within(d->name, root) ||
+		    (depth >= 0 && level(d->name) > base + (unsigned)depth))
+			continue;
+		char **row = calloc(out->ncols, sizeof(*row));
+		if (row == NULL) {
+			err = ENOMEM;
+			break;
+		}
+		rows[k++] = row;
+		row[0] = strdup(d->name);
+		for (size_t c = 0; c < nprops && err == 0; c++) {
+			char buf[1024];
+			err = format_prop(m, d, props[c], buf, sizeof(buf));
+			row[c + 1] = strdup(buf);
+		}
+	}
+	/* like `zfs list`: a dataset, then its snapshots, then its children, sorted by name */
+	qsort(rows, k, sizeof(*rows), cmp_rows);
+	if (err == 0 && (out->cells = calloc(k * out->ncols + 1, sizeof(char *))) == NULL)
+		err = ENOMEM;
+	for (size_t r = 0; r < k; r++) {
+		if (err == 0)
+			memcpy(out->cells + r * out->ncols, rows[r], out->ncols * sizeof(char *));
+		else
+			for (size_t c = 0; c < out->ncols; c++)
+				free(rows[r][c]);
+		free(rows[r]);
+	}
+	free(rows);
+	out->nrows = err == 0 ? k : 0;
+	return err;
+}
+
+static bool model_exists(qz_backend_t *be, const char *name)
+{
+	return find(M(be), name) != NULL;
+}
+
+static int model_load_key(qz_backend_t *be, const char *root, const uint8_t *wkey, size_t wkeylen,
+			  bool noop)
+{
+	model_t *m = M(be);
+	if (qz_name_check(root, QZ_NAME_DATASET) != 0)
+		return EINVAL;
+	struct mds *d = find(m, root);
+	if (d == NULL)
+		return ENOENT;
+	if (d->encroot != d)
+		return EINVAL;
+	if (d->key_loaded)
+		return EEXIST;
+	if (wkeylen != QZ_WKEY_LEN || memcmp(wkey, d->key, QZ_WKEY_LEN) != 0)
+		return EACCES;
+	if (!noop)
+		d->key_loaded = true;
+	return 0;
+}
+
+static int model_unload_key(qz_backend_t *be, const char *root)
+{
+	model_t *m = M(be);
+	if (qz_name_check(root, QZ_NAME_DATASET) != 0)
+		return EINVAL;
+	struct mds *d = find(m, root);
+	if (d == NULL)
+		return ENOENT;
+	if (d->encroot != d)
+		return EINVAL;
+	if (!d->key_loaded)
+		return EACCES;
+	for (struct mds *c = m->all; c != NULL; c = c->next)
+		if (c->encroot == d && c->type != QZ_SNAPSHOT && in_use(m, c))
+			return EBUSY;
+	d->key_loaded = false;
+	return 0;
+}
+
+/* ---- send and receive, in the model's own stream format ---- */
+
+struct mstream_head {
+	uint64_t magic, toguid, fromguid, volsize, resume_off;
+	uint32_t type, raw;
+	uint8_t key[QZ_WKEY_LEN]; /* raw streams carry what restores the encryption (here: the key) */
+};
+
+struct mstream_rec {
+	uint64_t off, len; /* len 0 ends the stream */
+};
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? errno : EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads exactly n bytes; EPIPE if the stream ends first. */
+static int read_all(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? errno : EPIPE;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+static int model_send(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,
+		      uint64_t resume_obj, uint64_t resume_off)
+{
+	model_t *m = M(be);
+	if (qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0)
+		return EINVAL;
+	struct mds *s = find(m, snap), *f = NULL;
+	if (s == NULL)
+		return ENOENT;
+	if (from != NULL) {
+		f = find(m, from);
+		if (f == NULL)
+			return ENOENT;
+		if (f->createtxg >= s->createtxg)
+			return EXDEV;
+	}
+	bool raw = (flags & QZ_SEND_RAW) != 0 && s->encroot != NULL;
+	if (s->encroot != NULL && !raw && !s->encroot->key_loaded)
+		return EACCES;
+	if (s->data < 0)
+		return qz_be_fail(be, ENOTSUP, "the model sends volumes only");
+	struct mds *fdata = f != NULL && f->type == QZ_SNAPSHOT ? f : NULL;
+	if (f != NULL && f->type == QZ_BOOKMARK)
+		for (struct mds *d = m->all; d != NULL; d = d->next)
+			if (d->type == QZ_SNAPSHOT && d->guid == f->guid)
+				fdata = d;
+	if (f != NULL && fdata == NULL)
+		return qz_be_fail(be, ENOTSUP, "the model needs the bookmark's snapshot");
+	struct mstream_head hd = {STREAM_MAGIC, s->guid, f != NULL ? f->guid : 0, s->volsize,
+				  resume_obj != 0 ? resume_off : 0, QZ_VOLUME, raw, {0}};
+	if (raw)
+		memcpy(hd.key, s->encroot->key, QZ_WKEY_LEN);
+	int err = write_all(fd, &hd, sizeof(hd));
+	static char a[BLOCK], b[BLOCK];
+	for (uint64_t off = hd.resume_off; err == 0 && off < s->volsize; off += BLOCK) {
+		size_t n = s->volsize - off < BLOCK ? (size_t)(s->volsize - off) : BLOCK;
+		if (pread(s->data, a, n, (off_t)off) != (ssize_t)n)
+			return errno != 0 ? errno : EIO;
+		if (fdata != NULL) {
+			memset(b, 0, n);
+			if (off < fdata->volsize && pread(fdata->data, b, n, (off_t)off) < 0)
+				return errno;
+			if (memcmp(a, b, n) == 0)
+				continue;
+		} else {
+			static const char zero[BLOCK];
+			if (memcmp(a, zero, n) == 0)
+				continue;
+		}
+		struct mstream_rec r = {off, n};
+		err = write_all(fd, &r, sizeof(r));
+		if (err == 0)
+			err = write_all(fd, a, n);
+	}
+	struct mstream_rec end = {0, 0};
+	return err != 0 ? err : write_all(fd, &end, sizeof(end));
+}
+
+static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resumable, bool raw,
+			 bool force)
+{
+	model_t *m = M(be);
+	if (qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0)
+		return EINVAL;
+	char head[QZ_NAME_MAX];
+	qz_name_dataset(snap, head, sizeof(head));
+	struct mstream_head hd;
+	int err = read_all(fd, &hd, sizeof(hd));
+	if (err != 0 || hd.magic != STREAM_MAGIC)
+		return err == EPIPE || err == 0 ? EINVAL : err;
+	if (hd.raw && !raw)
+		raw = true; /* a raw stream is received raw */
+	struct mds *h = find(m, head), *parent = NULL;
+	bool created = false;
+	if (hd.fromguid == 0) {
+		if (h != NULL && !h->partial)
+			return EEXIST;
+		if (h == NULL) {
+			if ((err = check_new_dataset(m, head, &parent)) != 0)
+				return err;
+			if (!hd.raw && !key_available(parent))
+				return EACCES;
+			int data;
+			if ((err = new_data(hd.volsize, &data)) != 0)
+				return err;
+			h = new_ds(m, head, QZ_VOLUME);
+			if (h == NULL) {
+				close(data);
+				return ENOMEM;
+			}
+			h->data = data;
+			h->volsize = hd.volsize;
+			put_prop(h, "volblocksize", "16384");
+			if (hd.raw) {
+				h->encroot = h;
+				memcpy(h->key, hd.key, QZ_WKEY_LEN);
+				put_prop(h, "encryption", "aes-256-gcm");
+				put_prop(h, "keyformat", "raw");
+				put_prop(h, "keylocation", "prompt");
+			} else {
+				h->encroot = parent->encroot;
+			}
+			created = true;
+		}
+	} else {
+		if (h == NULL)
+			return ENOENT;
+		struct mds *latest = latest_snapshot(m, h);
+		if (latest == NULL || latest->guid != hd.fromguid)
+			return ENODEV;
+		if (find(m, snap) != NULL)
+			return EEXIST;
+		if (!force) {
+			char cur[BLOCK], old[BLOCK];
+			for (uint64_t off = 0; off < h->volsize; off += BLOCK) {
+				memset(old, 0, sizeof(old));
+				ssize_t n = pread(h->data, cur, BLOCK, (off_t)off);
+				if (n < 0 || pread(latest->data, old, (size_t)n, (off_t)off) < 0)
+					return errno;
+				if (memcmp(cur, old, (size_t)n) != 0)
+					return ETXTBSY; /* changed since its latest snapshot */
+			}
+		}
+		if ((err = copy_data(latest->data, h->data)) != 0)
+			return err;
+		if (ftruncate(h->data, (off_t)hd.volsize) != 0)
+			return errno;
+		h->volsize = hd.volsize;
+	}
+	static char buf[BLOCK];
+	for (;;) {
+		struct mstream_rec r;
+		if ((err = read_all(fd, &r, sizeof(r))) != 0)
+			break;
+		if (r.len == 0)
+			break;
+		if (r.len > BLOCK || r.off + r.len > hd.volsize) {
+			err = EINVAL;
+			break;
+		}
+		if ((err = read_all(fd, buf, r.len)) != 0)
+			break;
+		if (pwrite(h->data, buf, r.len, (off_t)r.off) != (ssize_t)r.len) {
+			err = errno != 0 ? errno : EIO;
+			break;
+		}
+	}
+	if (err != 0) {
+		if (created && resumable) {
+			h->partial = true;
+		} else if (created) {
+			free_ds(m, h);
+		} else {
+			struct mds *latest = latest_snapshot(m, h);
+			copy_data(latest->data, h->data);
+			h->volsize = latest->volsize;
+		}
+		return err == EPIPE ? EINVAL : err;
+	}
+	h->partial = false;
+	const char *snapname = snap;
+	if ((err = model_snapshot(be, &snapname, 1, NULL, 0)) != 0)
+		return err;
+	find(m, snap)->guid = hd.toguid;
+	return 0;
+}
+
+static int model_zvol_path(qz_backend_t *be, const char *vol, char *buf, size_t len)
+{
+	model_t *m = M(be);
+	if (qz_name_check(vol, QZ_NAME_DATASET) != 0)
+		return EINVAL;
+	struct mds *d = find(m, vol);
+	if (d == NULL || d->type != QZ_VOLUME || !key_available(d))
+		return ENOENT;
+	return (size_t)snprintf(buf, len, "/proc/%d/fd/%d", (int)getpid(), d->data) < len
+		       ? 0
+		       : ENAMETOOLONG;
+}
+
+static int model_zvol_open(qz_backend_t *be, const char *vol, int oflags, int *fdp)
+{
+	model_t *m = M(be);
+	char path[64];
+	int err = model_zvol_path(be, vol, path, sizeof(path));
+	if (err != 0)
+		return err;
+	int fd = open(path, (oflags & O_ACCMODE) | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	struct mopen *o = calloc(1, sizeof(*o));
+	struct stat st;
+	if (o == NULL || fstat(fd, &st) != 0) {
+		free(o);
+		close(fd);
+		return ENOMEM;
+	}
+	o->fd = fd;
+	o->dev = st.st_dev;
+	o->ino = st.st_ino;
+	o->next = m->opens;
+	m->opens = o;
+	*fdp = fd;
+	return 0;
+}
+
+static const struct qz_backend_ops model_ops = {
+	.name = "model",
+	.close = model_close,
+	.create = model_create,
+	.snapshot = model_snapshot,
+	.clone = model_clone,
+	.promote = model_promote,
+	.rename = model_rename,
+	.destroy = model_destroy,
+	.destroy_snaps = model_destroy_snaps,
+	.rollback = model_rollback,
+	.bookmark = model_bookmark,
+	.destroy_bookmark = model_destroy_bookmark,
+	.hold = model_hold,
+	.release = model_release,
+	.get_prop = model_get_prop,
+	.set_prop = model_set_prop,
+	.list = model_list,
+	.exists = model_exists,
+	.load_key = model_load_key,
+	.unload_key = model_unload_key,
+	.send = model_send,
+	.receive = model_receive,
+	.zvol_open = model_zvol_open,
+	.zvol_path = model_zvol_path,
+};
+
+int qz_backend_model_open(qz_backend_t **bep, const char *pool)
+{
+	if (qz_name_check(pool, QZ_NAME_DATASET) != 0 || strchr(pool, '/') != NULL)
+		return EINVAL;
+	model_t *m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return ENOMEM;
+	m->be.ops = &model_ops;
+	m->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	if (new_ds(m, pool, QZ_FILESYSTEM) == NULL) {
+		free(m);
+		return ENOMEM;
+	}
+	*bep = &m->be;
+	return 0;
+}

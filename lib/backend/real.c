@@ -1,0 +1,445 @@
+/*
+ * The real backend: libzfs_core for every change, send and receive; the `zfs` command (through
+ * posix_spawn, never a shell) only for listing and properties, which libzfs_core cannot do.
+ */
+#include "backend.h"
+#include "zcmd.h"
+#include "zname.h"
+#include "zprop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libzfs_core.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ZVOL_WAIT_MS 10000
+
+/* Builds the nvlist of props for lzc_create/lzc_clone/lzc_snapshot, typed as the kernel wants. */
+static int props_to_nvlist(qz_backend_t *be, const qz_prop_t *props, size_t n, nvlist_t **out)
+{
+	nvlist_t *nv = fnvlist_alloc();
+	for (size_t i = 0; i < n; i++) {
+		const char *name = props[i].name, *value = props[i].value;
+		if (qz_prop_is_user(name)) {
+			fnvlist_add_string(nv, name, value);
+			continue;
+		}
+		const struct qz_pdef *def = qz_prop_lookup(name);
+		uint64_t num;
+		if (def == NULL || qz_prop_parse(def, value, &num) != 0) {
+			fnvlist_free(nv);
+			return qz_be_fail(be, EINVAL, "bad property %s=%s", name, value);
+		}
+		if (def->type == QZ_PT_STRING)
+			fnvlist_add_string(nv, name, value);
+		else
+			fnvlist_add_uint64(nv, name, num);
+	}
+	*out = nv;
+	return 0;
+}
+
+/* nvlist of names mapped to booleans, as lzc_snapshot and lzc_destroy_snaps take them. */
+static nvlist_t *name_set(const char *const *names, size_t n)
+{
+	nvlist_t *nv = fnvlist_alloc();
+	for (size_t i = 0; i < n; i++)
+		fnvlist_add_boolean(nv, names[i]);
+	return nv;
+}
+
+/* Records which name failed from an lzc error list, then frees it. */
+static int errlist_fail(qz_backend_t *be, int err, nvlist_t *errlist)
+{
+	if (errlist != NULL) {
+		nvpair_t *p = nvlist_next_nvpair(errlist, NULL);
+		if (p != NULL)
+			qz_be_fail(be, err, "%s", nvpair_name(p));
+		fnvlist_free(errlist);
+	}
+	return err;
+}
+
+static void real_close(qz_backend_t *be)
+{
+	libzfs_core_fini();
+	free(be);
+}
+
+static int real_create(qz_backend_t *be, const char *name, enum qz_dstype type,
+		       const qz_prop_t *props, size_t nprops, const uint8_t *wkey, size_t wkeylen)
+{
+	if (type != QZ_FILESYSTEM && type != QZ_VOLUME)
+		return EINVAL;
+	nvlist_t *nv;
+	int err = props_to_nvlist(be, props, nprops, &nv);
+	if (err != 0)
+		return err;
+	err = lzc_create(name, type == QZ_VOLUME ? LZC_DATSET_TYPE_ZVOL : LZC_DATSET_TYPE_ZFS, nv,
+			 (uint8_t *)wkey, (uint_t)wkeylen);
+	fnvlist_free(nv);
+	return err;
+}
+
+static int real_snapshot(qz_backend_t *be, const char *const *snaps, size_t n,
+			 const qz_prop_t *props, size_t nprops)
+{
+	nvlist_t *pnv;
+	int err = props_to_nvlist(be, props, nprops, &pnv);
+	if (err != 0)
+		return err;
+	nvlist_t *snv = name_set(snaps, n), *errlist = NULL;
+	err = lzc_snapshot(snv, nprops != 0 ? pnv : NULL, &errlist);
+	fnvlist_free(snv);
+	fnvlist_free(pnv);
+	return errlist_fail(be, err, errlist);
+}
+
+static int real_clone(qz_backend_t *be, const char *origin, const char *target,
+		      const qz_prop_t *props, size_t nprops)
+{
+	nvlist_t *nv;
+	int err = props_to_nvlist(be, props, nprops, &nv);
+	if (err != 0)
+		return err;
+	err = lzc_clone(target, origin, nv);
+	fnvlist_free(nv);
+	return err;
+}
+
+static int real_promote(qz_backend_t *be, const char *clone, char *conflict, size_t len)
+{
+	(void)be;
+	char buf[QZ_NAME_MAX] = "";
+	int err = lzc_promote(clone, buf, sizeof(buf));
+	if (conflict != NULL && len > 0)
+		snprintf(conflict, len, "%s", err == EEXIST ? buf : "");
+	return err;
+}
+
+static int real_rename(qz_backend_t *be, const char *from, const char *to)
+{
+	(void)be;
+	return lzc_rename(from, to);
+}
+
+static int real_destroy(qz_backend_t *be, const char *name)
+{
+	(void)be;
+	return lzc_destroy(name);
+}
+
+static int real_destroy_snaps(qz_backend_t *be, const char *const *snaps, size_t n, bool defer)
+{
+	if (n == 0)
+		return 0;
+	nvlist_t *nv = name_set(snaps, n), *errlist = NULL;
+	int err = lzc_destroy_snaps(nv, defer, &errlist);
+	fnvlist_free(nv);
+	return errlist_fail(be, err, errlist);
+}
+
+static int real_rollback(qz_backend_t *be, const char *fs, const char *snap)
+{
+	(void)be;
+	return lzc_rollback_to(fs, snap);
+}
+
+static int real_bookmark(qz_backend_t *be, const char *snap, const char *bookmark)
+{
+	nvlist_t *nv = fnvlist_alloc(), *errlist = NULL;
+	fnvlist_add_string(nv, bookmark, snap);
+	int err = lzc_bookmark(nv, &errlist);
+	fnvlist_free(nv);
+	return errlist_fail(be, err, errlist);
+}
+
+static int real_destroy_bookmark(qz_backend_t *be, const char *bookmark)
+{
+	if (!lzc_exists(bookmark))
+		return ENOENT;
+	nvlist_t *nv = fnvlist_alloc(), *errlist = NULL;
+	fnvlist_add_boolean(nv, bookmark);
+	int err = lzc_destroy_bookmarks(nv, &errlist);
+	fnvlist_free(nv);
+	return errlist_fail(be, err, errlist);
+}
+
+static int real_hold(qz_backend_t *be, const char *snap, const char *tag)
+{
+	if (!lzc_exists(snap)) /* lzc_hold skips missing snapshots silently */
+		return ENOENT;
+	nvlist_t *nv = fnvlist_alloc(), *errlist = NULL;
+	fnvlist_add_string(nv, snap, tag);
+	int err = lzc_hold(nv, -1, &errlist);
+	fnvlist_free(nv);
+	return errlist_fail(be, err, errlist);
+}
+
+static int real_release(qz_backend_t *be, const char *snap, const char *tag)
+{
+	nvlist_t *nv = fnvlist_alloc(), *tags = fnvlist_alloc(), *errlist = NULL;
+	fnvlist_add_boolean(tags, tag);
+	fnvlist_add_nvlist(nv, snap, tags);
+	int err = lzc_release(nv, &errlist);
+	fnvlist_free(tags);
+	fnvlist_free(nv);
+	return errlist_fail(be, err, errlist);
+}
+
+/* Runs `zfs ARGS...`; on success *out holds its output. Failure: EINVAL with zfs's words. */
+static int run_zfs(qz_backend_t *be, char *const argv[], struct qz_spawn_out *out)
+{
+	int err = qz_spawn(argv, out);
+	if (err != 0)
+		return qz_be_fail(be, err, "cannot run %s", argv[0]);
+	if (out->status != 0) {
+		char *nl = strchr(out->err, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		qz_be_fail(be, EINVAL, "%s", out->err);
+		qz_spawn_free(out);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int real_get_prop(qz_backend_t *be, const char *name, const char *prop, char *buf,
+			 size_t len)
+{
+	if (qz_name_check(name, qz_name_kind_of(name)) != 0)
+		return EINVAL;
+	if (!lzc_exists(name))
+		return ENOENT;
+	char *argv[] = {"zfs", "get", "-Hp", "-o", "value", (char *)prop, (char *)name, NULL};
+	struct qz_spawn_out o;
+	int err = run_zfs(be, argv, &o);
+	if (err != 0)
+		return err;
+	if (o.outlen > 0 && o.out[o.outlen - 1] == '\n')
+		o.out[--o.outlen] = '\0';
+	if (o.outlen >= len)
+		err = ERANGE;
+	else
+		memcpy(buf, o.out, o.outlen + 1);
+	qz_spawn_free(&o);
+	return err;
+}
+
+static int real_set_prop(qz_backend_t *be, const char *name, const char *prop, const char *value)
+{
+	if (qz_name_check(name, qz_name_kind_of(name)) != 0)
+		return EINVAL;
+	if (!lzc_exists(name))
+		return ENOENT;
+	char assign[1024];
+	if ((size_t)snprintf(assign, sizeof(assign), "%s=%s", prop, value) >= sizeof(assign))
+		return ENAMETOOLONG;
+	char *argv[] = {"zfs", "set", assign, (char *)name, NULL};
+	struct qz_spawn_out o;
+	int err = run_zfs(be, argv, &o);
+	if (err == 0)
+		qz_spawn_free(&o);
+	return err;
+}
+
+/* Splits zfs's tab-separated lines into l (which owns the copies). */
+static int parse_listing(char *text, qz_list_t *l)
+{
+	size_t cap = 0;
+	for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		if (l->nrows + 1 > cap) {
+			cap = cap != 0 ? cap * 2 : 64;
+			char **c = realloc(l->cells, cap * l->ncols * sizeof(*c));
+			if (c == NULL)
+				return ENOMEM;
+			l->cells = c;
+		}
+		char **row = l->cells + l->nrows * l->ncols;
+		char *s = line;
+		for (size_t c = 0; c < l->ncols; c++) {
+			char *tab = s != NULL ? strchr(s, '\t') : NULL;
+			if (tab != NULL)
+				*tab = '\0';
+			row[c] = strdup(s != NULL ? s : "-");
+			s = tab != NULL ? tab + 1 : NULL;
+		}
+		l->nrows++;
+	}
+	return 0;
+}
+
+static int real_list(qz_backend_t *be, const char *root, int depth, unsigned types,
+		     const char *const *props, size_t nprops, qz_list_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->ncols = nprops + 1;
+	if (qz_name_check(root, QZ_NAME_DATASET) != 0)
+		return EINVAL;
+	if (!lzc_exists(root))
+		return ENOENT;
+	char cols[2048] = "name", typ[64] = "", dep[32];
+	for (size_t i = 0; i < nprops; i++) {
+		size_t n = strlen(cols);
+		if ((size_t)snprintf(cols + n, sizeof(cols) - n, ",%s", props[i]) >= sizeof(cols) - n)
+			return E2BIG;
+	}
+	static const char *const tnames[] = {"filesystem", "volume", "snapshot", "bookmark"};
+	for (int i = 0; i < 4; i++)
+		if (types & (1u << i))
+			snprintf(typ + strlen(typ), sizeof(typ) - strlen(typ), "%s%s",
+				 typ[0] != '\0' ? "," : "", tnames[i]);
+	snprintf(dep, sizeof(dep), "%d", depth);
+	char *argv[12];
+	int a = 0;
+	argv[a++] = "zfs";
+	argv[a++] = "list";
+	argv[a++] = "-Hp";
+	argv[a++] = "-o";
+	argv[a++] = cols;
+	argv[a++] = "-t";
+	argv[a++] = typ;
+	if (depth < 0) {
+		argv[a++] = "-r";
+	} else {
+		argv[a++] = "-d";
+		argv[a++] = dep;
+	}
+	argv[a++] = (char *)root;
+	argv[a] = NULL;
+	struct qz_spawn_out o;
+	int err = run_zfs(be, argv, &o);
+	if (err != 0)
+		return err;
+	err = parse_listing(o.out, out);
+	qz_spawn_free(&o);
+	if (err != 0)
+		qz_list_free(out);
+	return err;
+}
+
+static bool real_exists(qz_backend_t *be, const char *name)
+{
+	(void)be;
+	return lzc_exists(name);
+}
+
+static int real_load_key(qz_backend_t *be, const char *root, const uint8_t *wkey, size_t wkeylen,
+			 bool noop)
+{
+	(void)be;
+	return lzc_load_key(root, noop, (uint8_t *)wkey, (uint_t)wkeylen);
+}
+
+static int real_unload_key(qz_backend_t *be, const char *root)
+{
+	(void)be;
+	return lzc_unload_key(root);
+}
+
+static int real_send(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,
+		     uint64_t resume_obj, uint64_t resume_off)
+{
+	(void)be;
+	if (resume_obj != 0 || resume_off != 0)
+		return lzc_send_resume(snap, from, fd, (enum lzc_send_flags)flags, resume_obj,
+				       resume_off);
+	return lzc_send(snap, from, fd, (enum lzc_send_flags)flags);
+}
+
+static int real_receive(qz_backend_t *be, const char *snap, int fd, bool resumable, bool raw,
+			bool force)
+{
+	(void)be;
+	if (resumable)
+		return lzc_receive_resumable(snap, NULL, NULL, force, raw, fd);
+	return lzc_receive(snap, NULL, NULL, force, raw, fd);
+}
+
+static int real_zvol_path(qz_backend_t *be, const char *vol, char *buf, size_t len)
+{
+	(void)be;
+	if (qz_name_check(vol, QZ_NAME_DATASET) != 0)
+		return EINVAL;
+	if ((size_t)snprintf(buf, len, "/dev/zvol/%s", vol) >= len)
+		return ENAMETOOLONG;
+	return 0;
+}
+
+static int real_zvol_open(qz_backend_t *be, const char *vol, int oflags, int *fdp)
+{
+	char path[QZ_NAME_MAX + 16];
+	int err = real_zvol_path(be, vol, path, sizeof(path));
+	if (err != 0)
+		return err;
+	if (!lzc_exists(vol))
+		return ENOENT;
+	/* udev makes /dev/zvol links some time after the zvol appears */
+	struct timespec nap = {0, 20 * 1000 * 1000};
+	int fd = -1;
+	for (int waited = 0; (fd = open(path, oflags | O_CLOEXEC)) < 0; waited += 20) {
+		if (errno != ENOENT || waited >= ZVOL_WAIT_MS)
+			return qz_be_fail(be, errno == ENOENT ? ETIMEDOUT : errno, "%s", path);
+		nanosleep(&nap, NULL);
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISBLK(st.st_mode)) {
+		close(fd);
+		return qz_be_fail(be, ENODEV, "%s is not a block device", path);
+	}
+	(void)ioctl(fd, BLKFLSBUF, 0); /* never read a cached view of an older state */
+	*fdp = fd;
+	return 0;
+}
+
+static const struct qz_backend_ops real_ops = {
+	.name = "real",
+	.close = real_close,
+	.create = real_create,
+	.snapshot = real_snapshot,
+	.clone = real_clone,
+	.promote = real_promote,
+	.rename = real_rename,
+	.destroy = real_destroy,
+	.destroy_snaps = real_destroy_snaps,
+	.rollback = real_rollback,
+	.bookmark = real_bookmark,
+	.destroy_bookmark = real_destroy_bookmark,
+	.hold = real_hold,
+	.release = real_release,
+	.get_prop = real_get_prop,
+	.set_prop = real_set_prop,
+	.list = real_list,
+	.exists = real_exists,
+	.load_key = real_load_key,
+	.unload_key = real_unload_key,
+	.send = real_send,
+	.receive = real_receive,
+	.zvol_open = real_zvol_open,
+	.zvol_path = real_zvol_path,
+};
+
+int qz_backend_real_open(qz_backend_t **bep)
+{
+	int err = libzfs_core_init();
+	if (err != 0)
+		return err;
+	qz_backend_t *be = calloc(1, sizeof(*be));
+	if (be == NULL) {
+		libzfs_core_fini();
+		return ENOMEM;
+	}
+	be->ops = &real_ops;
+	*bep = be;
+	return 0;
+}

@@ -1,0 +1,43 @@
+#!/bin/bash
+# Installs what building and testing qubes-storage-zfs needs on Debian 12 (bookworm), and makes
+# Debian's `contrib` component (ZFS lives there) and `bookworm-backports` (ZFS 2.3) known to apt.
+# Nothing ZFS-kernel-related is installed on this machine: real ZFS runs in the test VM (vm/).
+# Idempotent; silent when everything is already there.
+set -euo pipefail
+
+PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+      libzfslinux-dev libsodium-dev zlib1g-dev libcmocka-dev
+      python3 qemu-system-x86 busybox-static bc)
+SOURCES=/etc/apt/sources.list.d/qubes-storage-zfs-contrib.sources
+SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+apt_update() {
+    $SUDO apt-get update -q >/tmp/qzfs-apt-update.log 2>&1 || {
+        echo "deps: 'apt-get update' failed (is the Debian mirror reachable?):" >&2
+        tail -5 /tmp/qzfs-apt-update.log >&2
+        exit 1
+    }
+}
+
+if ! apt-cache policy 2>/dev/null | grep -q 'bookworm-backports/contrib' ||
+   ! apt-cache policy 2>/dev/null | grep -q 'bookworm/contrib'; then
+    echo "deps: enabling Debian contrib and bookworm-backports (ZFS packages live there)" >&2
+    printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+        'Suites: bookworm bookworm-updates bookworm-backports' 'Components: contrib' \
+        'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' | $SUDO tee "$SOURCES" >/dev/null
+    apt_update
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}" >&2
+apt_update
+if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" \
+        >/tmp/qzfs-deps.log 2>&1; then
+    echo "deps: 'apt-get install ${missing[*]}' failed; the end of /tmp/qzfs-deps.log:" >&2
+    tail -15 /tmp/qzfs-deps.log >&2
+    exit 1
+fi

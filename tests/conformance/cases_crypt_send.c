@@ -1,0 +1,256 @@
+/* Conformance: native encryption and keys; send and receive. */
+#include "cases.h"
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MiB (1024ULL * 1024)
+
+static void encryption_root_and_children(void **s)
+{
+	(void)s;
+	mkenc(N("e"), key_a);
+	mkvol(N("e/v"), MiB);
+	assert_string_equal(prop(N("e"), "encryption"), "aes-256-gcm");
+	assert_string_equal(prop(N("e"), "encryptionroot"), N("e"));
+	assert_string_equal(prop(N("e/v"), "encryptionroot"), N("e"));
+	assert_string_equal(prop(N("e/v"), "keystatus"), "available");
+	assert_string_equal(prop(N("e"), "keyformat"), "raw");
+	mkvol(N("plain"), MiB);
+	assert_string_equal(prop(N("plain"), "encryption"), "off");
+}
+
+static void encryption_needs_a_key(void **s)
+{
+	(void)s;
+	qz_prop_t p[] = {{"encryption", "aes-256-gcm"}, {"keyformat", "raw"},
+			 {"keylocation", "prompt"}};
+	assert_int_not_equal(be->ops->create(be, N("e"), QZ_FILESYSTEM, p, 3, NULL, 0), 0);
+	assert_false(be->ops->exists(be, N("e")));
+	mkenc(N("e"), key_a);
+	qz_prop_t off[] = {{"encryption", "off"}};
+	assert_int_not_equal(be->ops->create(be, N("e/clear"), QZ_FILESYSTEM, off, 1, NULL, 0), 0);
+	assert_false(be->ops->exists(be, N("e/clear")));
+}
+
+static void unload_and_load_key(void **s)
+{
+	(void)s;
+	mkenc(N("e"), key_a);
+	mkvol(N("e/v"), MiB);
+	fill(N("e/v"), 0, MiB, 9);
+	assert_int_equal(be->ops->unload_key(be, N("e")), 0);
+	assert_string_equal(prop(N("e/v"), "keystatus"), "unavailable");
+	int fd;
+	assert_int_not_equal(be->ops->zvol_open(be, N("e/v"), O_RDONLY, &fd), 0);
+	assert_int_equal(be->ops->load_key(be, N("e"), key_b, QZ_WKEY_LEN, false), EACCES);
+	assert_string_equal(prop(N("e"), "keystatus"), "unavailable");
+	assert_int_equal(be->ops->load_key(be, N("e"), key_a, QZ_WKEY_LEN, true), 0);
+	assert_string_equal(prop(N("e"), "keystatus"), "unavailable");
+	assert_int_equal(be->ops->load_key(be, N("e"), key_a, QZ_WKEY_LEN, false), 0);
+	assert_string_equal(prop(N("e"), "keystatus"), "available");
+	assert_int_equal(vol_byte(N("e/v"), 12345), 9);
+}
+
+static void key_state_errors(void **s)
+{
+	(void)s;
+	mkenc(N("e"), key_a);
+	mkfs(N("e/child"));
+	mkfs(N("plain"));
+	assert_int_equal(be->ops->load_key(be, N("e"), key_a, QZ_WKEY_LEN, false), EEXIST);
+	assert_int_not_equal(be->ops->unload_key(be, N("e/child")), 0);
+	assert_int_not_equal(be->ops->unload_key(be, N("plain")), 0);
+	assert_int_equal(be->ops->unload_key(be, N("none")), ENOENT);
+	assert_int_equal(be->ops->unload_key(be, N("e")), 0);
+	assert_int_not_equal(be->ops->unload_key(be, N("e")), 0);
+	assert_string_equal(prop(N("e"), "keystatus"), "unavailable");
+}
+
+static void unload_refused_while_volume_open(void **s)
+{
+	(void)s;
+	mkenc(N("e"), key_a);
+	mkvol(N("e/v"), MiB);
+	int fd;
+	assert_int_equal(be->ops->zvol_open(be, N("e/v"), O_RDWR, &fd), 0);
+	assert_int_equal(be->ops->unload_key(be, N("e")), EBUSY);
+	assert_string_equal(prop(N("e"), "keystatus"), "available");
+	close(fd);
+	assert_int_equal(be->ops->unload_key(be, N("e")), 0);
+}
+
+static void create_under_unloaded_key_fails(void **s)
+{
+	(void)s;
+	mkenc(N("e"), key_a);
+	assert_int_equal(be->ops->unload_key(be, N("e")), 0);
+	qz_prop_t p[] = {{"volsize", "1048576"}};
+	assert_int_not_equal(be->ops->create(be, N("e/v"), QZ_VOLUME, p, 1, NULL, 0), 0);
+	assert_false(be->ops->exists(be, N("e/v")));
+}
+
+static void send_receive_full(void **s)
+{
+	(void)s;
+	mkvol(N("v"), 2 * MiB);
+	fill(N("v"), 4096, MiB, 0x11);
+	snap(N("v@s"));
+	uint64_t h = vol_hash(N("v"));
+	int fd = send_to_file(N("v@s"), NULL, QZ_SEND_COMPRESS);
+	assert_int_equal(be->ops->receive(be, N("copy@s"), fd, false, false, false), 0);
+	close(fd);
+	assert_int_equal(vol_hash(N("copy")), h);
+	assert_int_equal(prop_u64(N("copy@s"), "guid"), prop_u64(N("v@s"), "guid"));
+	assert_int_equal(prop_u64(N("copy"), "volsize"), 2 * MiB);
+}
+
+static void send_receive_incremental(void **s)
+{
+	(void)s;
+	mkvol(N("v"), MiB);
+	fill(N("v"), 0, MiB, 1);
+	snap(N("v@a"));
+	int fd = send_to_file(N("v@a"), NULL, 0);
+	assert_int_equal(be->ops->receive(be, N("copy@a"), fd, false, false, false), 0);
+	close(fd);
+	fill(N("v"), 65536, 8192, 2);
+	snap(N("v@b"));
+	fd = send_to_file(N("v@b"), N("v@a"), 0);
+	assert_int_equal(be->ops->receive(be, N("copy@b"), fd, false, false, false), 0);
+	close(fd);
+	assert_int_equal(vol_hash(N("copy")), vol_hash(N("v")));
+	assert_int_equal(vol_byte(N("copy"), 65536), 2);
+}
+
+static void incremental_from_bookmark(void **s)
+{
+	(void)s;
+	mkvol(N("v"), MiB);
+	fill(N("v"), 0, 8192, 1);
+	snap(N("v@a"));
+	int fd = send_to_file(N("v@a"), NULL, 0);
+	assert_int_equal(be->ops->receive(be, N("copy@a"), fd, false, false, false), 0);
+	close(fd);
+	assert_int_equal(be->ops->bookmark(be, N("v@a"), N("v#a")), 0);
+	fill(N("v"), 8192, 8192, 2);
+	snap(N("v@b"));
+	const char *sa = N("v@a");
+	assert_int_equal(be->ops->destroy_snaps(be, &sa, 1, false), 0);
+	fd = send_to_file(N("v@b"), N("v#a"), 0);
+	assert_int_equal(be->ops->receive(be, N("copy@b"), fd, false, false, false), 0);
+	close(fd);
+	assert_int_equal(vol_hash(N("copy")), vol_hash(N("v")));
+}
+
+static void incremental_needs_matching_base(void **s)
+{
+	(void)s;
+	mkvol(N("v"), MiB);
+	snap(N("v@a"));
+	fill(N("v"), 0, 4096, 1);
+	snap(N("v@b"));
+	fill(N("v"), 0, 4096, 2);
+	snap(N("v@c"));
+	int fd = send_to_file(N("v@a"), NULL, 0);
+	assert_int_equal(be->ops->receive(be, N("copy@a"), fd, false, false, false), 0);
+	close(fd);
+	fd = send_to_file(N("v@c"), N("v@b"), 0);
+	assert_int_equal(be->ops->receive(be, N("copy@c"), fd, false, false, false), ENODEV);
+	close(fd);
+	assert_false(be->ops->exists(be, N("copy@c")));
+}
+
+static void full_receive_into_existing_is_eexist(void **s)
+{
+	(void)s;
+	mkvol(N("v"), MiB);
+	snap(N("v@a"));
+	mkvol(N("copy"), MiB);
+	int fd = send_to_file(N("v@a"), NULL, 0);
+	assert_int_equal(be->ops->receive(be, N("copy@a"), fd, false, false, false), EEXIST);
+	close(fd);
+	assert_false(be->ops->exists(be, N("copy@a")));
+}
+
+static void receive_garbage_is_refused(void **s)
+{
+	(void)s;
+	char path[] = "/tmp/qzfs-garbage-XXXXXX";
+	int fd = mkstemp(path);
+	unlink(path);
+	char junk[4096];
+	memset(junk, 0x42, sizeof(junk));
+	assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	lseek(fd, 0, SEEK_SET);
+	assert_int_not_equal(be->ops->receive(be, N("copy@a"), fd, false, false, false), 0);
+	close(fd);
+	assert_false(be->ops->exists(be, N("copy")));
+}
+
+static void raw_send_with_key_unloaded(void **s)
+{
+	(void)s;
+	mkenc(N("e"), key_a);
+	mkvol(N("e/v"), MiB);
+	fill(N("e/v"), 0, MiB, 0x33);
+	snap(N("e/v@s"));
+	uint64_t h = vol_hash(N("e/v"));
+	assert_int_equal(be->ops->unload_key(be, N("e")), 0);
+	char path[] = "/tmp/qzfs-send-XXXXXX";
+	int fd = mkstemp(path);
+	unlink(path);
+	assert_int_equal(be->ops->send(be, N("e/v@s"), NULL, fd, 0, 0, 0), EACCES);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	lseek(fd, 0, SEEK_SET);
+	assert_int_equal(be->ops->send(be, N("e/v@s"), NULL, fd, QZ_SEND_RAW, 0, 0), 0);
+	lseek(fd, 0, SEEK_SET);
+	assert_int_equal(be->ops->receive(be, N("copy@s"), fd, false, true, false), 0);
+	close(fd);
+	assert_string_equal(prop(N("copy"), "encryptionroot"), N("copy"));
+	assert_string_equal(prop(N("copy"), "keystatus"), "unavailable");
+	assert_int_equal(be->ops->load_key(be, N("copy"), key_a, QZ_WKEY_LEN, false), 0);
+	assert_int_equal(vol_hash(N("copy")), h);
+}
+
+static void truncated_receive(void **s)
+{
+	(void)s;
+	mkvol(N("v"), 4 * MiB);
+	fill(N("v"), 0, 4 * MiB, 0x44);
+	snap(N("v@s"));
+	int fd = send_to_file(N("v@s"), NULL, 0);
+	off_t size = lseek(fd, 0, SEEK_END);
+	assert_int_equal(ftruncate(fd, size / 2), 0);
+	lseek(fd, 0, SEEK_SET);
+	assert_int_not_equal(be->ops->receive(be, N("gone@s"), fd, false, false, false), 0);
+	assert_false(be->ops->exists(be, N("gone")));
+	lseek(fd, 0, SEEK_SET);
+	assert_int_not_equal(be->ops->receive(be, N("part@s"), fd, true, false, false), 0);
+	close(fd);
+	assert_true(be->ops->exists(be, N("part")));
+	assert_false(be->ops->exists(be, N("part@s")));
+	assert_memory_equal(prop(N("part"), "receive_resume_token"), "1-", 2);
+}
+
+const struct CMUnitTest crypt_send_cases[] = {
+	CASE(encryption_root_and_children),
+	CASE(encryption_needs_a_key),
+	CASE(unload_and_load_key),
+	CASE(key_state_errors),
+	CASE(unload_refused_while_volume_open),
+	CASE(create_under_unloaded_key_fails),
+	CASE(send_receive_full),
+	CASE(send_receive_incremental),
+	CASE(incremental_from_bookmark),
+	CASE(incremental_needs_matching_base),
+	CASE(full_receive_into_existing_is_eexist),
+	CASE(receive_garbage_is_refused),
+	CASE(raw_send_with_key_unloaded),
+	CASE(truncated_receive),
+};
+const size_t crypt_send_ncases = sizeof(crypt_send_cases) / sizeof(crypt_send_cases[0]);

@@ -1,0 +1,43 @@
+#!/bin/bash
+# qzfs end to end on real ZFS (runs in the test VM): results, JSON, errors and exit codes. TAP.
+set -u
+POOL=${1:?pool}
+n=0
+check() { # check "description" expected-exit command...
+    local what=$1 want=$2; shift 2
+    n=$((n + 1))
+    out=$("$@" 2>/tmp/cli.err); rc=$?
+    if [ "$rc" = "$want" ]; then echo "ok $n - $what"; else
+        echo "not ok $n - $what: exit $rc, wanted $want: $(head -c 300 /tmp/cli.err)"; fi
+}
+want_out() { # want_out "description" pattern (matches the last command's stdout)
+    n=$((n + 1))
+    if printf '%s' "$out" | grep -q -- "$2"; then echo "ok $n - $1"; else
+        echo "not ok $n - $1: output was: $(printf '%s' "$out" | head -c 300)"; fi
+}
+echo "1..18"
+B=$POOL/cli
+zfs create -o mountpoint=none $B
+check "qzfs --version" 0 qzfs --version
+want_out "version printed" "^qzfs [0-9]"
+check "create a 64M volume" 0 qzfs create $B/vol 64M volmode=dev
+check "write to the volume's device" 0 dd if=/dev/urandom of=/dev/zvol/$B/vol bs=1M count=4 conv=fsync status=none
+sum=$(head -c 4M /dev/zvol/$B/vol | sha256sum)
+check "snapshot" 0 qzfs snapshot $B/vol@one
+check "clone" 0 qzfs --json clone $B/vol@one $B/copy
+want_out "clone reports JSON" "\"cloned\":\"$B/copy\""
+for i in $(seq 50); do [ -e /dev/zvol/$B/copy ] && break; sleep 0.1; done
+n=$((n + 1)); [ "$(head -c 4M /dev/zvol/$B/copy | sha256sum)" = "$sum" ] &&
+    echo "ok $n - the clone holds the snapshot's data" || echo "not ok $n - clone data differs"
+check "list --json" 0 qzfs --json list $B
+want_out "list shows the clone's origin" "\"origin\":\"$B/vol@one\""
+check "create again: exists" 4 qzfs create $B/vol 64M
+check "bad size: usage" 2 qzfs create $B/x 12Q
+check "missing parent: not found" 3 qzfs create $B/no/x 1M
+check "destroy a snapshot with a clone: exists" 4 qzfs destroy $B/vol@one
+check "destroy clone, snapshot, volume" 0 qzfs destroy $B/copy $B/vol@one $B/vol
+check "destroy a pool root is refused" 2 qzfs destroy $POOL
+check "unknown command" 2 qzfs frobnicate
+n=$((n + 1)); [ "$(zfs list -H -r -o name $B | wc -l)" = 1 ] &&
+    echo "ok $n - nothing left behind" || echo "not ok $n - leftovers: $(zfs list -H -r -o name $B | tr '\n' ' ')"
+zfs destroy -r $B
