@@ -8,9 +8,9 @@
 #include <stdbool.h>
 
 typedef struct qz_cli {
-	bool json;         /* --json: machine-readable output on stdout */
-	qz_backend_t *be;  /* opened before a subcommand runs */
-	const char *cmd;   /* the subcommand's name, for messages */
+	bool json;	  /* --json: machine-readable output on stdout */
+	qz_backend_t *be; /* opened before a subcommand runs */
+	const char *cmd;  /* the subcommand's name, for messages */
 	qz_json_t out;
 } qz_cli_t;
 

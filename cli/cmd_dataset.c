@@ -48,7 +48,8 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	if (qz_name_check(name, QZ_NAME_DATASET) != 0)
 		return qz_cli_usage(cli, "not a valid ZFS volume name");
 	if (qz_parse_size(argv[1], &size) != 0 || size == 0)
-		return qz_cli_usage(cli, "the size must be a positive number with an optional K/M/G/T");
+		return qz_cli_usage(cli,
+				    "the size must be a positive number with an optional K/M/G/T");
 	qz_prop_t props[MAX_PROPS + 1];
 	int n = parse_props(argc - 2, argv + 2, props);
 	if (n < 0)
@@ -104,9 +105,9 @@ static int cmd_destroy(qz_cli_t *cli, int argc, char **argv)
 	}
 	for (int i = 0; i < argc; i++) {
 		int err = qz_name_kind_of(argv[i]) == QZ_NAME_SNAPSHOT
-				  ? cli->be->ops->destroy_snaps(cli->be, (const char *const *)&argv[i],
-								1, false)
-				  : cli->be->ops->destroy(cli->be, argv[i]);
+			      ? cli->be->ops->destroy_snaps(cli->be, (const char *const *)&argv[i],
+							    1, false)
+			      : cli->be->ops->destroy(cli->be, argv[i]);
 		if (err != 0)
 			return qz_cli_fail(cli, argv[i], err);
 		report(cli, "destroyed", argv[i]);
@@ -154,10 +155,10 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 }
 
 const qz_cmd_t qz_dataset_cmds[] = {
-	{"create", cmd_create, "VOLUME SIZE [PROP=VALUE]...", "create a sparse volume"},
-	{"snapshot", cmd_snapshot, "DATASET@SNAP...", "take snapshots, all in one transaction"},
-	{"clone", cmd_clone, "DATASET@SNAP NEWNAME", "clone a snapshot"},
-	{"destroy", cmd_destroy, "NAME...", "destroy volumes, datasets or snapshots"},
-	{"list", cmd_list, "DATASET", "list a dataset, its descendants and snapshots"},
-	{NULL, NULL, NULL, NULL},
+    {"create", cmd_create, "VOLUME SIZE [PROP=VALUE]...", "create a sparse volume"},
+    {"snapshot", cmd_snapshot, "DATASET@SNAP...", "take snapshots, all in one transaction"},
+    {"clone", cmd_clone, "DATASET@SNAP NEWNAME", "clone a snapshot"},
+    {"destroy", cmd_destroy, "NAME...", "destroy volumes, datasets or snapshots"},
+    {"list", cmd_list, "DATASET", "list a dataset, its descendants and snapshots"},
+    {NULL, NULL, NULL, NULL},
 };

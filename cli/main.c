@@ -25,8 +25,8 @@ int qz_cli_usage(qz_cli_t *cli, const char *msg)
 	for (const qz_cmd_t *const *g = groups; *g != NULL; g++)
 		for (const qz_cmd_t *c = *g; c->name != NULL; c++)
 			if (strcmp(c->name, cli->cmd) == 0)
-				fprintf(stderr, "qzfs %s: %s\nusage: qzfs %s %s\n", cli->cmd, msg, c->name,
-					c->usage);
+				fprintf(stderr, "qzfs %s: %s\nusage: qzfs %s %s\n", cli->cmd, msg,
+					c->name, c->usage);
 	return QZ_EXIT_USAGE;
 }
 

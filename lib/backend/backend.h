@@ -51,11 +51,11 @@ struct qz_backend_ops {
 	void (*close)(qz_backend_t *be);
 
 	/* Creates a filesystem or volume; wkey (QZ_WKEY_LEN bytes) for a new encryption root. */
-	int (*create)(qz_backend_t *be, const char *name, enum qz_dstype type, const qz_prop_t *props,
-		      size_t nprops, const uint8_t *wkey, size_t wkeylen);
+	int (*create)(qz_backend_t *be, const char *name, enum qz_dstype type,
+		      const qz_prop_t *props, size_t nprops, const uint8_t *wkey, size_t wkeylen);
 	/* Takes all snapshots "fs@snap" in one transaction: all are made or none. */
-	int (*snapshot)(qz_backend_t *be, const char *const *snaps, size_t n, const qz_prop_t *props,
-			size_t nprops);
+	int (*snapshot)(qz_backend_t *be, const char *const *snaps, size_t n,
+			const qz_prop_t *props, size_t nprops);
 	int (*clone)(qz_backend_t *be, const char *origin_snap, const char *target,
 		     const qz_prop_t *props, size_t nprops);
 	/* On EEXIST, the conflicting snapshot's short name is stored in conflict. */
@@ -64,7 +64,8 @@ struct qz_backend_ops {
 	int (*rename)(qz_backend_t *be, const char *from, const char *to);
 	/* Destroys one filesystem or volume (no snapshots, no children). */
 	int (*destroy)(qz_backend_t *be, const char *name);
-	/* Destroys snapshots atomically; missing ones are ignored; defer marks busy ones instead. */
+	/* Destroys snapshots atomically; missing ones are ignored; defer marks busy ones instead.
+	 */
 	int (*destroy_snaps)(qz_backend_t *be, const char *const *snaps, size_t n, bool defer);
 	/* Rolls fs back to snap, which must be its latest snapshot. */
 	int (*rollback)(qz_backend_t *be, const char *fs, const char *snap);
@@ -74,9 +75,11 @@ struct qz_backend_ops {
 	int (*hold)(qz_backend_t *be, const char *snap, const char *tag);
 	int (*release)(qz_backend_t *be, const char *snap, const char *tag);
 	/* Reads one property as `zfs get -Hp` prints it ("-" for an unset user property). */
-	int (*get_prop)(qz_backend_t *be, const char *name, const char *prop, char *buf, size_t len);
+	int (*get_prop)(qz_backend_t *be, const char *name, const char *prop, char *buf,
+			size_t len);
 	int (*set_prop)(qz_backend_t *be, const char *name, const char *prop, const char *value);
-	/* Lists root and its descendants (depth levels, -1 = all) of the given kinds, with props. */
+	/* Lists root and its descendants (depth levels, -1 = all) of the given kinds, with props.
+	 */
 	int (*list)(qz_backend_t *be, const char *root, int depth, unsigned types,
 		    const char *const *props, size_t nprops, qz_list_t *out);
 	bool (*exists)(qz_backend_t *be, const char *name);
@@ -113,7 +116,7 @@ void qz_backend_close(qz_backend_t *be);
 const char *qz_be_detail(const qz_backend_t *be);
 /* Records a detail for the last failure (printf-style) and returns err. */
 int qz_be_fail(qz_backend_t *be, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Cell (row, col) of a listing. */
 const char *qz_list_cell(const qz_list_t *l, size_t row, size_t col);

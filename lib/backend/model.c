@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #define MODEL_POOL_SIZE (1ULL << 40)
-#define STREAM_MAGIC 0x514d5a5354524dULL /* "QMZSTRM": the model's own stream format */
-#define BLOCK 4096
+#define STREAM_MAGIC	0x514d5a5354524dULL /* "QMZSTRM": the model's own stream format */
+#define BLOCK		4096
 
 struct mprop {
 	char *name;
@@ -46,7 +46,7 @@ struct mds {
 	uint64_t guid, createtxg, creation;
 	struct mprop *props; /* set locally */
 	uint64_t volsize;
-	int data;            /* memfd: contents of a volume or a volume snapshot, else -1 */
+	int data;	     /* memfd: contents of a volume or a volume snapshot, else -1 */
 	struct mds *origin;  /* a clone's origin snapshot */
 	struct mds *encroot; /* NULL when unencrypted */
 	bool key_loaded;     /* on an encryption root */
@@ -396,7 +396,8 @@ static int model_create(qz_backend_t *be, const char *name, enum qz_dstype type,
 	uint64_t volsize = 0, vbs = 16384;
 	const char *v;
 	if (type == QZ_VOLUME) {
-		if ((v = find_prop(props, nprops, "volsize")) == NULL || qz_parse_size(v, &volsize) != 0)
+		if ((v = find_prop(props, nprops, "volsize")) == NULL ||
+		    qz_parse_size(v, &volsize) != 0)
 			return qz_be_fail(be, EINVAL, "a volume needs volsize");
 		if ((v = find_prop(props, nprops, "volblocksize")) != NULL &&
 		    (qz_parse_size(v, &vbs) != 0 || vbs < 512 || vbs > 131072 || (vbs & (vbs - 1))))
@@ -413,11 +414,13 @@ static int model_create(qz_backend_t *be, const char *name, enum qz_dstype type,
 	if (new_root) {
 		if (fmt == NULL || strcmp(fmt, "raw") != 0 || wkey == NULL ||
 		    wkeylen != QZ_WKEY_LEN)
-			return qz_be_fail(be, EINVAL, "an encryption root needs keyformat=raw and a key");
+			return qz_be_fail(be, EINVAL,
+					  "an encryption root needs keyformat=raw and a key");
 	} else if (wkey != NULL) {
 		return EINVAL;
 	} else if (enc != NULL && strcmp(enc, "off") == 0 && parent->encroot != NULL) {
-		return qz_be_fail(be, EINVAL, "cannot create an unencrypted child of an encrypted dataset");
+		return qz_be_fail(be, EINVAL,
+				  "cannot create an unencrypted child of an encrypted dataset");
 	}
 	int data = -1;
 	if (type == QZ_VOLUME && (err = new_data(volsize, &data)) != 0)
@@ -660,8 +663,8 @@ static int model_destroy(qz_backend_t *be, const char *name)
 		if (is_snapshot_of(s, d))
 			return EBUSY;
 	for (struct mds *c = m->all; c != NULL; c = c->next)
-		if (c != d && c->type != QZ_BOOKMARK && qz_name_kind_of(c->name) == QZ_NAME_DATASET &&
-		    qz_name_within(c->name, name))
+		if (c != d && c->type != QZ_BOOKMARK &&
+		    qz_name_kind_of(c->name) == QZ_NAME_DATASET && qz_name_within(c->name, name))
 			return EEXIST;
 	if (in_use(m, d))
 		return EBUSY;
@@ -872,19 +875,22 @@ static int format_prop(model_t *m, const struct mds *d, const char *prop, char *
 		return OUT("%" PRIu64, sum);
 	}
 	if (strcmp(prop, "available") == 0)
-		return d->type == QZ_SNAPSHOT ? OUT("-")
-					      : OUT("%" PRIu64, (uint64_t)MODEL_POOL_SIZE - total_used(m));
+		return d->type == QZ_SNAPSHOT
+			   ? OUT("-")
+			   : OUT("%" PRIu64, (uint64_t)MODEL_POOL_SIZE - total_used(m));
 	if (strcmp(prop, "origin") == 0)
 		return OUT("%s", d->origin != NULL ? d->origin->name : "-");
 	if (strcmp(prop, "defer_destroy") == 0)
-		return d->type == QZ_SNAPSHOT ? OUT("%s", d->defer_destroy ? "on" : "off") : OUT("-");
+		return d->type == QZ_SNAPSHOT ? OUT("%s", d->defer_destroy ? "on" : "off")
+					      : OUT("-");
 	if (strcmp(prop, "userrefs") == 0)
 		return d->type == QZ_SNAPSHOT ? OUT("%zu", count_holds(d)) : OUT("-");
 	if (strcmp(prop, "encryptionroot") == 0)
 		return OUT("%s", d->encroot != NULL ? d->encroot->name : "-");
 	if (strcmp(prop, "keystatus") == 0)
-		return OUT("%s", d->encroot == NULL ? "-"
-				 : d->encroot->key_loaded ? "available" : "unavailable");
+		return OUT("%s", d->encroot == NULL	  ? "-"
+				 : d->encroot->key_loaded ? "available"
+							  : "unavailable");
 	if (strcmp(prop, "encryption") == 0)
 		return OUT("%s", d->encroot == NULL ? "off" : local_prop(d->encroot, "encryption"));
 	if (strcmp(prop, "keyformat") == 0 || strcmp(prop, "keylocation") == 0) {
@@ -1085,7 +1091,8 @@ static int model_unload_key(qz_backend_t *be, const char *root)
 struct mstream_head {
 	uint64_t magic, toguid, fromguid, volsize, resume_off;
 	uint32_t type, raw;
-	uint8_t key[QZ_WKEY_LEN]; /* raw streams carry what restores the encryption (here: the key) */
+	uint8_t
+	    key[QZ_WKEY_LEN]; /* raw streams carry what restores the encryption (here: the key) */
 };
 
 struct mstream_rec {
@@ -1151,8 +1158,14 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 				fdata = d;
 	if (f != NULL && fdata == NULL)
 		return qz_be_fail(be, ENOTSUP, "the model needs the bookmark's snapshot");
-	struct mstream_head hd = {STREAM_MAGIC, s->guid, f != NULL ? f->guid : 0, s->volsize,
-				  resume_obj != 0 ? resume_off : 0, QZ_VOLUME, raw, {0}};
+	struct mstream_head hd = {STREAM_MAGIC,
+				  s->guid,
+				  f != NULL ? f->guid : 0,
+				  s->volsize,
+				  resume_obj != 0 ? resume_off : 0,
+				  QZ_VOLUME,
+				  raw,
+				  {0}};
 	if (raw)
 		memcpy(hd.key, s->encroot->key, QZ_WKEY_LEN);
 	int err = write_all(fd, &hd, sizeof(hd));
@@ -1299,8 +1312,8 @@ static int model_zvol_path(qz_backend_t *be, const char *vol, char *buf, size_t 
 	if (d == NULL || d->type != QZ_VOLUME || !key_available(d))
 		return ENOENT;
 	return (size_t)snprintf(buf, len, "/proc/%d/fd/%d", (int)getpid(), d->data) < len
-		       ? 0
-		       : ENAMETOOLONG;
+		   ? 0
+		   : ENAMETOOLONG;
 }
 
 static int model_zvol_open(qz_backend_t *be, const char *vol, int oflags, int *fdp)
@@ -1330,30 +1343,30 @@ static int model_zvol_open(qz_backend_t *be, const char *vol, int oflags, int *f
 }
 
 static const struct qz_backend_ops model_ops = {
-	.name = "model",
-	.close = model_close,
-	.create = model_create,
-	.snapshot = model_snapshot,
-	.clone = model_clone,
-	.promote = model_promote,
-	.rename = model_rename,
-	.destroy = model_destroy,
-	.destroy_snaps = model_destroy_snaps,
-	.rollback = model_rollback,
-	.bookmark = model_bookmark,
-	.destroy_bookmark = model_destroy_bookmark,
-	.hold = model_hold,
-	.release = model_release,
-	.get_prop = model_get_prop,
-	.set_prop = model_set_prop,
-	.list = model_list,
-	.exists = model_exists,
-	.load_key = model_load_key,
-	.unload_key = model_unload_key,
-	.send = model_send,
-	.receive = model_receive,
-	.zvol_open = model_zvol_open,
-	.zvol_path = model_zvol_path,
+    .name = "model",
+    .close = model_close,
+    .create = model_create,
+    .snapshot = model_snapshot,
+    .clone = model_clone,
+    .promote = model_promote,
+    .rename = model_rename,
+    .destroy = model_destroy,
+    .destroy_snaps = model_destroy_snaps,
+    .rollback = model_rollback,
+    .bookmark = model_bookmark,
+    .destroy_bookmark = model_destroy_bookmark,
+    .hold = model_hold,
+    .release = model_release,
+    .get_prop = model_get_prop,
+    .set_prop = model_set_prop,
+    .list = model_list,
+    .exists = model_exists,
+    .load_key = model_load_key,
+    .unload_key = model_unload_key,
+    .send = model_send,
+    .receive = model_receive,
+    .zvol_open = model_zvol_open,
+    .zvol_path = model_zvol_path,
 };
 
 int qz_backend_model_open(qz_backend_t **bep, const char *pool)

@@ -291,7 +291,8 @@ static int real_list(qz_backend_t *be, const char *root, int depth, unsigned typ
 	char cols[2048] = "name", typ[64] = "", dep[32];
 	for (size_t i = 0; i < nprops; i++) {
 		size_t n = strlen(cols);
-		if ((size_t)snprintf(cols + n, sizeof(cols) - n, ",%s", props[i]) >= sizeof(cols) - n)
+		if ((size_t)snprintf(cols + n, sizeof(cols) - n, ",%s", props[i]) >=
+		    sizeof(cols) - n)
 			return E2BIG;
 	}
 	static const char *const tnames[] = {"filesystem", "volume", "snapshot", "bookmark"};
@@ -403,30 +404,30 @@ static int real_zvol_open(qz_backend_t *be, const char *vol, int oflags, int *fd
 }
 
 static const struct qz_backend_ops real_ops = {
-	.name = "real",
-	.close = real_close,
-	.create = real_create,
-	.snapshot = real_snapshot,
-	.clone = real_clone,
-	.promote = real_promote,
-	.rename = real_rename,
-	.destroy = real_destroy,
-	.destroy_snaps = real_destroy_snaps,
-	.rollback = real_rollback,
-	.bookmark = real_bookmark,
-	.destroy_bookmark = real_destroy_bookmark,
-	.hold = real_hold,
-	.release = real_release,
-	.get_prop = real_get_prop,
-	.set_prop = real_set_prop,
-	.list = real_list,
-	.exists = real_exists,
-	.load_key = real_load_key,
-	.unload_key = real_unload_key,
-	.send = real_send,
-	.receive = real_receive,
-	.zvol_open = real_zvol_open,
-	.zvol_path = real_zvol_path,
+    .name = "real",
+    .close = real_close,
+    .create = real_create,
+    .snapshot = real_snapshot,
+    .clone = real_clone,
+    .promote = real_promote,
+    .rename = real_rename,
+    .destroy = real_destroy,
+    .destroy_snaps = real_destroy_snaps,
+    .rollback = real_rollback,
+    .bookmark = real_bookmark,
+    .destroy_bookmark = real_destroy_bookmark,
+    .hold = real_hold,
+    .release = real_release,
+    .get_prop = real_get_prop,
+    .set_prop = real_set_prop,
+    .list = real_list,
+    .exists = real_exists,
+    .load_key = real_load_key,
+    .unload_key = real_unload_key,
+    .send = real_send,
+    .receive = real_receive,
+    .zvol_open = real_zvol_open,
+    .zvol_path = real_zvol_path,
 };
 
 int qz_backend_real_open(qz_backend_t **bep)

@@ -82,8 +82,8 @@ int qz_spawn(char *const argv[], struct qz_spawn_out *o)
 				err = append(o, &cap, buf, (size_t)n);
 			} else if (errlen + 1 < sizeof(o->err)) {
 				size_t k = (size_t)n < sizeof(o->err) - 1 - errlen
-						   ? (size_t)n
-						   : sizeof(o->err) - 1 - errlen;
+					       ? (size_t)n
+					       : sizeof(o->err) - 1 - errlen;
 				memcpy(o->err + errlen, buf, k);
 				errlen += k;
 				o->err[errlen] = '\0';

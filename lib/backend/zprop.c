@@ -9,37 +9,37 @@
 static const struct qz_pindex onoff[] = {{"off", 0}, {"on", 1}, {NULL, 0}};
 static const struct qz_pindex canmount[] = {{"off", 0}, {"on", 1}, {"noauto", 2}, {NULL, 0}};
 static const struct qz_pindex volmode[] = {
-	{"default", 0}, {"geom", 1}, {"dev", 2}, {"none", 3}, {NULL, 0}};
+    {"default", 0}, {"geom", 1}, {"dev", 2}, {"none", 3}, {NULL, 0}};
 static const struct qz_pindex snapdev[] = {{"hidden", 0}, {"visible", 1}, {NULL, 0}};
 static const struct qz_pindex sync_idx[] = {
-	{"standard", 0}, {"always", 1}, {"disabled", 2}, {NULL, 0}};
-static const struct qz_pindex compression[] = {
-	{"on", 1}, {"off", 2}, {"lzjb", 3}, {"zle", 14}, {"lz4", 15}, {"zstd", 16}, {NULL, 0}};
+    {"standard", 0}, {"always", 1}, {"disabled", 2}, {NULL, 0}};
+static const struct qz_pindex compression[] = {{"on", 1},   {"off", 2},	  {"lzjb", 3}, {"zle", 14},
+					       {"lz4", 15}, {"zstd", 16}, {NULL, 0}};
 static const struct qz_pindex encryption[] = {
-	{"on", 1},           {"off", 2},          {"aes-128-ccm", 3}, {"aes-192-ccm", 4},
-	{"aes-256-ccm", 5},  {"aes-128-gcm", 6},  {"aes-192-gcm", 7}, {"aes-256-gcm", 8},
-	{NULL, 0}};
+    {"on", 1},		{"off", 2},	    {"aes-128-ccm", 3},
+    {"aes-192-ccm", 4}, {"aes-256-ccm", 5}, {"aes-128-gcm", 6},
+    {"aes-192-gcm", 7}, {"aes-256-gcm", 8}, {NULL, 0}};
 static const struct qz_pindex keyformat[] = {
-	{"none", 0}, {"raw", 1}, {"hex", 2}, {"passphrase", 3}, {NULL, 0}};
+    {"none", 0}, {"raw", 1}, {"hex", 2}, {"passphrase", 3}, {NULL, 0}};
 
-#define FS QZ_FILESYSTEM
+#define FS  QZ_FILESYSTEM
 #define VOL QZ_VOLUME
 
 static const struct qz_pdef defs[] = {
-	{"volsize", QZ_PT_NUMBER, NULL, VOL, false, false, NULL},
-	{"volblocksize", QZ_PT_NUMBER, NULL, VOL, true, false, "16384"},
-	{"mountpoint", QZ_PT_STRING, NULL, FS, false, true, NULL},
-	{"canmount", QZ_PT_INDEX, canmount, FS, false, false, "on"},
-	{"volmode", QZ_PT_INDEX, volmode, FS | VOL, false, true, "default"},
-	{"snapdev", QZ_PT_INDEX, snapdev, FS | VOL, false, true, "hidden"},
-	{"sync", QZ_PT_INDEX, sync_idx, FS | VOL, false, true, "standard"},
-	{"readonly", QZ_PT_INDEX, onoff, FS | VOL, false, true, "off"},
-	{"compression", QZ_PT_INDEX, compression, FS | VOL, false, true, "off"},
-	{"refreservation", QZ_PT_NUMBER, NULL, FS | VOL, false, false, "0"},
-	{"encryption", QZ_PT_INDEX, encryption, FS | VOL, true, true, "off"},
-	{"keyformat", QZ_PT_INDEX, keyformat, FS | VOL, true, true, "none"},
-	{"keylocation", QZ_PT_STRING, NULL, FS | VOL, false, false, "none"},
-	{"pbkdf2iters", QZ_PT_NUMBER, NULL, FS | VOL, true, true, "0"},
+    {"volsize", QZ_PT_NUMBER, NULL, VOL, false, false, NULL},
+    {"volblocksize", QZ_PT_NUMBER, NULL, VOL, true, false, "16384"},
+    {"mountpoint", QZ_PT_STRING, NULL, FS, false, true, NULL},
+    {"canmount", QZ_PT_INDEX, canmount, FS, false, false, "on"},
+    {"volmode", QZ_PT_INDEX, volmode, FS | VOL, false, true, "default"},
+    {"snapdev", QZ_PT_INDEX, snapdev, FS | VOL, false, true, "hidden"},
+    {"sync", QZ_PT_INDEX, sync_idx, FS | VOL, false, true, "standard"},
+    {"readonly", QZ_PT_INDEX, onoff, FS | VOL, false, true, "off"},
+    {"compression", QZ_PT_INDEX, compression, FS | VOL, false, true, "off"},
+    {"refreservation", QZ_PT_NUMBER, NULL, FS | VOL, false, false, "0"},
+    {"encryption", QZ_PT_INDEX, encryption, FS | VOL, true, true, "off"},
+    {"keyformat", QZ_PT_INDEX, keyformat, FS | VOL, true, true, "none"},
+    {"keylocation", QZ_PT_STRING, NULL, FS | VOL, false, false, "none"},
+    {"pbkdf2iters", QZ_PT_NUMBER, NULL, FS | VOL, true, true, "0"},
 };
 
 const struct qz_pdef *qz_prop_lookup(const char *name)

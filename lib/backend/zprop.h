@@ -17,10 +17,10 @@ struct qz_pdef {
 	const char *name;
 	enum qz_ptype type;
 	const struct qz_pindex *index; /* QZ_PT_INDEX: NULL-terminated */
-	unsigned applies;              /* enum qz_dstype bits */
-	bool create_only;              /* may not change after creation */
-	bool inherits;                 /* children see the parent's value when not set */
-	const char *dflt;              /* value when nothing is set (as `zfs get -p` prints it) */
+	unsigned applies;	       /* enum qz_dstype bits */
+	bool create_only;	       /* may not change after creation */
+	bool inherits;		       /* children see the parent's value when not set */
+	const char *dflt;	       /* value when nothing is set (as `zfs get -p` prints it) */
 };
 
 /* The definition of a settable native property, or NULL. */

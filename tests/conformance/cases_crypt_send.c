@@ -27,8 +27,8 @@ static void encryption_root_and_children(void **s)
 static void encryption_needs_a_key(void **s)
 {
 	(void)s;
-	qz_prop_t p[] = {{"encryption", "aes-256-gcm"}, {"keyformat", "raw"},
-			 {"keylocation", "prompt"}};
+	qz_prop_t p[] = {
+	    {"encryption", "aes-256-gcm"}, {"keyformat", "raw"}, {"keylocation", "prompt"}};
 	assert_int_not_equal(be->ops->create(be, N("e"), QZ_FILESYSTEM, p, 3, NULL, 0), 0);
 	assert_false(be->ops->exists(be, N("e")));
 	mkenc(N("e"), key_a);
@@ -238,19 +238,19 @@ static void truncated_receive(void **s)
 }
 
 const struct CMUnitTest crypt_send_cases[] = {
-	CASE(encryption_root_and_children),
-	CASE(encryption_needs_a_key),
-	CASE(unload_and_load_key),
-	CASE(key_state_errors),
-	CASE(unload_refused_while_volume_open),
-	CASE(create_under_unloaded_key_fails),
-	CASE(send_receive_full),
-	CASE(send_receive_incremental),
-	CASE(incremental_from_bookmark),
-	CASE(incremental_needs_matching_base),
-	CASE(full_receive_into_existing_is_eexist),
-	CASE(receive_garbage_is_refused),
-	CASE(raw_send_with_key_unloaded),
-	CASE(truncated_receive),
+    CASE(encryption_root_and_children),
+    CASE(encryption_needs_a_key),
+    CASE(unload_and_load_key),
+    CASE(key_state_errors),
+    CASE(unload_refused_while_volume_open),
+    CASE(create_under_unloaded_key_fails),
+    CASE(send_receive_full),
+    CASE(send_receive_incremental),
+    CASE(incremental_from_bookmark),
+    CASE(incremental_needs_matching_base),
+    CASE(full_receive_into_existing_is_eexist),
+    CASE(receive_garbage_is_refused),
+    CASE(raw_send_with_key_unloaded),
+    CASE(truncated_receive),
 };
 const size_t crypt_send_ncases = sizeof(crypt_send_cases) / sizeof(crypt_send_cases[0]);

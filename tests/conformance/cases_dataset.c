@@ -31,17 +31,19 @@ static void create_existing_is_eexist(void **s)
 static void create_without_parent_is_enoent(void **s)
 {
 	(void)s;
-	assert_int_equal(be->ops->create(be, N("no/such"), QZ_FILESYSTEM, NULL, 0, NULL, 0), ENOENT);
+	assert_int_equal(be->ops->create(be, N("no/such"), QZ_FILESYSTEM, NULL, 0, NULL, 0),
+			 ENOENT);
 	assert_false(be->ops->exists(be, N("no")));
 }
 
 static void create_bad_names_are_einval(void **s)
 {
 	(void)s;
-	const char *bad[] = {N("a@b"), N("a#b"), N("a%%b"), N("a//b"), N(".."), N("a/./b"),
-			     N("tab\there"), N("q?")};
+	const char *bad[] = {N("a@b"), N("a#b"),   N("a%%b"),	   N("a//b"),
+			     N(".."),  N("a/./b"), N("tab\there"), N("q?")};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_not_equal(be->ops->create(be, bad[i], QZ_FILESYSTEM, NULL, 0, NULL, 0), 0);
+		assert_int_not_equal(be->ops->create(be, bad[i], QZ_FILESYSTEM, NULL, 0, NULL, 0),
+				     0);
 	char longname[400];
 	memset(longname, 'x', sizeof(longname));
 	longname[sizeof(longname) - 1] = '\0';
@@ -72,8 +74,11 @@ static void create_inside_volume_fails(void **s)
 static void create_sets_native_and_user_props(void **s)
 {
 	(void)s;
-	qz_prop_t p[] = {{"volsize", "8388608"}, {"volmode", "dev"}, {"compression", "lz4"},
-			 {"volblocksize", "8192"}, {"qubes:pool", "mine"}};
+	qz_prop_t p[] = {{"volsize", "8388608"},
+			 {"volmode", "dev"},
+			 {"compression", "lz4"},
+			 {"volblocksize", "8192"},
+			 {"qubes:pool", "mine"}};
 	assert_int_equal(be->ops->create(be, N("v"), QZ_VOLUME, p, 5, NULL, 0), 0);
 	assert_string_equal(prop(N("v"), "volmode"), "dev");
 	assert_string_equal(prop(N("v"), "compression"), "lz4");
@@ -146,9 +151,8 @@ static void list_recursive_depth_and_types(void **s)
 	snap(N("a/v@s1"));
 	const char *cols[] = {"type"};
 	qz_list_t l;
-	assert_int_equal(be->ops->list(be, N("a"), -1, QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT, cols,
-				       1, &l),
-			 0);
+	assert_int_equal(
+	    be->ops->list(be, N("a"), -1, QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT, cols, 1, &l), 0);
 	assert_int_equal(l.nrows, 5);
 	long iv = qz_list_find(&l, N("a/v")), is = qz_list_find(&l, N("a/v@s1"));
 	assert_true(iv >= 0 && is >= 0);
@@ -179,19 +183,19 @@ static void list_reads_many_props_in_one_call(void **s)
 }
 
 const struct CMUnitTest dataset_cases[] = {
-	CASE(create_fs_and_volume),
-	CASE(create_existing_is_eexist),
-	CASE(create_without_parent_is_enoent),
-	CASE(create_bad_names_are_einval),
-	CASE(create_volume_needs_valid_volsize),
-	CASE(create_inside_volume_fails),
-	CASE(create_sets_native_and_user_props),
-	CASE(create_volume_is_sparse),
-	CASE(user_props_inherit_to_children_and_snapshots),
-	CASE(get_prop_errors),
-	CASE(set_prop_rules),
-	CASE(volsize_grows_and_keeps_data),
-	CASE(list_recursive_depth_and_types),
-	CASE(list_reads_many_props_in_one_call),
+    CASE(create_fs_and_volume),
+    CASE(create_existing_is_eexist),
+    CASE(create_without_parent_is_enoent),
+    CASE(create_bad_names_are_einval),
+    CASE(create_volume_needs_valid_volsize),
+    CASE(create_inside_volume_fails),
+    CASE(create_sets_native_and_user_props),
+    CASE(create_volume_is_sparse),
+    CASE(user_props_inherit_to_children_and_snapshots),
+    CASE(get_prop_errors),
+    CASE(set_prop_rules),
+    CASE(volsize_grows_and_keeps_data),
+    CASE(list_recursive_depth_and_types),
+    CASE(list_reads_many_props_in_one_call),
 };
 const size_t dataset_ncases = sizeof(dataset_cases) / sizeof(dataset_cases[0]);

@@ -13,7 +13,7 @@ static char pool[128];
 static char base[256];
 static unsigned case_no;
 
-const uint8_t key_a[QZ_WKEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+const uint8_t key_a[QZ_WKEY_LEN] = {1,	2,  3,	4,  5,	6,  7,	8,  9,	10, 11, 12, 13, 14, 15, 16,
 				    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 const uint8_t key_b[QZ_WKEY_LEN] = {0xbb};
 
@@ -45,8 +45,8 @@ void mkfs(const char *name)
 
 void mkenc(const char *name, const uint8_t *key)
 {
-	qz_prop_t p[] = {{"encryption", "aes-256-gcm"}, {"keyformat", "raw"},
-			 {"keylocation", "prompt"}};
+	qz_prop_t p[] = {
+	    {"encryption", "aes-256-gcm"}, {"keyformat", "raw"}, {"keylocation", "prompt"}};
 	assert_int_equal(be->ops->create(be, name, QZ_FILESYSTEM, p, 3, key, QZ_WKEY_LEN), 0);
 }
 
@@ -127,8 +127,9 @@ static void wipe(const char *root)
 	for (int pass = 0; pass < 20 && be->ops->exists(be, root); pass++) {
 		qz_list_t l;
 		const char *cols[] = {"type"};
-		if (be->ops->list(be, root, -1, QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT | QZ_BOOKMARK,
-				  cols, 1, &l) != 0)
+		if (be->ops->list(be, root, -1,
+				  QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT | QZ_BOOKMARK, cols, 1,
+				  &l) != 0)
 			return;
 		for (size_t r = l.nrows; r-- > 0;) {
 			const char *name = qz_list_cell(&l, r, 0), *type = qz_list_cell(&l, r, 1);
@@ -158,8 +159,9 @@ int suite_setup(void **state)
 	if (strcmp(kind, "real") == 0) {
 		int err = qz_backend_real_open(&be);
 		if (err != 0 || !be->ops->exists(be, pool)) {
-			fprintf(stderr, "conformance: real ZFS with pool %s is not available (%d)\n",
-				pool, err);
+			fprintf(stderr,
+				"conformance: real ZFS with pool %s is not available (%d)\n", pool,
+				err);
 			return -1;
 		}
 	}

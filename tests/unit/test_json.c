@@ -28,8 +28,9 @@ static void nested_output(void **s)
 	qz_json_end(&j, ']');
 	qz_json_end(&j, '}');
 	fclose(f);
-	assert_string_equal(buf, "{\"name\":\"a\\\"b\\\\c\\n\\u0001\",\"size\":18446744073709551615,"
-				 "\"neg\":-5,\"list\":[true,null,{}]}\n");
+	assert_string_equal(buf,
+			    "{\"name\":\"a\\\"b\\\\c\\n\\u0001\",\"size\":18446744073709551615,"
+			    "\"neg\":-5,\"list\":[true,null,{}]}\n");
 	free(buf);
 }
 

@@ -22,7 +22,7 @@ static void valid_names(void **s)
 static void invalid_names(void **s)
 {
 	(void)s;
-	const char *bad[] = {"",       "/tank",  "tank/",   "tank//a", "1tank", "tank/a@b",
+	const char *bad[] = {"",       "/tank",	  "tank/",    "tank//a",  "1tank", "tank/a@b",
 			     "tank/%", "tank/..", "tank/./a", "tank/a\n", "tank/é"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(qz_name_check(bad[i], QZ_NAME_DATASET), EINVAL);
@@ -68,10 +68,10 @@ static void parts(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(valid_names),
-		cmocka_unit_test(invalid_names),
-		cmocka_unit_test(length_limit),
-		cmocka_unit_test(parts),
+	    cmocka_unit_test(valid_names),
+	    cmocka_unit_test(invalid_names),
+	    cmocka_unit_test(length_limit),
+	    cmocka_unit_test(parts),
 	};
 	return cmocka_run_group_tests_name("zname", tests, NULL, NULL);
 }

@@ -64,9 +64,9 @@ static void errors_have_words_and_codes(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(sizes),
-		cmocka_unit_test(index_props),
-		cmocka_unit_test(errors_have_words_and_codes),
+	    cmocka_unit_test(sizes),
+	    cmocka_unit_test(index_props),
+	    cmocka_unit_test(errors_have_words_and_codes),
 	};
 	return cmocka_run_group_tests_name("zprop", tests, NULL, NULL);
 }
