@@ -86,6 +86,12 @@ static struct mds *find(model_t *m, const char *name)
 	return NULL;
 }
 
+/* Like qz_name_check(), but as the kernel answers: EINVAL for every bad name, too long included. */
+static int name_check(const char *name, enum qz_name_kind kind)
+{
+	return qz_name_check(name, kind) != 0 ? EINVAL : 0;
+}
+
 /* Stores a, sep and b in buf (QZ_NAME_MAX bytes); ENAMETOOLONG if that is too long a name. */
 static int name_join(char *buf, const char *a, const char *sep, const char *b)
 {
@@ -364,7 +370,7 @@ static void model_close(qz_backend_t *be)
 /* Checks that a new dataset may be created at name: valid, free, parent present. */
 static int check_new_dataset(model_t *m, const char *name, struct mds **parentp)
 {
-	int err = qz_name_check(name, QZ_NAME_DATASET);
+	int err = name_check(name, QZ_NAME_DATASET);
 	if (err != 0)
 		return err;
 	if (find(m, name) != NULL)
@@ -418,9 +424,6 @@ static int model_create(qz_backend_t *be, const char *name, enum qz_dstype type,
 					  "an encryption root needs keyformat=raw and a key");
 	} else if (wkey != NULL) {
 		return EINVAL;
-	} else if (enc != NULL && strcmp(enc, "off") == 0 && parent->encroot != NULL) {
-		return qz_be_fail(be, EINVAL,
-				  "cannot create an unencrypted child of an encrypted dataset");
 	}
 	int data = -1;
 	if (type == QZ_VOLUME && (err = new_data(volsize, &data)) != 0)
@@ -448,8 +451,8 @@ static int model_create(qz_backend_t *be, const char *name, enum qz_dstype type,
 		memcpy(d->key, wkey, QZ_WKEY_LEN);
 		if (enc == NULL)
 			err = put_prop(d, "encryption", "aes-256-gcm");
-	} else {
-		d->encroot = parent->encroot;
+	} else if (enc == NULL || strcmp(enc, "off") != 0) {
+		d->encroot = parent->encroot; /* explicit encryption=off makes it unencrypted */
 	}
 	if (err != 0)
 		free_ds(m, d);
@@ -467,7 +470,7 @@ static int model_snapshot(qz_backend_t *be, const char *const *snaps, size_t n,
 			return qz_be_fail(be, EINVAL, "only user properties on snapshots");
 	size_t plen = qz_name_pool_len(snaps[0]);
 	for (size_t i = 0; i < n; i++) { /* check everything first: all or nothing */
-		int err = qz_name_check(snaps[i], QZ_NAME_SNAPSHOT);
+		int err = name_check(snaps[i], QZ_NAME_SNAPSHOT);
 		if (err != 0)
 			return qz_be_fail(be, err, "%s", snaps[i]);
 		if (qz_name_pool_len(snaps[i]) != plen || strncmp(snaps[i], snaps[0], plen) != 0)
@@ -514,7 +517,7 @@ static int model_clone(qz_backend_t *be, const char *origin, const char *target,
 		       const qz_prop_t *props, size_t nprops)
 {
 	model_t *m = M(be);
-	if (qz_name_check(origin, QZ_NAME_SNAPSHOT) != 0)
+	if (name_check(origin, QZ_NAME_SNAPSHOT) != 0)
 		return EINVAL;
 	struct mds *o = find(m, origin), *parent;
 	int err = check_new_dataset(m, target, &parent);
@@ -557,7 +560,7 @@ static int model_promote(qz_backend_t *be, const char *clone, char *conflict, si
 	model_t *m = M(be);
 	if (conflict != NULL && len > 0)
 		conflict[0] = '\0';
-	if (qz_name_check(clone, QZ_NAME_DATASET) != 0)
+	if (name_check(clone, QZ_NAME_DATASET) != 0)
 		return EINVAL;
 	struct mds *c = find(m, clone);
 	if (c == NULL)
@@ -612,8 +615,7 @@ static int model_rename(qz_backend_t *be, const char *from, const char *to)
 {
 	model_t *m = M(be);
 	enum qz_name_kind kind = qz_name_kind_of(from);
-	if (kind == QZ_NAME_BOOKMARK || qz_name_check(from, kind) != 0 ||
-	    qz_name_check(to, kind) != 0)
+	if (kind == QZ_NAME_BOOKMARK || name_check(from, kind) != 0 || name_check(to, kind) != 0)
 		return EINVAL;
 	struct mds *d = find(m, from);
 	if (d == NULL)
@@ -652,7 +654,7 @@ static int model_rename(qz_backend_t *be, const char *from, const char *to)
 static int model_destroy(qz_backend_t *be, const char *name)
 {
 	model_t *m = M(be);
-	if (qz_name_kind_of(name) != QZ_NAME_DATASET || qz_name_check(name, QZ_NAME_DATASET) != 0)
+	if (qz_name_kind_of(name) != QZ_NAME_DATASET || name_check(name, QZ_NAME_DATASET) != 0)
 		return EINVAL;
 	struct mds *d = find(m, name);
 	if (d == NULL)
@@ -684,7 +686,7 @@ static int model_destroy_snaps(qz_backend_t *be, const char *const *snaps, size_
 {
 	model_t *m = M(be);
 	for (size_t i = 0; i < n; i++) { /* all or nothing */
-		if (qz_name_check(snaps[i], QZ_NAME_SNAPSHOT) != 0)
+		if (name_check(snaps[i], QZ_NAME_SNAPSHOT) != 0)
 			return qz_be_fail(be, EINVAL, "%s", snaps[i]);
 		struct mds *s = find(m, snaps[i]);
 		if (s == NULL || defer)
@@ -707,7 +709,7 @@ static int model_destroy_snaps(qz_backend_t *be, const char *const *snaps, size_
 static int model_rollback(qz_backend_t *be, const char *fs, const char *snap)
 {
 	model_t *m = M(be);
-	if (qz_name_check(fs, QZ_NAME_DATASET) != 0 || qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0)
+	if (name_check(fs, QZ_NAME_DATASET) != 0 || name_check(snap, QZ_NAME_SNAPSHOT) != 0)
 		return EINVAL;
 	struct mds *h = find(m, fs);
 	if (h == NULL)
@@ -716,7 +718,7 @@ static int model_rollback(qz_backend_t *be, const char *fs, const char *snap)
 	if (latest == NULL || s == NULL)
 		return ESRCH;
 	if (s != latest)
-		return is_snapshot_of(s, h) ? EXDEV : ESRCH;
+		return is_snapshot_of(s, h) ? EEXIST : ESRCH; /* newer snapshots exist */
 	if (in_use(m, h))
 		return EBUSY;
 	if (h->data >= 0) {
@@ -731,8 +733,7 @@ static int model_rollback(qz_backend_t *be, const char *fs, const char *snap)
 static int model_bookmark(qz_backend_t *be, const char *snap, const char *bookmark)
 {
 	model_t *m = M(be);
-	if (qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0 ||
-	    qz_name_check(bookmark, QZ_NAME_BOOKMARK) != 0)
+	if (name_check(snap, QZ_NAME_SNAPSHOT) != 0 || name_check(bookmark, QZ_NAME_BOOKMARK) != 0)
 		return EINVAL;
 	char hs[QZ_NAME_MAX], hb[QZ_NAME_MAX];
 	qz_name_dataset(snap, hs, sizeof(hs));
@@ -756,7 +757,7 @@ static int model_bookmark(qz_backend_t *be, const char *snap, const char *bookma
 static int model_destroy_bookmark(qz_backend_t *be, const char *bookmark)
 {
 	model_t *m = M(be);
-	if (qz_name_check(bookmark, QZ_NAME_BOOKMARK) != 0)
+	if (name_check(bookmark, QZ_NAME_BOOKMARK) != 0)
 		return EINVAL;
 	struct mds *b = find(m, bookmark);
 	if (b == NULL)
@@ -768,7 +769,7 @@ static int model_destroy_bookmark(qz_backend_t *be, const char *bookmark)
 static int model_hold(qz_backend_t *be, const char *snap, const char *tag)
 {
 	model_t *m = M(be);
-	if (qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0 || tag[0] == '\0')
+	if (name_check(snap, QZ_NAME_SNAPSHOT) != 0 || tag[0] == '\0')
 		return EINVAL;
 	struct mds *s = find(m, snap);
 	if (s == NULL)
@@ -789,7 +790,7 @@ static int model_hold(qz_backend_t *be, const char *snap, const char *tag)
 static int model_release(qz_backend_t *be, const char *snap, const char *tag)
 {
 	model_t *m = M(be);
-	if (qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0)
+	if (name_check(snap, QZ_NAME_SNAPSHOT) != 0)
 		return EINVAL;
 	struct mds *s = find(m, snap);
 	if (s == NULL)
@@ -804,7 +805,7 @@ static int model_release(qz_backend_t *be, const char *snap, const char *tag)
 			return 0;
 		}
 	}
-	return ESRCH;
+	return ENOENT; /* ZFS: no hold with that tag */
 }
 
 static uint64_t allocated(const struct mds *d)
@@ -933,7 +934,7 @@ static int model_get_prop(qz_backend_t *be, const char *name, const char *prop, 
 			  size_t len)
 {
 	model_t *m = M(be);
-	if (qz_name_check(name, qz_name_kind_of(name)) != 0)
+	if (name_check(name, qz_name_kind_of(name)) != 0)
 		return EINVAL;
 	struct mds *d = find(m, name);
 	if (d == NULL)
@@ -944,7 +945,7 @@ static int model_get_prop(qz_backend_t *be, const char *name, const char *prop, 
 static int model_set_prop(qz_backend_t *be, const char *name, const char *prop, const char *value)
 {
 	model_t *m = M(be);
-	if (qz_name_check(name, qz_name_kind_of(name)) != 0)
+	if (name_check(name, qz_name_kind_of(name)) != 0)
 		return EINVAL;
 	struct mds *d = find(m, name);
 	if (d == NULL)
@@ -995,7 +996,7 @@ static int model_list(qz_backend_t *be, const char *root, int depth, unsigned ty
 	model_t *m = M(be);
 	memset(out, 0, sizeof(*out));
 	out->ncols = nprops + 1;
-	if (qz_name_check(root, QZ_NAME_DATASET) != 0)
+	if (name_check(root, QZ_NAME_DATASET) != 0)
 		return EINVAL;
 	if (find(m, root) == NULL)
 		return ENOENT;
@@ -1051,7 +1052,7 @@ static int model_load_key(qz_backend_t *be, const char *root, const uint8_t *wke
 			  bool noop)
 {
 	model_t *m = M(be);
-	if (qz_name_check(root, QZ_NAME_DATASET) != 0)
+	if (name_check(root, QZ_NAME_DATASET) != 0)
 		return EINVAL;
 	struct mds *d = find(m, root);
 	if (d == NULL)
@@ -1070,7 +1071,7 @@ static int model_load_key(qz_backend_t *be, const char *root, const uint8_t *wke
 static int model_unload_key(qz_backend_t *be, const char *root)
 {
 	model_t *m = M(be);
-	if (qz_name_check(root, QZ_NAME_DATASET) != 0)
+	if (name_check(root, QZ_NAME_DATASET) != 0)
 		return EINVAL;
 	struct mds *d = find(m, root);
 	if (d == NULL)
@@ -1134,7 +1135,7 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 		      uint64_t resume_obj, uint64_t resume_off)
 {
 	model_t *m = M(be);
-	if (qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0)
+	if (name_check(snap, QZ_NAME_SNAPSHOT) != 0)
 		return EINVAL;
 	struct mds *s = find(m, snap), *f = NULL;
 	if (s == NULL)
@@ -1198,7 +1199,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 			 bool force)
 {
 	model_t *m = M(be);
-	if (qz_name_check(snap, QZ_NAME_SNAPSHOT) != 0)
+	if (name_check(snap, QZ_NAME_SNAPSHOT) != 0)
 		return EINVAL;
 	char head[QZ_NAME_MAX];
 	qz_name_dataset(snap, head, sizeof(head));
@@ -1306,7 +1307,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 static int model_zvol_path(qz_backend_t *be, const char *vol, char *buf, size_t len)
 {
 	model_t *m = M(be);
-	if (qz_name_check(vol, QZ_NAME_DATASET) != 0)
+	if (name_check(vol, QZ_NAME_DATASET) != 0)
 		return EINVAL;
 	struct mds *d = find(m, vol);
 	if (d == NULL || d->type != QZ_VOLUME || !key_available(d))
@@ -1371,7 +1372,7 @@ static const struct qz_backend_ops model_ops = {
 
 int qz_backend_model_open(qz_backend_t **bep, const char *pool)
 {
-	if (qz_name_check(pool, QZ_NAME_DATASET) != 0 || strchr(pool, '/') != NULL)
+	if (name_check(pool, QZ_NAME_DATASET) != 0 || strchr(pool, '/') != NULL)
 		return EINVAL;
 	model_t *m = calloc(1, sizeof(*m));
 	if (m == NULL)

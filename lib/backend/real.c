@@ -55,16 +55,64 @@ static nvlist_t *name_set(const char *const *names, size_t n)
 	return nv;
 }
 
-/* Records which name failed from an lzc error list, then frees it. */
+/*
+ * Takes the result of an lzc call with an error list: records which name failed and frees the
+ * list. Some calls (lzc_release) return 0 and report a failure only in the list: that counts.
+ */
 static int errlist_fail(qz_backend_t *be, int err, nvlist_t *errlist)
 {
 	if (errlist != NULL) {
 		nvpair_t *p = nvlist_next_nvpair(errlist, NULL);
-		if (p != NULL)
-			qz_be_fail(be, err, "%s", nvpair_name(p));
+		if (p != NULL) {
+			int32_t e;
+			if (err == 0 && nvpair_value_int32(p, &e) == 0)
+				err = e;
+			if (err != 0)
+				qz_be_fail(be, err, "%s", nvpair_name(p));
+		}
 		fnvlist_free(errlist);
 	}
 	return err;
+}
+
+/*
+ * udev probes a volume's device for a moment after it was written and closed, which makes ZFS
+ * answer EBUSY. Calls that ZFS refuses while a volume is open retry for a bounded time; a volume
+ * that a VM really holds open is still reported busy.
+ */
+#define BUSY_RETRY_MS 2000
+
+/* After a call answered err: sleeps and returns true if it should be tried again. */
+static bool retry_busy(int err, int *waited_ms)
+{
+	if (err != EBUSY || *waited_ms >= BUSY_RETRY_MS)
+		return false;
+	struct timespec nap = {0, 10 * 1000 * 1000};
+	nanosleep(&nap, NULL);
+	*waited_ms += 10;
+	return true;
+}
+
+/* True if a bookmark "fs#mark" exists (lzc_exists does not see bookmarks). */
+static bool bookmark_exists(const char *bookmark)
+{
+	char fs[QZ_NAME_MAX];
+	if (qz_name_dataset(bookmark, fs, sizeof(fs)) != 0)
+		return false;
+	nvlist_t *props = fnvlist_alloc(), *marks = NULL;
+	bool found = false;
+	if (lzc_get_bookmarks(fs, props, &marks) == 0) {
+		found = nvlist_exists(marks, strchr(bookmark, '#') + 1);
+		fnvlist_free(marks);
+	}
+	fnvlist_free(props);
+	return found;
+}
+
+/* lzc_exists, bookmarks included. */
+static bool exists(const char *name)
+{
+	return strchr(name, '#') != NULL ? bookmark_exists(name) : lzc_exists(name);
 }
 
 static void real_close(qz_backend_t *be)
@@ -133,7 +181,11 @@ static int real_rename(qz_backend_t *be, const char *from, const char *to)
 static int real_destroy(qz_backend_t *be, const char *name)
 {
 	(void)be;
-	return lzc_destroy(name);
+	int err, waited = 0;
+	do
+		err = lzc_destroy(name);
+	while (retry_busy(err, &waited));
+	return err;
 }
 
 static int real_destroy_snaps(qz_backend_t *be, const char *const *snaps, size_t n, bool defer)
@@ -149,7 +201,11 @@ static int real_destroy_snaps(qz_backend_t *be, const char *const *snaps, size_t
 static int real_rollback(qz_backend_t *be, const char *fs, const char *snap)
 {
 	(void)be;
-	return lzc_rollback_to(fs, snap);
+	int err, waited = 0;
+	do
+		err = lzc_rollback_to(fs, snap);
+	while (retry_busy(err, &waited));
+	return err;
 }
 
 static int real_bookmark(qz_backend_t *be, const char *snap, const char *bookmark)
@@ -163,7 +219,7 @@ static int real_bookmark(qz_backend_t *be, const char *snap, const char *bookmar
 
 static int real_destroy_bookmark(qz_backend_t *be, const char *bookmark)
 {
-	if (!lzc_exists(bookmark))
+	if (!bookmark_exists(bookmark))
 		return ENOENT;
 	nvlist_t *nv = fnvlist_alloc(), *errlist = NULL;
 	fnvlist_add_boolean(nv, bookmark);
@@ -216,7 +272,7 @@ static int real_get_prop(qz_backend_t *be, const char *name, const char *prop, c
 {
 	if (qz_name_check(name, qz_name_kind_of(name)) != 0)
 		return EINVAL;
-	if (!lzc_exists(name))
+	if (!exists(name))
 		return ENOENT;
 	char *argv[] = {"zfs", "get", "-Hp", "-o", "value", (char *)prop, (char *)name, NULL};
 	struct qz_spawn_out o;
@@ -332,7 +388,7 @@ static int real_list(qz_backend_t *be, const char *root, int depth, unsigned typ
 static bool real_exists(qz_backend_t *be, const char *name)
 {
 	(void)be;
-	return lzc_exists(name);
+	return exists(name);
 }
 
 static int real_load_key(qz_backend_t *be, const char *root, const uint8_t *wkey, size_t wkeylen,
@@ -345,7 +401,11 @@ static int real_load_key(qz_backend_t *be, const char *root, const uint8_t *wkey
 static int real_unload_key(qz_backend_t *be, const char *root)
 {
 	(void)be;
-	return lzc_unload_key(root);
+	int err, waited = 0;
+	do
+		err = lzc_unload_key(root);
+	while (retry_busy(err, &waited));
+	return err;
 }
 
 static int real_send(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,

@@ -21,6 +21,7 @@ zfs create -o mountpoint=none $B
 check "qzfs --version" 0 qzfs --version
 want_out "version printed" "^qzfs [0-9]"
 check "create a 64M volume" 0 qzfs create $B/vol 64M volmode=dev
+for i in $(seq 100); do [ -e /dev/zvol/$B/vol ] && break; sleep 0.1; done
 check "write to the volume's device" 0 dd if=/dev/urandom of=/dev/zvol/$B/vol bs=1M count=4 conv=fsync status=none
 sum=$(head -c 4M /dev/zvol/$B/vol | sha256sum)
 check "snapshot" 0 qzfs snapshot $B/vol@one
