@@ -1,4 +1,5 @@
-/* qzfs create | snapshot | clone | destroy | list: plain dataset operations on real ZFS. */
+/* qzfs create | snapshot | clone | destroy | device | list: plain dataset operations on real ZFS.
+ */
 #include "cli.h"
 #include "error.h"
 #include "zname.h"
@@ -154,11 +155,23 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 	return QZ_EXIT_OK;
 }
 
+static int cmd_device(qz_cli_t *cli, int argc, char **argv)
+{
+	if (argc != 1 || qz_name_check(argv[0], QZ_NAME_DATASET) != 0)
+		return qz_cli_usage(cli, "name one volume");
+	char path[512];
+	int err = cli->be->ops->zvol_path(cli->be, argv[0], path, sizeof(path));
+	if (err != 0)
+		return qz_cli_fail(cli, argv[0], err);
+	return report(cli, "device", path);
+}
+
 const qz_cmd_t qz_dataset_cmds[] = {
     {"create", cmd_create, "VOLUME SIZE [PROP=VALUE]...", "create a sparse volume"},
     {"snapshot", cmd_snapshot, "DATASET@SNAP...", "take snapshots, all in one transaction"},
     {"clone", cmd_clone, "DATASET@SNAP NEWNAME", "clone a snapshot"},
     {"destroy", cmd_destroy, "NAME...", "destroy volumes, datasets or snapshots"},
+    {"device", cmd_device, "VOLUME", "wait for a volume's block device; print its path"},
     {"list", cmd_list, "DATASET", "list a dataset, its descendants and snapshots"},
     {NULL, NULL, NULL, NULL},
 };

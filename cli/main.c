@@ -15,6 +15,8 @@ static const qz_cmd_t *const groups[] = {qz_dataset_cmds, NULL};
 int qz_cli_fail(qz_cli_t *cli, const char *what, int err)
 {
 	const char *detail = cli->be != NULL ? qz_be_detail(cli->be) : "";
+	if (strcmp(detail, what) == 0)
+		detail = "";
 	fprintf(stderr, "qzfs %s: %s: %s%s%s\n", cli->cmd, what, qz_strerror(err),
 		detail[0] != '\0' ? ": " : "", detail);
 	return (int)qz_exit_code(err);

@@ -14,7 +14,7 @@ const char *qz_strerror(int err)
 	case ENOENT:
 		return "does not exist";
 	case EEXIST:
-		return "already exists (or has children or dependent clones)";
+		return "exists already, or other datasets depend on it (children or clones)";
 	case EBUSY:
 		return "is busy (in use, has snapshots, or is held)";
 	case EINVAL:

@@ -6,6 +6,7 @@
 #include "zcmd.h"
 #include "zname.h"
 #include "zprop.h"
+#include "zvol_dev.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -427,40 +428,54 @@ static int real_receive(qz_backend_t *be, const char *snap, int fd, bool resumab
 	return lzc_receive(snap, NULL, NULL, force, raw, fd);
 }
 
-static int real_zvol_path(qz_backend_t *be, const char *vol, char *buf, size_t len)
+/* Stores the /dev/zvol path of vol in buf, after waiting for udev to make it. */
+static int device_path(qz_backend_t *be, const char *vol, char *buf, size_t len)
 {
-	(void)be;
 	if (qz_name_check(vol, QZ_NAME_DATASET) != 0)
 		return EINVAL;
 	if ((size_t)snprintf(buf, len, "/dev/zvol/%s", vol) >= len)
 		return ENAMETOOLONG;
+	if (!lzc_exists(vol))
+		return ENOENT;
+	int err = qz_wait_path(buf, ZVOL_WAIT_MS);
+	if (err == ETIMEDOUT)
+		return qz_be_fail(be, err, "udev made no %s within %d s", buf, ZVOL_WAIT_MS / 1000);
+	return err;
+}
+
+/* Opens vol's device and checks that it really is vol. */
+static int open_checked(qz_backend_t *be, const char *vol, int oflags, int *fdp)
+{
+	char path[QZ_NAME_MAX + 16];
+	int err = device_path(be, vol, path, sizeof(path));
+	if (err != 0)
+		return err;
+	int fd = open(path, oflags | O_CLOEXEC);
+	if (fd < 0)
+		return qz_be_fail(be, errno, "%s", path);
+	if (qz_zvol_check(fd, vol) != 0) {
+		close(fd);
+		return qz_be_fail(be, ENODEV, "%s is not the volume %s", path, vol);
+	}
+	*fdp = fd;
 	return 0;
+}
+
+static int real_zvol_path(qz_backend_t *be, const char *vol, char *buf, size_t len)
+{
+	int fd, err = open_checked(be, vol, O_RDONLY, &fd);
+	if (err != 0)
+		return err;
+	close(fd);
+	return (size_t)snprintf(buf, len, "/dev/zvol/%s", vol) < len ? 0 : ENAMETOOLONG;
 }
 
 static int real_zvol_open(qz_backend_t *be, const char *vol, int oflags, int *fdp)
 {
-	char path[QZ_NAME_MAX + 16];
-	int err = real_zvol_path(be, vol, path, sizeof(path));
-	if (err != 0)
-		return err;
-	if (!lzc_exists(vol))
-		return ENOENT;
-	/* udev makes /dev/zvol links some time after the zvol appears */
-	struct timespec nap = {0, 20 * 1000 * 1000};
-	int fd = -1;
-	for (int waited = 0; (fd = open(path, oflags | O_CLOEXEC)) < 0; waited += 20) {
-		if (errno != ENOENT || waited >= ZVOL_WAIT_MS)
-			return qz_be_fail(be, errno == ENOENT ? ETIMEDOUT : errno, "%s", path);
-		nanosleep(&nap, NULL);
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISBLK(st.st_mode)) {
-		close(fd);
-		return qz_be_fail(be, ENODEV, "%s is not a block device", path);
-	}
-	(void)ioctl(fd, BLKFLSBUF, 0); /* never read a cached view of an older state */
-	*fdp = fd;
-	return 0;
+	int err = open_checked(be, vol, oflags, fdp);
+	if (err == 0)
+		(void)ioctl(*fdp, BLKFLSBUF, 0); /* never read a cached view of an older state */
+	return err;
 }
 
 static const struct qz_backend_ops real_ops = {

@@ -15,19 +15,20 @@ want_out() { # want_out "description" pattern (matches the last command's stdout
     if printf '%s' "$out" | grep -q -- "$2"; then echo "ok $n - $1"; else
         echo "not ok $n - $1: output was: $(printf '%s' "$out" | head -c 300)"; fi
 }
-echo "1..18"
+echo "1..22"
 B=$POOL/cli
 zfs create -o mountpoint=none $B
 check "qzfs --version" 0 qzfs --version
 want_out "version printed" "^qzfs [0-9]"
 check "create a 64M volume" 0 qzfs create $B/vol 64M volmode=dev
-for i in $(seq 100); do [ -e /dev/zvol/$B/vol ] && break; sleep 0.1; done
+check "device waits for udev's link" 0 qzfs device $B/vol
+want_out "device prints the path" "^device /dev/zvol/$B/vol$"
 check "write to the volume's device" 0 dd if=/dev/urandom of=/dev/zvol/$B/vol bs=1M count=4 conv=fsync status=none
 sum=$(head -c 4M /dev/zvol/$B/vol | sha256sum)
 check "snapshot" 0 qzfs snapshot $B/vol@one
 check "clone" 0 qzfs --json clone $B/vol@one $B/copy
 want_out "clone reports JSON" "\"cloned\":\"$B/copy\""
-for i in $(seq 50); do [ -e /dev/zvol/$B/copy ] && break; sleep 0.1; done
+qzfs device $B/copy >/dev/null
 n=$((n + 1)); [ "$(head -c 4M /dev/zvol/$B/copy | sha256sum)" = "$sum" ] &&
     echo "ok $n - the clone holds the snapshot's data" || echo "not ok $n - clone data differs"
 check "list --json" 0 qzfs --json list $B
@@ -39,6 +40,8 @@ check "destroy a snapshot with a clone: exists" 4 qzfs destroy $B/vol@one
 check "destroy clone, snapshot, volume" 0 qzfs destroy $B/copy $B/vol@one $B/vol
 check "destroy a pool root is refused" 2 qzfs destroy $POOL
 check "unknown command" 2 qzfs frobnicate
+check "device of a missing volume: not found" 3 qzfs device $B/none
+check "device of a filesystem: not a volume" 1 qzfs device $POOL
 n=$((n + 1)); [ "$(zfs list -H -r -o name $B | wc -l)" = 1 ] &&
     echo "ok $n - nothing left behind" || echo "not ok $n - leftovers: $(zfs list -H -r -o name $B | tr '\n' ' ')"
 zfs destroy -r $B

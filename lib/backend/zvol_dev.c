@@ -1,0 +1,83 @@
+#include "zvol_dev.h"
+
+#include "zname.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The zvol ioctl that returns a device's dataset name (what udev's zvol_id asks). */
+#define BLKZNAME _IOR(0x12, 125, char[QZ_NAME_MAX])
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Watches the nearest existing ancestor directory of path. */
+static int watch_nearest(int ifd, const char *path)
+{
+	char dir[QZ_NAME_MAX + 64];
+	if (strlen(path) >= sizeof(dir))
+		return ENAMETOOLONG;
+	strcpy(dir, path);
+	for (;;) {
+		char *slash = strrchr(dir, '/');
+		if (slash == NULL || slash == dir)
+			return inotify_add_watch(ifd, "/", IN_CREATE | IN_MOVED_TO) < 0 ? errno : 0;
+		*slash = '\0';
+		struct stat st;
+		if (stat(dir, &st) == 0)
+			return inotify_add_watch(ifd, dir, IN_CREATE | IN_MOVED_TO) < 0 ? errno : 0;
+	}
+}
+
+int qz_wait_path(const char *path, int timeout_ms)
+{
+	if (access(path, F_OK) == 0)
+		return 0;
+	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ifd < 0)
+		return errno;
+	long deadline = now_ms() + timeout_ms;
+	int err = 0;
+	for (;;) {
+		if ((err = watch_nearest(ifd, path)) != 0)
+			break;
+		if (access(path, F_OK) == 0) /* it may have come before the watch was set */
+			break;
+		long left = deadline - now_ms();
+		if (left <= 0) {
+			err = ETIMEDOUT;
+			break;
+		}
+		struct pollfd p = {ifd, POLLIN, 0};
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+			err = errno;
+			break;
+		}
+		char buf[4096];
+		while (read(ifd, buf, sizeof(buf)) > 0)
+			;
+	}
+	close(ifd);
+	return err;
+}
+
+int qz_zvol_check(int fd, const char *vol)
+{
+	struct stat st;
+	char name[QZ_NAME_MAX] = "";
+	if (fstat(fd, &st) != 0 || !S_ISBLK(st.st_mode))
+		return ENODEV;
+	if (ioctl(fd, BLKZNAME, name) != 0 || strncmp(name, vol, sizeof(name)) != 0)
+		return ENODEV;
+	return 0;
+}

@@ -1,0 +1,11 @@
+/* Finding a volume's block device: waiting for udev by events, and checking what a node is. */
+#ifndef QZFS_ZVOL_DEV_H
+#define QZFS_ZVOL_DEV_H
+
+/* Waits until path exists, watching its nearest existing parent with inotify, at most
+ * timeout_ms milliseconds. Returns 0, ETIMEDOUT, or an errno. */
+int qz_wait_path(const char *path, int timeout_ms);
+/* Returns 0 if the block device open as fd is the ZFS volume vol, else ENODEV. */
+int qz_zvol_check(int fd, const char *vol);
+
+#endif
