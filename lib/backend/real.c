@@ -428,37 +428,21 @@ static int real_receive(qz_backend_t *be, const char *snap, int fd, bool resumab
 	return lzc_receive(snap, NULL, NULL, force, raw, fd);
 }
 
-/* Stores the /dev/zvol path of vol in buf, after waiting for udev to make it. */
-static int device_path(qz_backend_t *be, const char *vol, char *buf, size_t len)
-{
-	if (qz_name_check(vol, QZ_NAME_DATASET) != 0)
-		return EINVAL;
-	if ((size_t)snprintf(buf, len, "/dev/zvol/%s", vol) >= len)
-		return ENAMETOOLONG;
-	if (!lzc_exists(vol))
-		return ENOENT;
-	int err = qz_wait_path(buf, ZVOL_WAIT_MS);
-	if (err == ETIMEDOUT)
-		return qz_be_fail(be, err, "udev made no %s within %d s", buf, ZVOL_WAIT_MS / 1000);
-	return err;
-}
-
-/* Opens vol's device and checks that it really is vol. */
+/* Opens vol's device once udev has made its link and it really is vol. */
 static int open_checked(qz_backend_t *be, const char *vol, int oflags, int *fdp)
 {
 	char path[QZ_NAME_MAX + 16];
-	int err = device_path(be, vol, path, sizeof(path));
-	if (err != 0)
-		return err;
-	int fd = open(path, oflags | O_CLOEXEC);
-	if (fd < 0)
-		return qz_be_fail(be, errno, "%s", path);
-	if (qz_zvol_check(fd, vol) != 0) {
-		close(fd);
-		return qz_be_fail(be, ENODEV, "%s is not the volume %s", path, vol);
-	}
-	*fdp = fd;
-	return 0;
+	if (qz_name_check(vol, QZ_NAME_DATASET) != 0)
+		return EINVAL;
+	if ((size_t)snprintf(path, sizeof(path), "/dev/zvol/%s", vol) >= sizeof(path))
+		return ENAMETOOLONG;
+	if (!lzc_exists(vol))
+		return ENOENT;
+	int err = qz_zvol_wait_open(path, vol, oflags, ZVOL_WAIT_MS, fdp);
+	if (err == ETIMEDOUT)
+		return qz_be_fail(be, err, "udev made no %s for %s within %d s", path, vol,
+				  ZVOL_WAIT_MS / 1000);
+	return err != 0 ? qz_be_fail(be, err, "%s", path) : 0;
 }
 
 static int real_zvol_path(qz_backend_t *be, const char *vol, char *buf, size_t len)

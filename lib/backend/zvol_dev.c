@@ -3,6 +3,7 @@
 #include "zname.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -31,27 +32,31 @@ static int watch_nearest(int ifd, const char *path)
 	for (;;) {
 		char *slash = strrchr(dir, '/');
 		if (slash == NULL || slash == dir)
-			return inotify_add_watch(ifd, "/", IN_CREATE | IN_MOVED_TO) < 0 ? errno : 0;
+			return inotify_add_watch(ifd, "/", IN_CREATE | IN_MOVED_TO | IN_DELETE) < 0
+				   ? errno
+				   : 0;
 		*slash = '\0';
 		struct stat st;
 		if (stat(dir, &st) == 0)
-			return inotify_add_watch(ifd, dir, IN_CREATE | IN_MOVED_TO) < 0 ? errno : 0;
+			return inotify_add_watch(ifd, dir, IN_CREATE | IN_MOVED_TO | IN_DELETE) < 0
+				   ? errno
+				   : 0;
 	}
 }
 
-int qz_wait_path(const char *path, int timeout_ms)
+/*
+ * Runs attempt(arg) until it returns anything but EAGAIN, watching the nearest existing parent
+ * of path between attempts (the watch is set before each attempt, so no change is missed).
+ */
+static int retry_on_change(const char *path, int timeout_ms, int (*attempt)(void *), void *arg)
 {
-	if (access(path, F_OK) == 0)
-		return 0;
 	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ifd < 0)
 		return errno;
 	long deadline = now_ms() + timeout_ms;
-	int err = 0;
+	int err;
 	for (;;) {
-		if ((err = watch_nearest(ifd, path)) != 0)
-			break;
-		if (access(path, F_OK) == 0) /* it may have come before the watch was set */
+		if ((err = watch_nearest(ifd, path)) != 0 || (err = attempt(arg)) != EAGAIN)
 			break;
 		long left = deadline - now_ms();
 		if (left <= 0) {
@@ -68,6 +73,47 @@ int qz_wait_path(const char *path, int timeout_ms)
 			;
 	}
 	close(ifd);
+	return err;
+}
+
+static int path_exists(void *arg)
+{
+	return access(arg, F_OK) == 0 ? 0 : EAGAIN;
+}
+
+int qz_wait_path(const char *path, int timeout_ms)
+{
+	if (access(path, F_OK) == 0)
+		return 0;
+	return retry_on_change(path, timeout_ms, path_exists, (void *)path);
+}
+
+struct open_arg {
+	const char *path, *vol;
+	int oflags, fd;
+};
+
+static int open_if_right(void *arg)
+{
+	struct open_arg *a = arg;
+	a->fd = open(a->path, a->oflags | O_CLOEXEC);
+	if (a->fd < 0)
+		return errno == ENOENT ? EAGAIN : errno;
+	if (qz_zvol_check(a->fd, a->vol) == 0)
+		return 0;
+	close(a->fd); /* udev has not yet moved the link to the renamed volume */
+	a->fd = -1;
+	return EAGAIN;
+}
+
+int qz_zvol_wait_open(const char *path, const char *vol, int oflags, int timeout_ms, int *fdp)
+{
+	struct open_arg a = {path, vol, oflags, -1};
+	int err = open_if_right(&a);
+	if (err == EAGAIN)
+		err = retry_on_change(path, timeout_ms, open_if_right, &a);
+	if (err == 0)
+		*fdp = a.fd;
 	return err;
 }
 

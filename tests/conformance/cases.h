@@ -11,4 +11,7 @@ extern const size_t snapshot_ncases;
 extern const struct CMUnitTest crypt_send_cases[];
 extern const size_t crypt_send_ncases;
 
+extern const struct CMUnitTest volume_cases[];
+extern const size_t volume_ncases;
+
 #endif

@@ -8,6 +8,8 @@ echo "# real OpenZFS: module $(cat /sys/module/zfs/version), $(zfs version 2>/de
 if ! zpool create -f -o ashift=12 -O mountpoint=none -O compression=off qzt /dev/vda; then
     echo "1..1"; echo "not ok 1 - zpool create on /dev/vda"; exit 1
 fi
-QZFS_TEST_BACKEND=real QZFS_TEST_POOL=qzt "$BUILD/tests/conformance"
+for suite in conformance engine; do
+    QZFS_TEST_BACKEND=real QZFS_TEST_POOL=qzt "$BUILD/tests/$suite"
+done
 PATH=$BUILD:$PATH bash "$HERE/cli.sh" qzt
 zpool destroy qzt

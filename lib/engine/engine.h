@@ -1,0 +1,107 @@
+/*
+ * The volume engine: the Qubes storage-volume contract for zvol pools, on top of the backend.
+ *
+ * Layout under a pool's root dataset R (a filesystem with mountpoint=none, volmode=dev):
+ *   R/<vm>                a filesystem per VM
+ *   R/<vm>/<vol>          the volume's live zvol: what the VM sees, what is committed
+ *   R/<vm>/<vol>@r<N>     committed states: the newest is the current one, the others are
+ *                         revisions (the volume's own snapshots, or a generation's, below)
+ *   R/<vm>/<vol>@qzfs-running  marker: the volume was started and not yet stopped (dirty)
+ *   R/<vm>/<vol>:g<N>     an older generation after a revert or an import: holds revisions
+ *   R/<vm>/<vol>:new, :import, :export-<N>  transient datasets of one operation
+ *   R/.trash/...          removed volumes that clones still depend on
+ * Every operation returns 0 or an errno-style code (qz_strerror words it); none prints.
+ * Every multi-step operation is ordered so that a crash at any step leaves a state that the
+ * next operation on the volume completes or rolls back (qz_vol_recover, called first by all).
+ */
+#ifndef QZFS_ENGINE_H
+#define QZFS_ENGINE_H
+
+#include "backend.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define QZ_ROLE_PROP	 "qubes-zfs:role"  /* pool | vm | volume: what we created */
+#define QZ_POOL_PROP	 "qubes-zfs:pool"  /* on the root: the Qubes pool's name */
+#define QZ_DIRTY_PROP	 "qubes-zfs:dirty" /* revisions_to_keep -1 only: started, not stopped */
+#define QZ_RUNNING_SNAP	 "qzfs-running"
+#define QZ_MAX_REVISIONS 1024
+
+/* How a volume behaves: the volume's config from qubes.xml. */
+typedef struct qz_volcfg {
+	bool save_on_stop;
+	bool snap_on_start;
+	bool ephemeral;	       /* volatile only: encrypted with a throw-away key */
+	int revisions_to_keep; /* -1: no snapshots at all; 0; N */
+	uint64_t size;	       /* bytes */
+	const char *source;    /* snap_on_start: the source volume's live dataset */
+} qz_volcfg_t;
+
+typedef struct qz_revision {
+	char id[32];	  /* "r<N>" */
+	uint64_t created; /* seconds since the epoch, UTC */
+} qz_revision_t;
+
+/* Everything qubesd asks of a volume, from one look at ZFS. */
+typedef struct qz_volinfo {
+	bool exists;	  /* the live dataset exists */
+	bool dirty;	  /* started and not stopped (save_on_stop) */
+	bool outdated;	  /* snap_on_start: the source committed since this volume started */
+	uint64_t size;	  /* volsize, or the configured size when it does not exist */
+	uint64_t usage;	  /* bytes referenced */
+	char current[32]; /* the committed state's revision id, or "" */
+	size_t nrevisions;
+	qz_revision_t revisions[QZ_MAX_REVISIONS]; /* oldest first */
+} qz_volinfo_t;
+
+/* Crash points (tests): the n-th point an operation passes makes it stop there. */
+int qz_crash_point(const char *name);
+/* Arms crash point number n (1-based; 0 disarms); returns how many points were passed since the
+ * last call. With exit_code != 0 the process _exits there, else the operation returns
+ * ECANCELED (in-process tests). QZFS_CRASH_AT=<n> arms it for a qzfs process. */
+unsigned qz_crash_arm(unsigned n, int exit_code);
+
+/* ---- pools ---- */
+
+/* Makes root (and its parents) ready: mountpoint=none, volmode=dev, marked with the pool name.
+ * An existing dataset is taken only if it is empty or already ours. */
+int qz_pool_setup(qz_backend_t *be, const char *root, const char *poolname);
+/* Removes the root and the empty VM datasets; refuses (EBUSY) while any volume remains and
+ * never touches a dataset we did not create or a zpool's root dataset. */
+int qz_pool_destroy(qz_backend_t *be, const char *root);
+
+/* ---- volumes; vol is the live dataset R/<vm>/<vol> ---- */
+
+/* Completes or rolls back whatever a crashed operation left on vol. */
+int qz_vol_recover(qz_backend_t *be, const char *vol);
+int qz_vol_create(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
+/* Removes the volume with all its revisions (what clones still need goes to R/.trash). */
+int qz_vol_remove(qz_backend_t *be, const char *vol);
+int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
+int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
+int qz_vol_info(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, qz_volinfo_t *info);
+/* Makes revision rev (NULL: the newest revision) the current state; the state it replaces
+ * becomes a revision; nothing is destroyed. Refused while the volume is started. */
+int qz_vol_revert(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, const char *rev);
+/* Grows the volume (also while it runs); shrinking only with allow_shrink. */
+int qz_vol_resize(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, uint64_t size,
+		  bool allow_shrink);
+/* Stores the block device path of the live volume (waits for udev). */
+int qz_vol_device(qz_backend_t *be, const char *vol, char *path, size_t len);
+/* Creates a fresh target of size bytes that reads as zeros and stores its device path. */
+int qz_vol_import_begin(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, uint64_t size,
+			char *path, size_t len);
+/* Swaps the imported data in (ok) or discards it; the replaced state becomes a revision. */
+int qz_vol_import_end(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, bool ok);
+/* Makes vol a copy of the committed state of src (same zpool: an instant clone). */
+int qz_vol_import_volume(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg,
+			 const char *src);
+/* Stores the device path of a read-only view of the committed data, valid until export_end. */
+int qz_vol_export(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, char *path,
+		  size_t len);
+int qz_vol_export_end(qz_backend_t *be, const char *vol, const char *path);
+/* 0 if the volume can start: its data (or its source's committed state) is there. */
+int qz_vol_verify(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
+
+#endif

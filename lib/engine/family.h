@@ -1,0 +1,56 @@
+/* A volume's family: its live dataset, older generations, transient datasets and their
+ * snapshots, read from ZFS in one listing. Internal to the engine. */
+#ifndef QZFS_FAMILY_H
+#define QZFS_FAMILY_H
+
+#include "backend.h"
+#include "zname.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct fam_ds {
+	const char *name;
+	const char *suffix; /* "" for the live dataset, else what follows ':' ("g2", "new") */
+	const char *origin; /* "-" when not a clone */
+	uint64_t volsize, referenced;
+	bool dirty_prop;
+} fam_ds_t;
+
+typedef struct fam_snap {
+	const char *name;
+	const char *shortname; /* after '@' */
+	size_t ds;	       /* index in ds[] */
+	uint64_t createtxg, creation;
+	bool deferred; /* destroyed once nothing depends on it */
+	unsigned rev;  /* N of "r<N>", 0 for other snapshots */
+} fam_snap_t;
+
+typedef struct family {
+	char vol[QZ_NAME_MAX];
+	fam_ds_t ds[64];
+	size_t nds;
+	fam_snap_t *snaps;
+	size_t nsnaps;
+	qz_list_t raw;
+} family_t;
+
+/* Reads the family of live dataset vol; an absent volume gives an empty family. */
+int fam_load(qz_backend_t *be, const char *vol, family_t *f);
+void fam_free(family_t *f);
+/* Index of the dataset with the given suffix ("" = live), or -1. */
+long fam_ds(const family_t *f, const char *suffix);
+/* The committed state: the live dataset's newest r-snapshot, else its origin when that is a
+ * revision of this family; NULL if there is none. */
+const fam_snap_t *fam_current(const family_t *f);
+/* The snapshot named name, or NULL. */
+const fam_snap_t *fam_snap(const family_t *f, const char *name);
+/* True if the live dataset carries a running marker newer than its committed state. */
+bool fam_running(const family_t *f);
+/* The next revision number and the next generation number, unused in the family. */
+unsigned fam_next_rev(const family_t *f);
+unsigned fam_next_gen(const family_t *f);
+/* Stores "<vol>:<suffix>" (or "<name>@<snap>" with sep '@') in buf of QZ_NAME_MAX bytes. */
+int fam_name(char *buf, const char *a, char sep, const char *b);
+
+#endif

@@ -1,0 +1,82 @@
+/* Pools: the root dataset under which a Qubes pool keeps its volumes. */
+#include "engine.h"
+#include "zname.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char *const cols[] = {"type", QZ_ROLE_PROP, QZ_POOL_PROP};
+
+int qz_pool_setup(qz_backend_t *be, const char *root, const char *poolname)
+{
+	if (qz_name_check(root, QZ_NAME_DATASET) != 0 || strchr(root, ':') != NULL)
+		return qz_be_fail(be, EINVAL, "'%s' is not a valid dataset name", root);
+	if (poolname == NULL || poolname[0] == '\0' || strlen(poolname) > 200)
+		return qz_be_fail(be, EINVAL, "a pool needs a name");
+	qz_prop_t p[] = {{"mountpoint", "none"},
+			 {"volmode", "dev"},
+			 {QZ_ROLE_PROP, "pool"},
+			 {QZ_POOL_PROP, poolname}};
+	if (!be->ops->exists(be, root)) {
+		char parent[QZ_NAME_MAX];
+		if (qz_name_parent(root, parent, sizeof(parent)) != 0 ||
+		    !be->ops->exists(be, parent))
+			return qz_be_fail(be, ENOENT, "the parent of %s does not exist", root);
+		return be->ops->create(be, root, QZ_FILESYSTEM, p, 4, NULL, 0);
+	}
+	qz_list_t l;
+	int err = be->ops->list(be, root, 1, QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT, cols, 3, &l);
+	if (err != 0)
+		return err;
+	const char *type = qz_list_cell(&l, 0, 1), *role = qz_list_cell(&l, 0, 2),
+		   *owner = qz_list_cell(&l, 0, 3);
+	bool ours = strcmp(role, "pool") == 0;
+	if (strcmp(type, "filesystem") != 0)
+		err = qz_be_fail(be, EINVAL, "%s is not a filesystem", root);
+	else if (ours && strcmp(owner, poolname) != 0)
+		err = qz_be_fail(be, EEXIST, "%s belongs to the Qubes pool '%s'", root, owner);
+	else if (!ours && l.nrows > 1)
+		err = qz_be_fail(be, EEXIST, "%s is not empty and not ours: choose a new dataset",
+				 root);
+	qz_list_free(&l);
+	for (size_t i = 0; err == 0 && !ours && i < 4; i++)
+		err = be->ops->set_prop(be, root, p[i].name, p[i].value);
+	return err;
+}
+
+int qz_pool_destroy(qz_backend_t *be, const char *root)
+{
+	if (qz_name_check(root, QZ_NAME_DATASET) != 0)
+		return qz_be_fail(be, EINVAL, "'%s' is not a valid dataset name", root);
+	if (strchr(root, '/') == NULL)
+		return qz_be_fail(be, EINVAL, "%s is a zpool's root dataset: never destroyed",
+				  root);
+	qz_list_t l;
+	int err = be->ops->list(be, root, -1, QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT, cols, 3, &l);
+	if (err != 0)
+		return err;
+	if (strcmp(qz_list_cell(&l, 0, 2), "pool") != 0)
+		err = qz_be_fail(be, EPERM, "%s was not made by qubes-storage-zfs", root);
+	/* only our empty VM datasets may be there */
+	size_t depth0 = 0;
+	for (const char *p = root; *p != '\0'; p++)
+		depth0 += *p == '/';
+	for (size_t r = 1; err == 0 && r < l.nrows; r++) {
+		const char *name = qz_list_cell(&l, r, 0), *type = qz_list_cell(&l, r, 1),
+			   *role = qz_list_cell(&l, r, 2);
+		size_t depth = 0;
+		for (const char *p = name; *p != '\0'; p++)
+			depth += *p == '/';
+		if (strcmp(type, "volume") == 0)
+			err = qz_be_fail(be, EBUSY, "volume %s still exists", name);
+		else if (strcmp(type, "filesystem") != 0 || depth != depth0 + 1 ||
+			 (strcmp(role, "vm") != 0 && strcmp(role, "trash") != 0))
+			err = qz_be_fail(be, EPERM, "%s was not made by qubes-storage-zfs", name);
+	}
+	for (size_t r = l.nrows; err == 0 && r-- > 1;)
+		err = be->ops->destroy(be, qz_list_cell(&l, r, 0));
+	if (err == 0)
+		err = be->ops->destroy(be, root);
+	qz_list_free(&l);
+	return err;
+}

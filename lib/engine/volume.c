@@ -1,0 +1,766 @@
+/*
+ * Volume operations. Each reads the volume's family once, acts, and names its crash points;
+ * qz_vol_recover() brings any state a crash can leave back to a consistent one.
+ */
+#include "engine.h"
+#include "family.h"
+#include "zprop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define VOLBLOCK 16384 /* volblocksize of every volume we create */
+#define CRASH(name)                                                                                \
+	do {                                                                                       \
+		int crash_ = qz_crash_point(name);                                                 \
+		if (crash_ != 0)                                                                   \
+			return crash_;                                                             \
+	} while (0)
+
+/* ---- small helpers ---- */
+
+static int check_vol_name(qz_backend_t *be, const char *vol)
+{
+	if (qz_name_check(vol, QZ_NAME_DATASET) != 0 || strchr(vol, ':') != NULL)
+		return qz_be_fail(be, EINVAL, "'%s' is not a valid volume name", vol);
+	/* R/<vm>/<vol>: at least three components */
+	const char *a = strchr(vol, '/');
+	if (a == NULL || strchr(a + 1, '/') == NULL)
+		return qz_be_fail(be, EINVAL, "a volume is named <root>/<vm>/<volume>, not '%s'",
+				  vol);
+	return 0;
+}
+
+static int check_size(qz_backend_t *be, uint64_t size)
+{
+	if (size == 0 || size % VOLBLOCK != 0)
+		return qz_be_fail(be, EINVAL, "size %" PRIu64 " is not a positive multiple of %d",
+				  size, VOLBLOCK);
+	return 0;
+}
+
+static int create_zvol(qz_backend_t *be, const char *name, uint64_t size, const uint8_t *key)
+{
+	char sz[32], bs[16];
+	snprintf(sz, sizeof(sz), "%" PRIu64, size);
+	snprintf(bs, sizeof(bs), "%d", VOLBLOCK);
+	qz_prop_t p[] = {{"volsize", sz},	   {"volblocksize", bs},
+			 {QZ_ROLE_PROP, "volume"}, {"encryption", "aes-256-gcm"},
+			 {"keyformat", "raw"},	   {"keylocation", "prompt"}};
+	return be->ops->create(be, name, QZ_VOLUME, p, key != NULL ? 6 : 3, key,
+			       key != NULL ? QZ_WKEY_LEN : 0);
+}
+
+/* Destroys a dataset and its snapshots (deferred where clones need them); absent is fine. */
+static int destroy_tree(qz_backend_t *be, const family_t *f, size_t di)
+{
+	const char *snaps[256];
+	size_t n = 0;
+	for (size_t i = 0; i < f->nsnaps && n < 256; i++)
+		if (f->snaps[i].ds == di)
+			snaps[n++] = f->snaps[i].name;
+	int err = be->ops->destroy_snaps(be, snaps, n, true);
+	if (err != 0)
+		return err;
+	err = be->ops->destroy(be, f->ds[di].name);
+	return err == ENOENT ? 0 : err;
+}
+
+static int destroy_suffix(qz_backend_t *be, const family_t *f, const char *suffix)
+{
+	long di = fam_ds(f, suffix);
+	return di < 0 ? 0 : destroy_tree(be, f, (size_t)di);
+}
+
+static int snap_rev(qz_backend_t *be, const char *ds, unsigned rev)
+{
+	char name[QZ_NAME_MAX], short_name[16];
+	snprintf(short_name, sizeof(short_name), "r%u", rev);
+	int err = fam_name(name, ds, '@', short_name);
+	if (err != 0)
+		return err;
+	const char *s = name;
+	return be->ops->snapshot(be, &s, 1, NULL, 0);
+}
+
+/* The ":new" dataset holds prepared data; renaming it is the commit point of a swap. This
+ * finishes the swap: the live dataset becomes generation g<N>, ":new" becomes live. */
+static int finish_swap(qz_backend_t *be, const family_t *f)
+{
+	char newname[QZ_NAME_MAX], gen[QZ_NAME_MAX], g[16];
+	int err = fam_name(newname, f->vol, ':', "new");
+	if (err != 0)
+		return err;
+	if (fam_ds(f, "") >= 0) {
+		snprintf(g, sizeof(g), "g%u", fam_next_gen(f));
+		if ((err = fam_name(gen, f->vol, ':', g)) != 0 ||
+		    (err = be->ops->rename(be, f->vol, gen)) != 0)
+			return err;
+		CRASH("swap.old-renamed");
+	}
+	return be->ops->rename(be, newname, f->vol);
+}
+
+/* Destroys generations that no longer hold any revision. */
+static void collect_generations(qz_backend_t *be, const family_t *f)
+{
+	for (size_t i = 0; i < f->nds; i++) {
+		if (f->ds[i].suffix[0] != 'g')
+			continue;
+		bool holds = false;
+		for (size_t k = 0; k < f->nsnaps && !holds; k++)
+			holds = f->snaps[k].ds == i;
+		if (!holds)
+			(void)be->ops->destroy(be, f->ds[i].name); /* clones may keep it: fine */
+	}
+}
+
+static int cmp_newest_first(const void *a, const void *b)
+{
+	const fam_snap_t *x = *(const fam_snap_t *const *)a, *y = *(const fam_snap_t *const *)b;
+	return x->createtxg < y->createtxg ? 1 : x->createtxg > y->createtxg ? -1 : 0;
+}
+
+/* Keeps the current state and the newest keep revisions; defers the others' destruction. */
+static int prune(qz_backend_t *be, const char *vol, int keep)
+{
+	family_t f;
+	int err = fam_load(be, vol, &f);
+	if (err != 0)
+		return err;
+	const fam_snap_t *cur = fam_current(&f);
+	const fam_snap_t **revs = calloc(f.nsnaps + 1, sizeof(*revs));
+	const char **doomed = calloc(f.nsnaps + 1, sizeof(*doomed));
+	size_t n = 0, nd = 0;
+	if (revs == NULL || doomed == NULL) {
+		err = ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < f.nsnaps; i++)
+		if (f.snaps[i].rev != 0 && !f.snaps[i].deferred && &f.snaps[i] != cur)
+			revs[n++] = &f.snaps[i];
+	qsort(revs, n, sizeof(*revs), cmp_newest_first);
+	for (size_t i = keep < 0 ? 0 : (size_t)keep; i < n; i++)
+		doomed[nd++] = revs[i]->name;
+	err = be->ops->destroy_snaps(be, doomed, nd, true);
+	if (err == 0 && nd > 0) {
+		fam_free(&f);
+		if (fam_load(be, vol, &f) == 0)
+			collect_generations(be, &f);
+	}
+out:
+	free(revs);
+	free(doomed);
+	fam_free(&f);
+	return err;
+}
+
+/* Removes a running marker left behind by a stop that crashed after committing. */
+static int drop_stale_marker(qz_backend_t *be, const family_t *f)
+{
+	char marker[QZ_NAME_MAX];
+	if (fam_name(marker, f->vol, '@', QZ_RUNNING_SNAP) != 0 || fam_snap(f, marker) == NULL ||
+	    fam_running(f))
+		return 0;
+	const char *m = marker;
+	return be->ops->destroy_snaps(be, &m, 1, true);
+}
+
+int qz_vol_recover(qz_backend_t *be, const char *vol)
+{
+	int err = check_vol_name(be, vol);
+	if (err != 0)
+		return err;
+	family_t f;
+	if ((err = fam_load(be, vol, &f)) != 0)
+		return err;
+	if (fam_ds(&f, "prep") >= 0) /* an operation died before its commit point */
+		err = destroy_suffix(be, &f, "prep");
+	if (err == 0 && fam_ds(&f, "new") >= 0) /* ... or after it */
+		err = finish_swap(be, &f);
+	if (err == 0)
+		err = drop_stale_marker(be, &f);
+	fam_free(&f);
+	return err;
+}
+
+/* Loads the family after recovering it. */
+static int load_recovered(qz_backend_t *be, const char *vol, family_t *f)
+{
+	int err = qz_vol_recover(be, vol);
+	return err != 0 ? err : fam_load(be, vol, f);
+}
+
+/* Creates R/<vm> when missing. */
+static int ensure_vm_dir(qz_backend_t *be, const char *vol)
+{
+	char dir[QZ_NAME_MAX], root[QZ_NAME_MAX];
+	qz_name_parent(vol, dir, sizeof(dir));
+	qz_name_parent(dir, root, sizeof(root));
+	char role[32];
+	int err = be->ops->get_prop(be, root, QZ_ROLE_PROP, role, sizeof(role));
+	if (err == ENOENT)
+		return qz_be_fail(be, ENOENT, "the pool's dataset %s does not exist", root);
+	if (err == 0 && strcmp(role, "pool") != 0)
+		return qz_be_fail(be, EINVAL, "%s is not a qubes-storage-zfs pool", root);
+	if (err != 0 || be->ops->exists(be, dir))
+		return err;
+	qz_prop_t p[] = {{QZ_ROLE_PROP, "vm"}};
+	err = be->ops->create(be, dir, QZ_FILESYSTEM, p, 1, NULL, 0);
+	return err == EEXIST ? 0 : err;
+}
+
+/* ---- the operations ---- */
+
+int qz_vol_create(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	int err = check_vol_name(be, vol);
+	if (err == 0 && (cfg->save_on_stop || !cfg->snap_on_start))
+		err = check_size(be, cfg->size);
+	if (err != 0)
+		return err;
+	family_t f;
+	if ((err = load_recovered(be, vol, &f)) != 0)
+		return err;
+	bool exists = fam_ds(&f, "") >= 0;
+	fam_free(&f);
+	if (exists)
+		return qz_be_fail(be, EEXIST, "volume %s exists already", vol);
+	if ((err = ensure_vm_dir(be, vol)) != 0 || !cfg->save_on_stop)
+		return err; /* the others are made at start */
+	if ((err = create_zvol(be, vol, cfg->size, NULL)) != 0)
+		return err;
+	CRASH("create.made");
+	return cfg->revisions_to_keep < 0 ? 0 : snap_rev(be, vol, 1);
+}
+
+/* Destroys what R/.trash holds once the clones that kept it are gone. */
+static void empty_trash(qz_backend_t *be, const char *root)
+{
+	char trash[QZ_NAME_MAX];
+	const char *cols[] = {"type"};
+	qz_list_t l;
+	if (fam_name(trash, root, '/', ".trash") != 0 ||
+	    be->ops->list(be, trash, 1, QZ_VOLUME, cols, 1, &l) != 0)
+		return;
+	for (size_t r = 0; r < l.nrows; r++)
+		(void)be->ops->destroy(be, qz_list_cell(&l, r, 0)); /* EBUSY while snapshots stay */
+	qz_list_free(&l);
+}
+
+/* Parks what clones still depend on in R/.trash; it goes with the last of them. */
+static int park_in_trash(qz_backend_t *be, const char *vol, const char *name)
+{
+	char dir[QZ_NAME_MAX], root[QZ_NAME_MAX], trash[QZ_NAME_MAX], target[QZ_NAME_MAX];
+	char guid[32] = "0";
+	qz_name_parent(vol, dir, sizeof(dir));
+	qz_name_parent(dir, root, sizeof(root));
+	int err = fam_name(trash, root, '/', ".trash");
+	qz_prop_t p[] = {{"mountpoint", "none"}, {QZ_ROLE_PROP, "trash"}};
+	if (err == 0 && (err = be->ops->create(be, trash, QZ_FILESYSTEM, p, 2, NULL, 0)) == EEXIST)
+		err = 0;
+	if (err == 0)
+		err = be->ops->get_prop(be, name, "guid", guid, sizeof(guid));
+	if (err == 0 && (err = fam_name(target, trash, '/', guid)) == 0)
+		err = be->ops->rename(be, name, target);
+	return err;
+}
+
+int qz_vol_remove(qz_backend_t *be, const char *vol)
+{
+	family_t f;
+	int err = load_recovered(be, vol, &f);
+	if (err != 0)
+		return err;
+	if (fam_running(&f))
+		err = qz_be_fail(be, EBUSY, "%s is started: stop its VM first", vol);
+	const char **snaps = calloc(f.nsnaps + 1, sizeof(*snaps));
+	if (err == 0 && snaps == NULL)
+		err = ENOMEM;
+	for (size_t i = 0; err == 0 && i < f.nsnaps; i++)
+		snaps[i] = f.snaps[i].name;
+	if (err == 0) /* revisions go now, or once the clones made from them are gone */
+		err = be->ops->destroy_snaps(be, snaps, f.nsnaps, true);
+	free(snaps);
+	if (err == 0)
+		err = qz_crash_point("remove.revisions-gone");
+	/* generations and clones depend on each other: repeat while something goes */
+	for (bool progress = err == 0 && f.nds > 0; progress;) {
+		progress = false;
+		for (size_t i = 0; i < f.nds; i++) {
+			int e = be->ops->destroy(be, f.ds[i].name);
+			progress |= e == 0;
+			if (e != 0 && e != EBUSY && e != EEXIST && e != ENOENT)
+				err = e;
+		}
+		fam_free(&f);
+		if (err != 0 || (err = fam_load(be, vol, &f)) != 0)
+			return err;
+	}
+	for (size_t i = 0; err == 0 && i < f.nds; i++)
+		err = park_in_trash(be, vol, f.ds[i].name);
+	fam_free(&f);
+	if (err == 0) {
+		char dir[QZ_NAME_MAX], root[QZ_NAME_MAX];
+		qz_name_parent(vol, dir, sizeof(dir));
+		(void)be->ops->destroy(be, dir); /* the VM's dataset, once empty */
+		qz_name_parent(dir, root, sizeof(root));
+		empty_trash(be, root);
+	}
+	return err;
+}
+
+/*
+ * The snapshot to clone a source's committed state from. A source that keeps no snapshots
+ * (revisions_to_keep -1) lends a temporary one while it is halted (*temp is then set: the
+ * caller defers its destruction once cloned, so it lives exactly as long as the clone).
+ */
+static int source_state(qz_backend_t *be, const char *src, char *snap, bool *temp)
+{
+	if (src == NULL || check_vol_name(be, src) != 0)
+		return qz_be_fail(be, EINVAL, "a snap_on_start volume needs a source volume");
+	family_t sf;
+	int err = load_recovered(be, src, &sf);
+	if (err != 0)
+		return err;
+	const fam_snap_t *cur = fam_current(&sf);
+	*temp = false;
+	if (cur != NULL)
+		snprintf(snap, QZ_NAME_MAX, "%s", cur->name);
+	else if (fam_ds(&sf, "") < 0)
+		err = qz_be_fail(be, ENOENT, "source volume %s does not exist", src);
+	else if (fam_running(&sf))
+		err = qz_be_fail(be, EBUSY, "%s keeps no snapshots and is in use by its VM", src);
+	else {
+		char t[16];
+		snprintf(t, sizeof(t), "t%u", fam_next_rev(&sf));
+		const char *s = snap;
+		if ((err = fam_name(snap, src, '@', t)) == 0 &&
+		    (err = be->ops->snapshot(be, &s, 1, NULL, 0)) == 0)
+			*temp = true;
+	}
+	fam_free(&sf);
+	return err;
+}
+
+/* Ends what source_state lent: a temporary snapshot goes once its clones are gone. */
+static void source_done(qz_backend_t *be, const char *snap, bool temp)
+{
+	if (temp)
+		(void)be->ops->destroy_snaps(be, &snap, 1, true);
+}
+
+static int clone_as(qz_backend_t *be, const char *snap, const char *target)
+{
+	qz_prop_t p[] = {{QZ_ROLE_PROP, "volume"}};
+	return be->ops->clone(be, snap, target, p, 1);
+}
+
+static int grow_to(qz_backend_t *be, const char *ds, uint64_t have, uint64_t want)
+{
+	if (want <= have)
+		return 0;
+	char sz[32];
+	snprintf(sz, sizeof(sz), "%" PRIu64, want);
+	return be->ops->set_prop(be, ds, "volsize", sz);
+}
+
+/* Prepares ":prep" from snap (a clone), commits it as ":new" and swaps it in. */
+static int swap_in_clone(qz_backend_t *be, const char *vol, const char *snap, bool take_rev,
+			 unsigned rev)
+{
+	char prep[QZ_NAME_MAX], newname[QZ_NAME_MAX];
+	int err = fam_name(prep, vol, ':', "prep");
+	if (err == 0)
+		err = fam_name(newname, vol, ':', "new");
+	if (err == 0)
+		err = clone_as(be, snap, prep);
+	if (err != 0)
+		return err;
+	CRASH("swap.cloned");
+	if (take_rev && (err = snap_rev(be, prep, rev)) != 0)
+		return err;
+	if ((err = be->ops->rename(be, prep, newname)) != 0)
+		return err;
+	CRASH("swap.committed");
+	family_t f;
+	if ((err = fam_load(be, vol, &f)) != 0)
+		return err;
+	err = finish_swap(be, &f);
+	fam_free(&f);
+	return err;
+}
+
+static int mark_running(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	if (cfg->revisions_to_keep < 0)
+		return be->ops->set_prop(be, vol, QZ_DIRTY_PROP, "1");
+	char marker[QZ_NAME_MAX];
+	int err = fam_name(marker, vol, '@', QZ_RUNNING_SNAP);
+	if (err != 0)
+		return err;
+	const char *m = marker;
+	err = be->ops->snapshot(be, &m, 1, NULL, 0);
+	if (err == EEXIST) { /* a stale marker: replace it */
+		if ((err = be->ops->destroy_snaps(be, &m, 1, true)) == 0)
+			err = be->ops->snapshot(be, &m, 1, NULL, 0);
+	}
+	return err;
+}
+
+int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	family_t f;
+	int err = load_recovered(be, vol, &f);
+	if (err != 0)
+		return err;
+	long live = fam_ds(&f, "");
+	bool running = fam_running(&f);
+	const fam_snap_t *cur = fam_current(&f);
+	uint64_t have = live >= 0 ? f.ds[live].volsize : 0;
+	unsigned next_rev = fam_next_rev(&f);
+	if (err == 0)
+		err = destroy_suffix(be, &f, "import"); /* an import that never ended */
+	fam_free(&f);
+	if (err != 0)
+		return err;
+	char snap[QZ_NAME_MAX];
+
+	if (cfg->save_on_stop && !cfg->snap_on_start) {
+		if (live < 0)
+			return qz_be_fail(be, ENOENT, "volume %s does not exist", vol);
+		if (running)
+			return 0; /* started before without a stop: its data is kept */
+		if (cur == NULL && cfg->revisions_to_keep >= 0) {
+			if ((err = snap_rev(be, vol, next_rev)) != 0) /* created before a crash */
+				return err;
+		}
+		if ((err = mark_running(be, vol, cfg)) != 0)
+			return err;
+		return grow_to(be, vol, have, cfg->size);
+	}
+	if (cfg->save_on_stop) { /* and snap_on_start: the source's state, committed at stop */
+		if (running)
+			return 0;
+		bool temp;
+		if ((err = source_state(be, cfg->source, snap, &temp)) != 0)
+			return err;
+		err = swap_in_clone(be, vol, snap, cfg->revisions_to_keep >= 0, next_rev);
+		source_done(be, snap, temp);
+		if (err != 0)
+			return err;
+		CRASH("start.swapped");
+		return mark_running(be, vol, cfg);
+	}
+	/* snap_on_start only, or volatile: made fresh at every start */
+	if ((err = ensure_vm_dir(be, vol)) != 0)
+		return err;
+	if (live >= 0) {
+		char name[QZ_NAME_MAX];
+		snprintf(name, sizeof(name), "%s", vol);
+		if ((err = be->ops->destroy(be, name)) != 0 && err != ENOENT)
+			return err == EBUSY ? qz_be_fail(be, err, "%s is in use", vol) : err;
+		CRASH("start.old-gone");
+	}
+	if (cfg->snap_on_start) {
+		bool temp;
+		for (int attempt = 0; attempt < 2; attempt++) {
+			if ((err = source_state(be, cfg->source, snap, &temp)) != 0)
+				return err;
+			err = clone_as(be, snap, vol);
+			source_done(be, snap, temp);
+			if (err != ENOENT) /* ENOENT: the source committed meanwhile */
+				break;
+		}
+		if (err != 0)
+			return err;
+		char vs[32] = "0";
+		be->ops->get_prop(be, vol, "volsize", vs, sizeof(vs));
+		return grow_to(be, vol, strtoull(vs, NULL, 10), cfg->size);
+	}
+	if ((err = check_size(be, cfg->size)) != 0)
+		return err;
+	if (!cfg->ephemeral)
+		return create_zvol(be, vol, cfg->size, NULL);
+	uint8_t key[QZ_WKEY_LEN];
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		return EIO;
+	err = create_zvol(be, vol, cfg->size, key);
+	explicit_bzero(key, sizeof(key));
+	return err;
+}
+
+int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	family_t f;
+	int err = load_recovered(be, vol, &f);
+	if (err != 0)
+		return err;
+	long live = fam_ds(&f, "");
+	bool running = fam_running(&f);
+	unsigned next_rev = fam_next_rev(&f);
+	err = destroy_suffix(be, &f, "import");
+	fam_free(&f);
+	if (err != 0)
+		return err;
+	if (!cfg->save_on_stop) { /* discard */
+		if (live < 0)
+			return 0;
+		err = be->ops->destroy(be, vol);
+		return err == ENOENT ? 0 : err;
+	}
+	if (!running)
+		return 0; /* nothing to commit: cheap, as at every qubesd start */
+	if (cfg->revisions_to_keep < 0)
+		return be->ops->set_prop(be, vol, QZ_DIRTY_PROP, "0");
+	if ((err = snap_rev(be, vol, next_rev)) != 0) /* the commit */
+		return err;
+	CRASH("stop.committed");
+	char marker[QZ_NAME_MAX];
+	if ((err = fam_name(marker, vol, '@', QZ_RUNNING_SNAP)) != 0)
+		return err;
+	const char *m = marker;
+	if ((err = be->ops->destroy_snaps(be, &m, 1, true)) != 0)
+		return err;
+	CRASH("stop.unmarked");
+	return prune(be, vol, cfg->revisions_to_keep);
+}
+
+int qz_vol_info(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, qz_volinfo_t *info)
+{
+	memset(info, 0, sizeof(*info));
+	int err = check_vol_name(be, vol);
+	family_t f;
+	if (err != 0 || (err = fam_load(be, vol, &f)) != 0)
+		return err;
+	long live = fam_ds(&f, "");
+	const fam_snap_t *cur = fam_current(&f);
+	info->exists = live >= 0;
+	info->dirty = cfg->save_on_stop && fam_running(&f);
+	info->size = live >= 0 ? f.ds[live].volsize : cfg->size;
+	info->usage = live >= 0 ? f.ds[live].referenced : 0;
+	if (cur != NULL)
+		snprintf(info->current, sizeof(info->current), "%s", cur->shortname);
+	const fam_snap_t *revs[QZ_MAX_REVISIONS];
+	size_t n = 0;
+	for (size_t i = 0; i < f.nsnaps && n < QZ_MAX_REVISIONS; i++)
+		if (f.snaps[i].rev != 0 && !f.snaps[i].deferred && &f.snaps[i] != cur)
+			revs[n++] = &f.snaps[i];
+	qsort(revs, n, sizeof(*revs), cmp_newest_first);
+	for (size_t i = 0; i < n; i++) { /* oldest first */
+		qz_revision_t *r = &info->revisions[i];
+		snprintf(r->id, sizeof(r->id), "%s", revs[n - 1 - i]->shortname);
+		r->created = revs[n - 1 - i]->creation;
+	}
+	info->nrevisions = n;
+	if (cfg->snap_on_start && !cfg->save_on_stop && live >= 0 && cfg->source != NULL) {
+		family_t sf;
+		if (fam_load(be, cfg->source, &sf) == 0) {
+			const fam_snap_t *scur = fam_current(&sf);
+			info->outdated = scur != NULL && strcmp(f.ds[live].origin, scur->name) != 0;
+			fam_free(&sf);
+		}
+	}
+	fam_free(&f);
+	return 0;
+}
+
+int qz_vol_revert(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, const char *rev)
+{
+	(void)cfg;
+	family_t f;
+	int err = load_recovered(be, vol, &f);
+	if (err != 0)
+		return err;
+	const fam_snap_t *cur = fam_current(&f), *target = NULL;
+	if (fam_ds(&f, "") < 0)
+		err = qz_be_fail(be, ENOENT, "volume %s does not exist", vol);
+	else if (fam_running(&f))
+		err = qz_be_fail(be, EBUSY, "%s is started: stop its VM first", vol);
+	for (size_t i = 0; err == 0 && i < f.nsnaps; i++) {
+		const fam_snap_t *s = &f.snaps[i];
+		if (s->rev == 0 || s->deferred || s == cur)
+			continue;
+		if (rev != NULL ? strcmp(s->shortname, rev) == 0
+				: target == NULL || s->createtxg > target->createtxg)
+			target = s;
+	}
+	if (err == 0 && target == NULL)
+		err = qz_be_fail(be, ENOENT, "%s has no revision %s", vol, rev != NULL ? rev : "");
+	char snap[QZ_NAME_MAX];
+	if (err == 0)
+		snprintf(snap, sizeof(snap), "%s", target->name);
+	fam_free(&f);
+	return err != 0 ? err : swap_in_clone(be, vol, snap, false, 0);
+}
+
+int qz_vol_resize(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, uint64_t size,
+		  bool allow_shrink)
+{
+	int err = check_vol_name(be, vol);
+	if (err == 0)
+		err = check_size(be, size);
+	if (err != 0)
+		return err;
+	char vs[32];
+	err = be->ops->get_prop(be, vol, "volsize", vs, sizeof(vs));
+	if (err == ENOENT)
+		return cfg->save_on_stop ? qz_be_fail(be, ENOENT, "volume %s does not exist", vol)
+					 : 0; /* made at start, with the new size */
+	if (err != 0)
+		return err;
+	uint64_t have = strtoull(vs, NULL, 10);
+	if (size < have && !allow_shrink)
+		return qz_be_fail(be, EINVAL, "shrinking %s would lose data; not without asking",
+				  vol);
+	if (size == have)
+		return 0;
+	snprintf(vs, sizeof(vs), "%" PRIu64, size);
+	return be->ops->set_prop(be, vol, "volsize", vs);
+}
+
+int qz_vol_device(qz_backend_t *be, const char *vol, char *path, size_t len)
+{
+	int err = check_vol_name(be, vol);
+	return err != 0 ? err : be->ops->zvol_path(be, vol, path, len);
+}
+
+int qz_vol_import_begin(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, uint64_t size,
+			char *path, size_t len)
+{
+	(void)cfg;
+	int err = check_size(be, size);
+	family_t f;
+	if (err != 0 || (err = load_recovered(be, vol, &f)) != 0)
+		return err;
+	if (fam_running(&f))
+		err = qz_be_fail(be, EBUSY, "%s is started: stop its VM first", vol);
+	if (err == 0)
+		err = destroy_suffix(be, &f, "import");
+	fam_free(&f);
+	char target[QZ_NAME_MAX];
+	if (err == 0 && (err = ensure_vm_dir(be, vol)) == 0 &&
+	    (err = fam_name(target, vol, ':', "import")) == 0 &&
+	    (err = create_zvol(be, target, size, NULL)) == 0)
+		err = be->ops->zvol_path(be, target, path, len);
+	return err;
+}
+
+int qz_vol_import_end(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, bool ok)
+{
+	family_t f;
+	int err = load_recovered(be, vol, &f);
+	if (err != 0)
+		return err;
+	unsigned next_rev = fam_next_rev(&f);
+	bool have = fam_ds(&f, "import") >= 0;
+	if (!ok || !have) {
+		err = destroy_suffix(be, &f, "import");
+		fam_free(&f);
+		return err != 0 ? err
+		       : ok	? qz_be_fail(be, ENOENT, "no import into %s is under way", vol)
+				: 0;
+	}
+	fam_free(&f);
+	char imp[QZ_NAME_MAX], newname[QZ_NAME_MAX];
+	if ((err = fam_name(imp, vol, ':', "import")) != 0 ||
+	    (err = fam_name(newname, vol, ':', "new")) != 0)
+		return err;
+	if (cfg->revisions_to_keep >= 0 && (err = snap_rev(be, imp, next_rev)) != 0)
+		return err;
+	CRASH("import.snapshotted");
+	if ((err = be->ops->rename(be, imp, newname)) != 0)
+		return err;
+	CRASH("import.committed");
+	if ((err = fam_load(be, vol, &f)) != 0)
+		return err;
+	err = finish_swap(be, &f);
+	fam_free(&f);
+	return err != 0 ? err : prune(be, vol, cfg->revisions_to_keep);
+}
+
+int qz_vol_import_volume(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, const char *src)
+{
+	int err = check_vol_name(be, src);
+	if (err != 0)
+		return err;
+	if (qz_name_pool_len(src) != qz_name_pool_len(vol) ||
+	    strncmp(src, vol, qz_name_pool_len(vol)) != 0)
+		return qz_be_fail(be, ENOTSUP, "importing from another zpool is not supported yet");
+	char snap[QZ_NAME_MAX];
+	bool temp;
+	family_t f;
+	if ((err = load_recovered(be, vol, &f)) != 0)
+		return err;
+	unsigned next_rev = fam_next_rev(&f);
+	if (fam_running(&f))
+		err = qz_be_fail(be, EBUSY, "%s is started: stop its VM first", vol);
+	fam_free(&f);
+	if (err != 0 || (err = ensure_vm_dir(be, vol)) != 0 ||
+	    (err = source_state(be, src, snap, &temp)) != 0)
+		return err;
+	err = swap_in_clone(be, vol, snap, cfg->revisions_to_keep >= 0, next_rev);
+	source_done(be, snap, temp);
+	return err != 0 ? err : prune(be, vol, cfg->revisions_to_keep);
+}
+
+int qz_vol_export(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, char *path, size_t len)
+{
+	(void)cfg;
+	char snap[QZ_NAME_MAX], target[QZ_NAME_MAX], sfx[32];
+	bool temp;
+	family_t f;
+	int err = source_state(be, vol, snap, &temp);
+	if (err != 0 || (err = fam_load(be, vol, &f)) != 0)
+		return err;
+	unsigned n = 1;
+	do
+		snprintf(sfx, sizeof(sfx), "export-%u", n++);
+	while (fam_ds(&f, sfx) >= 0);
+	fam_free(&f);
+	if ((err = fam_name(target, vol, ':', sfx)) == 0)
+		err = clone_as(be, snap, target);
+	source_done(be, snap, temp);
+	return err != 0 ? err : be->ops->zvol_path(be, target, path, len);
+}
+
+int qz_vol_export_end(qz_backend_t *be, const char *vol, const char *path)
+{
+	family_t f;
+	int err = check_vol_name(be, vol);
+	if (err != 0 || (err = fam_load(be, vol, &f)) != 0)
+		return err;
+	err = qz_be_fail(be, EINVAL, "%s is not an export of %s", path, vol);
+	for (size_t i = 0; i < f.nds; i++) {
+		char p[512];
+		if (strncmp(f.ds[i].suffix, "export-", 7) == 0 &&
+		    be->ops->zvol_path(be, f.ds[i].name, p, sizeof(p)) == 0 && strcmp(p, path) == 0) {
+			err = be->ops->destroy(be, f.ds[i].name);
+			break;
+		}
+	}
+	fam_free(&f);
+	return err;
+}
+
+int qz_vol_verify(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	int err = check_vol_name(be, vol);
+	if (err != 0)
+		return err;
+	if (cfg->snap_on_start) {
+		if (cfg->source == NULL || !be->ops->exists(be, cfg->source))
+			return qz_be_fail(be, ENOENT, "the source volume %s does not exist",
+					  cfg->source != NULL ? cfg->source : "(none)");
+		return 0;
+	}
+	if (cfg->save_on_stop && !be->ops->exists(be, vol))
+		return qz_be_fail(be, ENOENT, "volume %s does not exist", vol);
+	return 0;
+}

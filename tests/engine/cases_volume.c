@@ -1,0 +1,453 @@
+/* Engine: the Qubes volume contract, on whichever backend the harness opened. */
+#include "cases.h"
+#include "engine.h"
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MiB   (1024ULL * 1024)
+#define OK(x) assert_int_equal((x), 0)
+
+static const qz_volcfg_t private_cfg = {
+    .save_on_stop = true, .revisions_to_keep = 2, .size = 4 * MiB};
+static const qz_volcfg_t template_root = {
+    .save_on_stop = true, .revisions_to_keep = 1, .size = 4 * MiB};
+static const qz_volcfg_t volatile_cfg = {.size = 4 * MiB};
+
+static const char *root(void)
+{
+	return N("pool");
+}
+
+static const char *V(const char *vm, const char *vol)
+{
+	return N("pool/%s/%s", vm, vol);
+}
+
+static qz_volcfg_t appvm_root(const char *source)
+{
+	qz_volcfg_t c = {.snap_on_start = true, .source = source, .size = 4 * MiB};
+	return c;
+}
+
+static int pool_setup(void **s)
+{
+	(void)s;
+	if (case_setup(s) != 0)
+		return -1;
+	return qz_pool_setup(be, root(), "testpool");
+}
+
+#define ECASE(f) cmocka_unit_test_setup_teardown(f, pool_setup, case_teardown)
+
+static qz_volinfo_t *info_of(const char *vol, const qz_volcfg_t *cfg)
+{
+	static qz_volinfo_t info;
+	OK(qz_vol_info(be, vol, cfg, &info));
+	return &info;
+}
+
+static void private_volume_lifecycle(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	OK(qz_vol_create(be, p, &private_cfg));
+	assert_false(info_of(p, &private_cfg)->dirty);
+	assert_int_equal(info_of(p, &private_cfg)->nrevisions, 0);
+	OK(qz_vol_start(be, p, &private_cfg));
+	assert_true(info_of(p, &private_cfg)->dirty);
+	fill(p, 0, MiB, 1);
+	OK(qz_vol_stop(be, p, &private_cfg));
+	qz_volinfo_t *i = info_of(p, &private_cfg);
+	assert_false(i->dirty);
+	assert_int_equal(i->nrevisions, 1); /* the empty state it was created with */
+	assert_int_equal(i->size, 4 * MiB);
+	assert_int_equal(vol_byte(p, 100), 1);
+}
+
+static void stop_of_halted_volume_is_a_noop(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	OK(qz_vol_create(be, p, &private_cfg));
+	OK(qz_vol_stop(be, p, &private_cfg));
+	OK(qz_vol_stop(be, p, &private_cfg));
+	assert_int_equal(info_of(p, &private_cfg)->nrevisions, 0);
+	assert_false(info_of(p, &private_cfg)->dirty);
+}
+
+static void start_again_without_stop_keeps_data(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	OK(qz_vol_create(be, p, &private_cfg));
+	OK(qz_vol_start(be, p, &private_cfg));
+	fill(p, 0, 4096, 7);
+	/* a failed VM start, or power loss: start comes again without stop */
+	OK(qz_vol_start(be, p, &private_cfg));
+	assert_int_equal(vol_byte(p, 0), 7);
+	assert_true(info_of(p, &private_cfg)->dirty);
+	OK(qz_vol_stop(be, p, &private_cfg));
+	assert_int_equal(vol_byte(p, 0), 7);
+	assert_int_equal(info_of(p, &private_cfg)->nrevisions, 1);
+}
+
+static void revisions_are_pruned_to_keep(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	OK(qz_vol_create(be, p, &private_cfg));
+	for (int i = 1; i <= 5; i++) {
+		OK(qz_vol_start(be, p, &private_cfg));
+		fill(p, 0, 4096, i);
+		OK(qz_vol_stop(be, p, &private_cfg));
+	}
+	qz_volinfo_t *inf = info_of(p, &private_cfg);
+	assert_int_equal(inf->nrevisions, 2);
+	assert_string_equal(inf->revisions[0].id, "r4");
+	assert_string_equal(inf->revisions[1].id, "r5");
+	assert_string_equal(inf->current, "r6");
+	qz_volcfg_t none = private_cfg;
+	none.revisions_to_keep = 0;
+	OK(qz_vol_start(be, p, &none));
+	OK(qz_vol_stop(be, p, &none));
+	assert_int_equal(info_of(p, &none)->nrevisions, 0);
+	assert_int_equal(vol_byte(p, 0), 5);
+}
+
+static void revert_destroys_nothing(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	qz_volcfg_t cfg = private_cfg;
+	cfg.revisions_to_keep = 5;
+	OK(qz_vol_create(be, p, &cfg));
+	for (int i = 1; i <= 3; i++) {
+		OK(qz_vol_start(be, p, &cfg));
+		fill(p, 0, 4096, i);
+		OK(qz_vol_stop(be, p, &cfg));
+	}
+	/* r1 empty, r2 = 1, r3 = 2, current r4 = 3 */
+	OK(qz_vol_revert(be, p, &cfg, "r3"));
+	assert_int_equal(vol_byte(p, 0), 2);
+	qz_volinfo_t *inf = info_of(p, &cfg);
+	assert_string_equal(inf->current, "r3");
+	assert_int_equal(inf->nrevisions, 3); /* r1, r2 and the replaced r4 */
+	/* revert the revert: back to the newest revision, r4 */
+	OK(qz_vol_revert(be, p, &cfg, NULL));
+	assert_int_equal(vol_byte(p, 0), 3);
+	inf = info_of(p, &cfg);
+	assert_string_equal(inf->current, "r4");
+	assert_int_equal(inf->nrevisions, 3);
+	/* and life goes on: a stop after a revert commits on top of it */
+	OK(qz_vol_start(be, p, &cfg));
+	fill(p, 0, 4096, 9);
+	OK(qz_vol_stop(be, p, &cfg));
+	assert_int_equal(info_of(p, &cfg)->nrevisions, 4);
+	assert_int_equal(vol_byte(p, 0), 9);
+	OK(qz_vol_revert(be, p, &cfg, "r1"));
+	assert_int_equal(vol_byte(p, 0), 0);
+}
+
+static void revert_refusals(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	OK(qz_vol_create(be, p, &private_cfg));
+	assert_int_equal(qz_vol_revert(be, p, &private_cfg, NULL), ENOENT);
+	OK(qz_vol_start(be, p, &private_cfg));
+	OK(qz_vol_stop(be, p, &private_cfg));
+	assert_int_equal(qz_vol_revert(be, p, &private_cfg, "r99"), ENOENT);
+	OK(qz_vol_start(be, p, &private_cfg));
+	assert_int_equal(qz_vol_revert(be, p, &private_cfg, "r1"), EBUSY);
+}
+
+static void appvm_root_sees_committed_template_state(void **s)
+{
+	(void)s;
+	const char *t = V("tmpl", "root"), *a = V("app", "root");
+	qz_volcfg_t acfg = appvm_root(t);
+	OK(qz_vol_create(be, t, &template_root));
+	OK(qz_vol_start(be, t, &template_root));
+	fill(t, 0, MiB, 0x10);
+	OK(qz_vol_stop(be, t, &template_root));
+	OK(qz_vol_create(be, a, &acfg));
+	/* the template runs and changes its root: not committed yet */
+	OK(qz_vol_start(be, t, &template_root));
+	fill(t, 0, MiB, 0x20);
+	OK(qz_vol_start(be, a, &acfg));
+	assert_int_equal(vol_byte(a, 10), 0x10);
+	assert_false(info_of(a, &acfg)->outdated);
+	fill(a, 0, 4096, 0x30); /* the AppVM writes its root: discarded at stop */
+	OK(qz_vol_stop(be, t, &template_root));
+	assert_true(info_of(a, &acfg)->outdated);
+	OK(qz_vol_stop(be, a, &acfg));
+	assert_false(be->ops->exists(be, a));
+	OK(qz_vol_start(be, a, &acfg));
+	assert_int_equal(vol_byte(a, 10), 0x20);
+	assert_int_equal(vol_byte(a, 0), 0x20);
+	OK(qz_vol_stop(be, a, &acfg));
+}
+
+static void volatile_is_fresh_at_each_start(void **s)
+{
+	(void)s;
+	const char *v = V("app", "volatile");
+	OK(qz_vol_create(be, v, &volatile_cfg));
+	OK(qz_vol_start(be, v, &volatile_cfg));
+	fill(v, 0, 4096, 5);
+	OK(qz_vol_start(be, v, &volatile_cfg)); /* a failed start, tried again */
+	assert_int_equal(vol_byte(v, 0), 0);
+	OK(qz_vol_stop(be, v, &volatile_cfg));
+	assert_false(be->ops->exists(be, v));
+	OK(qz_vol_stop(be, v, &volatile_cfg));
+}
+
+static void ephemeral_volatile_is_encrypted(void **s)
+{
+	(void)s;
+	const char *v = V("app", "volatile");
+	qz_volcfg_t cfg = volatile_cfg;
+	cfg.ephemeral = true;
+	OK(qz_vol_start(be, v, &cfg));
+	assert_string_equal(prop(v, "encryptionroot"), v);
+	assert_string_equal(prop(v, "keystatus"), "available");
+	fill(v, 0, 4096, 5);
+	assert_int_equal(vol_byte(v, 0), 5);
+	OK(qz_vol_stop(be, v, &cfg));
+	assert_false(be->ops->exists(be, v));
+}
+
+static void dispvm_private_from_template_private(void **s)
+{
+	(void)s;
+	const char *dvm = V("dvm-tmpl", "private"), *disp = V("disp1", "private");
+	qz_volcfg_t dcfg = appvm_root(dvm);
+	OK(qz_vol_create(be, dvm, &private_cfg));
+	OK(qz_vol_start(be, dvm, &private_cfg));
+	fill(dvm, 0, 4096, 0x44);
+	OK(qz_vol_stop(be, dvm, &private_cfg));
+	OK(qz_vol_create(be, disp, &dcfg));
+	OK(qz_vol_start(be, disp, &dcfg));
+	assert_int_equal(vol_byte(disp, 0), 0x44);
+	OK(qz_vol_stop(be, disp, &dcfg));
+	OK(qz_vol_remove(be, disp));
+	assert_false(be->ops->exists(be, N("pool/disp1")));
+}
+
+static void both_flags_start_from_source_and_commit(void **s)
+{
+	(void)s;
+	const char *t = V("tmpl", "root"), *v = V("both", "root");
+	qz_volcfg_t cfg = {.snap_on_start = true,
+			   .save_on_stop = true,
+			   .source = t,
+			   .revisions_to_keep = 1,
+			   .size = 4 * MiB};
+	OK(qz_vol_create(be, t, &template_root));
+	OK(qz_vol_start(be, t, &template_root));
+	fill(t, 0, 4096, 0x51);
+	OK(qz_vol_stop(be, t, &template_root));
+	OK(qz_vol_create(be, v, &cfg));
+	OK(qz_vol_start(be, v, &cfg));
+	assert_int_equal(vol_byte(v, 0), 0x51);
+	assert_true(info_of(v, &cfg)->dirty);
+	fill(v, 4096, 4096, 0x52);
+	OK(qz_vol_stop(be, v, &cfg));
+	assert_false(info_of(v, &cfg)->dirty);
+	assert_int_equal(vol_byte(v, 4096), 0x52);
+}
+
+static void keep_minus_one_takes_no_snapshots(void **s)
+{
+	(void)s;
+	const char *t = V("tmpl", "root"), *a = V("app", "root");
+	qz_volcfg_t cfg = template_root;
+	cfg.revisions_to_keep = -1;
+	qz_volcfg_t acfg = appvm_root(t);
+	OK(qz_vol_create(be, t, &cfg));
+	OK(qz_vol_start(be, t, &cfg));
+	assert_true(info_of(t, &cfg)->dirty);
+	fill(t, 0, 4096, 0x61);
+	char path[256];
+	assert_int_equal(qz_vol_export(be, t, &cfg, path, sizeof(path)), EBUSY);
+	assert_int_equal(qz_vol_start(be, a, &acfg), EBUSY);
+	OK(qz_vol_stop(be, t, &cfg));
+	assert_false(info_of(t, &cfg)->dirty);
+	qz_list_t l;
+	const char *cols[] = {"type"};
+	OK(be->ops->list(be, t, 1, QZ_SNAPSHOT, cols, 1, &l));
+	assert_int_equal(l.nrows, 0);
+	qz_list_free(&l);
+	/* halted, it lends a snapshot for as long as a dependent needs it */
+	OK(qz_vol_start(be, a, &acfg));
+	assert_int_equal(vol_byte(a, 0), 0x61);
+	OK(qz_vol_stop(be, a, &acfg));
+	OK(be->ops->list(be, t, 1, QZ_SNAPSHOT, cols, 1, &l));
+	assert_int_equal(l.nrows, 0);
+	qz_list_free(&l);
+}
+
+static void import_data_round_trip(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	qz_volcfg_t cfg = private_cfg;
+	OK(qz_vol_create(be, p, &cfg));
+	OK(qz_vol_start(be, p, &cfg));
+	fill(p, 0, 4096, 1);
+	OK(qz_vol_stop(be, p, &cfg));
+	char path[256];
+	OK(qz_vol_import_begin(be, p, &cfg, 8 * MiB, path, sizeof(path)));
+	char imp[256];
+	snprintf(imp, sizeof(imp), "%s:import", p);
+	assert_int_equal(vol_byte(imp, 5 * MiB), 0);
+	fill(imp, 0, 8 * MiB, 0x77);
+	OK(qz_vol_import_end(be, p, &cfg, true));
+	assert_int_equal(vol_byte(p, 7 * MiB), 0x77);
+	assert_int_equal(info_of(p, &cfg)->size, 8 * MiB);
+	assert_int_equal(info_of(p, &cfg)->nrevisions, 2); /* nothing lost: the old state stays */
+	uint64_t h = vol_hash(p);
+	OK(qz_vol_import_begin(be, p, &cfg, 4 * MiB, path, sizeof(path)));
+	fill(imp, 0, 4096, 0x78);
+	OK(qz_vol_import_end(be, p, &cfg, false));
+	assert_false(be->ops->exists(be, imp));
+	assert_int_equal(vol_hash(p), h);
+	/* export: the committed data, not what a running VM writes */
+	OK(qz_vol_start(be, p, &cfg));
+	fill(p, 0, 4096, 0x79);
+	OK(qz_vol_export(be, p, &cfg, path, sizeof(path)));
+	char exp[256];
+	snprintf(exp, sizeof(exp), "%s:export-1", p);
+	assert_int_equal(vol_hash(exp), h);
+	OK(qz_vol_export_end(be, p, path));
+	assert_false(be->ops->exists(be, exp));
+	assert_int_equal(qz_vol_export_end(be, p, "/dev/zvol/elsewhere"), EINVAL);
+	OK(qz_vol_stop(be, p, &cfg));
+}
+
+static void import_volume_clones_in_the_same_pool(void **s)
+{
+	(void)s;
+	const char *src = V("work", "private"), *dst = V("work-clone", "private");
+	OK(qz_vol_create(be, src, &private_cfg));
+	OK(qz_vol_start(be, src, &private_cfg));
+	fill(src, 0, MiB, 0x42);
+	OK(qz_vol_stop(be, src, &private_cfg));
+	OK(qz_vol_create(be, dst, &private_cfg));
+	OK(qz_vol_import_volume(be, dst, &private_cfg, src));
+	assert_int_equal(vol_hash(dst), vol_hash(src));
+	/* the source may go while the copy lives */
+	OK(qz_vol_remove(be, src));
+	assert_false(be->ops->exists(be, src));
+	assert_int_equal(vol_byte(dst, 100), 0x42);
+	OK(qz_vol_remove(be, dst));
+	qz_list_t l;
+	const char *cols[] = {"type"};
+	OK(be->ops->list(be, root(), -1, QZ_VOLUME | QZ_SNAPSHOT, cols, 1, &l));
+	assert_int_equal(l.nrows, 0); /* the trash was emptied too */
+	qz_list_free(&l);
+}
+
+static void remove_template_while_appvm_runs(void **s)
+{
+	(void)s;
+	const char *t = V("tmpl", "root"), *a = V("app", "root");
+	qz_volcfg_t acfg = appvm_root(t);
+	OK(qz_vol_create(be, t, &template_root));
+	OK(qz_vol_start(be, t, &template_root));
+	fill(t, 0, 4096, 0x12);
+	OK(qz_vol_stop(be, t, &template_root));
+	OK(qz_vol_start(be, a, &acfg));
+	OK(qz_vol_remove(be, t));
+	assert_false(be->ops->exists(be, t));
+	assert_int_equal(vol_byte(a, 0), 0x12);
+	OK(qz_vol_stop(be, a, &acfg));
+}
+
+static void resize_rules(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	OK(qz_vol_create(be, p, &private_cfg));
+	OK(qz_vol_start(be, p, &private_cfg));
+	fill(p, 0, 4096, 3);
+	OK(qz_vol_resize(be, p, &private_cfg, 8 * MiB, false)); /* live */
+	assert_int_equal(info_of(p, &private_cfg)->size, 8 * MiB);
+	assert_int_equal(qz_vol_resize(be, p, &private_cfg, 4 * MiB, false), EINVAL);
+	assert_int_equal(qz_vol_resize(be, p, &private_cfg, 1000, false), EINVAL);
+	assert_int_equal(info_of(p, &private_cfg)->size, 8 * MiB);
+	OK(qz_vol_stop(be, p, &private_cfg));
+	OK(qz_vol_resize(be, p, &private_cfg, 4 * MiB, true));
+	assert_int_equal(vol_byte(p, 0), 3);
+	/* a volume made at start takes the new size then */
+	OK(qz_vol_resize(be, V("app", "volatile"), &volatile_cfg, 8 * MiB, false));
+}
+
+static void bad_input_changes_nothing(void **s)
+{
+	(void)s;
+	qz_volcfg_t bad = private_cfg;
+	bad.size = 1000;
+	assert_int_equal(qz_vol_create(be, V("work", "private"), &bad), EINVAL);
+	assert_false(be->ops->exists(be, N("pool/work")));
+	assert_int_equal(qz_vol_create(be, N("pool/vm@x/private"), &private_cfg), EINVAL);
+	assert_int_equal(qz_vol_create(be, N("pool/only-vm"), &private_cfg), EINVAL);
+	assert_int_equal(qz_vol_create(be, N("pool/vm/a:b"), &private_cfg), EINVAL);
+	assert_int_equal(qz_vol_create(be, N("nopool/vm/private"), &private_cfg), ENOENT);
+	OK(qz_vol_create(be, V("work", "private"), &private_cfg));
+	assert_int_equal(qz_vol_create(be, V("work", "private"), &private_cfg), EEXIST);
+	assert_int_equal(qz_vol_start(be, V("none", "private"), &private_cfg), ENOENT);
+	qz_volcfg_t nosrc = appvm_root(V("none", "root"));
+	assert_int_equal(qz_vol_start(be, V("app", "root"), &nosrc), ENOENT);
+	assert_int_equal(qz_vol_verify(be, V("app", "root"), &nosrc), ENOENT);
+	OK(qz_vol_verify(be, V("work", "private"), &private_cfg));
+}
+
+static void pool_setup_and_destroy(void **s)
+{
+	(void)s;
+	OK(qz_pool_setup(be, root(), "testpool")); /* again: fine */
+	assert_int_equal(qz_pool_setup(be, root(), "otherpool"), EEXIST);
+	assert_string_equal(prop(root(), "volmode"), "dev");
+	assert_string_equal(prop(root(), "mountpoint"), "none");
+	mkfs(N("foreign"));
+	mkfs(N("foreign/child"));
+	assert_int_equal(qz_pool_setup(be, N("foreign"), "x"), EEXIST);
+	OK(qz_vol_create(be, V("work", "private"), &private_cfg));
+	assert_int_equal(qz_pool_destroy(be, root()), EBUSY);
+	OK(qz_vol_remove(be, V("work", "private")));
+	mkfs(N("pool/somebody-elses"));
+	assert_int_not_equal(qz_pool_destroy(be, root()), 0);
+	assert_true(be->ops->exists(be, root()));
+	OK(be->ops->destroy(be, N("pool/somebody-elses")));
+	OK(qz_pool_destroy(be, root()));
+	assert_false(be->ops->exists(be, root()));
+	assert_int_equal(qz_pool_destroy(be, "tank"), EINVAL);
+}
+
+const struct CMUnitTest volume_cases[] = {
+    ECASE(private_volume_lifecycle),
+    ECASE(stop_of_halted_volume_is_a_noop),
+    ECASE(start_again_without_stop_keeps_data),
+    ECASE(revisions_are_pruned_to_keep),
+    ECASE(revert_destroys_nothing),
+    ECASE(revert_refusals),
+    ECASE(appvm_root_sees_committed_template_state),
+    ECASE(volatile_is_fresh_at_each_start),
+    ECASE(ephemeral_volatile_is_encrypted),
+    ECASE(dispvm_private_from_template_private),
+    ECASE(both_flags_start_from_source_and_commit),
+    ECASE(keep_minus_one_takes_no_snapshots),
+    ECASE(import_data_round_trip),
+    ECASE(import_volume_clones_in_the_same_pool),
+    ECASE(remove_template_while_appvm_runs),
+    ECASE(resize_rules),
+    ECASE(bad_input_changes_nothing),
+    ECASE(pool_setup_and_destroy),
+};
+const size_t volume_ncases = sizeof(volume_cases) / sizeof(volume_cases[0]);
