@@ -19,13 +19,22 @@ typedef struct qz_cmd {
 	int (*fn)(qz_cli_t *cli, int argc, char **argv); /* returns an exit code */
 	const char *usage;
 	const char *help;
+	const struct qz_cmd *group; /* a group's subcommands (fn is then NULL) */
+	unsigned flags;
 } qz_cmd_t;
 
-/* Subcommands working on datasets, volumes and snapshots (cmd_dataset.c); NULL-terminated. */
-extern const qz_cmd_t qz_dataset_cmds[];
+/* Take the lock of the volume named by the first argument while the command runs. */
+#define QZ_CMD_LOCK 1u
+
+/* The command tables, one file each; NULL-terminated. */
+extern const qz_cmd_t qz_dataset_cmds[]; /* plain datasets and snapshots (cmd_dataset.c) */
+extern const qz_cmd_t qz_pool_cmds[];	 /* qzfs pool ... (cmd_pool.c) */
+extern const qz_cmd_t qz_volume_cmds[];	 /* qzfs volume ... (cmd_volume.c) */
 
 /* Reports a failed operation on what to stderr and returns the matching exit code. */
 int qz_cli_fail(qz_cli_t *cli, const char *what, int err);
+/* Prints a result for people, or {"key": value} with --json. */
+int qz_cli_report(qz_cli_t *cli, const char *key, const char *value);
 /* Reports a usage error for the current subcommand and returns QZ_EXIT_USAGE. */
 int qz_cli_usage(qz_cli_t *cli, const char *msg);
 

@@ -28,18 +28,6 @@ static int parse_props(int argc, char **argv, qz_prop_t *props)
 	return argc;
 }
 
-static int report(qz_cli_t *cli, const char *verb, const char *name)
-{
-	if (cli->json) {
-		qz_json_object(&cli->out, NULL);
-		qz_json_string(&cli->out, verb, name);
-		qz_json_end(&cli->out, '}');
-	} else {
-		printf("%s %s\n", verb, name);
-	}
-	return QZ_EXIT_OK;
-}
-
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
 	if (argc < 2)
@@ -62,7 +50,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	int err = cli->be->ops->create(cli->be, name, QZ_VOLUME, props, (size_t)n + 1, NULL, 0);
 	if (err != 0)
 		return qz_cli_fail(cli, name, err);
-	return report(cli, "created", name);
+	return qz_cli_report(cli, "created", name);
 }
 
 static int cmd_snapshot(qz_cli_t *cli, int argc, char **argv)
@@ -76,7 +64,7 @@ static int cmd_snapshot(qz_cli_t *cli, int argc, char **argv)
 	if (err != 0)
 		return qz_cli_fail(cli, argc == 1 ? argv[0] : "snapshots", err);
 	for (int i = 0; i < argc; i++)
-		report(cli, "snapshot", argv[i]);
+		qz_cli_report(cli, "snapshot", argv[i]);
 	return QZ_EXIT_OK;
 }
 
@@ -90,7 +78,7 @@ static int cmd_clone(qz_cli_t *cli, int argc, char **argv)
 	int err = cli->be->ops->clone(cli->be, argv[0], argv[1], NULL, 0);
 	if (err != 0)
 		return qz_cli_fail(cli, argv[1], err);
-	return report(cli, "cloned", argv[1]);
+	return qz_cli_report(cli, "cloned", argv[1]);
 }
 
 static int cmd_destroy(qz_cli_t *cli, int argc, char **argv)
@@ -111,7 +99,7 @@ static int cmd_destroy(qz_cli_t *cli, int argc, char **argv)
 			      : cli->be->ops->destroy(cli->be, argv[i]);
 		if (err != 0)
 			return qz_cli_fail(cli, argv[i], err);
-		report(cli, "destroyed", argv[i]);
+		qz_cli_report(cli, "destroyed", argv[i]);
 	}
 	return QZ_EXIT_OK;
 }
@@ -163,15 +151,16 @@ static int cmd_device(qz_cli_t *cli, int argc, char **argv)
 	int err = cli->be->ops->zvol_path(cli->be, argv[0], path, sizeof(path));
 	if (err != 0)
 		return qz_cli_fail(cli, argv[0], err);
-	return report(cli, "device", path);
+	return qz_cli_report(cli, "device", path);
 }
 
 const qz_cmd_t qz_dataset_cmds[] = {
-    {"create", cmd_create, "VOLUME SIZE [PROP=VALUE]...", "create a sparse volume"},
-    {"snapshot", cmd_snapshot, "DATASET@SNAP...", "take snapshots, all in one transaction"},
-    {"clone", cmd_clone, "DATASET@SNAP NEWNAME", "clone a snapshot"},
-    {"destroy", cmd_destroy, "NAME...", "destroy volumes, datasets or snapshots"},
-    {"device", cmd_device, "VOLUME", "wait for a volume's block device; print its path"},
-    {"list", cmd_list, "DATASET", "list a dataset, its descendants and snapshots"},
-    {NULL, NULL, NULL, NULL},
+    {"create", cmd_create, "VOLUME SIZE [PROP=VALUE]...", "create a sparse volume", NULL, 0},
+    {"snapshot", cmd_snapshot, "DATASET@SNAP...", "take snapshots, all in one transaction", NULL,
+     0},
+    {"clone", cmd_clone, "DATASET@SNAP NEWNAME", "clone a snapshot", NULL, 0},
+    {"destroy", cmd_destroy, "NAME...", "destroy volumes, datasets or snapshots", NULL, 0},
+    {"device", cmd_device, "VOLUME", "wait for a volume's block device; print its path", NULL, 0},
+    {"list", cmd_list, "DATASET", "list a dataset, its descendants and snapshots", NULL, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0},
 };

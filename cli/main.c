@@ -3,6 +3,7 @@
  * as one line and an exit code (see README.md), results to stdout (JSON with --json).
  */
 #include "cli.h"
+#include "engine.h"
 #include "error.h"
 
 #include <errno.h>
@@ -10,7 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const qz_cmd_t *const groups[] = {qz_dataset_cmds, NULL};
+static const qz_cmd_t groups_table[] = {
+    {"pool", NULL, "COMMAND ...", "Qubes pools", qz_pool_cmds, 0},
+    {"volume", NULL, "COMMAND VOLUME ...", "the Qubes volume contract", qz_volume_cmds, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0},
+};
+static const qz_cmd_t *const groups[] = {groups_table, qz_dataset_cmds, NULL};
+
+int qz_cli_report(qz_cli_t *cli, const char *key, const char *value)
+{
+	if (cli->json) {
+		qz_json_object(&cli->out, NULL);
+		qz_json_string(&cli->out, key, value);
+		qz_json_end(&cli->out, '}');
+	} else {
+		printf("%s %s\n", key, value);
+	}
+	return QZ_EXIT_OK;
+}
 
 int qz_cli_fail(qz_cli_t *cli, const char *what, int err)
 {
@@ -22,14 +40,26 @@ int qz_cli_fail(qz_cli_t *cli, const char *what, int err)
 	return (int)qz_exit_code(err);
 }
 
+static const qz_cmd_t *current;
+
 int qz_cli_usage(qz_cli_t *cli, const char *msg)
 {
-	for (const qz_cmd_t *const *g = groups; *g != NULL; g++)
-		for (const qz_cmd_t *c = *g; c->name != NULL; c++)
-			if (strcmp(c->name, cli->cmd) == 0)
-				fprintf(stderr, "qzfs %s: %s\nusage: qzfs %s %s\n", cli->cmd, msg,
-					c->name, c->usage);
+	fprintf(stderr, "qzfs %s: %s\nusage: qzfs %s %s\n", cli->cmd, msg, cli->cmd,
+		current != NULL ? current->usage : "");
 	return QZ_EXIT_USAGE;
+}
+
+static void list_table(FILE *f, const char *prefix, const qz_cmd_t *t)
+{
+	for (const qz_cmd_t *c = t; c->name != NULL; c++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s%s%s", prefix, c->name,
+			 c->group != NULL ? " " : "");
+		if (c->group != NULL)
+			list_table(f, name, c->group);
+		else
+			fprintf(f, "  %-24s %-34s %s\n", name, c->usage, c->help);
+	}
 }
 
 static void usage(FILE *f)
@@ -37,16 +67,17 @@ static void usage(FILE *f)
 	fprintf(f, "usage: qzfs [--json] COMMAND [ARGS...]\n"
 		   "       qzfs --help | --version\n\ncommands:\n");
 	for (const qz_cmd_t *const *g = groups; *g != NULL; g++)
-		for (const qz_cmd_t *c = *g; c->name != NULL; c++)
-			fprintf(f, "  %-10s %-34s %s\n", c->name, c->usage, c->help);
+		list_table(f, "", *g);
+	fprintf(f, "\nCONFIG, the volume's settings from qubes.xml: [--save-on-stop] [--snap-on-start\n"
+		   "  --source VOL] [--revisions-to-keep N] [--size BYTES] [--ephemeral]\n");
 	fprintf(f, "\nexit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 exists, 5 busy,\n"
 		   "            6 ZFS unavailable, 7 key not loaded or wrong, 8 pool full\n"
 		   "environment: QZFS_BACKEND=model runs on the in-memory model (tests only)\n");
 }
 
-static const qz_cmd_t *lookup(const char *name)
+static const qz_cmd_t *lookup(const qz_cmd_t *const *tables, const char *name)
 {
-	for (const qz_cmd_t *const *g = groups; *g != NULL; g++)
+	for (const qz_cmd_t *const *g = tables; *g != NULL; g++)
 		for (const qz_cmd_t *c = *g; c->name != NULL; c++)
 			if (strcmp(c->name, name) == 0)
 				return c;
@@ -76,12 +107,26 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return QZ_EXIT_USAGE;
 	}
-	const qz_cmd_t *cmd = lookup(argv[i]);
+	const qz_cmd_t *cmd = lookup(groups, argv[i]);
+	static char cmdname[64];
+	snprintf(cmdname, sizeof(cmdname), "%s", argv[i]);
+	while (cmd != NULL && cmd->group != NULL) { /* "pool info", "volume start" */
+		const qz_cmd_t *const sub[] = {cmd->group, NULL};
+		if (++i >= argc) {
+			fprintf(stderr, "qzfs %s: which command? (qzfs --help lists them)\n",
+				cmdname);
+			return QZ_EXIT_USAGE;
+		}
+		cmd = lookup(sub, argv[i]);
+		snprintf(cmdname + strlen(cmdname), sizeof(cmdname) - strlen(cmdname), " %s",
+			 argv[i]);
+	}
 	if (cmd == NULL) {
-		fprintf(stderr, "qzfs: unknown command '%s' (qzfs --help lists them)\n", argv[i]);
+		fprintf(stderr, "qzfs: unknown command '%s' (qzfs --help lists them)\n", cmdname);
 		return QZ_EXIT_USAGE;
 	}
-	cli.cmd = cmd->name;
+	current = cmd;
+	cli.cmd = cmdname;
 	qz_json_init(&cli.out, stdout);
 	int err = qz_backend_open(getenv("QZFS_BACKEND"), getenv("QZFS_MODEL_POOL"), &cli.be);
 	if (err != 0) {
@@ -89,7 +134,14 @@ int main(int argc, char **argv)
 			err == ENOENT ? " (is the zfs kernel module loaded?)" : "");
 		return QZ_EXIT_NOZFS;
 	}
-	int rc = cmd->fn(&cli, argc - i - 1, argv + i + 1);
+	int lockfd = -1, rc;
+	if ((cmd->flags & QZ_CMD_LOCK) && i + 1 < argc &&
+	    (err = qz_lock_volume(argv[i + 1], &lockfd)) != 0) {
+		rc = qz_cli_fail(&cli, "cannot take the volume's lock", err);
+	} else {
+		rc = cmd->fn(&cli, argc - i - 1, argv + i + 1);
+		qz_unlock_volume(lockfd);
+	}
 	qz_backend_close(cli.be);
 	if (fflush(stdout) != 0 && rc == QZ_EXIT_OK)
 		rc = QZ_EXIT_FAIL;

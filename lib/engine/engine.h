@@ -62,6 +62,10 @@ int qz_crash_point(const char *name);
  * ECANCELED (in-process tests). QZFS_CRASH_AT=<n> arms it for a qzfs process. */
 unsigned qz_crash_arm(unsigned n, int exit_code);
 
+/* Takes the lock of vol's family (waits for it); release with qz_unlock_volume. */
+int qz_lock_volume(const char *vol, int *fd);
+void qz_unlock_volume(int fd);
+
 /* ---- pools ---- */
 
 /* Makes root (and its parents) ready: mountpoint=none, volmode=dev, marked with the pool name.
@@ -70,6 +74,10 @@ int qz_pool_setup(qz_backend_t *be, const char *root, const char *poolname);
 /* Removes the root and the empty VM datasets; refuses (EBUSY) while any volume remains and
  * never touches a dataset we did not create or a zpool's root dataset. */
 int qz_pool_destroy(qz_backend_t *be, const char *root);
+
+/* Describes every volume under root from one ZFS listing: fn is called for each. */
+int qz_pool_volumes(qz_backend_t *be, const char *root,
+		    void (*fn)(void *arg, const char *vol, const qz_volinfo_t *info), void *arg);
 
 /* ---- volumes; vol is the live dataset R/<vm>/<vol> ---- */
 

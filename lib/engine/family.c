@@ -38,41 +38,50 @@ static uint64_t num(const char *s)
 	return s != NULL ? strtoull(s, NULL, 10) : 0;
 }
 
+int fam_list(qz_backend_t *be, const char *dir, int depth, qz_list_t *l)
+{
+	return be->ops->list(be, dir, depth, QZ_VOLUME | QZ_SNAPSHOT, cols,
+			     sizeof(cols) / sizeof(*cols), l);
+}
+
 int fam_load(qz_backend_t *be, const char *vol, family_t *f)
 {
 	memset(f, 0, sizeof(*f));
-	snprintf(f->vol, sizeof(f->vol), "%s", vol);
 	char dir[QZ_NAME_MAX];
-	int err = qz_name_parent(vol, dir, sizeof(dir));
-	if (err != 0)
+	if (qz_name_parent(vol, dir, sizeof(dir)) != 0)
 		return EINVAL;
-	err = be->ops->list(be, dir, 2, QZ_VOLUME | QZ_SNAPSHOT, cols, sizeof(cols) / sizeof(*cols),
-			    &f->raw);
-	if (err == ENOENT)
+	int err = fam_list(be, dir, 2, &f->raw);
+	if (err == ENOENT) {
+		snprintf(f->vol, sizeof(f->vol), "%s", vol);
 		return 0;
-	if (err != 0)
-		return err;
-	f->snaps = calloc(f->raw.nrows + 1, sizeof(*f->snaps));
+	}
+	return err != 0 ? err : fam_from_list(&f->raw, vol, f);
+}
+
+int fam_from_list(const qz_list_t *l, const char *vol, family_t *f)
+{
+	snprintf(f->vol, sizeof(f->vol), "%s", vol);
+	f->snaps = calloc(l->nrows + 1, sizeof(*f->snaps));
 	if (f->snaps == NULL)
 		return ENOMEM;
 	/* datasets first, so that snapshots can name theirs */
-	for (size_t r = 0; r < f->raw.nrows; r++) {
-		const char *name = qz_list_cell(&f->raw, r, 0);
+	for (size_t r = 0; r < l->nrows; r++) {
+		const char *name = qz_list_cell(l, r, 0);
 		const char *sfx = member_suffix(vol, name);
-		if (sfx == NULL || strcmp(qz_list_cell(&f->raw, r, C_TYPE), "volume") != 0)
+		if (sfx == NULL || strcmp(qz_list_cell(l, r, C_TYPE), "volume") != 0)
 			continue;
 		if (f->nds == sizeof(f->ds) / sizeof(f->ds[0]))
 			return E2BIG;
 		fam_ds_t *d = &f->ds[f->nds++];
 		d->name = name;
 		d->suffix = sfx;
-		d->origin = qz_list_cell(&f->raw, r, C_ORIGIN);
-		d->volsize = num(qz_list_cell(&f->raw, r, C_VOLSIZE));
-		d->referenced = num(qz_list_cell(&f->raw, r, C_REFER));
-		d->dirty_prop = strcmp(qz_list_cell(&f->raw, r, C_DIRTY), "1") == 0;
+		d->origin = qz_list_cell(l, r, C_ORIGIN);
+		d->volsize = num(qz_list_cell(l, r, C_VOLSIZE));
+		d->referenced = num(qz_list_cell(l, r, C_REFER));
+		d->dirty_prop = strcmp(qz_list_cell(l, r, C_DIRTY), "1") == 0;
 	}
-	for (size_t r = 0; r < f->raw.nrows; r++) {
-		const char *name = qz_list_cell(&f->raw, r, 0);
+	for (size_t r = 0; r < l->nrows; r++) {
+		const char *name = qz_list_cell(l, r, 0);
 		const char *at = strchr(name, '@');
 		if (at == NULL)
 			continue;
@@ -86,9 +95,9 @@ int fam_load(qz_backend_t *be, const char *vol, family_t *f)
 		s->name = name;
 		s->shortname = at + 1;
 		s->ds = (size_t)di;
-		s->createtxg = num(qz_list_cell(&f->raw, r, C_TXG));
-		s->creation = num(qz_list_cell(&f->raw, r, C_CREATION));
-		s->deferred = strcmp(qz_list_cell(&f->raw, r, C_DEFER), "on") == 0;
+		s->createtxg = num(qz_list_cell(l, r, C_TXG));
+		s->creation = num(qz_list_cell(l, r, C_CREATION));
+		s->deferred = strcmp(qz_list_cell(l, r, C_DEFER), "on") == 0;
 		char *end;
 		if (s->shortname[0] == 'r' && s->shortname[1] >= '1' && s->shortname[1] <= '9') {
 			unsigned long v = strtoul(s->shortname + 1, &end, 10);

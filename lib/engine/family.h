@@ -32,11 +32,15 @@ typedef struct family {
 	size_t nds;
 	fam_snap_t *snaps;
 	size_t nsnaps;
-	qz_list_t raw;
+	qz_list_t raw; /* owned by fam_load's families only */
 } family_t;
 
 /* Reads the family of live dataset vol; an absent volume gives an empty family. */
 int fam_load(qz_backend_t *be, const char *vol, family_t *f);
+/* Lists volumes and snapshots below dir (depth levels, -1 = all) with what families need. */
+int fam_list(qz_backend_t *be, const char *dir, int depth, qz_list_t *l);
+/* Builds the family of vol from such a listing, which must outlive f. */
+int fam_from_list(const qz_list_t *l, const char *vol, family_t *f);
 void fam_free(family_t *f);
 /* Index of the dataset with the given suffix ("" = live), or -1. */
 long fam_ds(const family_t *f, const char *suffix);

@@ -532,26 +532,31 @@ int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 	return prune(be, vol, cfg->revisions_to_keep);
 }
 
-int qz_vol_info(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, qz_volinfo_t *info)
+/* The volume family the dataset or snapshot name belongs to (its live dataset's name). */
+static void family_of(const char *name, char *vol)
 {
-	memset(info, 0, sizeof(*info));
-	int err = check_vol_name(be, vol);
-	family_t f;
-	if (err != 0 || (err = fam_load(be, vol, &f)) != 0)
-		return err;
-	long live = fam_ds(&f, "");
-	const fam_snap_t *cur = fam_current(&f);
+	size_t n = strcspn(name, "@:");
+	snprintf(vol, QZ_NAME_MAX, "%.*s", (int)n, name);
+}
+
+/* Describes f; the origin's family, when it is another volume's, comes from l (or from ZFS). */
+static void describe(qz_backend_t *be, const qz_list_t *l, const family_t *f, qz_volinfo_t *info)
+{
+	long live = fam_ds(f, "");
+	const fam_snap_t *cur = fam_current(f);
 	info->exists = live >= 0;
-	info->dirty = cfg->save_on_stop && fam_running(&f);
-	info->size = live >= 0 ? f.ds[live].volsize : cfg->size;
-	info->usage = live >= 0 ? f.ds[live].referenced : 0;
+	info->dirty = fam_running(f);
+	if (live >= 0) {
+		info->size = f->ds[live].volsize;
+		info->usage = f->ds[live].referenced;
+	}
 	if (cur != NULL)
 		snprintf(info->current, sizeof(info->current), "%s", cur->shortname);
 	const fam_snap_t *revs[QZ_MAX_REVISIONS];
 	size_t n = 0;
-	for (size_t i = 0; i < f.nsnaps && n < QZ_MAX_REVISIONS; i++)
-		if (f.snaps[i].rev != 0 && !f.snaps[i].deferred && &f.snaps[i] != cur)
-			revs[n++] = &f.snaps[i];
+	for (size_t i = 0; i < f->nsnaps && n < QZ_MAX_REVISIONS; i++)
+		if (f->snaps[i].rev != 0 && !f->snaps[i].deferred && &f->snaps[i] != cur)
+			revs[n++] = &f->snaps[i];
 	qsort(revs, n, sizeof(*revs), cmp_newest_first);
 	for (size_t i = 0; i < n; i++) { /* oldest first */
 		qz_revision_t *r = &info->revisions[i];
@@ -559,16 +564,72 @@ int qz_vol_info(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, qz_vo
 		r->created = revs[n - 1 - i]->creation;
 	}
 	info->nrevisions = n;
-	if (cfg->snap_on_start && !cfg->save_on_stop && live >= 0 && cfg->source != NULL) {
-		family_t sf;
-		if (fam_load(be, cfg->source, &sf) == 0) {
-			const fam_snap_t *scur = fam_current(&sf);
-			info->outdated = scur != NULL && strcmp(f.ds[live].origin, scur->name) != 0;
-			fam_free(&sf);
-		}
+	/* outdated: started from another volume's state, which has moved on since */
+	char src[QZ_NAME_MAX];
+	if (live < 0 || strcmp(f->ds[live].origin, "-") == 0)
+		return;
+	family_of(f->ds[live].origin, src);
+	if (strcmp(src, f->vol) == 0)
+		return;
+	family_t sf;
+	int err = l != NULL ? fam_from_list(l, src, &sf) : fam_load(be, src, &sf);
+	if (err == 0) {
+		const fam_snap_t *scur = fam_current(&sf);
+		info->outdated = scur != NULL && strcmp(scur->name, f->ds[live].origin) != 0;
 	}
+	fam_free(&sf);
+}
+
+int qz_vol_info(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, qz_volinfo_t *info)
+{
+	memset(info, 0, sizeof(*info));
+	int err = check_vol_name(be, vol);
+	family_t f;
+	if (err != 0 || (err = fam_load(be, vol, &f)) != 0)
+		return err;
+	describe(be, NULL, &f, info);
+	if (!info->exists)
+		info->size = cfg->size;
+	info->dirty &= cfg->save_on_stop;
 	fam_free(&f);
 	return 0;
+}
+
+int qz_pool_volumes(qz_backend_t *be, const char *root,
+		    void (*fn)(void *arg, const char *vol, const qz_volinfo_t *info), void *arg)
+{
+	qz_list_t l;
+	int err = fam_list(be, root, -1, &l);
+	if (err != 0)
+		return err;
+	qz_volinfo_t *info = malloc(sizeof(*info));
+	if (info == NULL) {
+		qz_list_free(&l);
+		return ENOMEM;
+	}
+	size_t depth = 0;
+	for (const char *p = root; *p != '\0'; p++)
+		depth += *p == '/';
+	for (size_t r = 0; err == 0 && r < l.nrows; r++) {
+		const char *name = qz_list_cell(&l, r, 0);
+		size_t d = 0;
+		for (const char *p = name; *p != '\0'; p++)
+			d += *p == '/';
+		/* live volumes: R/<vm>/<vol>, no ':' or '@' */
+		if (d != depth + 2 || strpbrk(name, ":@") != NULL ||
+		    strcmp(qz_list_cell(&l, r, 1), "volume") != 0)
+			continue;
+		family_t f;
+		memset(info, 0, sizeof(*info));
+		if ((err = fam_from_list(&l, name, &f)) == 0) {
+			describe(be, &l, &f, info);
+			fn(arg, name, info);
+		}
+		fam_free(&f);
+	}
+	free(info);
+	qz_list_free(&l);
+	return err;
 }
 
 int qz_vol_revert(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, const char *rev)

@@ -1,0 +1,103 @@
+/* qzfs pool ...: a Qubes pool's root dataset, and the bulk listing of its volumes. */
+#include "cli.h"
+#include "engine.h"
+#include "error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int cmd_setup(qz_cli_t *cli, int argc, char **argv)
+{
+	if (argc != 2)
+		return qz_cli_usage(cli, "a root dataset and the Qubes pool's name are needed");
+	int err = qz_pool_setup(cli->be, argv[0], argv[1]);
+	return err != 0 ? qz_cli_fail(cli, argv[0], err) : qz_cli_report(cli, "ready", argv[0]);
+}
+
+static int cmd_destroy(qz_cli_t *cli, int argc, char **argv)
+{
+	if (argc != 1)
+		return qz_cli_usage(cli, "name the pool's root dataset");
+	int err = qz_pool_destroy(cli->be, argv[0]);
+	return err != 0 ? qz_cli_fail(cli, argv[0], err) : qz_cli_report(cli, "destroyed", argv[0]);
+}
+
+static int cmd_info(qz_cli_t *cli, int argc, char **argv)
+{
+	if (argc != 1)
+		return qz_cli_usage(cli, "name the pool's root dataset");
+	const char *cols[] = {"used", "available", "qubes-zfs:pool"};
+	qz_list_t l;
+	int err = cli->be->ops->list(cli->be, argv[0], 0, QZ_FILESYSTEM, cols, 3, &l);
+	if (err != 0)
+		return qz_cli_fail(cli, argv[0], err);
+	uint64_t used = strtoull(qz_list_cell(&l, 0, 1), NULL, 10);
+	uint64_t avail = strtoull(qz_list_cell(&l, 0, 2), NULL, 10);
+	if (cli->json) {
+		qz_json_object(&cli->out, NULL);
+		qz_json_string(&cli->out, "root", argv[0]);
+		qz_json_string(&cli->out, "pool", qz_list_cell(&l, 0, 3));
+		qz_json_uint(&cli->out, "size", used + avail);
+		qz_json_uint(&cli->out, "usage", used);
+		qz_json_uint(&cli->out, "free", avail);
+		qz_json_end(&cli->out, '}');
+	} else {
+		printf("%s: pool %s, size %llu, usage %llu, free %llu\n", argv[0],
+		       qz_list_cell(&l, 0, 3), (unsigned long long)(used + avail),
+		       (unsigned long long)used, (unsigned long long)avail);
+	}
+	qz_list_free(&l);
+	return QZ_EXIT_OK;
+}
+
+static void print_volume(void *arg, const char *vol, const qz_volinfo_t *in)
+{
+	qz_cli_t *cli = arg;
+	if (!cli->json) {
+		printf("%-50s %12llu %12llu %-4s %zu revisions %s%s\n", vol,
+		       (unsigned long long)in->size, (unsigned long long)in->usage,
+		       in->current[0] ? in->current : "-", in->nrevisions,
+		       in->dirty ? "dirty " : "", in->outdated ? "outdated" : "");
+		return;
+	}
+	char when[32];
+	qz_json_t *j = &cli->out;
+	qz_json_object(j, vol);
+	qz_json_uint(j, "size", in->size);
+	qz_json_uint(j, "usage", in->usage);
+	qz_json_bool(j, "dirty", in->dirty);
+	qz_json_bool(j, "outdated", in->outdated);
+	qz_json_string(j, "current", in->current);
+	qz_json_object(j, "revisions");
+	for (size_t i = 0; i < in->nrevisions; i++) {
+		time_t t = (time_t)in->revisions[i].created;
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
+		qz_json_string(j, in->revisions[i].id, when);
+	}
+	qz_json_end(j, '}');
+	qz_json_end(j, '}');
+}
+
+static int cmd_volumes(qz_cli_t *cli, int argc, char **argv)
+{
+	if (argc != 1)
+		return qz_cli_usage(cli, "name the pool's root dataset");
+	if (cli->json)
+		qz_json_object(&cli->out, NULL);
+	else
+		printf("%-50s %12s %12s %-4s %s\n", "VOLUME", "SIZE", "USAGE", "CUR", "STATE");
+	int err = qz_pool_volumes(cli->be, argv[0], print_volume, cli);
+	if (cli->json)
+		qz_json_end(&cli->out, '}');
+	return err != 0 ? qz_cli_fail(cli, argv[0], err) : QZ_EXIT_OK;
+}
+
+const qz_cmd_t qz_pool_cmds[] = {
+    {"setup", cmd_setup, "ROOT NAME", "make ROOT the home of Qubes pool NAME", NULL, 0},
+    {"destroy", cmd_destroy, "ROOT", "remove an empty pool's datasets (never a zpool)", NULL, 0},
+    {"info", cmd_info, "ROOT", "size, usage and free space", NULL, 0},
+    {"volumes", cmd_volumes, "ROOT", "every volume, from one ZFS query", NULL, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,284 @@
+/* qzfs volume ...: the Qubes storage-volume contract, one subcommand per driver call. */
+#include "cli.h"
+#include "engine.h"
+#include "error.h"
+#include "zprop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define VOLCFG_USAGE "[CONFIG]"
+
+/* Splits argv into the volume's config (options) and the positional arguments. */
+static int parse(qz_cli_t *cli, int argc, char **argv, qz_volcfg_t *cfg, char **pos, int npos,
+		 bool *allow_shrink)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->revisions_to_keep = 1;
+	int n = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		bool has_value = i + 1 < argc;
+		if (strcmp(a, "--save-on-stop") == 0) {
+			cfg->save_on_stop = true;
+		} else if (strcmp(a, "--snap-on-start") == 0) {
+			cfg->snap_on_start = true;
+		} else if (strcmp(a, "--ephemeral") == 0) {
+			cfg->ephemeral = true;
+		} else if (strcmp(a, "--allow-shrink") == 0 && allow_shrink != NULL) {
+			*allow_shrink = true;
+		} else if (strcmp(a, "--source") == 0 && has_value) {
+			cfg->source = argv[++i];
+		} else if (strcmp(a, "--size") == 0 && has_value) {
+			if (qz_parse_size(argv[++i], &cfg->size) != 0)
+				return qz_cli_usage(cli, "--size takes a number of bytes");
+		} else if (strcmp(a, "--revisions-to-keep") == 0 && has_value) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || v < -1 || v > 1000)
+				return qz_cli_usage(
+				    cli, "--revisions-to-keep takes -1, 0 or up to 1000");
+			cfg->revisions_to_keep = (int)v;
+		} else if (a[0] == '-' && a[1] == '-') {
+			return qz_cli_usage(cli, "unknown option");
+		} else if (n < npos) {
+			pos[n++] = argv[i];
+		} else {
+			return qz_cli_usage(cli, "too many arguments");
+		}
+	}
+	if (n != npos)
+		return qz_cli_usage(cli, "missing arguments");
+	if (cfg->snap_on_start != (cfg->source != NULL))
+		return qz_cli_usage(cli, "--snap-on-start and --source go together");
+	return 0;
+}
+
+/* Reports the outcome of an operation on vol. */
+static int done(qz_cli_t *cli, const char *vol, int err)
+{
+	return err == 0 ? QZ_EXIT_OK : qz_cli_fail(cli, vol, err);
+}
+
+static void print_info(qz_cli_t *cli, const char *vol, const qz_volinfo_t *in)
+{
+	char when[32];
+	if (!cli->json) {
+		printf("%s: %s, size %llu, usage %llu%s%s, current %s, %zu revision(s)\n", vol,
+		       in->exists ? "exists" : "absent", (unsigned long long)in->size,
+		       (unsigned long long)in->usage, in->dirty ? ", dirty" : "",
+		       in->outdated ? ", outdated" : "", in->current[0] ? in->current : "-",
+		       in->nrevisions);
+		for (size_t i = 0; i < in->nrevisions; i++) {
+			time_t t = (time_t)in->revisions[i].created;
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
+			printf("  revision %s %s\n", in->revisions[i].id, when);
+		}
+		return;
+	}
+	qz_json_t *j = &cli->out;
+	qz_json_object(j, NULL);
+	qz_json_string(j, "name", vol);
+	qz_json_bool(j, "exists", in->exists);
+	qz_json_bool(j, "dirty", in->dirty);
+	qz_json_bool(j, "outdated", in->outdated);
+	qz_json_uint(j, "size", in->size);
+	qz_json_uint(j, "usage", in->usage);
+	qz_json_string(j, "current", in->current);
+	qz_json_object(j, "revisions");
+	for (size_t i = 0; i < in->nrevisions; i++) {
+		time_t t = (time_t)in->revisions[i].created;
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
+		qz_json_string(j, in->revisions[i].id, when);
+	}
+	qz_json_end(j, '}');
+	qz_json_end(j, '}');
+}
+
+static int cmd_create(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *vol;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	if (rc != 0)
+		return rc;
+	if (cfg.size == 0 && !cfg.snap_on_start)
+		return qz_cli_usage(cli, "--size is needed");
+	return done(cli, vol, (qz_vol_create(cli->be, vol, &cfg)));
+}
+
+static int cmd_remove(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *vol;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	return rc != 0 ? rc : done(cli, vol, (qz_vol_remove(cli->be, vol)));
+}
+
+static int cmd_start(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *vol;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	return rc != 0 ? rc : done(cli, vol, (qz_vol_start(cli->be, vol, &cfg)));
+}
+
+static int cmd_stop(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *vol;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	return rc != 0 ? rc : done(cli, vol, (qz_vol_stop(cli->be, vol, &cfg)));
+}
+
+static int cmd_recover(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *vol;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	return rc != 0 ? rc : done(cli, vol, (qz_vol_recover(cli->be, vol)));
+}
+
+static int cmd_info(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *vol;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	if (rc != 0)
+		return rc;
+	qz_volinfo_t *info = malloc(sizeof(*info));
+	if (info == NULL)
+		return qz_cli_fail(cli, vol, ENOMEM);
+	int err = qz_vol_info(cli->be, vol, &cfg, info);
+	if (err == 0)
+		print_info(cli, vol, info);
+	free(info);
+	return done(cli, vol, err);
+}
+
+static int cmd_revert(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *pos[2] = {NULL, NULL};
+	int rc = parse(cli, argc, argv, &cfg, pos, argc >= 2 && argv[1][0] != '-' ? 2 : 1, NULL);
+	if (rc != 0)
+		return rc;
+	return done(cli, pos[0], (qz_vol_revert(cli->be, pos[0], &cfg, pos[1])));
+}
+
+static int cmd_resize(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *pos[2];
+	bool shrink = false;
+	uint64_t size;
+	int rc = parse(cli, argc, argv, &cfg, pos, 2, &shrink);
+	if (rc != 0)
+		return rc;
+	if (qz_parse_size(pos[1], &size) != 0)
+		return qz_cli_usage(cli, "the size is a number of bytes (K/M/G/T allowed)");
+	return done(cli, pos[0], (qz_vol_resize(cli->be, pos[0], &cfg, size, shrink)));
+}
+
+static int cmd_device(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *vol, path[512];
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	if (rc != 0)
+		return rc;
+	int err = qz_vol_device(cli->be, vol, path, sizeof(path));
+	return err != 0 ? qz_cli_fail(cli, vol, err) : qz_cli_report(cli, "path", path);
+}
+
+static int cmd_import_data(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *pos[2], path[512];
+	uint64_t size;
+	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
+	if (rc != 0)
+		return rc;
+	if (qz_parse_size(pos[1], &size) != 0)
+		return qz_cli_usage(cli, "the size is a number of bytes");
+	int err = (qz_vol_import_begin(cli->be, pos[0], &cfg, size, path, sizeof(path)));
+	return err != 0 ? qz_cli_fail(cli, pos[0], err) : qz_cli_report(cli, "path", path);
+}
+
+static int cmd_import_data_end(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *pos[2];
+	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
+	if (rc != 0)
+		return rc;
+	bool ok = strcmp(pos[1], "ok") == 0;
+	if (!ok && strcmp(pos[1], "fail") != 0)
+		return qz_cli_usage(cli, "say ok or fail");
+	return done(cli, pos[0], (qz_vol_import_end(cli->be, pos[0], &cfg, ok)));
+}
+
+static int cmd_import_volume(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *pos[2];
+	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
+	if (rc != 0)
+		return rc;
+	return done(cli, pos[0], (qz_vol_import_volume(cli->be, pos[0], &cfg, pos[1])));
+}
+
+static int cmd_export(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *vol, path[512];
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	if (rc != 0)
+		return rc;
+	int err = (qz_vol_export(cli->be, vol, &cfg, path, sizeof(path)));
+	return err != 0 ? qz_cli_fail(cli, vol, err) : qz_cli_report(cli, "path", path);
+}
+
+static int cmd_export_end(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *pos[2];
+	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
+	if (rc != 0)
+		return rc;
+	return done(cli, pos[0], (qz_vol_export_end(cli->be, pos[0], pos[1])));
+}
+
+static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
+{
+	qz_volcfg_t cfg;
+	char *vol;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	return rc != 0 ? rc : done(cli, vol, qz_vol_verify(cli->be, vol, &cfg));
+}
+
+const qz_cmd_t qz_volume_cmds[] = {
+    {"create", cmd_create, "VOL " VOLCFG_USAGE, "create a volume", NULL, QZ_CMD_LOCK},
+    {"remove", cmd_remove, "VOL", "remove a volume and its revisions", NULL, QZ_CMD_LOCK},
+    {"start", cmd_start, "VOL " VOLCFG_USAGE, "prepare a volume for its VM", NULL, QZ_CMD_LOCK},
+    {"stop", cmd_stop, "VOL " VOLCFG_USAGE, "commit or discard after the VM", NULL, QZ_CMD_LOCK},
+    {"info", cmd_info, "VOL " VOLCFG_USAGE, "size, usage, dirty, outdated, revisions", NULL, 0},
+    {"revert", cmd_revert, "VOL [REVISION]", "make a revision current; nothing is lost", NULL,
+     QZ_CMD_LOCK},
+    {"resize", cmd_resize, "VOL SIZE [--allow-shrink]", "change a volume's size", NULL,
+     QZ_CMD_LOCK},
+    {"device", cmd_device, "VOL", "the volume's block device", NULL, 0},
+    {"import-data", cmd_import_data, "VOL SIZE", "a fresh target to write into", NULL, QZ_CMD_LOCK},
+    {"import-data-end", cmd_import_data_end, "VOL ok|fail", "swap the import in, or drop it", NULL,
+     QZ_CMD_LOCK},
+    {"import-volume", cmd_import_volume, "VOL SOURCE-VOL", "copy another volume's state", NULL,
+     QZ_CMD_LOCK},
+    {"export", cmd_export, "VOL", "a device with the committed data", NULL, QZ_CMD_LOCK},
+    {"export-end", cmd_export_end, "VOL PATH", "release an export", NULL, QZ_CMD_LOCK},
+    {"verify", cmd_verify, "VOL " VOLCFG_USAGE, "check that the volume can start", NULL, 0},
+    {"recover", cmd_recover, "VOL", "finish what a crash interrupted", NULL, QZ_CMD_LOCK},
+    {NULL, NULL, NULL, NULL, NULL, 0},
+};
