@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const cols[] = {"type",   "createtxg",     "creation",   "volsize",
-				   "origin", "defer_destroy", "referenced", QZ_DIRTY_PROP};
-enum { C_TYPE = 1, C_TXG, C_CREATION, C_VOLSIZE, C_ORIGIN, C_DEFER, C_REFER, C_DIRTY };
+/* What a family needs of each dataset; the column numbers (0 is the name) follow. */
+static const char *const cols[] = {"type",	 "createtxg",	"creation",
+				   "volsize",	 "origin",	"defer_destroy",
+				   "referenced", QZ_DIRTY_PROP, QZ_ROLE_PROP};
+enum { C_TYPE = 1, C_TXG, C_CREATION, C_VOLSIZE, C_ORIGIN, C_DEFER, C_REFER, C_DIRTY, C_ROLE };
 
 int fam_name(char *buf, const char *a, char sep, const char *b)
 {
@@ -40,33 +42,44 @@ static uint64_t num(const char *s)
 
 int fam_list(qz_backend_t *be, const char *dir, int depth, qz_list_t *l)
 {
-	return be->ops->list(be, dir, depth, QZ_VOLUME | QZ_SNAPSHOT, cols,
+	return be->ops->list(be, dir, depth, QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT, cols,
 			     sizeof(cols) / sizeof(*cols), l);
 }
 
 int fam_load(qz_backend_t *be, const char *vol, family_t *f)
 {
 	memset(f, 0, sizeof(*f));
+	snprintf(f->vol, sizeof(f->vol), "%s", vol);
 	char dir[QZ_NAME_MAX];
 	if (qz_name_parent(vol, dir, sizeof(dir)) != 0)
 		return EINVAL;
-	int err = fam_list(be, dir, 2, &f->raw);
-	if (err == ENOENT) {
-		snprintf(f->vol, sizeof(f->vol), "%s", vol);
+	qz_list_t l;
+	int err = fam_list(be, dir, 2, &l);
+	if (err == ENOENT)
 		return 0;
-	}
-	return err != 0 ? err : fam_from_list(&f->raw, vol, f);
+	if (err != 0)
+		return err;
+	err = fam_from_list(&l, vol, f);
+	f->raw = l; /* the family points into it: it lives as long as the family */
+	if (err != 0)
+		fam_free(f);
+	return err;
 }
 
 int fam_from_list(const qz_list_t *l, const char *vol, family_t *f)
 {
+	memset(f, 0, sizeof(*f));
 	snprintf(f->vol, sizeof(f->vol), "%s", vol);
+	char dir[QZ_NAME_MAX];
+	qz_name_parent(vol, dir, sizeof(dir));
 	f->snaps = calloc(l->nrows + 1, sizeof(*f->snaps));
 	if (f->snaps == NULL)
 		return ENOMEM;
 	/* datasets first, so that snapshots can name theirs */
 	for (size_t r = 0; r < l->nrows; r++) {
 		const char *name = qz_list_cell(l, r, 0);
+		if (strcmp(name, dir) == 0)
+			f->dir_role = qz_list_cell(l, r, C_ROLE);
 		const char *sfx = member_suffix(vol, name);
 		if (sfx == NULL || strcmp(qz_list_cell(l, r, C_TYPE), "volume") != 0)
 			continue;

@@ -32,7 +32,8 @@ typedef struct family {
 	size_t nds;
 	fam_snap_t *snaps;
 	size_t nsnaps;
-	qz_list_t raw; /* owned by fam_load's families only */
+	const char *dir_role; /* QZ_ROLE_PROP of R/<vm>, NULL if it does not exist */
+	qz_list_t raw;	      /* owned by fam_load's families only */
 } family_t;
 
 /* Reads the family of live dataset vol; an absent volume gives an empty family. */

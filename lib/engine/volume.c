@@ -172,29 +172,34 @@ static int drop_stale_marker(qz_backend_t *be, const family_t *f)
 	return be->ops->destroy_snaps(be, &m, 1, true);
 }
 
-int qz_vol_recover(qz_backend_t *be, const char *vol)
-{
-	int err = check_vol_name(be, vol);
-	if (err != 0)
-		return err;
-	family_t f;
-	if ((err = fam_load(be, vol, &f)) != 0)
-		return err;
-	if (fam_ds(&f, "prep") >= 0) /* an operation died before its commit point */
-		err = destroy_suffix(be, &f, "prep");
-	if (err == 0 && fam_ds(&f, "new") >= 0) /* ... or after it */
-		err = finish_swap(be, &f);
-	if (err == 0)
-		err = drop_stale_marker(be, &f);
-	fam_free(&f);
-	return err;
-}
-
-/* Loads the family after recovering it. */
+/* Loads vol's family, first completing or rolling back what a crashed operation left. */
 static int load_recovered(qz_backend_t *be, const char *vol, family_t *f)
 {
-	int err = qz_vol_recover(be, vol);
+	int err = check_vol_name(be, vol);
+	if (err != 0 || (err = fam_load(be, vol, f)) != 0)
+		return err;
+	char marker[QZ_NAME_MAX];
+	bool stale_marker = fam_name(marker, vol, '@', QZ_RUNNING_SNAP) == 0 &&
+			    fam_snap(f, marker) != NULL && !fam_running(f);
+	if (fam_ds(f, "prep") < 0 && fam_ds(f, "new") < 0 && !stale_marker)
+		return 0;	    /* the usual case: nothing to do */
+	if (fam_ds(f, "prep") >= 0) /* an operation died before its commit point */
+		err = destroy_suffix(be, f, "prep");
+	if (err == 0 && fam_ds(f, "new") >= 0) /* ... or after it */
+		err = finish_swap(be, f);
+	if (err == 0)
+		err = drop_stale_marker(be, f);
+	fam_free(f);
 	return err != 0 ? err : fam_load(be, vol, f);
+}
+
+int qz_vol_recover(qz_backend_t *be, const char *vol)
+{
+	family_t f;
+	int err = load_recovered(be, vol, &f);
+	if (err == 0)
+		fam_free(&f);
+	return err;
 }
 
 /* Creates R/<vm> when missing. */
@@ -203,13 +208,15 @@ static int ensure_vm_dir(qz_backend_t *be, const char *vol)
 	char dir[QZ_NAME_MAX], root[QZ_NAME_MAX];
 	qz_name_parent(vol, dir, sizeof(dir));
 	qz_name_parent(dir, root, sizeof(root));
+	if (be->ops->exists(be, dir))
+		return 0;
 	char role[32];
 	int err = be->ops->get_prop(be, root, QZ_ROLE_PROP, role, sizeof(role));
 	if (err == ENOENT)
 		return qz_be_fail(be, ENOENT, "the pool's dataset %s does not exist", root);
 	if (err == 0 && strcmp(role, "pool") != 0)
 		return qz_be_fail(be, EINVAL, "%s is not a qubes-storage-zfs pool", root);
-	if (err != 0 || be->ops->exists(be, dir))
+	if (err != 0)
 		return err;
 	qz_prop_t p[] = {{QZ_ROLE_PROP, "vm"}};
 	err = be->ops->create(be, dir, QZ_FILESYSTEM, p, 1, NULL, 0);
@@ -229,9 +236,13 @@ int qz_vol_create(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 	if ((err = load_recovered(be, vol, &f)) != 0)
 		return err;
 	bool exists = fam_ds(&f, "") >= 0;
+	bool foreign_dir = f.dir_role != NULL && strcmp(f.dir_role, "vm") != 0;
 	fam_free(&f);
 	if (exists)
 		return qz_be_fail(be, EEXIST, "volume %s exists already", vol);
+	if (foreign_dir)
+		return qz_be_fail(be, EINVAL,
+				  "%s is not in a VM dataset of a qubes-storage-zfs pool", vol);
 	if ((err = ensure_vm_dir(be, vol)) != 0 || !cfg->save_on_stop)
 		return err; /* the others are made at start */
 	if ((err = create_zvol(be, vol, cfg->size, NULL)) != 0)
@@ -321,7 +332,8 @@ int qz_vol_remove(qz_backend_t *be, const char *vol)
  * (revisions_to_keep -1) lends a temporary one while it is halted (*temp is then set: the
  * caller defers its destruction once cloned, so it lives exactly as long as the clone).
  */
-static int source_state(qz_backend_t *be, const char *src, char *snap, bool *temp)
+static int source_state(qz_backend_t *be, const char *src, char *snap, bool *temp,
+			uint64_t *volsize)
 {
 	if (src == NULL || check_vol_name(be, src) != 0)
 		return qz_be_fail(be, EINVAL, "a snap_on_start volume needs a source volume");
@@ -330,10 +342,13 @@ static int source_state(qz_backend_t *be, const char *src, char *snap, bool *tem
 	if (err != 0)
 		return err;
 	const fam_snap_t *cur = fam_current(&sf);
+	long live = fam_ds(&sf, "");
 	*temp = false;
+	if (volsize != NULL)
+		*volsize = live >= 0 ? sf.ds[live].volsize : 0;
 	if (cur != NULL)
 		snprintf(snap, QZ_NAME_MAX, "%s", cur->name);
-	else if (fam_ds(&sf, "") < 0)
+	else if (live < 0)
 		err = qz_be_fail(be, ENOENT, "source volume %s does not exist", src);
 	else if (fam_running(&sf))
 		err = qz_be_fail(be, EBUSY, "%s keeps no snapshots and is in use by its VM", src);
@@ -449,7 +464,7 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 		if (running)
 			return 0;
 		bool temp;
-		if ((err = source_state(be, cfg->source, snap, &temp)) != 0)
+		if ((err = source_state(be, cfg->source, snap, &temp, NULL)) != 0)
 			return err;
 		err = swap_in_clone(be, vol, snap, cfg->revisions_to_keep >= 0, next_rev);
 		source_done(be, snap, temp);
@@ -470,8 +485,9 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 	}
 	if (cfg->snap_on_start) {
 		bool temp;
+		uint64_t have_src = 0;
 		for (int attempt = 0; attempt < 2; attempt++) {
-			if ((err = source_state(be, cfg->source, snap, &temp)) != 0)
+			if ((err = source_state(be, cfg->source, snap, &temp, &have_src)) != 0)
 				return err;
 			err = clone_as(be, snap, vol);
 			source_done(be, snap, temp);
@@ -480,9 +496,7 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 		}
 		if (err != 0)
 			return err;
-		char vs[32] = "0";
-		be->ops->get_prop(be, vol, "volsize", vs, sizeof(vs));
-		return grow_to(be, vol, strtoull(vs, NULL, 10), cfg->size);
+		return grow_to(be, vol, have_src, cfg->size); /* a clone has its origin's size */
 	}
 	if ((err = check_size(be, cfg->size)) != 0)
 		return err;
@@ -764,7 +778,7 @@ int qz_vol_import_volume(qz_backend_t *be, const char *vol, const qz_volcfg_t *c
 		err = qz_be_fail(be, EBUSY, "%s is started: stop its VM first", vol);
 	fam_free(&f);
 	if (err != 0 || (err = ensure_vm_dir(be, vol)) != 0 ||
-	    (err = source_state(be, src, snap, &temp)) != 0)
+	    (err = source_state(be, src, snap, &temp, NULL)) != 0)
 		return err;
 	err = swap_in_clone(be, vol, snap, cfg->revisions_to_keep >= 0, next_rev);
 	source_done(be, snap, temp);
@@ -777,7 +791,7 @@ int qz_vol_export(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, cha
 	char snap[QZ_NAME_MAX], target[QZ_NAME_MAX], sfx[32];
 	bool temp;
 	family_t f;
-	int err = source_state(be, vol, snap, &temp);
+	int err = source_state(be, vol, snap, &temp, NULL);
 	if (err != 0 || (err = fam_load(be, vol, &f)) != 0)
 		return err;
 	unsigned n = 1;
@@ -801,7 +815,8 @@ int qz_vol_export_end(qz_backend_t *be, const char *vol, const char *path)
 	for (size_t i = 0; i < f.nds; i++) {
 		char p[512];
 		if (strncmp(f.ds[i].suffix, "export-", 7) == 0 &&
-		    be->ops->zvol_path(be, f.ds[i].name, p, sizeof(p)) == 0 && strcmp(p, path) == 0) {
+		    be->ops->zvol_path(be, f.ds[i].name, p, sizeof(p)) == 0 &&
+		    strcmp(p, path) == 0) {
 			err = be->ops->destroy(be, f.ds[i].name);
 			break;
 		}

@@ -430,6 +430,41 @@ static void pool_setup_and_destroy(void **s)
 	assert_int_equal(qz_pool_destroy(be, "tank"), EINVAL);
 }
 
+struct seen {
+	int volumes, outdated, dirty;
+	size_t revisions;
+};
+
+static void count_volume(void *arg, const char *vol, const qz_volinfo_t *in)
+{
+	struct seen *s = arg;
+	(void)vol;
+	s->volumes++;
+	s->outdated += in->outdated;
+	s->dirty += in->dirty;
+	s->revisions += in->nrevisions;
+}
+
+static void pool_volumes_in_one_listing(void **s)
+{
+	(void)s;
+	const char *t = V("tmpl", "root"), *a = V("app", "root"), *p = V("app", "private");
+	qz_volcfg_t acfg = appvm_root(t);
+	OK(qz_vol_create(be, t, &template_root));
+	OK(qz_vol_create(be, p, &private_cfg));
+	OK(qz_vol_start(be, a, &acfg));
+	OK(qz_vol_start(be, p, &private_cfg));
+	OK(qz_vol_start(be, t, &template_root));
+	OK(qz_vol_stop(be, t, &template_root)); /* the template committed: the AppVM is outdated */
+	struct seen seen = {0};
+	OK(qz_pool_volumes(be, root(), count_volume, &seen));
+	assert_int_equal(seen.volumes, 3);
+	assert_int_equal(seen.outdated, 1);
+	assert_int_equal(seen.dirty, 1);
+	assert_int_equal(seen.revisions, 1);
+	assert_int_equal(qz_pool_volumes(be, N("nothing"), count_volume, &seen), ENOENT);
+}
+
 const struct CMUnitTest volume_cases[] = {
     ECASE(private_volume_lifecycle),
     ECASE(stop_of_halted_volume_is_a_noop),
@@ -449,5 +484,6 @@ const struct CMUnitTest volume_cases[] = {
     ECASE(resize_rules),
     ECASE(bad_input_changes_nothing),
     ECASE(pool_setup_and_destroy),
+    ECASE(pool_volumes_in_one_listing),
 };
 const size_t volume_ncases = sizeof(volume_cases) / sizeof(volume_cases[0]);

@@ -12,4 +12,5 @@ for suite in conformance engine; do
     QZFS_TEST_BACKEND=real QZFS_TEST_POOL=qzt "$BUILD/tests/$suite"
 done
 PATH=$BUILD:$PATH bash "$HERE/cli.sh" qzt
+PATH=$BUILD:$PATH bash "$HERE/cli_volume.sh" qzt
 zpool destroy qzt

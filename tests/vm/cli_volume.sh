@@ -1,0 +1,50 @@
+#!/bin/bash
+# qzfs pool/volume commands end to end on real ZFS (runs in the test VM), as the Python driver
+# will call them: JSON out, exit codes, a crash mid-stop and its recovery. TAP.
+set -u
+POOL=${1:?pool}
+export QZFS_LOCK_DIR=/tmp/qzfs-locks
+n=0
+check() { # check "description" expected-exit command...
+    local what=$1 want=$2; shift 2
+    n=$((n + 1))
+    out=$("$@" 2>/tmp/cli.err); rc=$?
+    if [ "$rc" = "$want" ]; then echo "ok $n - $what"; else
+        echo "not ok $n - $what: exit $rc, wanted $want: $(head -c 300 /tmp/cli.err)"; fi
+}
+want_out() { # want_out "description" pattern (matches the last command's stdout)
+    n=$((n + 1))
+    if printf '%s' "$out" | grep -q -- "$2"; then echo "ok $n - $1"; else
+        echo "not ok $n - $1: output was: $(printf '%s' "$out" | head -c 300)"; fi
+}
+echo "1..24"
+R=$POOL/qubes
+V=$R/work/private
+CFG="--save-on-stop --revisions-to-keep 2 --size 16M"
+check "pool setup" 0 qzfs pool setup $R mypool
+check "pool setup again" 0 qzfs pool setup $R mypool
+check "pool setup under another name" 4 qzfs pool setup $R otherpool
+check "volume create" 0 qzfs volume create $V $CFG
+check "volume start" 0 qzfs volume start $V $CFG
+check "volume device" 0 qzfs --json volume device $V
+want_out "device path in JSON" "\"path\":\"/dev/zvol/$V\""
+dev=$(printf '%s' "$out" | sed 's/.*"path":"\([^"]*\)".*/\1/')
+check "the VM writes" 0 dd if=/dev/urandom of="$dev" bs=1M count=2 conv=fsync status=none
+sum=$(head -c 2M "$dev" | sha256sum)
+check "revert while started: busy" 5 qzfs volume revert $V
+check "info while started" 0 qzfs --json volume info $V $CFG
+want_out "dirty while started" '"dirty":true'
+check "stop, crashing after the commit" 86 env QZFS_CRASH_AT=1 qzfs volume stop $V $CFG
+check "stop again recovers" 0 qzfs volume stop $V $CFG
+check "info after stop" 0 qzfs --json volume info $V $CFG
+want_out "clean, one revision" '"dirty":false.*"revisions":{"r1":"[0-9T:-]*"}'
+n=$((n + 1)); [ "$(head -c 2M "$dev" | sha256sum)" = "$sum" ] &&
+    echo "ok $n - the committed data is what the VM wrote" || echo "not ok $n - data differs"
+check "revert to the empty state" 0 qzfs volume revert $V r1 $CFG
+check "pool volumes" 0 qzfs --json pool volumes $R
+want_out "the volume, with the replaced state as a revision" "\"$V\":{.*\"current\":\"r1\".*\"r2\""
+check "export" 0 qzfs --json volume export $V $CFG
+exp=$(printf '%s' "$out" | sed 's/.*"path":"\([^"]*\)".*/\1/')
+check "export-end" 0 qzfs volume export-end $V "$exp"
+check "remove" 0 qzfs volume remove $V
+check "pool destroy" 0 qzfs pool destroy $R
