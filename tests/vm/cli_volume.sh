@@ -17,7 +17,7 @@ want_out() { # want_out "description" pattern (matches the last command's stdout
     if printf '%s' "$out" | grep -q -- "$2"; then echo "ok $n - $1"; else
         echo "not ok $n - $1: output was: $(printf '%s' "$out" | head -c 300)"; fi
 }
-echo "1..24"
+echo "1..23"
 R=$POOL/qubes
 V=$R/work/private
 CFG="--save-on-stop --revisions-to-keep 2 --size 16M"
