@@ -44,6 +44,18 @@ for i in $(seq "$RUNS"); do
         spawns[$step]+="$(wc -l <"$COUNT")"$'\n'
     done
 done
+# the baseline, measured in the same run: one plain `zfs snapshot` process
+base=""
+for i in $(seq "$RUNS"); do
+    t0=$(ms); /usr/sbin/zfs snapshot $R/tmpl/root@bench$i; t1=$(ms)
+    base+="$(( (t1 - t0) / 1000000 ))"$'\n'
+done
+base_ms=$(printf '%s' "$base" | median)
+echo "baseline_one_zfs_snapshot_process_median $base_ms ms"
+for step in create start stop remove; do
+    med=$(printf '%s' "${times[$step]}" | median)
+    echo "appvm_${step}_vs_baseline $(echo "scale=2; $med / $base_ms" | bc) x"
+done
 for step in create start stop remove; do
     echo "appvm_${step}_median $(printf '%s' "${times[$step]}" | median) ms"
     echo "appvm_${step}_zfs_processes $(printf '%s' "${spawns[$step]}" | median) per-appvm"
