@@ -35,6 +35,9 @@ extern const qz_cmd_t qz_volume_cmds[];	 /* qzfs volume ... (cmd_volume.c) */
 int qz_cli_fail(qz_cli_t *cli, const char *what, int err);
 /* Prints a result for people, or {"key": value} with --json. */
 int qz_cli_report(qz_cli_t *cli, const char *key, const char *value);
+struct qz_volinfo;
+/* Shows a volume (a JSON object named key inside an object, or at top level when key is NULL). */
+void qz_cli_volinfo(qz_cli_t *cli, const char *key, const char *vol, const struct qz_volinfo *in);
 /* Reports a usage error for the current subcommand and returns QZ_EXIT_USAGE. */
 int qz_cli_usage(qz_cli_t *cli, const char *msg);
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int cmd_setup(qz_cli_t *cli, int argc, char **argv)
 {
@@ -54,30 +53,7 @@ static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 
 static void print_volume(void *arg, const char *vol, const qz_volinfo_t *in)
 {
-	qz_cli_t *cli = arg;
-	if (!cli->json) {
-		printf("%-50s %12llu %12llu %-4s %zu revisions %s%s\n", vol,
-		       (unsigned long long)in->size, (unsigned long long)in->usage,
-		       in->current[0] ? in->current : "-", in->nrevisions,
-		       in->dirty ? "dirty " : "", in->outdated ? "outdated" : "");
-		return;
-	}
-	char when[32];
-	qz_json_t *j = &cli->out;
-	qz_json_object(j, vol);
-	qz_json_uint(j, "size", in->size);
-	qz_json_uint(j, "usage", in->usage);
-	qz_json_bool(j, "dirty", in->dirty);
-	qz_json_bool(j, "outdated", in->outdated);
-	qz_json_string(j, "current", in->current);
-	qz_json_object(j, "revisions");
-	for (size_t i = 0; i < in->nrevisions; i++) {
-		time_t t = (time_t)in->revisions[i].created;
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
-		qz_json_string(j, in->revisions[i].id, when);
-	}
-	qz_json_end(j, '}');
-	qz_json_end(j, '}');
+	qz_cli_volinfo(arg, vol, vol, in);
 }
 
 static int cmd_volumes(qz_cli_t *cli, int argc, char **argv)
@@ -86,8 +62,6 @@ static int cmd_volumes(qz_cli_t *cli, int argc, char **argv)
 		return qz_cli_usage(cli, "name the pool's root dataset");
 	if (cli->json)
 		qz_json_object(&cli->out, NULL);
-	else
-		printf("%-50s %12s %12s %-4s %s\n", "VOLUME", "SIZE", "USAGE", "CUR", "STATE");
 	int err = qz_pool_volumes(cli->be, argv[0], print_volume, cli);
 	if (cli->json)
 		qz_json_end(&cli->out, '}');

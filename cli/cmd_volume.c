@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define VOLCFG_USAGE "[CONFIG]"
 
@@ -63,41 +62,6 @@ static int done(qz_cli_t *cli, const char *vol, int err)
 	return err == 0 ? QZ_EXIT_OK : qz_cli_fail(cli, vol, err);
 }
 
-static void print_info(qz_cli_t *cli, const char *vol, const qz_volinfo_t *in)
-{
-	char when[32];
-	if (!cli->json) {
-		printf("%s: %s, size %llu, usage %llu%s%s, current %s, %zu revision(s)\n", vol,
-		       in->exists ? "exists" : "absent", (unsigned long long)in->size,
-		       (unsigned long long)in->usage, in->dirty ? ", dirty" : "",
-		       in->outdated ? ", outdated" : "", in->current[0] ? in->current : "-",
-		       in->nrevisions);
-		for (size_t i = 0; i < in->nrevisions; i++) {
-			time_t t = (time_t)in->revisions[i].created;
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
-			printf("  revision %s %s\n", in->revisions[i].id, when);
-		}
-		return;
-	}
-	qz_json_t *j = &cli->out;
-	qz_json_object(j, NULL);
-	qz_json_string(j, "name", vol);
-	qz_json_bool(j, "exists", in->exists);
-	qz_json_bool(j, "dirty", in->dirty);
-	qz_json_bool(j, "outdated", in->outdated);
-	qz_json_uint(j, "size", in->size);
-	qz_json_uint(j, "usage", in->usage);
-	qz_json_string(j, "current", in->current);
-	qz_json_object(j, "revisions");
-	for (size_t i = 0; i < in->nrevisions; i++) {
-		time_t t = (time_t)in->revisions[i].created;
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
-		qz_json_string(j, in->revisions[i].id, when);
-	}
-	qz_json_end(j, '}');
-	qz_json_end(j, '}');
-}
-
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
@@ -107,39 +71,55 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	if (cfg.size == 0 && !cfg.snap_on_start)
 		return qz_cli_usage(cli, "--size is needed");
-	return done(cli, vol, (qz_vol_create(cli->be, vol, &cfg)));
+	return done(cli, vol, qz_vol_create(cli->be, vol, &cfg));
+}
+
+/* The commands that take a volume and its config, and only report success or failure. */
+typedef int (*vol_op_t)(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
+
+static int run_op(qz_cli_t *cli, int argc, char **argv, vol_op_t op)
+{
+	qz_volcfg_t cfg;
+	char *vol;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	return rc != 0 ? rc : done(cli, vol, op(cli->be, vol, &cfg));
+}
+
+static int remove_op(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	(void)cfg;
+	return qz_vol_remove(be, vol);
+}
+
+static int recover_op(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	(void)cfg;
+	return qz_vol_recover(be, vol);
 }
 
 static int cmd_remove(qz_cli_t *cli, int argc, char **argv)
 {
-	qz_volcfg_t cfg;
-	char *vol;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
-	return rc != 0 ? rc : done(cli, vol, (qz_vol_remove(cli->be, vol)));
+	return run_op(cli, argc, argv, remove_op);
 }
 
 static int cmd_start(qz_cli_t *cli, int argc, char **argv)
 {
-	qz_volcfg_t cfg;
-	char *vol;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
-	return rc != 0 ? rc : done(cli, vol, (qz_vol_start(cli->be, vol, &cfg)));
+	return run_op(cli, argc, argv, qz_vol_start);
 }
 
 static int cmd_stop(qz_cli_t *cli, int argc, char **argv)
 {
-	qz_volcfg_t cfg;
-	char *vol;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
-	return rc != 0 ? rc : done(cli, vol, (qz_vol_stop(cli->be, vol, &cfg)));
+	return run_op(cli, argc, argv, qz_vol_stop);
 }
 
 static int cmd_recover(qz_cli_t *cli, int argc, char **argv)
 {
-	qz_volcfg_t cfg;
-	char *vol;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
-	return rc != 0 ? rc : done(cli, vol, (qz_vol_recover(cli->be, vol)));
+	return run_op(cli, argc, argv, recover_op);
+}
+
+static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
+{
+	return run_op(cli, argc, argv, qz_vol_verify);
 }
 
 static int cmd_info(qz_cli_t *cli, int argc, char **argv)
@@ -154,7 +134,7 @@ static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 		return qz_cli_fail(cli, vol, ENOMEM);
 	int err = qz_vol_info(cli->be, vol, &cfg, info);
 	if (err == 0)
-		print_info(cli, vol, info);
+		qz_cli_volinfo(cli, NULL, vol, info);
 	free(info);
 	return done(cli, vol, err);
 }
@@ -166,7 +146,7 @@ static int cmd_revert(qz_cli_t *cli, int argc, char **argv)
 	int rc = parse(cli, argc, argv, &cfg, pos, argc >= 2 && argv[1][0] != '-' ? 2 : 1, NULL);
 	if (rc != 0)
 		return rc;
-	return done(cli, pos[0], (qz_vol_revert(cli->be, pos[0], &cfg, pos[1])));
+	return done(cli, pos[0], qz_vol_revert(cli->be, pos[0], &cfg, pos[1]));
 }
 
 static int cmd_resize(qz_cli_t *cli, int argc, char **argv)
@@ -180,7 +160,7 @@ static int cmd_resize(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	if (qz_parse_size(pos[1], &size) != 0)
 		return qz_cli_usage(cli, "the size is a number of bytes (K/M/G/T allowed)");
-	return done(cli, pos[0], (qz_vol_resize(cli->be, pos[0], &cfg, size, shrink)));
+	return done(cli, pos[0], qz_vol_resize(cli->be, pos[0], &cfg, size, shrink));
 }
 
 static int cmd_device(qz_cli_t *cli, int argc, char **argv)
@@ -204,7 +184,7 @@ static int cmd_import_data(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	if (qz_parse_size(pos[1], &size) != 0)
 		return qz_cli_usage(cli, "the size is a number of bytes");
-	int err = (qz_vol_import_begin(cli->be, pos[0], &cfg, size, path, sizeof(path)));
+	int err = qz_vol_import_begin(cli->be, pos[0], &cfg, size, path, sizeof(path));
 	return err != 0 ? qz_cli_fail(cli, pos[0], err) : qz_cli_report(cli, "path", path);
 }
 
@@ -218,7 +198,7 @@ static int cmd_import_data_end(qz_cli_t *cli, int argc, char **argv)
 	bool ok = strcmp(pos[1], "ok") == 0;
 	if (!ok && strcmp(pos[1], "fail") != 0)
 		return qz_cli_usage(cli, "say ok or fail");
-	return done(cli, pos[0], (qz_vol_import_end(cli->be, pos[0], &cfg, ok)));
+	return done(cli, pos[0], qz_vol_import_end(cli->be, pos[0], &cfg, ok));
 }
 
 static int cmd_import_volume(qz_cli_t *cli, int argc, char **argv)
@@ -228,7 +208,7 @@ static int cmd_import_volume(qz_cli_t *cli, int argc, char **argv)
 	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
 	if (rc != 0)
 		return rc;
-	return done(cli, pos[0], (qz_vol_import_volume(cli->be, pos[0], &cfg, pos[1])));
+	return done(cli, pos[0], qz_vol_import_volume(cli->be, pos[0], &cfg, pos[1]));
 }
 
 static int cmd_export(qz_cli_t *cli, int argc, char **argv)
@@ -238,7 +218,7 @@ static int cmd_export(qz_cli_t *cli, int argc, char **argv)
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
 	if (rc != 0)
 		return rc;
-	int err = (qz_vol_export(cli->be, vol, &cfg, path, sizeof(path)));
+	int err = qz_vol_export(cli->be, vol, &cfg, path, sizeof(path));
 	return err != 0 ? qz_cli_fail(cli, vol, err) : qz_cli_report(cli, "path", path);
 }
 
@@ -249,15 +229,7 @@ static int cmd_export_end(qz_cli_t *cli, int argc, char **argv)
 	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
 	if (rc != 0)
 		return rc;
-	return done(cli, pos[0], (qz_vol_export_end(cli->be, pos[0], pos[1])));
-}
-
-static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
-{
-	qz_volcfg_t cfg;
-	char *vol;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
-	return rc != 0 ? rc : done(cli, vol, qz_vol_verify(cli->be, vol, &cfg));
+	return done(cli, pos[0], qz_vol_export_end(cli->be, pos[0], pos[1]));
 }
 
 const qz_cmd_t qz_volume_cmds[] = {

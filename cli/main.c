@@ -68,8 +68,9 @@ static void usage(FILE *f)
 		   "       qzfs --help | --version\n\ncommands:\n");
 	for (const qz_cmd_t *const *g = groups; *g != NULL; g++)
 		list_table(f, "", *g);
-	fprintf(f, "\nCONFIG, the volume's settings from qubes.xml: [--save-on-stop] [--snap-on-start\n"
-		   "  --source VOL] [--revisions-to-keep N] [--size BYTES] [--ephemeral]\n");
+	fprintf(
+	    f, "\nCONFIG, the volume's settings from qubes.xml: [--save-on-stop] [--snap-on-start\n"
+	       "  --source VOL] [--revisions-to-keep N] [--size BYTES] [--ephemeral]\n");
 	fprintf(f, "\nexit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 exists, 5 busy,\n"
 		   "            6 ZFS unavailable, 7 key not loaded or wrong, 8 pool full\n"
 		   "environment: QZFS_BACKEND=model runs on the in-memory model (tests only)\n");

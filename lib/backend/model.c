@@ -104,6 +104,15 @@ static int name_join(char *buf, const char *a, const char *sep, const char *b)
 	return 0;
 }
 
+/* Finds name, which must be a valid name of kind: 0, EINVAL or ENOENT as ZFS answers. */
+static int lookup(model_t *m, const char *name, enum qz_name_kind kind, struct mds **dp)
+{
+	if (name_check(name, kind) != 0)
+		return EINVAL;
+	*dp = find(m, name);
+	return *dp != NULL ? 0 : ENOENT;
+}
+
 static const char *short_name(const struct mds *d)
 {
 	const char *t = strpbrk(d->name, "@#");
@@ -560,11 +569,10 @@ static int model_promote(qz_backend_t *be, const char *clone, char *conflict, si
 	model_t *m = M(be);
 	if (conflict != NULL && len > 0)
 		conflict[0] = '\0';
-	if (name_check(clone, QZ_NAME_DATASET) != 0)
-		return EINVAL;
-	struct mds *c = find(m, clone);
-	if (c == NULL)
-		return ENOENT;
+	struct mds *c;
+	int err = lookup(m, clone, QZ_NAME_DATASET, &c);
+	if (err != 0)
+		return err;
 	if (c->origin == NULL)
 		return EINVAL;
 	struct mds *o = c->origin, *h = head_of(m, o);
@@ -757,11 +765,10 @@ static int model_bookmark(qz_backend_t *be, const char *snap, const char *bookma
 static int model_destroy_bookmark(qz_backend_t *be, const char *bookmark)
 {
 	model_t *m = M(be);
-	if (name_check(bookmark, QZ_NAME_BOOKMARK) != 0)
-		return EINVAL;
-	struct mds *b = find(m, bookmark);
-	if (b == NULL)
-		return ENOENT;
+	struct mds *b;
+	int err = lookup(m, bookmark, QZ_NAME_BOOKMARK, &b);
+	if (err != 0)
+		return err;
 	free_ds(m, b);
 	return 0;
 }
@@ -790,11 +797,10 @@ static int model_hold(qz_backend_t *be, const char *snap, const char *tag)
 static int model_release(qz_backend_t *be, const char *snap, const char *tag)
 {
 	model_t *m = M(be);
-	if (name_check(snap, QZ_NAME_SNAPSHOT) != 0)
-		return EINVAL;
-	struct mds *s = find(m, snap);
-	if (s == NULL)
-		return ENOENT;
+	struct mds *s;
+	int err = lookup(m, snap, QZ_NAME_SNAPSHOT, &s);
+	if (err != 0)
+		return err;
 	for (struct mhold **pp = &s->holds; *pp != NULL; pp = &(*pp)->next) {
 		if (strcmp((*pp)->tag, tag) == 0) {
 			struct mhold *h = *pp;
@@ -934,22 +940,20 @@ static int model_get_prop(qz_backend_t *be, const char *name, const char *prop, 
 			  size_t len)
 {
 	model_t *m = M(be);
-	if (name_check(name, qz_name_kind_of(name)) != 0)
-		return EINVAL;
-	struct mds *d = find(m, name);
-	if (d == NULL)
-		return ENOENT;
+	struct mds *d;
+	int err = lookup(m, name, qz_name_kind_of(name), &d);
+	if (err != 0)
+		return err;
 	return format_prop(m, d, prop, buf, len);
 }
 
 static int model_set_prop(qz_backend_t *be, const char *name, const char *prop, const char *value)
 {
 	model_t *m = M(be);
-	if (name_check(name, qz_name_kind_of(name)) != 0)
-		return EINVAL;
-	struct mds *d = find(m, name);
-	if (d == NULL)
-		return ENOENT;
+	struct mds *d;
+	int err = lookup(m, name, qz_name_kind_of(name), &d);
+	if (err != 0)
+		return err;
 	if (qz_prop_is_user(prop)) {
 		if (d->type == QZ_BOOKMARK)
 			return EINVAL;
@@ -958,7 +962,7 @@ static int model_set_prop(qz_backend_t *be, const char *name, const char *prop, 
 	if (d->type == QZ_SNAPSHOT || d->type == QZ_BOOKMARK)
 		return qz_be_fail(be, EINVAL, "this property cannot be set on a snapshot");
 	qz_prop_t p = {prop, value};
-	int err = check_props(be, d->type, &p, 1, false);
+	err = check_props(be, d->type, &p, 1, false);
 	if (err != 0)
 		return err;
 	if (strcmp(prop, "keylocation") == 0 && d->encroot != d)
@@ -1052,11 +1056,10 @@ static int model_load_key(qz_backend_t *be, const char *root, const uint8_t *wke
 			  bool noop)
 {
 	model_t *m = M(be);
-	if (name_check(root, QZ_NAME_DATASET) != 0)
-		return EINVAL;
-	struct mds *d = find(m, root);
-	if (d == NULL)
-		return ENOENT;
+	struct mds *d;
+	int err = lookup(m, root, QZ_NAME_DATASET, &d);
+	if (err != 0)
+		return err;
 	if (d->encroot != d)
 		return EINVAL;
 	if (d->key_loaded)
@@ -1071,11 +1074,10 @@ static int model_load_key(qz_backend_t *be, const char *root, const uint8_t *wke
 static int model_unload_key(qz_backend_t *be, const char *root)
 {
 	model_t *m = M(be);
-	if (name_check(root, QZ_NAME_DATASET) != 0)
-		return EINVAL;
-	struct mds *d = find(m, root);
-	if (d == NULL)
-		return ENOENT;
+	struct mds *d;
+	int err = lookup(m, root, QZ_NAME_DATASET, &d);
+	if (err != 0)
+		return err;
 	if (d->encroot != d)
 		return EINVAL;
 	if (!d->key_loaded)

@@ -2,19 +2,7 @@
 # qzfs end to end on real ZFS (runs in the test VM): results, JSON, errors and exit codes. TAP.
 set -u
 POOL=${1:?pool}
-n=0
-check() { # check "description" expected-exit command...
-    local what=$1 want=$2; shift 2
-    n=$((n + 1))
-    out=$("$@" 2>/tmp/cli.err); rc=$?
-    if [ "$rc" = "$want" ]; then echo "ok $n - $what"; else
-        echo "not ok $n - $what: exit $rc, wanted $want: $(head -c 300 /tmp/cli.err)"; fi
-}
-want_out() { # want_out "description" pattern (matches the last command's stdout)
-    n=$((n + 1))
-    if printf '%s' "$out" | grep -q -- "$2"; then echo "ok $n - $1"; else
-        echo "not ok $n - $1: output was: $(printf '%s' "$out" | head -c 300)"; fi
-}
+. "$(dirname "$0")/tap.sh"
 echo "1..22"
 B=$POOL/cli
 zfs create -o mountpoint=none $B
