@@ -9,9 +9,18 @@
 
 static int cmd_setup(qz_cli_t *cli, int argc, char **argv)
 {
-	if (argc != 2)
+	const char *devs[40];
+	size_t n = 0;
+	if (argc == 4 && strcmp(argv[2], "--block-devices") == 0) {
+		for (char *d = strtok(argv[3], ","); d != NULL && n < 40; d = strtok(NULL, ","))
+			devs[n++] = d;
+		if (n == 0)
+			return qz_cli_usage(cli, "--block-devices takes DEV[,DEV...]");
+	} else if (argc != 2) {
 		return qz_cli_usage(cli, "a root dataset and the Qubes pool's name are needed");
-	int err = qz_pool_setup(cli->be, argv[0], argv[1]);
+	}
+	int err = n > 0 ? qz_pool_setup_devices(cli->be, argv[0], argv[1], devs, n)
+			: qz_pool_setup(cli->be, argv[0], argv[1]);
 	return err != 0 ? qz_cli_fail(cli, argv[0], err) : qz_cli_report(cli, "ready", argv[0]);
 }
 
@@ -69,7 +78,8 @@ static int cmd_volumes(qz_cli_t *cli, int argc, char **argv)
 }
 
 const qz_cmd_t qz_pool_cmds[] = {
-    {"setup", cmd_setup, "ROOT NAME", "make ROOT the home of Qubes pool NAME", NULL, 0},
+    {"setup", cmd_setup, "ROOT NAME [--block-devices DEV,...]",
+     "make ROOT the home of Qubes pool NAME (creating its zpool on the devices)", NULL, 0},
     {"destroy", cmd_destroy, "ROOT", "remove an empty pool's datasets (never a zpool)", NULL, 0},
     {"info", cmd_info, "ROOT", "size, usage and free space", NULL, 0},
     {"volumes", cmd_volumes, "ROOT", "every volume, from one ZFS query", NULL, 0},

@@ -95,6 +95,9 @@ struct qz_backend_ops {
 		       bool force);
 	/* Opens a volume's block device (O_RDONLY or O_RDWR) and returns the descriptor in *fd. */
 	int (*zvol_open)(qz_backend_t *be, const char *vol, int oflags, int *fd);
+	/* Creates zpool `pool` on whole devices, with compression=lz4, mountpoint=none and
+	 * volmode=dev on its root; refuses devices in use (never forces). */
+	int (*pool_create)(qz_backend_t *be, const char *pool, const char *const *devices, size_t n);
 	/* Stores the path of a volume's block device, once it exists (udev makes it some time
 	 * after the volume; waits at most 10 s) and is checked to be that volume. */
 	int (*zvol_path)(qz_backend_t *be, const char *vol, char *buf, size_t len);

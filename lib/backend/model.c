@@ -1345,6 +1345,32 @@ static int model_zvol_open(qz_backend_t *be, const char *vol, int oflags, int *f
 	return 0;
 }
 
+static int model_pool_create(qz_backend_t *be, const char *pool, const char *const *devices,
+			     size_t n)
+{
+	model_t *m = M(be);
+	if (name_check(pool, QZ_NAME_DATASET) != 0 || strchr(pool, '/') != NULL)
+		return qz_be_fail(be, EINVAL, "'%s' is not a valid zpool name", pool);
+	if (n == 0 || n > 40)
+		return qz_be_fail(be, EINVAL, "give between 1 and 40 block devices");
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(devices[i], "/dev/", 5) != 0)
+			return qz_be_fail(be, EINVAL, "%s is not a device", devices[i]);
+	if (find(m, pool) != NULL)
+		return qz_be_fail(be, EEXIST, "zpool %s exists", pool);
+	struct mds *d = new_ds(m, pool, QZ_FILESYSTEM);
+	if (d == NULL)
+		return ENOMEM;
+	int err = put_prop(d, "compression", "lz4");
+	if (err == 0)
+		err = put_prop(d, "mountpoint", "none");
+	if (err == 0)
+		err = put_prop(d, "volmode", "dev");
+	if (err == 0)
+		err = put_prop(d, "qubes-zfs:role", "zpool");
+	return err;
+}
+
 static const struct qz_backend_ops model_ops = {
     .name = "model",
     .close = model_close,
@@ -1370,6 +1396,7 @@ static const struct qz_backend_ops model_ops = {
     .receive = model_receive,
     .zvol_open = model_zvol_open,
     .zvol_path = model_zvol_path,
+    .pool_create = model_pool_create,
 };
 
 int qz_backend_model_open(qz_backend_t **bep, const char *pool)

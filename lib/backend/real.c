@@ -586,6 +586,33 @@ static int real_zvol_open(qz_backend_t *be, const char *vol, int oflags, int *fd
 	return err;
 }
 
+static int real_pool_create(qz_backend_t *be, const char *pool, const char *const *devices,
+			    size_t n)
+{
+	char *argv[64];
+	size_t a = 0;
+	const char *fixed[] = {"zpool", "create",
+			       "-o",	"ashift=12",
+			       "-o",	"autotrim=on",
+			       "-O",	"compression=lz4",
+			       "-O",	"mountpoint=none",
+			       "-O",	"volmode=dev",
+			       "-O",	"qubes-zfs:role=zpool"};
+	if (n == 0 || n > 40)
+		return qz_be_fail(be, EINVAL, "give between 1 and 40 block devices");
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(*fixed); i++)
+		argv[a++] = (char *)fixed[i];
+	argv[a++] = (char *)pool;
+	for (size_t i = 0; i < n; i++)
+		argv[a++] = (char *)devices[i];
+	argv[a] = NULL;
+	struct qz_spawn_out o;
+	int err = run_zfs(be, argv, &o);
+	if (err == 0)
+		qz_spawn_free(&o);
+	return err;
+}
+
 static const struct qz_backend_ops real_ops = {
     .name = "real",
     .close = real_close,
@@ -611,6 +638,7 @@ static const struct qz_backend_ops real_ops = {
     .receive = real_receive,
     .zvol_open = real_zvol_open,
     .zvol_path = real_zvol_path,
+    .pool_create = real_pool_create,
 };
 
 int qz_backend_real_open(qz_backend_t **bep)

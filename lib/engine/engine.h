@@ -71,6 +71,9 @@ void qz_unlock_volume(int fd);
 /* Makes root (and its parents) ready: mountpoint=none, volmode=dev, marked with the pool name.
  * An existing dataset is taken only if it is empty or already ours. */
 int qz_pool_setup(qz_backend_t *be, const char *root, const char *poolname);
+/* Creates zpool (the first component of root) on block devices, then sets root up. */
+int qz_pool_setup_devices(qz_backend_t *be, const char *root, const char *poolname,
+			  const char *const *devices, size_t n);
 /* Removes the root and the empty VM datasets; refuses (EBUSY) while any volume remains and
  * never touches a dataset we did not create or a zpool's root dataset. */
 int qz_pool_destroy(qz_backend_t *be, const char *root);

@@ -3,6 +3,7 @@
 #include "zname.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const cols[] = {"type", QZ_ROLE_PROP, QZ_POOL_PROP};
@@ -42,6 +43,18 @@ int qz_pool_setup(qz_backend_t *be, const char *root, const char *poolname)
 	for (size_t i = 0; err == 0 && !ours && i < 4; i++)
 		err = be->ops->set_prop(be, root, p[i].name, p[i].value);
 	return err;
+}
+
+int qz_pool_setup_devices(qz_backend_t *be, const char *root, const char *poolname,
+			  const char *const *devices, size_t n)
+{
+	char zpool[QZ_NAME_MAX];
+	if (qz_name_check(root, QZ_NAME_DATASET) != 0 || strchr(root, '/') == NULL)
+		return qz_be_fail(be, EINVAL,
+				  "the pool needs a dataset inside the zpool, like %s/qubes", root);
+	snprintf(zpool, sizeof(zpool), "%.*s", (int)qz_name_pool_len(root), root);
+	int err = be->ops->pool_create(be, zpool, devices, n);
+	return err != 0 ? err : qz_pool_setup(be, root, poolname);
 }
 
 int qz_pool_destroy(qz_backend_t *be, const char *root)

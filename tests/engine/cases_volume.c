@@ -430,6 +430,30 @@ static void pool_setup_and_destroy(void **s)
 	assert_int_equal(qz_pool_destroy(be, "tank"), EINVAL);
 }
 
+static void pool_on_block_devices(void **s)
+{
+	(void)s;
+	const char *devs[] = {"/dev/sdx"};
+	const char *bad[] = {"sdx"};
+	char zpool[64], proot[96];
+	snprintf(zpool, sizeof(zpool), "%s", N("x")); /* a unique name: tank/cN/x */
+	for (char *c = zpool; *c != '\0'; c++)
+		if (*c == '/')
+			*c = 'z';
+	snprintf(proot, sizeof(proot), "%s/qubes", zpool);
+	if (strcmp(be->ops->name, "model") != 0)
+		skip(); /* on real ZFS, tests/vm/cli_volume.sh makes a zpool on a spare disk */
+	assert_int_equal(qz_pool_setup_devices(be, zpool, "p", devs, 1), EINVAL); /* no dataset */
+	assert_int_equal(qz_pool_setup_devices(be, proot, "p", bad, 1), EINVAL);
+	assert_false(be->ops->exists(be, zpool));
+	OK(qz_pool_setup_devices(be, proot, "p", devs, 1));
+	assert_string_equal(prop(zpool, "compression"), "lz4");
+	assert_string_equal(prop(proot, "qubes-zfs:pool"), "p");
+	assert_int_equal(qz_pool_setup_devices(be, proot, "p", devs, 1), EEXIST);
+	OK(qz_pool_destroy(be, proot));
+	assert_true(be->ops->exists(be, zpool)); /* never the zpool */
+}
+
 struct seen {
 	int volumes, outdated, dirty;
 	size_t revisions;
@@ -485,5 +509,6 @@ const struct CMUnitTest volume_cases[] = {
     ECASE(bad_input_changes_nothing),
     ECASE(pool_setup_and_destroy),
     ECASE(pool_volumes_in_one_listing),
+    ECASE(pool_on_block_devices),
 };
 const size_t volume_ncases = sizeof(volume_cases) / sizeof(volume_cases[0]);

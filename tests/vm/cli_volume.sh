@@ -5,7 +5,7 @@ set -u
 POOL=${1:?pool}
 export QZFS_LOCK_DIR=/tmp/qzfs-locks
 . "$(dirname "$0")/tap.sh"
-echo "1..23"
+echo "1..29"
 R=$POOL/qubes
 V=$R/work/private
 CFG="--save-on-stop --revisions-to-keep 2 --size 16M"
@@ -36,3 +36,10 @@ exp=$(printf '%s' "$out" | sed 's/.*"path":"\([^"]*\)".*/\1/')
 check "export-end" 0 qzfs volume export-end $V "$exp"
 check "remove" 0 qzfs volume remove $V
 check "pool destroy" 0 qzfs pool destroy $R
+check "pool on a device in use is refused" 1 qzfs pool setup qzb/qubes p2 --block-devices /dev/vda
+check "pool on a spare disk" 0 qzfs pool setup qzb/qubes p2 --block-devices /dev/vdb
+check "its zpool's defaults" 0 zfs get -H -o value compression,volmode,mountpoint qzb
+want_out "lz4, dev, none" "lz4.dev.none"
+check "pool destroy keeps the zpool" 0 qzfs pool destroy qzb/qubes
+check "the zpool is still there" 0 zpool list -H qzb
+zpool destroy qzb
