@@ -29,12 +29,15 @@ if [ -z "$KIMG" ]; then
 fi
 if [ -z "$KIMG" ]; then
     # Offline: fall back to the newest cached VM for this ZFS version.
-    old=$(ls -d "$CACHE"/*-zfs"$ZV" 2>/dev/null | tail -1 || true)
+    old=$(ls -dt "$CACHE"/*-zfs"$ZV"-* 2>/dev/null | head -1 || true)
     [ -n "$old" ] || die "cannot ask apt which kernel linux-image-amd64 depends on, and nothing is cached"
     echo "$old"; exit 0
 fi
 KV=${KIMG#linux-image-}
-DEST=$CACHE/$KV-zfs$ZV
+# the key also covers the scripts baked into the VM, so changing them rebuilds it (in seconds:
+# the slow module build is cached apart)
+SCRIPTS=$(cat "$HERE/setup.sh" "$HERE/init1.sh" "$HERE/init2.sh" | sha256sum | cut -c1-12)
+DEST=$CACHE/$KV-zfs$ZV-$SCRIPTS
 if [ -f "$DEST/ready" ]; then echo "$DEST"; exit 0; fi
 
 "$HERE/../scripts/deps.sh"
@@ -127,5 +130,8 @@ echo "$KV $ZV" >"$OUT/ready"
 
 rm -rf "$DEST"
 mv "$OUT" "$DEST"
+for stale in "$CACHE/$KV-zfs$ZV" "$CACHE/$KV-zfs$ZV"-*; do  # older builds of the same VM
+    [ "$stale" != "$DEST" ] && [ -d "$stale" ] && rm -rf "$stale"
+done
 step "ready: $DEST ($(du -sh "$DEST" | cut -f1))"
 echo "$DEST"
