@@ -105,7 +105,8 @@ int qz_vol_import_begin(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 			char *path, size_t len);
 /* Swaps the imported data in (ok) or discards it; the replaced state becomes a revision. */
 int qz_vol_import_end(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, bool ok);
-/* Makes vol a copy of the committed state of src (same zpool: an instant clone). */
+/* Makes vol a copy of the committed state of src: in the same zpool an instant clone, from
+ * another zpool a copy by send and receive. The replaced state becomes a revision. */
 int qz_vol_import_volume(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg,
 			 const char *src);
 /* Stores the device path of a read-only view of the committed data, valid until export_end. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define VOLBLOCK 16384 /* volblocksize of every volume we create */
@@ -386,22 +387,16 @@ static int grow_to(qz_backend_t *be, const char *ds, uint64_t have, uint64_t wan
 	return be->ops->set_prop(be, ds, "volsize", sz);
 }
 
-/* Prepares ":prep" from snap (a clone), commits it as ":new" and swaps it in. */
-static int swap_in_clone(qz_backend_t *be, const char *vol, const char *snap, bool take_rev,
-			 unsigned rev)
+/* Commits ":prep" as ":new" (the commit point) and swaps it in. */
+static int commit_prep(qz_backend_t *be, const char *vol)
 {
 	char prep[QZ_NAME_MAX], newname[QZ_NAME_MAX];
 	int err = fam_name(prep, vol, ':', "prep");
 	if (err == 0)
 		err = fam_name(newname, vol, ':', "new");
 	if (err == 0)
-		err = clone_as(be, snap, prep);
+		err = be->ops->rename(be, prep, newname);
 	if (err != 0)
-		return err;
-	CRASH("swap.cloned");
-	if (take_rev && (err = snap_rev(be, prep, rev)) != 0)
-		return err;
-	if ((err = be->ops->rename(be, prep, newname)) != 0)
 		return err;
 	CRASH("swap.committed");
 	family_t f;
@@ -410,6 +405,67 @@ static int swap_in_clone(qz_backend_t *be, const char *vol, const char *snap, bo
 	err = finish_swap(be, &f);
 	fam_free(&f);
 	return err;
+}
+
+/* Prepares ":prep" from snap (a clone), commits it as ":new" and swaps it in. */
+static int swap_in_clone(qz_backend_t *be, const char *vol, const char *snap, bool take_rev,
+			 unsigned rev)
+{
+	char prep[QZ_NAME_MAX];
+	int err = fam_name(prep, vol, ':', "prep");
+	if (err == 0)
+		err = clone_as(be, snap, prep);
+	if (err != 0)
+		return err;
+	CRASH("swap.cloned");
+	if (take_rev && (err = snap_rev(be, prep, rev)) != 0)
+		return err;
+	return commit_prep(be, vol);
+}
+
+/* Copies snap, in another zpool, into ":prep" by send and receive, then swaps it in. */
+static int swap_in_copy(qz_backend_t *be, const char *vol, const char *snap, unsigned rev)
+{
+	char prep[QZ_NAME_MAX], target[QZ_NAME_MAX], r[16];
+	snprintf(r, sizeof(r), "r%u", rev);
+	int fds[2], err = fam_name(prep, vol, ':', "prep");
+	if (err != 0 || (err = fam_name(target, prep, '@', r)) != 0)
+		return err;
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		err = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
+	if (pid == 0) { /* the sender */
+		close(fds[0]);
+		_exit(be->ops->send(be, snap, NULL, fds[1],
+				    QZ_SEND_EMBED | QZ_SEND_LARGE_BLOCK | QZ_SEND_COMPRESS, 0,
+				    0) == 0
+			  ? 0
+			  : 1);
+	}
+	close(fds[1]);
+	err = be->ops->receive(be, target, fds[0], false, false, false);
+	close(fds[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (err == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		err = qz_be_fail(be, EIO, "sending %s failed", snap);
+	if (err != 0) {
+		family_t f;
+		if (fam_load(be, vol, &f) == 0) {
+			(void)destroy_suffix(be, &f, "prep"); /* nothing half-made stays */
+			fam_free(&f);
+		}
+		return err;
+	}
+	CRASH("copy.received");
+	return commit_prep(be, vol);
 }
 
 static int mark_running(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
@@ -765,9 +821,8 @@ int qz_vol_import_volume(qz_backend_t *be, const char *vol, const qz_volcfg_t *c
 	int err = check_vol_name(be, src);
 	if (err != 0)
 		return err;
-	if (qz_name_pool_len(src) != qz_name_pool_len(vol) ||
-	    strncmp(src, vol, qz_name_pool_len(vol)) != 0)
-		return qz_be_fail(be, ENOTSUP, "importing from another zpool is not supported yet");
+	bool same_zpool = qz_name_pool_len(src) == qz_name_pool_len(vol) &&
+			  strncmp(src, vol, qz_name_pool_len(vol)) == 0;
 	char snap[QZ_NAME_MAX];
 	bool temp;
 	family_t f;
@@ -780,7 +835,9 @@ int qz_vol_import_volume(qz_backend_t *be, const char *vol, const qz_volcfg_t *c
 	if (err != 0 || (err = ensure_vm_dir(be, vol)) != 0 ||
 	    (err = source_state(be, src, snap, &temp, NULL)) != 0)
 		return err;
-	err = swap_in_clone(be, vol, snap, cfg->revisions_to_keep >= 0, next_rev);
+	/* the same zpool: an instant clone; another: a copy by send and receive */
+	err = same_zpool ? swap_in_clone(be, vol, snap, cfg->revisions_to_keep >= 0, next_rev)
+			 : swap_in_copy(be, vol, snap, next_rev);
 	source_done(be, snap, temp);
 	return err != 0 ? err : prune(be, vol, cfg->revisions_to_keep);
 }

@@ -489,6 +489,27 @@ static void pool_volumes_in_one_listing(void **s)
 	assert_int_equal(qz_pool_volumes(be, N("nothing"), count_volume, &seen), ENOENT);
 }
 
+static void import_volume_from_another_zpool(void **s)
+{
+	(void)s;
+	if (strcmp(be->ops->name, "model") != 0)
+		skip(); /* on real ZFS, tests/vm/cli_volume.sh uses a zpool on a spare disk */
+	const char *devs[] = {"/dev/sdy"};
+	OK(qz_pool_setup_devices(be, "otherzpool/qubes", "other", devs, 1));
+	const char *src = "otherzpool/qubes/work/private", *dst = V("work", "private");
+	OK(qz_vol_create(be, src, &private_cfg));
+	OK(qz_vol_start(be, src, &private_cfg));
+	fill(src, 0, MiB, 0x5e);
+	OK(qz_vol_stop(be, src, &private_cfg));
+	OK(qz_vol_create(be, dst, &private_cfg));
+	OK(qz_vol_import_volume(be, dst, &private_cfg, src));
+	assert_int_equal(vol_hash(dst), vol_hash(src));
+	assert_string_equal(prop(dst, "origin"), "-"); /* a copy, not a clone */
+	assert_int_equal(info_of(dst, &private_cfg)->nrevisions, 1);
+	OK(qz_vol_remove(be, src)); /* the copy does not depend on it */
+	assert_int_equal(vol_byte(dst, 100), 0x5e);
+}
+
 const struct CMUnitTest volume_cases[] = {
     ECASE(private_volume_lifecycle),
     ECASE(stop_of_halted_volume_is_a_noop),
@@ -510,5 +531,6 @@ const struct CMUnitTest volume_cases[] = {
     ECASE(pool_setup_and_destroy),
     ECASE(pool_volumes_in_one_listing),
     ECASE(pool_on_block_devices),
+    ECASE(import_volume_from_another_zpool),
 };
 const size_t volume_ncases = sizeof(volume_cases) / sizeof(volume_cases[0]);

@@ -5,7 +5,7 @@ set -u
 POOL=${1:?pool}
 export QZFS_LOCK_DIR=/tmp/qzfs-locks
 . "$(dirname "$0")/tap.sh"
-echo "1..29"
+echo "1..33"
 R=$POOL/qubes
 V=$R/work/private
 CFG="--save-on-stop --revisions-to-keep 2 --size 16M"
@@ -31,6 +31,10 @@ n=$((n + 1)); [ "$(head -c 2M "$dev" | sha256sum)" = "$sum" ] &&
 check "revert to the empty state" 0 qzfs volume revert $V r1 $CFG
 check "pool volumes" 0 qzfs --json pool volumes $R
 want_out "the volume, with the replaced state as a revision" "\"$V\":{.*\"current\":\"r1\".*\"r2\""
+# one volume from several processes at once: its lock serialises them
+for i in 1 2 3 4; do qzfs volume start $V $CFG & qzfs volume stop $V $CFG & done 2>/dev/null; wait
+check "concurrent starts and stops leave it usable" 0 qzfs volume stop $V $CFG
+check "nothing half-made after them" 1 sh -c "zfs list -H -o name -r $R | grep -E ':(prep|new)'"
 check "export" 0 qzfs --json volume export $V $CFG
 exp=$(printf '%s' "$out" | sed 's/.*"path":"\([^"]*\)".*/\1/')
 check "export-end" 0 qzfs volume export-end $V "$exp"
@@ -40,6 +44,15 @@ check "pool on a device in use is refused" 1 qzfs pool setup qzb/qubes p2 --bloc
 check "pool on a spare disk" 0 qzfs pool setup qzb/qubes p2 --block-devices /dev/vdb
 check "its zpool's defaults" 0 sh -c "zfs get -H -o value compression,volmode,mountpoint qzb | tr '\n' ' '"
 want_out "lz4, dev, none" "lz4 dev none"
+P2="--save-on-stop --revisions-to-keep 1 --size 16M"
+S=qzb/qubes/src/private D=$POOL/qubes2/dst/private
+qzfs pool setup $POOL/qubes2 p3 >/dev/null
+qzfs volume create $S $P2 && qzfs volume start $S $P2 &&
+    dd if=/dev/urandom of=/dev/zvol/$S bs=1M count=3 conv=fsync status=none && qzfs volume stop $S $P2
+check "import from another zpool (send and receive)" 0 qzfs volume import-volume $D $S $P2
+n=$((n + 1)); [ "$(head -c 3M /dev/zvol/$D | sha256sum)" = "$(head -c 3M /dev/zvol/$S | sha256sum)" ] &&
+    echo "ok $n - the copy holds the source's committed data" || echo "not ok $n - copy differs"
+qzfs volume remove $S; qzfs volume remove $D; qzfs pool destroy $POOL/qubes2 >/dev/null
 check "pool destroy keeps the zpool" 0 qzfs pool destroy qzb/qubes
 check "the zpool is still there" 0 zpool list -H qzb
 zpool destroy qzb
