@@ -5,9 +5,9 @@
 # Idempotent; silent when everything is already there.
 set -euo pipefail
 
-PKGS=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+PKGS=(meson ninja-build pkg-config gcc gcc-12 make binutils clang libclang-rt-14-dev libelf1 libssl3
       libzfslinux-dev libsodium-dev zlib1g-dev libcmocka-dev
-      python3 qemu-system-x86 busybox-static bc)
+      python3 qemu-system-x86 busybox-static xz-utils)
 SOURCES=/etc/apt/sources.list.d/qubes-storage-zfs-contrib.sources
 SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
