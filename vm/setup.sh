@@ -56,8 +56,12 @@ PKGS="$KIMG linux-headers-$KV linux-headers-${KV%-amd64}-common $KBUILD=$KPKG km
       zfs-dkms=$ZDEB zfsutils-linux=$ZDEB $(for l in $ZLIBS; do printf '%s=%s ' "$l" "$ZDEB"; done)"
 # shellcheck disable=SC2086
 if ! (cd debs && apt-get download -q $PKGS >../download.log 2>&1); then
-    tail -5 download.log >&2
-    die "could not download the packages above from Debian (is 'contrib' enabled, is the mirror reachable?)"
+    log "download failed; refreshing apt's package lists once and trying again"
+    apt-get update -q >/dev/null 2>&1 || true
+    if ! (cd debs && apt-get download -q $PKGS >../download.log 2>&1); then
+        tail -5 download.log >&2
+        die "could not download the packages above from Debian (is 'contrib' enabled, is the mirror reachable? if the kernel changed, run vm/setup.sh again)"
+    fi
 fi
 
 step "extracting"
