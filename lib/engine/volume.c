@@ -4,7 +4,6 @@
  */
 #include "engine.h"
 #include "family.h"
-#include "zprop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -329,9 +328,11 @@ int qz_vol_remove(qz_backend_t *be, const char *vol)
 }
 
 /*
- * The snapshot to clone a source's committed state from. A source that keeps no snapshots
- * (revisions_to_keep -1) lends a temporary one while it is halted (*temp is then set: the
- * caller defers its destruction once cloned, so it lives exactly as long as the clone).
+ * The snapshot to clone a source's committed state from. The source is only read: it belongs to
+ * another volume whose lock we do not hold, so what a crash left there is its own to recover. A
+ * source that keeps no snapshots (revisions_to_keep -1) lends a temporary one while it is halted
+ * (*temp is then set: the caller defers its destruction once cloned, so it lives exactly as long as
+ * the clone).
  */
 static int source_state(qz_backend_t *be, const char *src, char *snap, bool *temp,
 			uint64_t *volsize)
@@ -339,7 +340,7 @@ static int source_state(qz_backend_t *be, const char *src, char *snap, bool *tem
 	if (src == NULL || check_vol_name(be, src) != 0)
 		return qz_be_fail(be, EINVAL, "a snap_on_start volume needs a source volume");
 	family_t sf;
-	int err = load_recovered(be, src, &sf);
+	int err = fam_load(be, src, &sf);
 	if (err != 0)
 		return err;
 	const fam_snap_t *cur = fam_current(&sf);
@@ -848,7 +849,9 @@ int qz_vol_export(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, cha
 	char snap[QZ_NAME_MAX], target[QZ_NAME_MAX], sfx[32];
 	bool temp;
 	family_t f;
-	int err = source_state(be, vol, snap, &temp, NULL);
+	int err = qz_vol_recover(be, vol);
+	if (err == 0)
+		err = source_state(be, vol, snap, &temp, NULL);
 	if (err != 0 || (err = fam_load(be, vol, &f)) != 0)
 		return err;
 	unsigned n = 1;

@@ -193,6 +193,25 @@ static void appvm_root_sees_committed_template_state(void **s)
 	OK(qz_vol_stop(be, a, &acfg));
 }
 
+static void dependents_leave_the_source_alone(void **s)
+{
+	(void)s;
+	const char *t = V("tmpl", "root"), *a = V("app", "root");
+	qz_volcfg_t acfg = appvm_root(t);
+	char tsnap[256], prep[256];
+	snprintf(tsnap, sizeof(tsnap), "%s@r1", t);
+	snprintf(prep, sizeof(prep), "%s:prep", t);
+	OK(qz_vol_create(be, t, &template_root));
+	/* the template is in the middle of a revert, under its own lock: not the AppVM's business
+	 */
+	OK(be->ops->clone(be, tsnap, prep, NULL, 0));
+	OK(qz_vol_start(be, a, &acfg));
+	assert_true(be->ops->exists(be, prep));
+	OK(qz_vol_stop(be, a, &acfg));
+	OK(qz_vol_recover(be, t)); /* the template's own next operation cleans up */
+	assert_false(be->ops->exists(be, prep));
+}
+
 static void volatile_is_fresh_at_each_start(void **s)
 {
 	(void)s;
@@ -518,6 +537,7 @@ const struct CMUnitTest volume_cases[] = {
     ECASE(revert_destroys_nothing),
     ECASE(revert_refusals),
     ECASE(appvm_root_sees_committed_template_state),
+    ECASE(dependents_leave_the_source_alone),
     ECASE(volatile_is_fresh_at_each_start),
     ECASE(ephemeral_volatile_is_encrypted),
     ECASE(dispvm_private_from_template_private),
