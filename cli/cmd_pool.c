@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "error.h"
+#include "zname.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,32 +33,46 @@ static int cmd_destroy(qz_cli_t *cli, int argc, char **argv)
 	return err != 0 ? qz_cli_fail(cli, argv[0], err) : qz_cli_report(cli, "destroyed", argv[0]);
 }
 
-static int cmd_info(qz_cli_t *cli, int argc, char **argv)
+/* Prints the pool's size, usage, free space and health; with JSON, into an open object. */
+static int summary(qz_cli_t *cli, const char *root)
 {
-	if (argc != 1)
-		return qz_cli_usage(cli, "name the pool's root dataset");
 	const char *cols[] = {"used", "available", "qubes-zfs:pool"};
+	char zpool[QZ_NAME_MAX], health[64];
 	qz_list_t l;
-	int err = cli->be->ops->list(cli->be, argv[0], 0, QZ_FILESYSTEM, cols, 3, &l);
+	int err = cli->be->ops->list(cli->be, root, 0, QZ_FILESYSTEM, cols, 3, &l);
 	if (err != 0)
-		return qz_cli_fail(cli, argv[0], err);
+		return err;
+	snprintf(zpool, sizeof(zpool), "%.*s", (int)qz_name_pool_len(root), root);
+	if (cli->be->ops->zpool_get(cli->be, zpool, "health", health, sizeof(health)) != 0)
+		snprintf(health, sizeof(health), "UNKNOWN");
 	uint64_t used = strtoull(qz_list_cell(&l, 0, 1), NULL, 10);
 	uint64_t avail = strtoull(qz_list_cell(&l, 0, 2), NULL, 10);
 	if (cli->json) {
-		qz_json_object(&cli->out, NULL);
-		qz_json_string(&cli->out, "root", argv[0]);
+		qz_json_string(&cli->out, "root", root);
 		qz_json_string(&cli->out, "pool", qz_list_cell(&l, 0, 3));
 		qz_json_uint(&cli->out, "size", used + avail);
 		qz_json_uint(&cli->out, "usage", used);
 		qz_json_uint(&cli->out, "free", avail);
-		qz_json_end(&cli->out, '}');
+		qz_json_string(&cli->out, "health", health);
 	} else {
-		printf("%s: pool %s, size %llu, usage %llu, free %llu\n", argv[0],
+		printf("%s: pool %s, size %llu, usage %llu, free %llu, zpool %s %s\n", root,
 		       qz_list_cell(&l, 0, 3), (unsigned long long)(used + avail),
-		       (unsigned long long)used, (unsigned long long)avail);
+		       (unsigned long long)used, (unsigned long long)avail, zpool, health);
 	}
 	qz_list_free(&l);
-	return QZ_EXIT_OK;
+	return 0;
+}
+
+static int cmd_info(qz_cli_t *cli, int argc, char **argv)
+{
+	if (argc != 1)
+		return qz_cli_usage(cli, "name the pool's root dataset");
+	if (cli->json)
+		qz_json_object(&cli->out, NULL);
+	int err = summary(cli, argv[0]);
+	if (cli->json)
+		qz_json_end(&cli->out, '}');
+	return err != 0 ? qz_cli_fail(cli, argv[0], err) : QZ_EXIT_OK;
 }
 
 static void print_volume(void *arg, const char *vol, const qz_volinfo_t *in)
@@ -71,9 +86,15 @@ static int cmd_volumes(qz_cli_t *cli, int argc, char **argv)
 		return qz_cli_usage(cli, "name the pool's root dataset");
 	if (cli->json)
 		qz_json_object(&cli->out, NULL);
-	int err = qz_pool_volumes(cli->be, argv[0], print_volume, cli);
+	int err = summary(cli, argv[0]);
 	if (cli->json)
+		qz_json_object(&cli->out, "volumes");
+	if (err == 0)
+		err = qz_pool_volumes(cli->be, argv[0], print_volume, cli);
+	if (cli->json) {
 		qz_json_end(&cli->out, '}');
+		qz_json_end(&cli->out, '}');
+	}
 	return err != 0 ? qz_cli_fail(cli, argv[0], err) : QZ_EXIT_OK;
 }
 
@@ -81,7 +102,7 @@ const qz_cmd_t qz_pool_cmds[] = {
     {"setup", cmd_setup, "ROOT NAME [--block-devices DEV,...]",
      "make ROOT the home of Qubes pool NAME (creating its zpool on the devices)", NULL, 0},
     {"destroy", cmd_destroy, "ROOT", "remove an empty pool's datasets (never a zpool)", NULL, 0},
-    {"info", cmd_info, "ROOT", "size, usage and free space", NULL, 0},
-    {"volumes", cmd_volumes, "ROOT", "every volume, from one ZFS query", NULL, 0},
+    {"info", cmd_info, "ROOT", "size, usage, free space and the zpool's health", NULL, 0},
+    {"volumes", cmd_volumes, "ROOT", "the pool's figures and every volume, from one ZFS query", NULL, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -56,10 +56,25 @@ static int parse(qz_cli_t *cli, int argc, char **argv, qz_volcfg_t *cfg, char **
 	return 0;
 }
 
-/* Reports the outcome of an operation on vol. */
-static int done(qz_cli_t *cli, const char *vol, int err)
+/* Prints what qz_vol_info says of vol: the state a caller caches after each change. */
+static int print_info(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg)
 {
+	qz_volinfo_t *info = malloc(sizeof(*info));
+	if (info == NULL)
+		return qz_cli_fail(cli, vol, ENOMEM);
+	int err = qz_vol_info(cli->be, vol, cfg, info);
+	if (err == 0)
+		qz_cli_volinfo(cli, NULL, vol, info);
+	free(info);
 	return err == 0 ? QZ_EXIT_OK : qz_cli_fail(cli, vol, err);
+}
+
+/* Reports the outcome of an operation on vol; with --json, the volume's new state. */
+static int done(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err)
+{
+	if (err != 0)
+		return qz_cli_fail(cli, vol, err);
+	return cli->json ? print_info(cli, vol, cfg) : QZ_EXIT_OK;
 }
 
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
@@ -71,7 +86,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	if (cfg.size == 0 && !cfg.snap_on_start)
 		return qz_cli_usage(cli, "--size is needed");
-	return done(cli, vol, qz_vol_create(cli->be, vol, &cfg));
+	return done(cli, vol, &cfg, qz_vol_create(cli->be, vol, &cfg));
 }
 
 /* The commands that take a volume and its config, and only report success or failure. */
@@ -82,7 +97,7 @@ static int run_op(qz_cli_t *cli, int argc, char **argv, vol_op_t op)
 	qz_volcfg_t cfg;
 	char *vol;
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
-	return rc != 0 ? rc : done(cli, vol, op(cli->be, vol, &cfg));
+	return rc != 0 ? rc : done(cli, vol, &cfg, op(cli->be, vol, &cfg));
 }
 
 static int remove_op(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
@@ -127,16 +142,7 @@ static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 	qz_volcfg_t cfg;
 	char *vol;
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
-	if (rc != 0)
-		return rc;
-	qz_volinfo_t *info = malloc(sizeof(*info));
-	if (info == NULL)
-		return qz_cli_fail(cli, vol, ENOMEM);
-	int err = qz_vol_info(cli->be, vol, &cfg, info);
-	if (err == 0)
-		qz_cli_volinfo(cli, NULL, vol, info);
-	free(info);
-	return done(cli, vol, err);
+	return rc != 0 ? rc : print_info(cli, vol, &cfg);
 }
 
 static int cmd_revert(qz_cli_t *cli, int argc, char **argv)
@@ -146,7 +152,7 @@ static int cmd_revert(qz_cli_t *cli, int argc, char **argv)
 	int rc = parse(cli, argc, argv, &cfg, pos, argc >= 2 && argv[1][0] != '-' ? 2 : 1, NULL);
 	if (rc != 0)
 		return rc;
-	return done(cli, pos[0], qz_vol_revert(cli->be, pos[0], &cfg, pos[1]));
+	return done(cli, pos[0], &cfg, qz_vol_revert(cli->be, pos[0], &cfg, pos[1]));
 }
 
 static int cmd_resize(qz_cli_t *cli, int argc, char **argv)
@@ -160,7 +166,7 @@ static int cmd_resize(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	if (qz_parse_size(pos[1], &size) != 0)
 		return qz_cli_usage(cli, "the size is a number of bytes (K/M/G/T allowed)");
-	return done(cli, pos[0], qz_vol_resize(cli->be, pos[0], &cfg, size, shrink));
+	return done(cli, pos[0], &cfg, qz_vol_resize(cli->be, pos[0], &cfg, size, shrink));
 }
 
 static int cmd_device(qz_cli_t *cli, int argc, char **argv)
@@ -198,7 +204,7 @@ static int cmd_import_data_end(qz_cli_t *cli, int argc, char **argv)
 	bool ok = strcmp(pos[1], "ok") == 0;
 	if (!ok && strcmp(pos[1], "fail") != 0)
 		return qz_cli_usage(cli, "say ok or fail");
-	return done(cli, pos[0], qz_vol_import_end(cli->be, pos[0], &cfg, ok));
+	return done(cli, pos[0], &cfg, qz_vol_import_end(cli->be, pos[0], &cfg, ok));
 }
 
 static int cmd_import_volume(qz_cli_t *cli, int argc, char **argv)
@@ -208,7 +214,7 @@ static int cmd_import_volume(qz_cli_t *cli, int argc, char **argv)
 	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
 	if (rc != 0)
 		return rc;
-	return done(cli, pos[0], qz_vol_import_volume(cli->be, pos[0], &cfg, pos[1]));
+	return done(cli, pos[0], &cfg, qz_vol_import_volume(cli->be, pos[0], &cfg, pos[1]));
 }
 
 static int cmd_export(qz_cli_t *cli, int argc, char **argv)
@@ -229,7 +235,7 @@ static int cmd_export_end(qz_cli_t *cli, int argc, char **argv)
 	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
 	if (rc != 0)
 		return rc;
-	return done(cli, pos[0], qz_vol_export_end(cli->be, pos[0], pos[1]));
+	return done(cli, pos[0], &cfg, qz_vol_export_end(cli->be, pos[0], pos[1]));
 }
 
 const qz_cmd_t qz_volume_cmds[] = {

@@ -129,21 +129,24 @@ int main(int argc, char **argv)
 	current = cmd;
 	cli.cmd = cmdname;
 	qz_json_init(&cli.out, stdout);
-	int err = qz_backend_open(getenv("QZFS_BACKEND"), getenv("QZFS_MODEL_POOL"), &cli.be);
+	/* the volume's lock first: a stored model's lock is taken by opening the backend */
+	int lockfd = -1, err = 0;
+	if ((cmd->flags & QZ_CMD_LOCK) && i + 1 < argc &&
+	    (err = qz_lock_volume(argv[i + 1], &lockfd)) != 0) {
+		fprintf(stderr, "qzfs %s: %s: cannot take the volume's lock: %s\n", cli.cmd,
+			argv[i + 1], strerror(err));
+		return QZ_EXIT_FAIL;
+	}
+	err = qz_backend_open(getenv("QZFS_BACKEND"), getenv("QZFS_MODEL_POOL"), &cli.be);
 	if (err != 0) {
 		fprintf(stderr, "qzfs %s: cannot reach ZFS: %s%s\n", cli.cmd, strerror(err),
 			err == ENOENT ? " (is the zfs kernel module loaded?)" : "");
+		qz_unlock_volume(lockfd);
 		return QZ_EXIT_NOZFS;
 	}
-	int lockfd = -1, rc;
-	if ((cmd->flags & QZ_CMD_LOCK) && i + 1 < argc &&
-	    (err = qz_lock_volume(argv[i + 1], &lockfd)) != 0) {
-		rc = qz_cli_fail(&cli, "cannot take the volume's lock", err);
-	} else {
-		rc = cmd->fn(&cli, argc - i - 1, argv + i + 1);
-		qz_unlock_volume(lockfd);
-	}
+	int rc = cmd->fn(&cli, argc - i - 1, argv + i + 1);
 	qz_backend_close(cli.be);
+	qz_unlock_volume(lockfd);
 	if (fflush(stdout) != 0 && rc == QZ_EXIT_OK)
 		rc = QZ_EXIT_FAIL;
 	return rc;

@@ -11,8 +11,12 @@ int qz_backend_open(const char *kind, const char *model_pool, qz_backend_t **bep
 {
 	if (kind == NULL || strcmp(kind, "real") == 0)
 		return qz_backend_real_open(bep);
+	if (model_pool == NULL)
+		model_pool = "tank";
 	if (strcmp(kind, "model") == 0)
-		return qz_backend_model_open(bep, model_pool != NULL ? model_pool : "tank");
+		return qz_backend_model_open(bep, model_pool, NULL);
+	if (strncmp(kind, "model:", 6) == 0 && kind[6] != '\0')
+		return qz_backend_model_open(bep, model_pool, kind + 6);
 	return EINVAL;
 }
 

@@ -77,6 +77,9 @@ struct qz_backend_ops {
 	/* Reads one property as `zfs get -Hp` prints it ("-" for an unset user property). */
 	int (*get_prop)(qz_backend_t *be, const char *name, const char *prop, char *buf,
 			size_t len);
+	/* Reads one property of a zpool as `zpool get -Hp` prints it (e.g. "health"). */
+	int (*zpool_get)(qz_backend_t *be, const char *zpool, const char *prop, char *buf,
+			 size_t len);
 	int (*set_prop)(qz_backend_t *be, const char *name, const char *prop, const char *value);
 	/* Lists root and its descendants (depth levels, -1 = all) of the given kinds, with props.
 	 */
@@ -110,9 +113,10 @@ struct qz_backend {
 
 /* Opens the real backend (libzfs_core); fails with ENOENT when ZFS is not loaded. */
 int qz_backend_real_open(qz_backend_t **bep);
-/* Opens a fresh in-memory model holding one empty pool named pool. */
-int qz_backend_model_open(qz_backend_t **bep, const char *pool);
-/* Opens the backend named by kind ("real" or "model"). */
+/* Opens a model holding a pool named pool: a fresh one in memory (dir NULL), or the one stored
+ * in directory dir (created if needed), locked until closed and saved when closed. */
+int qz_backend_model_open(qz_backend_t **bep, const char *pool, const char *dir);
+/* Opens the backend named by kind: "real", "model" (in memory) or "model:DIR" (stored). */
 int qz_backend_open(const char *kind, const char *model_pool, qz_backend_t **bep);
 void qz_backend_close(qz_backend_t *be);
 

@@ -3,7 +3,7 @@
  * (sparse, so a 10 GiB volume costs only what is written). Wherever it and real ZFS disagree,
  * the model is wrong: the conformance suite runs on both.
  */
-#include "backend.h"
+#include "model.h"
 #include "zname.h"
 #include "zprop.h"
 
@@ -18,53 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MODEL_POOL_SIZE (1ULL << 40)
-#define STREAM_MAGIC	0x514d5a5354524dULL /* "QMZSTRM": the model's own stream format */
-#define BLOCK		4096
-
-struct mprop {
-	char *name;
-	char *value;
-	struct mprop *next;
-};
-
-struct mhold {
-	char *tag;
-	struct mhold *next;
-};
-
-struct mopen { /* a descriptor handed out by zvol_open, to tell whether a volume is in use */
-	int fd;
-	dev_t dev;
-	ino_t ino;
-	struct mopen *next;
-};
-
-struct mds {
-	char name[QZ_NAME_MAX];
-	enum qz_dstype type;
-	uint64_t guid, createtxg, creation;
-	struct mprop *props; /* set locally */
-	uint64_t volsize;
-	int data;	     /* memfd: contents of a volume or a volume snapshot, else -1 */
-	struct mds *origin;  /* a clone's origin snapshot */
-	struct mds *encroot; /* NULL when unencrypted */
-	bool key_loaded;     /* on an encryption root */
-	uint8_t key[QZ_WKEY_LEN];
-	struct mhold *holds;
-	bool defer_destroy;
-	bool partial; /* a resumable receive stopped part way */
-	struct mds *next;
-};
-
-typedef struct model {
-	qz_backend_t be;
-	struct mds *all;
-	uint64_t txg;
-	uint64_t seed;
-	struct mopen *opens;
-} model_t;
-
 static model_t *M(qz_backend_t *be)
 {
 	return (model_t *)be;
@@ -78,7 +31,7 @@ static uint64_t next_guid(model_t *m)
 	return z ^ (z >> 31);
 }
 
-static struct mds *find(model_t *m, const char *name)
+struct mds *mdl_find(model_t *m, const char *name)
 {
 	for (struct mds *d = m->all; d != NULL; d = d->next)
 		if (strcmp(d->name, name) == 0)
@@ -109,7 +62,7 @@ static int lookup(model_t *m, const char *name, enum qz_name_kind kind, struct m
 {
 	if (name_check(name, kind) != 0)
 		return EINVAL;
-	*dp = find(m, name);
+	*dp = mdl_find(m, name);
 	return *dp != NULL ? 0 : ENOENT;
 }
 
@@ -124,7 +77,7 @@ static struct mds *head_of(model_t *m, const struct mds *d)
 {
 	char buf[QZ_NAME_MAX];
 	qz_name_dataset(d->name, buf, sizeof(buf));
-	return find(m, buf);
+	return mdl_find(m, buf);
 }
 
 static bool is_snapshot_of(const struct mds *s, const struct mds *head)
@@ -190,7 +143,7 @@ static const char *local_prop(const struct mds *d, const char *name)
 	return NULL;
 }
 
-static int put_prop(struct mds *d, const char *name, const char *value)
+int mdl_put_prop(struct mds *d, const char *name, const char *value)
 {
 	for (struct mprop *p = d->props; p != NULL; p = p->next) {
 		if (strcmp(p->name, name) == 0) {
@@ -230,7 +183,7 @@ static const char *inherited_prop(model_t *m, const struct mds *d, const char *n
 		if (qz_name_parent(buf, parent, sizeof(parent)) != 0)
 			return NULL;
 		snprintf(buf, sizeof(buf), "%s", parent);
-		cur = find(m, buf);
+		cur = mdl_find(m, buf);
 	}
 }
 
@@ -261,9 +214,20 @@ static const char *find_prop(const qz_prop_t *props, size_t n, const char *name)
 
 /* ---- volume contents ---- */
 
-static int new_data(uint64_t size, int *fdp)
+int mdl_new_data(model_t *m, uint64_t size, int *fdp)
 {
-	int fd = memfd_create("qzfs-model", MFD_CLOEXEC);
+	int fd = -1;
+	if (m->dir[0] == '\0') {
+		fd = memfd_create("qzfs-model", MFD_CLOEXEC);
+	} else {
+		for (int tries = 0; fd < 0 && tries < 100; tries++) {
+			char path[600];
+			snprintf(path, sizeof(path), "%s/data/%016" PRIx64, m->dir, next_guid(m));
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			if (fd < 0 && errno != EEXIST)
+				break;
+		}
+	}
 	if (fd < 0)
 		return errno;
 	if (ftruncate(fd, (off_t)size) != 0) {
@@ -298,12 +262,12 @@ static int copy_data(int src, int dst)
 	return 0;
 }
 
-static int clone_data(int src, int *dstp)
+static int clone_data(model_t *m, int src, int *dstp)
 {
 	struct stat st;
 	if (fstat(src, &st) != 0)
 		return errno;
-	int err = new_data((uint64_t)st.st_size, dstp);
+	int err = mdl_new_data(m, (uint64_t)st.st_size, dstp);
 	if (err == 0 && (err = copy_data(src, *dstp)) != 0)
 		close(*dstp);
 	return err;
@@ -311,7 +275,7 @@ static int clone_data(int src, int *dstp)
 
 /* ---- dataset records ---- */
 
-static struct mds *new_ds(model_t *m, const char *name, enum qz_dstype type)
+struct mds *mdl_new_ds(model_t *m, const char *name, enum qz_dstype type)
 {
 	struct mds *d = calloc(1, sizeof(*d));
 	if (d == NULL)
@@ -366,6 +330,10 @@ static void reap_deferred(model_t *m, struct mds *snap)
 static void model_close(qz_backend_t *be)
 {
 	model_t *m = M(be);
+	if (m->dir[0] != '\0' && mdl_store_save(m) != 0)
+		fprintf(stderr, "qzfs: the model in %s could not be saved\n", m->dir);
+	if (m->lockfd >= 0)
+		close(m->lockfd);
 	while (m->all != NULL)
 		free_ds(m, m->all);
 	while (m->opens != NULL) {
@@ -382,12 +350,12 @@ static int check_new_dataset(model_t *m, const char *name, struct mds **parentp)
 	int err = name_check(name, QZ_NAME_DATASET);
 	if (err != 0)
 		return err;
-	if (find(m, name) != NULL)
+	if (mdl_find(m, name) != NULL)
 		return EEXIST;
 	char pname[QZ_NAME_MAX];
 	if (qz_name_parent(name, pname, sizeof(pname)) != 0)
 		return EEXIST; /* a pool root */
-	struct mds *parent = find(m, pname);
+	struct mds *parent = mdl_find(m, pname);
 	if (parent == NULL)
 		return ENOENT;
 	if (parent->type != QZ_FILESYSTEM)
@@ -435,9 +403,9 @@ static int model_create(qz_backend_t *be, const char *name, enum qz_dstype type,
 		return EINVAL;
 	}
 	int data = -1;
-	if (type == QZ_VOLUME && (err = new_data(volsize, &data)) != 0)
+	if (type == QZ_VOLUME && (err = mdl_new_data(m, volsize, &data)) != 0)
 		return err;
-	struct mds *d = new_ds(m, name, type);
+	struct mds *d = mdl_new_ds(m, name, type);
 	if (d == NULL) {
 		if (data >= 0)
 			close(data);
@@ -450,16 +418,16 @@ static int model_create(qz_backend_t *be, const char *name, enum qz_dstype type,
 		if (strcmp(props[i].name, "encryption") == 0 && strcmp(pv, "on") == 0)
 			pv = "aes-256-gcm";
 		if (strcmp(props[i].name, "volsize") != 0)
-			err = put_prop(d, props[i].name, pv);
+			err = mdl_put_prop(d, props[i].name, pv);
 	}
 	if (err == 0 && type == QZ_VOLUME && find_prop(props, nprops, "volblocksize") == NULL)
-		err = put_prop(d, "volblocksize", "16384");
+		err = mdl_put_prop(d, "volblocksize", "16384");
 	if (err == 0 && new_root) {
 		d->encroot = d;
 		d->key_loaded = true;
 		memcpy(d->key, wkey, QZ_WKEY_LEN);
 		if (enc == NULL)
-			err = put_prop(d, "encryption", "aes-256-gcm");
+			err = mdl_put_prop(d, "encryption", "aes-256-gcm");
 	} else if (enc == NULL || strcmp(enc, "off") != 0) {
 		d->encroot = parent->encroot; /* explicit encryption=off makes it unencrypted */
 	}
@@ -486,10 +454,10 @@ static int model_snapshot(qz_backend_t *be, const char *const *snaps, size_t n,
 			return qz_be_fail(be, EXDEV, "%s", snaps[i]);
 		char head[QZ_NAME_MAX];
 		qz_name_dataset(snaps[i], head, sizeof(head));
-		struct mds *h = find(m, head);
+		struct mds *h = mdl_find(m, head);
 		if (h == NULL || h->partial)
 			return qz_be_fail(be, ENOENT, "%s", snaps[i]);
-		if (find(m, snaps[i]) != NULL)
+		if (mdl_find(m, snaps[i]) != NULL)
 			return qz_be_fail(be, EEXIST, "%s", snaps[i]);
 		for (size_t j = 0; j < i; j++) {
 			char hj[QZ_NAME_MAX];
@@ -502,11 +470,11 @@ static int model_snapshot(qz_backend_t *be, const char *const *snaps, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		char head[QZ_NAME_MAX];
 		qz_name_dataset(snaps[i], head, sizeof(head));
-		struct mds *h = find(m, head);
+		struct mds *h = mdl_find(m, head);
 		int data = -1, err = 0;
-		if (h->data >= 0 && (err = clone_data(h->data, &data)) != 0)
+		if (h->data >= 0 && (err = clone_data(m, h->data, &data)) != 0)
 			return err;
-		struct mds *s = new_ds(m, snaps[i], QZ_SNAPSHOT);
+		struct mds *s = mdl_new_ds(m, snaps[i], QZ_SNAPSHOT);
 		if (s == NULL) {
 			if (data >= 0)
 				close(data);
@@ -517,7 +485,7 @@ static int model_snapshot(qz_backend_t *be, const char *const *snaps, size_t n,
 		s->volsize = h->volsize;
 		s->encroot = h->encroot;
 		for (size_t k = 0; k < nprops; k++)
-			put_prop(s, props[k].name, props[k].value);
+			mdl_put_prop(s, props[k].name, props[k].value);
 	}
 	return 0;
 }
@@ -528,7 +496,7 @@ static int model_clone(qz_backend_t *be, const char *origin, const char *target,
 	model_t *m = M(be);
 	if (name_check(origin, QZ_NAME_SNAPSHOT) != 0)
 		return EINVAL;
-	struct mds *o = find(m, origin), *parent;
+	struct mds *o = mdl_find(m, origin), *parent;
 	int err = check_new_dataset(m, target, &parent);
 	if (err != 0)
 		return err;
@@ -544,9 +512,9 @@ static int model_clone(qz_backend_t *be, const char *origin, const char *target,
 	if (!key_available(o))
 		return EACCES;
 	int data = -1;
-	if (o->data >= 0 && (err = clone_data(o->data, &data)) != 0)
+	if (o->data >= 0 && (err = clone_data(m, o->data, &data)) != 0)
 		return err;
-	struct mds *d = new_ds(m, target, type);
+	struct mds *d = mdl_new_ds(m, target, type);
 	if (d == NULL) {
 		if (data >= 0)
 			close(data);
@@ -558,9 +526,9 @@ static int model_clone(qz_backend_t *be, const char *origin, const char *target,
 	d->encroot = o->encroot;
 	const char *vbs = local_prop(h, "volblocksize");
 	if (vbs != NULL)
-		put_prop(d, "volblocksize", vbs);
+		mdl_put_prop(d, "volblocksize", vbs);
 	for (size_t i = 0; i < nprops; i++)
-		put_prop(d, props[i].name, props[i].value);
+		mdl_put_prop(d, props[i].name, props[i].value);
 	return 0;
 }
 
@@ -583,7 +551,7 @@ static int model_promote(qz_backend_t *be, const char *clone, char *conflict, si
 		char nn[QZ_NAME_MAX];
 		if (name_join(nn, c->name, "@", short_name(s)) != 0)
 			return ENAMETOOLONG;
-		if (find(m, nn) != NULL) {
+		if (mdl_find(m, nn) != NULL) {
 			if (conflict != NULL)
 				snprintf(conflict, len, "%s", short_name(s));
 			return EEXIST;
@@ -625,7 +593,7 @@ static int model_rename(qz_backend_t *be, const char *from, const char *to)
 	enum qz_name_kind kind = qz_name_kind_of(from);
 	if (kind == QZ_NAME_BOOKMARK || name_check(from, kind) != 0 || name_check(to, kind) != 0)
 		return EINVAL;
-	struct mds *d = find(m, from);
+	struct mds *d = mdl_find(m, from);
 	if (d == NULL)
 		return ENOENT;
 	if (kind == QZ_NAME_SNAPSHOT) {
@@ -634,7 +602,7 @@ static int model_rename(qz_backend_t *be, const char *from, const char *to)
 		qz_name_dataset(to, ht, sizeof(ht));
 		if (strcmp(hf, ht) != 0)
 			return EXDEV;
-		if (find(m, to) != NULL)
+		if (mdl_find(m, to) != NULL)
 			return EEXIST;
 		snprintf(d->name, sizeof(d->name), "%s", to);
 		return 0;
@@ -644,14 +612,14 @@ static int model_rename(qz_backend_t *be, const char *from, const char *to)
 		return EXDEV;
 	if (strchr(from, '/') == NULL)
 		return EINVAL; /* a pool root */
-	if (find(m, to) != NULL)
+	if (mdl_find(m, to) != NULL)
 		return EEXIST;
 	if (qz_name_within(to, from))
 		return EINVAL;
 	char pname[QZ_NAME_MAX];
 	if (qz_name_parent(to, pname, sizeof(pname)) != 0)
 		return EINVAL;
-	struct mds *parent = find(m, pname);
+	struct mds *parent = mdl_find(m, pname);
 	if (parent == NULL)
 		return ENOENT;
 	if (parent->type != QZ_FILESYSTEM)
@@ -664,7 +632,7 @@ static int model_destroy(qz_backend_t *be, const char *name)
 	model_t *m = M(be);
 	if (qz_name_kind_of(name) != QZ_NAME_DATASET || name_check(name, QZ_NAME_DATASET) != 0)
 		return EINVAL;
-	struct mds *d = find(m, name);
+	struct mds *d = mdl_find(m, name);
 	if (d == NULL)
 		return ENOENT;
 	if (strchr(name, '/') == NULL)
@@ -696,7 +664,7 @@ static int model_destroy_snaps(qz_backend_t *be, const char *const *snaps, size_
 	for (size_t i = 0; i < n; i++) { /* all or nothing */
 		if (name_check(snaps[i], QZ_NAME_SNAPSHOT) != 0)
 			return qz_be_fail(be, EINVAL, "%s", snaps[i]);
-		struct mds *s = find(m, snaps[i]);
+		struct mds *s = mdl_find(m, snaps[i]);
 		if (s == NULL || defer)
 			continue;
 		if (count_clones(m, s) != 0)
@@ -705,7 +673,7 @@ static int model_destroy_snaps(qz_backend_t *be, const char *const *snaps, size_
 			return qz_be_fail(be, EBUSY, "%s", snaps[i]);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct mds *s = find(m, snaps[i]);
+		struct mds *s = mdl_find(m, snaps[i]);
 		if (s == NULL)
 			continue;
 		s->defer_destroy = true;
@@ -719,10 +687,10 @@ static int model_rollback(qz_backend_t *be, const char *fs, const char *snap)
 	model_t *m = M(be);
 	if (name_check(fs, QZ_NAME_DATASET) != 0 || name_check(snap, QZ_NAME_SNAPSHOT) != 0)
 		return EINVAL;
-	struct mds *h = find(m, fs);
+	struct mds *h = mdl_find(m, fs);
 	if (h == NULL)
 		return ENOENT;
-	struct mds *latest = latest_snapshot(m, h), *s = find(m, snap);
+	struct mds *latest = latest_snapshot(m, h), *s = mdl_find(m, snap);
 	if (latest == NULL || s == NULL)
 		return ESRCH;
 	if (s != latest)
@@ -748,12 +716,12 @@ static int model_bookmark(qz_backend_t *be, const char *snap, const char *bookma
 	qz_name_dataset(bookmark, hb, sizeof(hb));
 	if (strcmp(hs, hb) != 0)
 		return EINVAL;
-	struct mds *s = find(m, snap);
+	struct mds *s = mdl_find(m, snap);
 	if (s == NULL)
 		return ENOENT;
-	if (find(m, bookmark) != NULL)
+	if (mdl_find(m, bookmark) != NULL)
 		return EEXIST;
-	struct mds *b = new_ds(m, bookmark, QZ_BOOKMARK);
+	struct mds *b = mdl_new_ds(m, bookmark, QZ_BOOKMARK);
 	if (b == NULL)
 		return ENOMEM;
 	b->guid = s->guid;
@@ -778,7 +746,7 @@ static int model_hold(qz_backend_t *be, const char *snap, const char *tag)
 	model_t *m = M(be);
 	if (name_check(snap, QZ_NAME_SNAPSHOT) != 0 || tag[0] == '\0')
 		return EINVAL;
-	struct mds *s = find(m, snap);
+	struct mds *s = mdl_find(m, snap);
 	if (s == NULL)
 		return ENOENT;
 	for (struct mhold *h = s->holds; h != NULL; h = h->next)
@@ -921,7 +889,7 @@ static int format_prop(model_t *m, const struct mds *d, const char *prop, char *
 			char pn[QZ_NAME_MAX];
 			if (qz_name_parent(a->name, pn, sizeof(pn)) != 0)
 				break;
-			a = find(m, pn);
+			a = mdl_find(m, pn);
 		}
 		return OUT("/%s", d->name);
 	}
@@ -947,6 +915,19 @@ static int model_get_prop(qz_backend_t *be, const char *name, const char *prop, 
 	return format_prop(m, d, prop, buf, len);
 }
 
+static int model_zpool_get(qz_backend_t *be, const char *zpool, const char *prop, char *buf,
+			   size_t len)
+{
+	model_t *m = M(be);
+	struct mds *d;
+	int err = lookup(m, zpool, QZ_NAME_DATASET, &d);
+	if (err != 0 || strchr(zpool, '/') != NULL)
+		return err != 0 ? err : EINVAL;
+	if (strcmp(prop, "health") != 0)
+		return qz_be_fail(be, EINVAL, "the model knows only a zpool's health");
+	return (size_t)snprintf(buf, len, "ONLINE") < len ? 0 : ERANGE;
+}
+
 static int model_set_prop(qz_backend_t *be, const char *name, const char *prop, const char *value)
 {
 	model_t *m = M(be);
@@ -957,7 +938,7 @@ static int model_set_prop(qz_backend_t *be, const char *name, const char *prop, 
 	if (qz_prop_is_user(prop)) {
 		if (d->type == QZ_BOOKMARK)
 			return EINVAL;
-		return put_prop(d, prop, value);
+		return mdl_put_prop(d, prop, value);
 	}
 	if (d->type == QZ_SNAPSHOT || d->type == QZ_BOOKMARK)
 		return qz_be_fail(be, EINVAL, "this property cannot be set on a snapshot");
@@ -978,7 +959,7 @@ static int model_set_prop(qz_backend_t *be, const char *name, const char *prop, 
 		d->volsize = sz;
 		return 0;
 	}
-	return put_prop(d, prop, value);
+	return mdl_put_prop(d, prop, value);
 }
 
 static unsigned level(const char *name)
@@ -1002,7 +983,7 @@ static int model_list(qz_backend_t *be, const char *root, int depth, unsigned ty
 	out->ncols = nprops + 1;
 	if (name_check(root, QZ_NAME_DATASET) != 0)
 		return EINVAL;
-	if (find(m, root) == NULL)
+	if (mdl_find(m, root) == NULL)
 		return ENOENT;
 	size_t n = 0;
 	for (struct mds *d = m->all; d != NULL; d = d->next)
@@ -1049,7 +1030,7 @@ static int model_list(qz_backend_t *be, const char *root, int depth, unsigned ty
 
 static bool model_exists(qz_backend_t *be, const char *name)
 {
-	return find(M(be), name) != NULL;
+	return mdl_find(M(be), name) != NULL;
 }
 
 static int model_load_key(qz_backend_t *be, const char *root, const uint8_t *wkey, size_t wkeylen,
@@ -1139,11 +1120,11 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 	model_t *m = M(be);
 	if (name_check(snap, QZ_NAME_SNAPSHOT) != 0)
 		return EINVAL;
-	struct mds *s = find(m, snap), *f = NULL;
+	struct mds *s = mdl_find(m, snap), *f = NULL;
 	if (s == NULL)
 		return ENOENT;
 	if (from != NULL) {
-		f = find(m, from);
+		f = mdl_find(m, from);
 		if (f == NULL)
 			return ENOENT;
 		if (f->createtxg >= s->createtxg)
@@ -1211,7 +1192,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 		return err == EPIPE || err == 0 ? EINVAL : err;
 	if (hd.raw && !raw)
 		raw = true; /* a raw stream is received raw */
-	struct mds *h = find(m, head), *parent = NULL;
+	struct mds *h = mdl_find(m, head), *parent = NULL;
 	bool created = false;
 	if (hd.fromguid == 0) {
 		if (h != NULL && !h->partial)
@@ -1222,22 +1203,22 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 			if (!hd.raw && !key_available(parent))
 				return EACCES;
 			int data;
-			if ((err = new_data(hd.volsize, &data)) != 0)
+			if ((err = mdl_new_data(m, hd.volsize, &data)) != 0)
 				return err;
-			h = new_ds(m, head, QZ_VOLUME);
+			h = mdl_new_ds(m, head, QZ_VOLUME);
 			if (h == NULL) {
 				close(data);
 				return ENOMEM;
 			}
 			h->data = data;
 			h->volsize = hd.volsize;
-			put_prop(h, "volblocksize", "16384");
+			mdl_put_prop(h, "volblocksize", "16384");
 			if (hd.raw) {
 				h->encroot = h;
 				memcpy(h->key, hd.key, QZ_WKEY_LEN);
-				put_prop(h, "encryption", "aes-256-gcm");
-				put_prop(h, "keyformat", "raw");
-				put_prop(h, "keylocation", "prompt");
+				mdl_put_prop(h, "encryption", "aes-256-gcm");
+				mdl_put_prop(h, "keyformat", "raw");
+				mdl_put_prop(h, "keylocation", "prompt");
 			} else {
 				h->encroot = parent->encroot;
 			}
@@ -1249,7 +1230,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 		struct mds *latest = latest_snapshot(m, h);
 		if (latest == NULL || latest->guid != hd.fromguid)
 			return ENODEV;
-		if (find(m, snap) != NULL)
+		if (mdl_find(m, snap) != NULL)
 			return EEXIST;
 		if (!force) {
 			char cur[BLOCK], old[BLOCK];
@@ -1302,7 +1283,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 	const char *snapname = snap;
 	if ((err = model_snapshot(be, &snapname, 1, NULL, 0)) != 0)
 		return err;
-	find(m, snap)->guid = hd.toguid;
+	mdl_find(m, snap)->guid = hd.toguid;
 	return 0;
 }
 
@@ -1311,9 +1292,20 @@ static int model_zvol_path(qz_backend_t *be, const char *vol, char *buf, size_t 
 	model_t *m = M(be);
 	if (name_check(vol, QZ_NAME_DATASET) != 0)
 		return EINVAL;
-	struct mds *d = find(m, vol);
+	struct mds *d = mdl_find(m, vol);
 	if (d == NULL || d->type != QZ_VOLUME || !key_available(d))
 		return ENOENT;
+	if (m->dir[0] != '\0') { /* a stored model: the data file itself */
+		char link[64];
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", d->data);
+		ssize_t n = readlink(link, buf, len);
+		if (n < 0)
+			return errno;
+		if ((size_t)n >= len)
+			return ENAMETOOLONG;
+		buf[n] = '\0';
+		return 0;
+	}
 	return (size_t)snprintf(buf, len, "/proc/%d/fd/%d", (int)getpid(), d->data) < len
 		   ? 0
 		   : ENAMETOOLONG;
@@ -1356,18 +1348,18 @@ static int model_pool_create(qz_backend_t *be, const char *pool, const char *con
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(devices[i], "/dev/", 5) != 0)
 			return qz_be_fail(be, EINVAL, "%s is not a device", devices[i]);
-	if (find(m, pool) != NULL)
+	if (mdl_find(m, pool) != NULL)
 		return qz_be_fail(be, EEXIST, "zpool %s exists", pool);
-	struct mds *d = new_ds(m, pool, QZ_FILESYSTEM);
+	struct mds *d = mdl_new_ds(m, pool, QZ_FILESYSTEM);
 	if (d == NULL)
 		return ENOMEM;
-	int err = put_prop(d, "compression", "lz4");
+	int err = mdl_put_prop(d, "compression", "lz4");
 	if (err == 0)
-		err = put_prop(d, "mountpoint", "none");
+		err = mdl_put_prop(d, "mountpoint", "none");
 	if (err == 0)
-		err = put_prop(d, "volmode", "dev");
+		err = mdl_put_prop(d, "volmode", "dev");
 	if (err == 0)
-		err = put_prop(d, "qubes-zfs:role", "zpool");
+		err = mdl_put_prop(d, "qubes-zfs:role", "zpool");
 	return err;
 }
 
@@ -1387,6 +1379,7 @@ static const struct qz_backend_ops model_ops = {
     .hold = model_hold,
     .release = model_release,
     .get_prop = model_get_prop,
+    .zpool_get = model_zpool_get,
     .set_prop = model_set_prop,
     .list = model_list,
     .exists = model_exists,
@@ -1399,7 +1392,7 @@ static const struct qz_backend_ops model_ops = {
     .pool_create = model_pool_create,
 };
 
-int qz_backend_model_open(qz_backend_t **bep, const char *pool)
+int qz_backend_model_open(qz_backend_t **bep, const char *pool, const char *dir)
 {
 	if (name_check(pool, QZ_NAME_DATASET) != 0 || strchr(pool, '/') != NULL)
 		return EINVAL;
@@ -1407,10 +1400,15 @@ int qz_backend_model_open(qz_backend_t **bep, const char *pool)
 	if (m == NULL)
 		return ENOMEM;
 	m->be.ops = &model_ops;
+	m->lockfd = -1;
 	m->seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	if (new_ds(m, pool, QZ_FILESYSTEM) == NULL) {
-		free(m);
-		return ENOMEM;
+	int err = dir != NULL ? mdl_store_load(m, dir) : 0;
+	if (err == 0 && mdl_find(m, pool) == NULL && mdl_new_ds(m, pool, QZ_FILESYSTEM) == NULL)
+		err = ENOMEM;
+	if (err != 0) {
+		m->dir[0] = '\0'; /* never save what was not loaded */
+		model_close(&m->be);
+		return err;
 	}
 	*bep = &m->be;
 	return 0;

@@ -268,14 +268,9 @@ static int run_zfs(qz_backend_t *be, char *const argv[], struct qz_spawn_out *ou
 	return 0;
 }
 
-static int real_get_prop(qz_backend_t *be, const char *name, const char *prop, char *buf,
-			 size_t len)
+/* Runs a `zfs get`-like argv that prints one value and stores that value. */
+static int get_value(qz_backend_t *be, char *const argv[], char *buf, size_t len)
 {
-	if (qz_name_check(name, qz_name_kind_of(name)) != 0)
-		return EINVAL;
-	if (!exists(name))
-		return ENOENT;
-	char *argv[] = {"zfs", "get", "-Hp", "-o", "value", (char *)prop, (char *)name, NULL};
 	struct qz_spawn_out o;
 	int err = run_zfs(be, argv, &o);
 	if (err != 0)
@@ -288,6 +283,28 @@ static int real_get_prop(qz_backend_t *be, const char *name, const char *prop, c
 		memcpy(buf, o.out, o.outlen + 1);
 	qz_spawn_free(&o);
 	return err;
+}
+
+static int real_get_prop(qz_backend_t *be, const char *name, const char *prop, char *buf,
+			 size_t len)
+{
+	if (qz_name_check(name, qz_name_kind_of(name)) != 0)
+		return EINVAL;
+	if (!exists(name))
+		return ENOENT;
+	char *argv[] = {"zfs", "get", "-Hp", "-o", "value", (char *)prop, (char *)name, NULL};
+	return get_value(be, argv, buf, len);
+}
+
+static int real_zpool_get(qz_backend_t *be, const char *zpool, const char *prop, char *buf,
+			  size_t len)
+{
+	if (qz_name_check(zpool, QZ_NAME_DATASET) != 0 || strchr(zpool, '/') != NULL)
+		return EINVAL;
+	if (!exists(zpool))
+		return ENOENT;
+	char *argv[] = {"zpool", "get", "-Hp", "-o", "value", (char *)prop, (char *)zpool, NULL};
+	return get_value(be, argv, buf, len);
 }
 
 static int real_set_prop(qz_backend_t *be, const char *name, const char *prop, const char *value)
@@ -629,6 +646,7 @@ static const struct qz_backend_ops real_ops = {
     .hold = real_hold,
     .release = real_release,
     .get_prop = real_get_prop,
+    .zpool_get = real_zpool_get,
     .set_prop = real_set_prop,
     .list = real_list,
     .exists = real_exists,

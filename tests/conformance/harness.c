@@ -179,7 +179,7 @@ int suite_teardown(void **state)
 int case_setup(void **state)
 {
 	(void)state;
-	if (strcmp(kind, "model") == 0 && qz_backend_model_open(&be, pool) != 0)
+	if (strcmp(kind, "model") == 0 && qz_backend_model_open(&be, pool, NULL) != 0)
 		return -1;
 	snprintf(base, sizeof(base), "%s/c%u", pool, ++case_no);
 	wipe(base);
