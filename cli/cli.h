@@ -30,6 +30,7 @@ typedef struct qz_cmd {
 extern const qz_cmd_t qz_dataset_cmds[]; /* plain datasets and snapshots (cmd_dataset.c) */
 extern const qz_cmd_t qz_pool_cmds[];	 /* qzfs pool ... (cmd_pool.c) */
 extern const qz_cmd_t qz_volume_cmds[];	 /* qzfs volume ... (cmd_volume.c) */
+extern const qz_cmd_t qz_udev_cmds[];	 /* qzfs udev ... (cmd_udev.c) */
 
 /* Reports a failed operation on what to stderr and returns the matching exit code. */
 int qz_cli_fail(qz_cli_t *cli, const char *what, int err);

@@ -103,6 +103,7 @@ const qz_cmd_t qz_pool_cmds[] = {
      "make ROOT the home of Qubes pool NAME (creating its zpool on the devices)", NULL, 0},
     {"destroy", cmd_destroy, "ROOT", "remove an empty pool's datasets (never a zpool)", NULL, 0},
     {"info", cmd_info, "ROOT", "size, usage, free space and the zpool's health", NULL, 0},
-    {"volumes", cmd_volumes, "ROOT", "the pool's figures and every volume, from one ZFS query", NULL, 0},
+    {"volumes", cmd_volumes, "ROOT", "the pool's figures and every volume, from one ZFS query",
+     NULL, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -56,13 +56,16 @@ static int parse(qz_cli_t *cli, int argc, char **argv, qz_volcfg_t *cfg, char **
 	return 0;
 }
 
-/* Prints what qz_vol_info says of vol: the state a caller caches after each change. */
-static int print_info(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg)
+/* Prints what qz_vol_info says of vol: the state a caller caches after each change; with
+ * device, also the block device path once it is there. */
+static int print_info(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, bool device)
 {
 	qz_volinfo_t *info = malloc(sizeof(*info));
 	if (info == NULL)
 		return qz_cli_fail(cli, vol, ENOMEM);
 	int err = qz_vol_info(cli->be, vol, cfg, info);
+	if (err == 0 && device)
+		err = qz_vol_device(cli->be, vol, info->device, sizeof(info->device));
 	if (err == 0)
 		qz_cli_volinfo(cli, NULL, vol, info);
 	free(info);
@@ -74,7 +77,7 @@ static int done(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err)
 {
 	if (err != 0)
 		return qz_cli_fail(cli, vol, err);
-	return cli->json ? print_info(cli, vol, cfg) : QZ_EXIT_OK;
+	return cli->json ? print_info(cli, vol, cfg, false) : QZ_EXIT_OK;
 }
 
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
@@ -117,9 +120,18 @@ static int cmd_remove(qz_cli_t *cli, int argc, char **argv)
 	return run_op(cli, argc, argv, remove_op);
 }
 
+/* With --json, also waits for the block device: the VM gets it right after. */
 static int cmd_start(qz_cli_t *cli, int argc, char **argv)
 {
-	return run_op(cli, argc, argv, qz_vol_start);
+	qz_volcfg_t cfg;
+	char *vol;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	if (rc != 0)
+		return rc;
+	int err = qz_vol_start(cli->be, vol, &cfg);
+	if (err != 0)
+		return qz_cli_fail(cli, vol, err);
+	return cli->json ? print_info(cli, vol, &cfg, true) : QZ_EXIT_OK;
 }
 
 static int cmd_stop(qz_cli_t *cli, int argc, char **argv)
@@ -142,7 +154,7 @@ static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 	qz_volcfg_t cfg;
 	char *vol;
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
-	return rc != 0 ? rc : print_info(cli, vol, &cfg);
+	return rc != 0 ? rc : print_info(cli, vol, &cfg, false);
 }
 
 static int cmd_revert(qz_cli_t *cli, int argc, char **argv)

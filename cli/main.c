@@ -14,6 +14,7 @@
 static const qz_cmd_t groups_table[] = {
     {"pool", NULL, "COMMAND ...", "Qubes pools", qz_pool_cmds, 0},
     {"volume", NULL, "COMMAND VOLUME ...", "the Qubes volume contract", qz_volume_cmds, 0},
+    {"udev", NULL, "COMMAND DEVICE", "questions of the udev rule", qz_udev_cmds, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };
 static const qz_cmd_t *const groups[] = {groups_table, qz_dataset_cmds, NULL};
@@ -53,8 +54,9 @@ static void list_table(FILE *f, const char *prefix, const qz_cmd_t *t)
 {
 	for (const qz_cmd_t *c = t; c->name != NULL; c++) {
 		char name[64];
-		snprintf(name, sizeof(name), "%s%s%s", prefix, c->name,
-			 c->group != NULL ? " " : "");
+		if ((size_t)snprintf(name, sizeof(name), "%s%s%s", prefix, c->name,
+				     c->group != NULL ? " " : "") >= sizeof(name))
+			continue; /* no command name is that long */
 		if (c->group != NULL)
 			list_table(f, name, c->group);
 		else
@@ -83,6 +85,12 @@ static const qz_cmd_t *lookup(const qz_cmd_t *const *tables, const char *name)
 			if (strcmp(c->name, name) == 0)
 				return c;
 	return NULL;
+}
+
+/* At a crash point (tests): keep what the operation did so far, as ZFS would. */
+static void close_backend(void *be)
+{
+	qz_backend_close(be);
 }
 
 int main(int argc, char **argv)
@@ -144,6 +152,7 @@ int main(int argc, char **argv)
 		qz_unlock_volume(lockfd);
 		return QZ_EXIT_NOZFS;
 	}
+	qz_crash_before_exit(close_backend, cli.be);
 	int rc = cmd->fn(&cli, argc - i - 1, argv + i + 1);
 	qz_backend_close(cli.be);
 	qz_unlock_volume(lockfd);

@@ -100,9 +100,10 @@ struct qz_backend_ops {
 	int (*zvol_open)(qz_backend_t *be, const char *vol, int oflags, int *fd);
 	/* Creates zpool `pool` on whole devices, with compression=lz4, mountpoint=none and
 	 * volmode=dev on its root; refuses devices in use (never forces). */
-	int (*pool_create)(qz_backend_t *be, const char *pool, const char *const *devices, size_t n);
+	int (*pool_create)(qz_backend_t *be, const char *pool, const char *const *devices,
+			   size_t n);
 	/* Stores the path of a volume's block device, once it exists (udev makes it some time
-	 * after the volume; waits at most 10 s) and is checked to be that volume. */
+	 * after the volume; waits at most 60 s) and is checked to be that volume. */
 	int (*zvol_path)(qz_backend_t *be, const char *vol, char *buf, size_t len);
 };
 

@@ -4,6 +4,7 @@
  * the model is wrong: the conformance suite runs on both.
  */
 #include "model.h"
+
 #include "zname.h"
 #include "zprop.h"
 

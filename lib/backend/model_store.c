@@ -83,9 +83,12 @@ static int data_name(int fd, char *buf, size_t len)
 		return errno;
 	target[n] = '\0';
 	const char *base = strrchr(target, '/');
-	return (size_t)snprintf(buf, len, "%s", base != NULL ? base + 1 : target) < len
-		   ? 0
-		   : ENAMETOOLONG;
+	base = base != NULL ? base + 1 : target;
+	size_t n_base = strlen(base);
+	if (n_base >= len)
+		return ENAMETOOLONG;
+	memcpy(buf, base, n_base + 1);
+	return 0;
 }
 
 static void reverse_props(struct mds *d)
@@ -236,8 +239,7 @@ static void save_ds(FILE *out, const struct mds *d)
 			 (d->partial ? F_PARTIAL : 0);
 	fputs("ds", out);
 	put_field(out, d->name);
-	const uint64_t nums[] = {(uint64_t)d->type, d->guid, d->createtxg, d->creation,
-				 d->volsize};
+	const uint64_t nums[] = {(uint64_t)d->type, d->guid, d->createtxg, d->creation, d->volsize};
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		snprintf(num, sizeof(num), "%" PRIu64, nums[i]);
 		put_field(out, num);

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ZVOL_WAIT_MS 10000
+#define ZVOL_WAIT_MS 60000 /* normally milliseconds; many VMs starting at boot can take long */
 
 /* Builds the nvlist of props for lzc_create/lzc_clone/lzc_snapshot, typed as the kernel wants. */
 static int props_to_nvlist(qz_backend_t *be, const qz_prop_t *props, size_t n, nvlist_t **out)

@@ -44,6 +44,11 @@ static int watch_nearest(int ifd, const char *path)
 	}
 }
 
+/* ERESTARTSYS: OpenZFS 2.1 fails a zvol open with it while another thread holds the pool
+ * namespace lock (busy pools, many volumes at once); on some kernels it reaches userspace. */
+#define ERESTARTSYS_LEAKED 512
+#define RECHECK_MS	   100 /* attempts also run this often: transient failures give no event */
+
 /*
  * Runs attempt(arg) until it returns anything but EAGAIN, watching the nearest existing parent
  * of path between attempts (the watch is set before each attempt, so no change is missed).
@@ -64,7 +69,8 @@ static int retry_on_change(const char *path, int timeout_ms, int (*attempt)(void
 			break;
 		}
 		struct pollfd p = {ifd, POLLIN, 0};
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+		if (poll(&p, 1, (int)(left < RECHECK_MS ? left : RECHECK_MS)) < 0 &&
+		    errno != EINTR) {
 			err = errno;
 			break;
 		}
@@ -98,7 +104,8 @@ static int open_if_right(void *arg)
 	struct open_arg *a = arg;
 	a->fd = open(a->path, a->oflags | O_CLOEXEC);
 	if (a->fd < 0)
-		return errno == ENOENT ? EAGAIN : errno;
+		return errno == ENOENT || errno == ERESTARTSYS_LEAKED || errno == EINTR ? EAGAIN
+											: errno;
 	if (qz_zvol_check(a->fd, a->vol) == 0)
 		return 0;
 	close(a->fd); /* udev has not yet moved the link to the renamed volume */
@@ -117,13 +124,20 @@ int qz_zvol_wait_open(const char *path, const char *vol, int oflags, int timeout
 	return err;
 }
 
-int qz_zvol_check(int fd, const char *vol)
+int qz_zvol_name(int fd, char *buf, size_t len)
 {
 	struct stat st;
 	char name[QZ_NAME_MAX] = "";
-	if (fstat(fd, &st) != 0 || !S_ISBLK(st.st_mode))
+	if (fstat(fd, &st) != 0 || !S_ISBLK(st.st_mode) || ioctl(fd, BLKZNAME, name) != 0)
 		return ENODEV;
-	if (ioctl(fd, BLKZNAME, name) != 0 || strncmp(name, vol, sizeof(name)) != 0)
+	name[sizeof(name) - 1] = '\0';
+	return (size_t)snprintf(buf, len, "%s", name) < len ? 0 : ENAMETOOLONG;
+}
+
+int qz_zvol_check(int fd, const char *vol)
+{
+	char name[QZ_NAME_MAX];
+	if (qz_zvol_name(fd, name, sizeof(name)) != 0 || strcmp(name, vol) != 0)
 		return ENODEV;
 	return 0;
 }

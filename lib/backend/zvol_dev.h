@@ -2,12 +2,16 @@
 #ifndef QZFS_ZVOL_DEV_H
 #define QZFS_ZVOL_DEV_H
 
+#include <stddef.h>
+
 /* Waits until path exists, watching its nearest existing parent with inotify, at most
  * timeout_ms milliseconds. Returns 0, ETIMEDOUT, or an errno. */
 int qz_wait_path(const char *path, int timeout_ms);
 /* Opens path once it is the block device of ZFS volume vol (udev moves links some time after a
  * rename), waiting at most timeout_ms; ETIMEDOUT if it never is. */
 int qz_zvol_wait_open(const char *path, const char *vol, int oflags, int timeout_ms, int *fdp);
+/* Stores the name of the ZFS volume whose block device is open as fd; ENODEV if it is none. */
+int qz_zvol_name(int fd, char *buf, size_t len);
 /* Returns 0 if the block device open as fd is the ZFS volume vol, else ENODEV. */
 int qz_zvol_check(int fd, const char *vol);
 

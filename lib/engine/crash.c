@@ -9,6 +9,14 @@
 static unsigned armed, passed;
 static int exit_code;
 static int from_env = -1;
+static void (*before_exit)(void *);
+static void *before_exit_arg;
+
+void qz_crash_before_exit(void (*fn)(void *arg), void *arg)
+{
+	before_exit = fn;
+	before_exit_arg = arg;
+}
 
 unsigned qz_crash_arm(unsigned n, int code)
 {
@@ -33,6 +41,8 @@ int qz_crash_point(const char *name)
 		return 0;
 	if (exit_code != 0) {
 		fprintf(stderr, "qzfs: crash point %u (%s): stopping here\n", passed, name);
+		if (before_exit != NULL)
+			before_exit(before_exit_arg);
 		_exit(exit_code);
 	}
 	return ECANCELED;

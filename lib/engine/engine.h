@@ -51,6 +51,7 @@ typedef struct qz_volinfo {
 	uint64_t size;	  /* volsize, or the configured size when it does not exist */
 	uint64_t usage;	  /* bytes referenced */
 	char current[32]; /* the committed state's revision id, or "" */
+	char device[256]; /* the block device, when the caller asked for it (qz_vol_device) */
 	size_t nrevisions;
 	qz_revision_t revisions[QZ_MAX_REVISIONS]; /* oldest first */
 } qz_volinfo_t;
@@ -61,6 +62,9 @@ int qz_crash_point(const char *name);
  * last call. With exit_code != 0 the process _exits there, else the operation returns
  * ECANCELED (in-process tests). QZFS_CRASH_AT=<n> arms it for a qzfs process. */
 unsigned qz_crash_arm(unsigned n, int exit_code);
+/* Has fn(arg) called just before a crash point exits the process: what ZFS would have kept
+ * (a stored model saves its state there; the real backend keeps everything anyway). */
+void qz_crash_before_exit(void (*fn)(void *arg), void *arg);
 
 /* Takes the lock of vol's family (waits for it); release with qz_unlock_volume. */
 int qz_lock_volume(const char *vol, int *fd);

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Runs INSIDE the test VM: makes a pool on the first virtio disk, runs the conformance suite and
-# the qzfs command-line checks against real OpenZFS. Prints TAP; scripts/test counts it.
+# Runs INSIDE the test VM: makes a pool on the first virtio disk, runs the conformance and engine
+# suites, the qzfs command-line checks, the udev rule and the Python driver on real OpenZFS. Prints TAP; scripts/test counts it.
 set -u
 BUILD=${1:?build directory}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -13,4 +13,8 @@ for suite in conformance engine; do
 done
 PATH=$BUILD:$PATH bash "$HERE/cli.sh" qzt
 PATH=$BUILD:$PATH bash "$HERE/cli_volume.sh" qzt
+PATH=$BUILD:$PATH bash "$HERE/udev.sh" qzt "$BUILD"
+# the Python driver, driven as qubesd drives it (Debian's python3)
+QZFS_BINARY=$BUILD/qzfs QZFS_TEST_BACKEND=real QZFS_TEST_ZPOOL=qzt \
+    /usr/bin/python3 "$HERE/../python/run.py"
 zpool destroy qzt

@@ -1,0 +1,38 @@
+# Builds and installs qubes-storage-zfs: qzfs, the Python drivers with their qubes.storage entry
+# points, and the udev rule. `make install DESTDIR=... PREFIX=/usr` is what the RPM spec runs.
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+PREFIX     ?= /usr
+BINDIR     ?= $(PREFIX)/bin
+UDEVDIR    ?= $(PREFIX)/lib/udev
+PYTHON     ?= python3
+SITELIB    ?= $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))')
+BUILDDIR   ?= build-release
+
+all:
+	@[ -f $(BUILDDIR)/build.ninja ] || meson setup $(BUILDDIR) --buildtype=release >/dev/null
+	ninja -C $(BUILDDIR)
+
+install: all
+	install -D -m 0755 $(BUILDDIR)/qzfs $(DESTDIR)$(BINDIR)/qzfs
+	install -d $(DESTDIR)$(SITELIB)/qubes_storage_zfs
+	install -m 0644 python/qubes_storage_zfs/*.py $(DESTDIR)$(SITELIB)/qubes_storage_zfs/
+	$(PYTHON) scripts/dist_info.py $(DESTDIR)$(SITELIB) >/dev/null
+	install -d $(DESTDIR)$(UDEVDIR)/rules.d
+	sed 's|@QZFS@|$(BINDIR)/qzfs|' udev/59-qubes-storage-zfs.rules \
+		>$(DESTDIR)$(UDEVDIR)/rules.d/59-qubes-storage-zfs.rules
+
+# A source tarball of the committed tree, as the RPM spec's Source0.
+dist:
+	git archive --format=tar.gz --prefix=qubes-storage-zfs-$(VERSION)/ \
+		-o qubes-storage-zfs-$(VERSION).tar.gz HEAD
+	@echo qubes-storage-zfs-$(VERSION).tar.gz
+
+rpm: dist
+	mkdir -p $(CURDIR)/rpmbuild/SOURCES
+	cp qubes-storage-zfs-$(VERSION).tar.gz $(CURDIR)/rpmbuild/SOURCES/
+	rpmbuild -bb --define "_topdir $(CURDIR)/rpmbuild" rpm/qubes-storage-zfs.spec
+
+clean:
+	rm -rf $(BUILDDIR) rpmbuild qubes-storage-zfs-*.tar.gz
+
+.PHONY: all install dist rpm clean

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Packaging checks (TAP): `make install` lays out what the RPM spec lists, the installed driver
+# is found through its entry point, `pip install .` works, and, where rpmbuild exists, the spec
+# builds an RPM holding those files.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+. tests/vm/tap.sh
+T=$(mktemp -d /tmp/qzfs-pkg.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+echo "1..9"
+PY=/usr/bin/python3 # the system's Python, as in dom0 (a pyenv one lacks its setuptools setup)
+SITELIB=/usr/lib/python3/site-packages
+check "make install" 0 make -s install DESTDIR="$T/root" PREFIX=/usr SITELIB=$SITELIB BUILDDIR="$T/build" PYTHON=$PY
+
+# the spec's %files, with its macros as make install was told
+version=$(sed -n 's/^Version: *//p' rpm/qubes-storage-zfs.spec)
+sed -n '/^%files/,$p' rpm/qubes-storage-zfs.spec | grep '^%{' | sed \
+    -e "s|%{_bindir}|/usr/bin|; s|%{python3_sitelib}|$SITELIB|; s|%{_udevrulesdir}|/usr/lib/udev/rules.d|" \
+    -e "s|%{version}|$version|" >"$T/files"
+(cd "$T/root" && find . -type f | sed 's|^\.||' | sort) >"$T/installed"
+uncovered() { # installed files no %files line covers
+    while read -r f; do
+        covered=no
+        while read -r entry; do
+            case $f in "$entry" | "${entry%/}"/*) covered=yes ;; esac
+        done <"$T/files"
+        [ $covered = yes ] || echo "$f"
+    done <"$T/installed"
+}
+check "every installed file is in the spec's %files" 0 test -s "$T/installed" -a -z "$(uncovered)"
+missing() { while read -r e; do [ -e "$T/root$e" ] || echo "$e"; done <"$T/files"; }
+check "every %files entry is installed" 0 test -z "$(missing)"
+check "spec version matches pyproject" 0 grep -q "^version = \"$version\"" pyproject.toml
+check "the udev rule runs the installed qzfs" 0 grep -q 'PROGRAM=="/usr/bin/qzfs udev is-ours' \
+    "$T/root/usr/lib/udev/rules.d/59-qubes-storage-zfs.rules"
+entry_point() { # SITE: qubesd's way of finding the driver
+    PYTHONPATH="$1:$ROOT/tests/python/standin" $PY -c '
+import importlib.metadata as md
+(ep,) = [e for e in md.entry_points(group="qubes.storage") if e.name == "zfs_zvol"]
+cls = ep.load()
+assert cls.__name__ == "ZFSZvolPool", cls
+print(cls.__module__)'
+}
+check "installed driver found by its entry point" 0 entry_point "$T/root$SITELIB"
+check "pip install . (pyproject)" 0 env PIP_ROOT_USER_ACTION=ignore $PY -m pip install -q --no-build-isolation --no-deps \
+    --target "$T/pip" "$ROOT"
+check "pip-installed driver found by its entry point" 0 entry_point "$T/pip"
+if command -v rpmbuild >/dev/null; then
+    rpmbuild_it() {
+        git archive --format=tar.gz --prefix="qubes-storage-zfs-$version/" \
+            -o "$T/qubes-storage-zfs-$version.tar.gz" HEAD &&
+        rpmbuild -bb --nodeps --define "_topdir $T/rpm" --define "_sourcedir $T" \
+            rpm/qubes-storage-zfs.spec >"$T/rpmbuild.log" 2>&1 &&
+        rpm -qlp "$T"/rpm/RPMS/*/*.rpm | grep -qx /usr/bin/qzfs ||
+        { tail -20 "$T/rpmbuild.log"; false; }
+    }
+    check "rpmbuild builds the spec (committed tree)" 0 rpmbuild_it
+else
+    n=$((n + 1)); echo "ok $n - rpmbuild # SKIP rpmbuild is not installed"
+fi

@@ -1,0 +1,68 @@
+"""Runs the Python driver tests and prints TAP (what scripts/test counts).
+
+    python3 tests/python/run.py [PATTERN]
+
+The driver is used from the source tree, with the stand-in `qubes` package; its entry points
+are written from pyproject.toml into a temporary dist-info (scripts/dist_info.py), so the driver is found the way qubesd
+finds it (importlib.metadata, group qubes.storage). Environment: QZFS_BINARY (the qzfs to
+run), QZFS_TEST_BACKEND=model|real, QZFS_TEST_ZPOOL (real: a scratch zpool)."""
+
+import logging
+import os
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import dist_info  # noqa: E402  (scripts/dist_info.py)
+
+
+class TapResult(unittest.TextTestResult):
+    """One TAP line per test."""
+
+    count = 0
+
+    def _line(self, test, status, note=""):
+        TapResult.count += 1
+        print("{} {} - {}{}".format(status, TapResult.count, test.id().split(".", 1)[-1], note),
+              flush=True)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._line(test, "ok")
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._line(test, "not ok")
+        print("# " + self._exc_info_to_string(err, test).replace("\n", "\n# "), flush=True)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._line(test, "not ok")
+        print("# " + self._exc_info_to_string(err, test).replace("\n", "\n# "), flush=True)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._line(test, "ok", " # SKIP " + reason)
+
+
+def main():
+    logging.basicConfig(level=logging.INFO, format="# log %(name)s: %(message)s")
+    with tempfile.TemporaryDirectory(prefix="qzfs-py-") as site:
+        dist_info.write(site)
+        sys.path[:0] = [site, os.path.join(ROOT, "python"), os.path.join(HERE, "standin"), HERE]
+        pattern = sys.argv[1] if len(sys.argv) > 1 else "test_*.py"
+        suite = unittest.defaultTestLoader.discover(HERE, pattern=pattern, top_level_dir=HERE)
+        print("1..{}".format(suite.countTestCases()), flush=True)
+        with open(os.devnull, "w", encoding="utf-8") as quiet:
+            runner = unittest.TextTestRunner(stream=quiet, resultclass=TapResult, verbosity=0)
+            result = runner.run(suite)
+        print("# python {}.{}: {} run, {} failed".format(
+            *sys.version_info[:2], result.testsRun, len(result.failures) + len(result.errors)))
+        return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""The zfs_zvol pool as qubesd sees it: registration, options, a pool that cannot break
+qubes.xml loading, errors, and the cache behind the synchronous properties."""
+
+import os
+import unittest
+
+import qubes.storage
+from qubes_storage_zfs import qzfs
+
+from zfs_harness import MiB, PoolTestCase, template_config, write
+
+
+class Registration(unittest.TestCase):
+    def test_driver_is_found_by_its_entry_point(self):
+        self.assertIn("zfs_zvol", qubes.storage.pool_drivers())
+
+    def test_options_are_the_documented_ones(self):
+        self.assertEqual(qubes.storage.driver_parameters("zfs_zvol"),
+                         {"dataset": True, "block_devices": False,
+                          "revisions_to_keep": False, "ephemeral_volatile": False})
+
+    def test_unknown_option_is_refused_before_the_driver_runs(self):
+        with self.assertRaises(qubes.exc.QubesValueError):
+            qubes.storage.load_pool("zfs_zvol", "p", dataset="tank/q", thin_pool="x")
+
+    def test_config_rebuilds_the_same_pool(self):
+        pool = qubes.storage.load_pool("zfs_zvol", "p", dataset="tank/q",
+                                       block_devices="/dev/vdb,/dev/vdc",
+                                       revisions_to_keep="3", ephemeral_volatile="True")
+        config = dict(pool.config)
+        self.assertEqual(config, {"name": "p", "driver": "zfs_zvol", "dataset": "tank/q",
+                                  "block_devices": "/dev/vdb /dev/vdc",
+                                  "revisions_to_keep": "3", "ephemeral_volatile": "True"})
+        del config["name"], config["driver"]
+        again = qubes.storage.load_pool("zfs_zvol", "p", **config)
+        self.assertEqual(again.config, pool.config)
+        self.assertEqual(again.block_devices, ["/dev/vdb", "/dev/vdc"])
+        self.assertTrue(again.ephemeral_volatile)
+        self.assertEqual(again.revisions_to_keep, 3)
+
+
+class Degraded(PoolTestCase):
+    """Whatever is wrong, building the pool and reading its properties never raises; using it
+    explains the problem."""
+
+    async def asyncSetUp(self):
+        pass
+
+    async def test_bad_options_load_and_explain_themselves_when_used(self):
+        for options, words in (({"revisions_to_keep": "many"}, "revisions_to_keep"),
+                               ({"ephemeral_volatile": "perhaps"}, "ephemeral_volatile"),
+                               ({"dataset": "tank/a@b"}, "dataset name")):
+            opts = {"dataset": self.dataset, **options}
+            pool = qubes.storage.load_pool("zfs_zvol", "bad", **opts)
+            self.assertIsNone(pool.size)
+            self.assertEqual(pool.list_volumes(), [])
+            with self.assertRaisesRegex(qubes.storage.StoragePoolException, words):
+                await pool.setup()
+
+    async def test_missing_qzfs_gives_a_pool_that_says_so(self):
+        saved = qzfs.BINARY
+        qzfs.BINARY = os.path.join(self.tmp, "no-such-qzfs")
+        try:
+            pool = qubes.storage.load_pool("zfs_zvol", "p", dataset=self.dataset)
+            self.assertIsNone(pool.usage)
+            with self.assertRaisesRegex(qubes.storage.StoragePoolException, "cannot run"):
+                await pool.setup()
+        finally:
+            qzfs.BINARY = saved
+
+    async def test_pool_that_does_not_exist_yet_reads_as_empty(self):
+        pool = qubes.storage.load_pool("zfs_zvol", "p", dataset=self.dataset)
+        self.assertEqual(pool.list_volumes(), [])
+        with self.assertRaises(KeyError):
+            pool.get_volume("work/private")
+
+
+class Cache(PoolTestCase):
+    async def test_sync_properties_cost_one_call_when_cold_and_none_after(self):
+        tpl = await self.new_vm("fedora", template_config("vms"))
+        await tpl.storage.start()
+        await tpl.storage.stop()
+        pool = self.reload_pool()  # qubesd restarted: the cache is cold
+        tpl2 = self.vm("fedora", template_config("vms"))
+        before = qzfs.sync_calls
+        for _ in range(50):
+            for vol in tpl2.volumes.values():
+                vol.size, vol.usage, vol.revisions, vol.is_dirty(), vol.is_outdated()
+            pool.size, pool.usage, pool.usage_details, pool.list_volumes()
+        self.assertEqual(qzfs.sync_calls - before, 1)
+        await tpl2.storage.start()
+        await tpl2.storage.stop()
+        for vol in tpl2.volumes.values():
+            vol.size, vol.revisions
+        self.assertEqual(qzfs.sync_calls - before, 1)
+        self.assertEqual(sorted(v.vid for v in pool.list_volumes()),
+                         ["fedora/private", "fedora/root"])
+        self.assertEqual(tpl2.volumes["root"].size, 64 * MiB)
+
+    async def test_pool_figures_follow_changes(self):
+        usage0, size = self.pool.usage, self.pool.size
+        self.assertGreater(size, 0)
+        tpl = await self.new_vm("fedora", template_config("vms"))
+        await tpl.storage.start()
+        write(tpl.volumes["root"], os.urandom(4 * MiB))
+        await tpl.storage.stop()
+        self.pool.usage  # asks for a refresh in the background
+        await self.pool._refreshing
+        self.assertGreater(self.pool.usage, usage0)
+        self.assertIn("zpool_health", self.pool.usage_details)
+
+    async def test_errors_carry_qzfs_message(self):
+        tpl = self.vm("fedora", template_config("vms"))  # never created
+        with self.assertRaisesRegex(qubes.storage.StoragePoolException, "fedora/private"):
+            await tpl.volumes["private"].start()
+
+    async def test_bad_volume_name_is_refused_without_touching_zfs(self):
+        vm = self.vm("we ird", template_config("vms"))
+        with self.assertRaisesRegex(qubes.storage.StoragePoolException, "cannot name a zvol"):
+            await vm.storage.create()
+
+
+if __name__ == "__main__":
+    unittest.main()
