@@ -261,9 +261,11 @@ static int run_zfs(qz_backend_t *be, char *const argv[], struct qz_spawn_out *ou
 		char *nl = strchr(out->err, '\n');
 		if (nl != NULL)
 			*nl = '\0';
-		qz_be_fail(be, EINVAL, "%s", out->err);
+		/* a dataset destroyed between our check and the command: gone, not invalid */
+		err = strstr(out->err, "dataset does not exist") != NULL ? ENOENT : EINVAL;
+		qz_be_fail(be, err, "%s", out->err);
 		qz_spawn_free(out);
-		return EINVAL;
+		return err;
 	}
 	return 0;
 }

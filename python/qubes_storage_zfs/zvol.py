@@ -59,8 +59,10 @@ class ZFSZvolPool(qubes.storage.Pool):
         if not _DATASET.match(self.dataset) or len(self.dataset) > 200:
             self._problem = "{!r} is not a ZFS dataset name".format(dataset)
         self._cache = None  # what `qzfs pool volumes` said, updated after each change
-        self._stale = False  # pool figures older than the last change
-        self._refreshing = None
+        self._stale = False  # changed since the last full listing
+        self._refreshing = None  # the background refresh, while one runs
+        self._changes = 0  # changes reported by qzfs commands, and when each volume's was
+        self._changed = {}
         self._volumes = {}  # vid -> volume, for the volumes qubesd configured
 
     @property
@@ -114,12 +116,27 @@ class ZFSZvolPool(qubes.storage.Pool):
         return self._cache
 
     async def refresh(self):
-        """Reads the whole pool again (one qzfs call)."""
-        self._cache = await self.qzfs("pool", "volumes", self.dataset)
-        self._stale = False
+        """Reads the whole pool again (one qzfs call). A volume whose state a command reported
+        while the listing ran keeps that newer state."""
+        started = self._changes
+        fresh = await self.qzfs("pool", "volumes", self.dataset)
+        if self._cache is not None and "error" not in self._cache:
+            old, new = self._cache.get("volumes", {}), fresh.setdefault("volumes", {})
+            for dataset, when in self._changed.items():
+                if when > started:
+                    if dataset in old:
+                        new[dataset] = old[dataset]
+                    else:
+                        new.pop(dataset, None)
+        self._cache = fresh
+        self._stale = self._changes != started
 
     def remember(self, dataset, info):
-        """Stores the state of one volume that a qzfs command answered."""
+        """Stores the state of one volume that a qzfs command answered. A change may change
+        what other volumes report (outdated clones, the pool's usage): the cache is then read
+        again in the background when next asked."""
+        self._changes += 1
+        self._changed[dataset] = self._changes
         if self._cache is not None and "name" in info:
             volumes = self._cache.setdefault("volumes", {})
             if info.get("exists"):
@@ -128,16 +145,18 @@ class ZFSZvolPool(qubes.storage.Pool):
                 volumes.pop(dataset, None)
         self._stale = True
 
-    def _figure(self, key):
+    def _fresh_state(self):
+        """The cached state; if a change made it stale, a refresh starts in the background
+        (qubesd's synchronous calls never wait for ZFS) and what we have is answered now."""
         state = self._state()
         if self._stale and self._refreshing is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 loop = None
-            if loop is not None:  # refresh in the background; answer what we have now
+            if loop is not None:
                 self._refreshing = loop.create_task(self._refresh_quietly())
-        return state.get(key)
+        return state
 
     async def _refresh_quietly(self):
         try:
@@ -149,7 +168,10 @@ class ZFSZvolPool(qubes.storage.Pool):
 
     def info(self, dataset):
         """The cached state of the volume with that dataset, or None."""
-        return self._state().get("volumes", {}).get(dataset)
+        return self._fresh_state().get("volumes", {}).get(dataset)
+
+    def _figure(self, key):
+        return self._fresh_state().get(key)
 
     @property
     def size(self):

@@ -134,6 +134,12 @@ class PoolTestCase(unittest.IsolatedAsyncioTestCase):
         self.app.pools[name] = pool
         return pool
 
+    async def asyncTearDown(self):
+        for pool in self.app.pools.values():  # background refreshes end with the test
+            task = getattr(pool, "_refreshing", None)
+            if task is not None:
+                await task
+
     def tearDown(self):
         if BACKEND == "real":
             subprocess.run(["zfs", "destroy", "-r", "-f", self.dataset], check=False,
