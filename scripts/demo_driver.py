@@ -105,7 +105,8 @@ async def main(zpool):
     show("revisions (id: UTC time)", revisions)
     newest = max(revisions, key=lambda r: (revisions[r], int(r[1:])))
     await work.volumes["private"].revert(newest)
-    show("after revert to " + newest, fingerprint_committed(await export(work.volumes["private"])))
+    show("after revert to {} (monday's state)".format(newest),
+         fingerprint_committed(await export(work.volumes["private"])))
 
     say("qvm-clone work work2: create + import_volume (an instant ZFS clone)")
     work2 = VM(app, "work2", appvm_config("vms", private=128 * MiB), template=tpl)

@@ -315,7 +315,10 @@ class ZFSZvolVolume(qubes.storage.Volume):
 
     async def import_volume(self, src_volume):
         """Copies the source's committed state in: a clone or a ZFS send from our pools, a
-        sparse copy of its export from any other pool."""
+        sparse copy of its export from any other pool. Only save_on_stop volumes have a state
+        of their own (qvm-clone also passes volatile and snapshot volumes: nothing to copy)."""
+        if not src_volume.save_on_stop:
+            return self
         if isinstance(src_volume, ZFSZvolVolume):
             await self._volume("import-volume", src_volume.dataset)
             return self
