@@ -6,6 +6,7 @@
 #include "json.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct qz_cli {
 	bool json;	  /* --json: machine-readable output on stdout */
@@ -31,6 +32,14 @@ extern const qz_cmd_t qz_dataset_cmds[]; /* plain datasets and snapshots (cmd_da
 extern const qz_cmd_t qz_pool_cmds[];	 /* qzfs pool ... (cmd_pool.c) */
 extern const qz_cmd_t qz_volume_cmds[];	 /* qzfs volume ... (cmd_volume.c) */
 extern const qz_cmd_t qz_udev_cmds[];	 /* qzfs udev ... (cmd_udev.c) */
+extern const qz_cmd_t qz_key_cmds[];	 /* qzfs key ... (cmd_key.c) */
+
+struct qz_secret;
+/* Reads a passphrase from fd (prompting without echo on a terminal); NULL with *rc set to the
+ * exit code after reporting why. */
+struct qz_secret *qz_cli_passphrase(qz_cli_t *cli, int fd, const char *prompt, int *rc);
+/* Parses [--passphrase-fd N] [--pbkdf2-iters N] from argv[first...] (iters NULL: not allowed). */
+int qz_cli_key_options(qz_cli_t *cli, int argc, char **argv, int first, int *fd, uint64_t *iters);
 
 /* Reports a failed operation on what to stderr and returns the matching exit code. */
 int qz_cli_fail(qz_cli_t *cli, const char *what, int err);

@@ -12,6 +12,19 @@ static int cmd_setup(qz_cli_t *cli, int argc, char **argv)
 {
 	const char *devs[40];
 	size_t n = 0;
+	if (argc >= 3 && strcmp(argv[2], "--encrypted") == 0) {
+		int fd, rc;
+		uint64_t iters;
+		if ((rc = qz_cli_key_options(cli, argc, argv, 3, &fd, &iters)) != 0)
+			return rc;
+		qz_secret_t *pass = qz_cli_passphrase(cli, fd, "Passphrase", &rc);
+		if (pass == NULL)
+			return rc;
+		int err = qz_pool_setup_encrypted(cli->be, argv[0], argv[1], pass, iters);
+		qz_secret_free(pass);
+		return err != 0 ? qz_cli_fail(cli, argv[0], err)
+				: qz_cli_report(cli, "ready", argv[0]);
+	}
 	if (argc == 4 && strcmp(argv[2], "--block-devices") == 0) {
 		for (char *d = strtok(argv[3], ","); d != NULL && n < 40; d = strtok(NULL, ","))
 			devs[n++] = d;
@@ -99,8 +112,10 @@ static int cmd_volumes(qz_cli_t *cli, int argc, char **argv)
 }
 
 const qz_cmd_t qz_pool_cmds[] = {
-    {"setup", cmd_setup, "ROOT NAME [--block-devices DEV,...]",
-     "make ROOT the home of Qubes pool NAME (creating its zpool on the devices)", NULL, 0},
+    {"setup", cmd_setup, "ROOT NAME [--block-devices DEV,...|--encrypted [--passphrase-fd N]]",
+     "make ROOT the home of Qubes pool NAME (creating its zpool on the devices, or as an "
+     "encryption root with a passphrase)",
+     NULL, 0},
     {"destroy", cmd_destroy, "ROOT", "remove an empty pool's datasets (never a zpool)", NULL, 0},
     {"info", cmd_info, "ROOT", "size, usage, free space and the zpool's health", NULL, 0},
     {"volumes", cmd_volumes, "ROOT", "the pool's figures and every volume, from one ZFS query",

@@ -14,6 +14,7 @@
 static const qz_cmd_t groups_table[] = {
     {"pool", NULL, "COMMAND ...", "Qubes pools", qz_pool_cmds, 0},
     {"volume", NULL, "COMMAND VOLUME ...", "the Qubes volume contract", qz_volume_cmds, 0},
+    {"key", NULL, "COMMAND ROOT ...", "the key of an encrypted pool", qz_key_cmds, 0},
     {"udev", NULL, "COMMAND DEVICE", "questions of the udev rule", qz_udev_cmds, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

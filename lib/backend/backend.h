@@ -86,10 +86,15 @@ struct qz_backend_ops {
 	int (*list)(qz_backend_t *be, const char *root, int depth, unsigned types,
 		    const char *const *props, size_t nprops, qz_list_t *out);
 	bool (*exists)(qz_backend_t *be, const char *name);
-	/* Loads (or with noop only checks) the raw wrapping key of an encryption root. */
+	/* Loads (or with noop only checks) the wrapping key of an encryption root (a raw key, or
+	 * the key derived from a passphrase); EACCES if it is wrong. */
 	int (*load_key)(qz_backend_t *be, const char *root, const uint8_t *wkey, size_t wkeylen,
 			bool noop);
 	int (*unload_key)(qz_backend_t *be, const char *root);
+	/* Rewraps a loaded encryption root's key with a new wrapping key; props give the new
+	 * keyformat, keylocation, pbkdf2salt and pbkdf2iters. */
+	int (*change_key)(qz_backend_t *be, const char *root, const qz_prop_t *props, size_t nprops,
+			  const uint8_t *wkey, size_t wkeylen);
 	/* Writes a send stream of snap (incremental from `from` if non-NULL) to fd. */
 	int (*send)(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,
 		    uint64_t resume_obj, uint64_t resume_off);

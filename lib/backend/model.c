@@ -126,7 +126,8 @@ static bool in_use(model_t *m, const struct mds *d)
 		    os.st_dev == o->dev && os.st_ino == o->ino)
 			return true;
 	}
-	return false;
+	/* a stored model's volumes are files that other processes (a test's "VM") may hold open */
+	return m->dir[0] != '\0' && mdl_store_open_elsewhere(&st);
 }
 
 static bool key_available(const struct mds *d)
@@ -365,6 +366,25 @@ static int check_new_dataset(model_t *m, const char *name, struct mds **parentp)
 	return 0;
 }
 
+/* What ZFS asks of a new wrapping key: keyformat raw, or passphrase with its salt and at least
+ * 100000 PBKDF2 iterations; the (derived) key itself. */
+static int check_key_props(qz_backend_t *be, const qz_prop_t *props, size_t nprops,
+			   const uint8_t *wkey, size_t wkeylen)
+{
+	const char *fmt = find_prop(props, nprops, "keyformat");
+	const char *iters = find_prop(props, nprops, "pbkdf2iters");
+	uint64_t n = 0;
+	if (wkey == NULL || wkeylen != QZ_WKEY_LEN || fmt == NULL)
+		return qz_be_fail(be, EINVAL, "a wrapping key needs a keyformat and a key");
+	if (strcmp(fmt, "raw") == 0)
+		return 0;
+	if (strcmp(fmt, "passphrase") != 0 || find_prop(props, nprops, "pbkdf2salt") == NULL ||
+	    iters == NULL || qz_parse_size(iters, &n) != 0 || n < 100000)
+		return qz_be_fail(be, EINVAL,
+				  "a passphrase needs pbkdf2salt and pbkdf2iters >= 100000");
+	return 0;
+}
+
 static int model_create(qz_backend_t *be, const char *name, enum qz_dstype type,
 			const qz_prop_t *props, size_t nprops, const uint8_t *wkey, size_t wkeylen)
 {
@@ -396,10 +416,8 @@ static int model_create(qz_backend_t *be, const char *name, enum qz_dstype type,
 	if (!key_available(parent))
 		return EACCES;
 	if (new_root) {
-		if (fmt == NULL || strcmp(fmt, "raw") != 0 || wkey == NULL ||
-		    wkeylen != QZ_WKEY_LEN)
-			return qz_be_fail(be, EINVAL,
-					  "an encryption root needs keyformat=raw and a key");
+		if ((err = check_key_props(be, props, nprops, wkey, wkeylen)) != 0)
+			return err;
 	} else if (wkey != NULL) {
 		return EINVAL;
 	}
@@ -1053,6 +1071,27 @@ static int model_load_key(qz_backend_t *be, const char *root, const uint8_t *wke
 	return 0;
 }
 
+static int model_change_key(qz_backend_t *be, const char *root, const qz_prop_t *props,
+			    size_t nprops, const uint8_t *wkey, size_t wkeylen)
+{
+	model_t *m = M(be);
+	struct mds *d;
+	int err = lookup(m, root, QZ_NAME_DATASET, &d);
+	if (err != 0)
+		return err;
+	if (d->encroot != d)
+		return EINVAL;
+	if (!d->key_loaded)
+		return EACCES;
+	if ((err = check_key_props(be, props, nprops, wkey, wkeylen)) != 0)
+		return err;
+	for (size_t i = 0; i < nprops && err == 0; i++)
+		err = mdl_put_prop(d, props[i].name, props[i].value);
+	if (err == 0)
+		memcpy(d->key, wkey, QZ_WKEY_LEN);
+	return err;
+}
+
 static int model_unload_key(qz_backend_t *be, const char *root)
 {
 	model_t *m = M(be);
@@ -1294,8 +1333,10 @@ static int model_zvol_path(qz_backend_t *be, const char *vol, char *buf, size_t 
 	if (name_check(vol, QZ_NAME_DATASET) != 0)
 		return EINVAL;
 	struct mds *d = mdl_find(m, vol);
-	if (d == NULL || d->type != QZ_VOLUME || !key_available(d))
+	if (d == NULL || d->type != QZ_VOLUME)
 		return ENOENT;
+	if (!key_available(d)) /* real ZFS makes no device: qzfs says why */
+		return qz_be_fail(be, EACCES, "the encryption key of %s is not loaded", vol);
 	if (m->dir[0] != '\0') { /* a stored model: the data file itself */
 		char link[64];
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", d->data);
@@ -1386,6 +1427,7 @@ static const struct qz_backend_ops model_ops = {
     .exists = model_exists,
     .load_key = model_load_key,
     .unload_key = model_unload_key,
+    .change_key = model_change_key,
     .send = model_send,
     .receive = model_receive,
     .zvol_open = model_zvol_open,

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define MODEL_POOL_SIZE (1ULL << 40)
@@ -72,5 +73,7 @@ int mdl_new_data(model_t *m, uint64_t size, int *fdp);
  * model); mdl_store_save writes it back atomically and drops data files nothing refers to. */
 int mdl_store_load(model_t *m, const char *dir);
 int mdl_store_save(model_t *m);
+/* True if a process other than this one has the file st open (a stored model's volume). */
+bool mdl_store_open_elsewhere(const struct stat *st);
 
 #endif

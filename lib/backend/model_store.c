@@ -285,6 +285,34 @@ static void drop_unused_data(model_t *m)
 	closedir(dir);
 }
 
+bool mdl_store_open_elsewhere(const struct stat *st)
+{
+	DIR *proc = opendir("/proc");
+	if (proc == NULL)
+		return false;
+	bool open_elsewhere = false;
+	char self[32];
+	snprintf(self, sizeof(self), "%d", (int)getpid());
+	for (struct dirent *p; !open_elsewhere && (p = readdir(proc)) != NULL;) {
+		if (p->d_name[0] < '0' || p->d_name[0] > '9' || strcmp(p->d_name, self) == 0)
+			continue;
+		char fds[300];
+		snprintf(fds, sizeof(fds), "/proc/%s/fd", p->d_name);
+		DIR *dir = opendir(fds);
+		if (dir == NULL)
+			continue;
+		for (struct dirent *e; !open_elsewhere && (e = readdir(dir)) != NULL;) {
+			struct stat fst;
+			open_elsewhere = e->d_name[0] != '.' &&
+					 fstatat(dirfd(dir), e->d_name, &fst, 0) == 0 &&
+					 fst.st_dev == st->st_dev && fst.st_ino == st->st_ino;
+		}
+		closedir(dir);
+	}
+	closedir(proc);
+	return open_elsewhere;
+}
+
 int mdl_store_save(model_t *m)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];

@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/dsl_crypt.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#define KEY_CHECK_MS 1000  /* no device after this long: is the key loaded at all? */
 #define ZVOL_WAIT_MS 60000 /* normally milliseconds; many VMs starting at boot can take long */
 
 /* Builds the nvlist of props for lzc_create/lzc_clone/lzc_snapshot, typed as the kernel wants. */
@@ -552,6 +554,18 @@ static int real_unload_key(qz_backend_t *be, const char *root)
 	return err;
 }
 
+static int real_change_key(qz_backend_t *be, const char *root, const qz_prop_t *props,
+			   size_t nprops, const uint8_t *wkey, size_t wkeylen)
+{
+	nvlist_t *nv;
+	int err = props_to_nvlist(be, props, nprops, &nv);
+	if (err != 0)
+		return err;
+	err = lzc_change_key(root, DCP_CMD_NEW_KEY, nv, (uint8_t *)wkey, (uint_t)wkeylen);
+	fnvlist_free(nv);
+	return err;
+}
+
 static int real_send(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,
 		     uint64_t resume_obj, uint64_t resume_off)
 {
@@ -581,7 +595,15 @@ static int open_checked(qz_backend_t *be, const char *vol, int oflags, int *fdp)
 		return ENAMETOOLONG;
 	if (!lzc_exists(vol))
 		return ENOENT;
-	int err = qz_zvol_wait_open(path, vol, oflags, ZVOL_WAIT_MS, fdp);
+	int err = qz_zvol_wait_open(path, vol, oflags, KEY_CHECK_MS, fdp);
+	if (err == ETIMEDOUT) { /* slow udev, or no device at all because the key is not loaded */
+		char status[32] = "";
+		if (real_get_prop(be, vol, "keystatus", status, sizeof(status)) == 0 &&
+		    strcmp(status, "unavailable") == 0)
+			return qz_be_fail(be, EACCES, "the encryption key of %s is not loaded",
+					  vol);
+		err = qz_zvol_wait_open(path, vol, oflags, ZVOL_WAIT_MS - KEY_CHECK_MS, fdp);
+	}
 	if (err == ETIMEDOUT)
 		return qz_be_fail(be, err, "udev made no %s for %s within %d s", path, vol,
 				  ZVOL_WAIT_MS / 1000);
@@ -654,6 +676,7 @@ static const struct qz_backend_ops real_ops = {
     .exists = real_exists,
     .load_key = real_load_key,
     .unload_key = real_unload_key,
+    .change_key = real_change_key,
     .send = real_send,
     .receive = real_receive,
     .zvol_open = real_zvol_open,

@@ -40,6 +40,7 @@ static const struct qz_pdef defs[] = {
     {"keyformat", QZ_PT_INDEX, keyformat, FS | VOL, true, true, "none"},
     {"keylocation", QZ_PT_STRING, NULL, FS | VOL, false, false, "none"},
     {"pbkdf2iters", QZ_PT_NUMBER, NULL, FS | VOL, true, true, "0"},
+    {"pbkdf2salt", QZ_PT_NUMBER, NULL, FS | VOL, true, true, "0"},
 };
 
 const struct qz_pdef *qz_prop_lookup(const char *name)

@@ -86,6 +86,37 @@ int qz_pool_destroy(qz_backend_t *be, const char *root);
 int qz_pool_volumes(qz_backend_t *be, const char *root,
 		    void (*fn)(void *arg, const char *vol, const qz_volinfo_t *info), void *arg);
 
+/* ---- encrypted pools: the root is an encryption root with a passphrase ---- */
+
+#define QZ_PASSPHRASE_MIN   8 /* what ZFS accepts */
+#define QZ_PASSPHRASE_MAX   512
+#define QZ_PBKDF2_ITERS	    350000 /* ZFS's default */
+#define QZ_PBKDF2_MIN_ITERS 100000 /* ZFS's minimum */
+
+/* A passphrase, in memory that is locked, guarded and wiped when freed (libsodium). */
+typedef struct qz_secret {
+	size_t len;
+	char buf[QZ_PASSPHRASE_MAX + 1];
+} qz_secret_t;
+
+/* Reads a passphrase from fd (up to a newline or EOF; the newline is not part of it); NULL
+ * with *errp set (ERANGE: not 8 to 512 bytes). */
+qz_secret_t *qz_secret_read(int fd, int *errp);
+void qz_secret_free(qz_secret_t *s);
+/* Creates root as a new encryption root (aes-256-gcm, keyformat=passphrase, iters PBKDF2
+ * rounds) made ready as Qubes pool poolname; its parent is created as a plain container if
+ * missing. An existing root is taken only if it already is such an encryption root. */
+int qz_pool_setup_encrypted(qz_backend_t *be, const char *root, const char *poolname,
+			    const qz_secret_t *pass, uint64_t iters);
+/* Whether root's key is loaded; EINVAL if root is not encrypted. */
+int qz_key_status(qz_backend_t *be, const char *root, bool *loaded);
+/* Loads root's key (nothing to do if loaded); EACCES, after a delay, if the passphrase is wrong. */
+int qz_key_load(qz_backend_t *be, const char *root, const qz_secret_t *pass);
+/* Unloads root's key (nothing to do if unloaded); EBUSY while any of its volumes is open. */
+int qz_key_unload(qz_backend_t *be, const char *root);
+/* Rewraps root's key with a new passphrase; the key must be loaded. */
+int qz_key_change(qz_backend_t *be, const char *root, const qz_secret_t *pass, uint64_t iters);
+
 /* ---- volumes; vol is the live dataset R/<vm>/<vol> ---- */
 
 /* Completes or rolls back whatever a crashed operation left on vol. */

@@ -14,6 +14,9 @@ extern const size_t crypt_send_ncases;
 extern const struct CMUnitTest volume_cases[];
 extern const size_t volume_ncases;
 
+extern const struct CMUnitTest key_cases[];
+extern const size_t key_ncases;
+
 extern const struct CMUnitTest crash_cases[];
 extern const size_t crash_ncases;
 

@@ -13,6 +13,8 @@ int main(void)
 	size_t n = 0;
 	for (size_t i = 0; i < volume_ncases && n < 64; i++)
 		all[n++] = volume_cases[i];
+	for (size_t i = 0; i < key_ncases && n < 64; i++)
+		all[n++] = key_cases[i];
 	for (size_t i = 0; i < crash_ncases && n < 64; i++)
 		all[n++] = crash_cases[i];
 	return _cmocka_run_group_tests(name, all, n, suite_setup, suite_teardown);

@@ -1,0 +1,176 @@
+/* Engine: encrypted pools with a passphrase (zfs_encrypted), on whichever backend is open. */
+#include "cases.h"
+#include "engine.h"
+#include "harness.h"
+#include "zname.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MiB   (1024ULL * 1024)
+#define OK(x) assert_int_equal((x), 0)
+#define ITERS QZ_PBKDF2_MIN_ITERS /* the fewest ZFS takes: the tests run under emulation */
+
+static const qz_volcfg_t private_cfg = {
+    .save_on_stop = true, .revisions_to_keep = 1, .size = 4 * MiB};
+
+/* A passphrase as qzfs gets it: read from a pipe, trailing newline and all. */
+static qz_secret_t *secret(const char *text)
+{
+	int p[2], err;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], text, strlen(text)), (ssize_t)strlen(text));
+	close(p[1]);
+	qz_secret_t *s = qz_secret_read(p[0], &err);
+	close(p[0]);
+	return s;
+}
+
+static const char *enc_root(void)
+{
+	return N("encryption/sec");
+}
+
+/* A volume's name, kept (N()'s buffers are reused). */
+static const char *private_vol(void)
+{
+	static char name[QZ_NAME_MAX];
+	snprintf(name, sizeof(name), "%s", N("encryption/sec/work/private"));
+	return name;
+}
+
+static int enc_setup(void **s)
+{
+	if (case_setup(s) != 0)
+		return -1;
+	qz_secret_t *pass = secret("correct horse battery\n");
+	int err = qz_pool_setup_encrypted(be, enc_root(), "sec", pass, ITERS);
+	qz_secret_free(pass);
+	return err;
+}
+
+static bool loaded(void)
+{
+	bool l = false;
+	OK(qz_key_status(be, enc_root(), &l));
+	return l;
+}
+
+static int load(const char *text)
+{
+	qz_secret_t *pass = secret(text);
+	int err = qz_key_load(be, enc_root(), pass);
+	qz_secret_free(pass);
+	return err;
+}
+
+static void passphrases_are_read_as_zfs_takes_them(void **s)
+{
+	(void)s;
+	qz_secret_t *p = secret("12345678\nrest");
+	assert_non_null(p);
+	assert_int_equal(p->len, 8); /* up to the newline */
+	qz_secret_free(p);
+	int err, fd[2];
+	assert_null(secret("short\n"));
+	assert_int_equal(pipe(fd), 0);
+	close(fd[1]);
+	assert_null(qz_secret_read(fd[0], &err)); /* nothing at all */
+	assert_int_equal(err, ERANGE);
+	close(fd[0]);
+}
+
+static void volumes_need_the_key(void **s)
+{
+	(void)s;
+	const char *p = private_vol();
+	assert_string_equal(prop(enc_root(), "encryptionroot"), enc_root());
+	assert_string_equal(prop(enc_root(), "keyformat"), "passphrase");
+	assert_int_equal(prop_u64(enc_root(), "pbkdf2iters"), ITERS);
+	OK(qz_vol_create(be, p, &private_cfg));
+	OK(qz_vol_start(be, p, &private_cfg));
+	fill(p, 0, 64 * 1024, 0x5a);
+	OK(qz_vol_stop(be, p, &private_cfg));
+	uint64_t h = vol_hash(p);
+	OK(qz_key_unload(be, enc_root()));
+	assert_false(loaded());
+	OK(qz_key_unload(be, enc_root())); /* again: nothing to do */
+	char path[512];
+	OK(qz_vol_start(be, p, &private_cfg)); /* nothing ZFS refuses, but no device to use: */
+	assert_int_equal(qz_vol_device(be, p, path, sizeof(path)), EACCES);
+	assert_int_equal(load("correct horse battery staple\n"), EACCES);
+	assert_false(loaded());
+	OK(load("correct horse battery\n"));
+	assert_true(loaded());
+	OK(load("anything at all\n")); /* loaded: not even looked at */
+	OK(qz_vol_start(be, p, &private_cfg));
+	assert_int_equal(vol_hash(p), h);
+	OK(qz_vol_stop(be, p, &private_cfg));
+}
+
+static void unload_refused_while_a_volume_is_open(void **s)
+{
+	(void)s;
+	const char *p = private_vol();
+	OK(qz_vol_create(be, p, &private_cfg));
+	OK(qz_vol_start(be, p, &private_cfg));
+	int fd;
+	OK(be->ops->zvol_open(be, p, O_RDWR, &fd));
+	assert_int_equal(qz_key_unload(be, enc_root()), EBUSY);
+	assert_true(loaded());
+	close(fd);
+	OK(qz_vol_stop(be, p, &private_cfg));
+	OK(qz_key_unload(be, enc_root()));
+}
+
+static void change_of_passphrase(void **s)
+{
+	(void)s;
+	qz_secret_t *pass = secret("a new passphrase\n");
+	OK(qz_key_change(be, enc_root(), pass, ITERS));
+	OK(qz_key_unload(be, enc_root()));
+	assert_int_equal(qz_key_change(be, enc_root(), pass, ITERS), EACCES); /* key not loaded */
+	qz_secret_free(pass);
+	assert_int_equal(load("correct horse battery\n"), EACCES);
+	OK(load("a new passphrase\n"));
+}
+
+static void setup_takes_only_an_encryption_root(void **s)
+{
+	(void)s;
+	qz_secret_t *pass = secret("correct horse battery\n");
+	OK(qz_pool_setup_encrypted(be, enc_root(), "sec", pass, ITERS)); /* again: fine */
+	mkfs(N("encryption/plain"));
+	assert_int_equal(qz_pool_setup_encrypted(be, N("encryption/plain"), "p", pass, ITERS),
+			 EEXIST);
+	assert_int_equal(qz_key_status(be, N("encryption"), &(bool){false}), EINVAL);
+	qz_secret_free(pass);
+}
+
+static void ephemeral_volatile_inside(void **s)
+{
+	(void)s;
+	const char *v = N("encryption/sec/work/volatile");
+	qz_volcfg_t cfg = {.ephemeral = true, .size = 4 * MiB};
+	OK(qz_vol_create(be, v, &cfg));
+	OK(qz_vol_start(be, v, &cfg));
+	fill(v, 0, 4096, 0x11);
+	assert_int_equal(vol_byte(v, 10), 0x11);
+	OK(qz_vol_stop(be, v, &cfg));
+}
+
+#define KCASE(f) cmocka_unit_test_setup_teardown(f, enc_setup, case_teardown)
+
+const struct CMUnitTest key_cases[] = {
+    cmocka_unit_test_setup_teardown(passphrases_are_read_as_zfs_takes_them, case_setup,
+				    case_teardown),
+    KCASE(volumes_need_the_key),
+    KCASE(unload_refused_while_a_volume_is_open),
+    KCASE(change_of_passphrase),
+    KCASE(setup_takes_only_an_encryption_root),
+    KCASE(ephemeral_volatile_inside),
+};
+const size_t key_ncases = sizeof(key_cases) / sizeof(key_cases[0]);
