@@ -4,6 +4,8 @@ VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 PREFIX     ?= /usr
 BINDIR     ?= $(PREFIX)/bin
 UDEVDIR    ?= $(PREFIX)/lib/udev
+LIBEXECDIR ?= $(PREFIX)/libexec/qubes-storage-zfs
+SYSCONFDIR ?= /etc
 PYTHON     ?= python3
 SITELIB    ?= $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))')
 BUILDDIR   ?= build-release
@@ -20,6 +22,14 @@ install: all
 	install -d $(DESTDIR)$(UDEVDIR)/rules.d
 	sed 's|@QZFS@|$(BINDIR)/qzfs|' udev/59-qubes-storage-zfs.rules \
 		>$(DESTDIR)$(UDEVDIR)/rules.d/59-qubes-storage-zfs.rules
+	install -D -m 0755 qrexec/askpass $(DESTDIR)$(LIBEXECDIR)/askpass
+	install -D -m 0644 qrexec/30-qubes-storage-zfs.policy \
+		$(DESTDIR)$(SYSCONFDIR)/qubes/policy.d/30-qubes-storage-zfs.policy
+
+# In the template of an encrypted pool's ask_password_domain: the passphrase prompt service.
+install-vm:
+	install -D -m 0755 qrexec/askpass \
+		$(DESTDIR)$(SYSCONFDIR)/qubes-rpc/qubes-storage-zfs.AskPassphrase
 
 # A source tarball of the committed tree, as the RPM spec's Source0.
 dist:
@@ -35,4 +45,4 @@ rpm: dist
 clean:
 	rm -rf $(BUILDDIR) rpmbuild qubes-storage-zfs-*.tar.gz
 
-.PHONY: all install dist rpm clean
+.PHONY: all install install-vm dist rpm clean

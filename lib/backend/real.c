@@ -23,6 +23,7 @@
 
 #define KEY_CHECK_MS 1000  /* no device after this long: is the key loaded at all? */
 #define ZVOL_WAIT_MS 60000 /* normally milliseconds; many VMs starting at boot can take long */
+#define LINK_WAIT_MS 10000 /* no udev link after this long: look for the kernel's node */
 
 /* Builds the nvlist of props for lzc_create/lzc_clone/lzc_snapshot, typed as the kernel wants. */
 static int props_to_nvlist(qz_backend_t *be, const qz_prop_t *props, size_t n, nvlist_t **out)
@@ -585,43 +586,60 @@ static int real_receive(qz_backend_t *be, const char *snap, int fd, bool resumab
 	return lzc_receive(snap, NULL, NULL, force, raw, fd);
 }
 
-/* Opens vol's device once udev has made its link and it really is vol. */
-static int open_checked(qz_backend_t *be, const char *vol, int oflags, int *fdp)
+/*
+ * Opens vol's device once it is there and really is vol, and stores its path: udev's link
+ * /dev/zvol/<vol> normally. If no device shows up at once, a missing key is the likely reason
+ * (said at once); if udev's link is still missing after a while (udev overwhelmed, or a link
+ * lost between the removal and the re-creation of a volume of the same name), the kernel's
+ * own node /dev/zdN, found and checked by the zvol's ioctl, is used.
+ */
+static int open_checked(qz_backend_t *be, const char *vol, int oflags, int *fdp, char *path,
+			size_t len)
 {
-	char path[QZ_NAME_MAX + 16];
+	char link[QZ_NAME_MAX + 16];
 	if (qz_name_check(vol, QZ_NAME_DATASET) != 0)
 		return EINVAL;
-	if ((size_t)snprintf(path, sizeof(path), "/dev/zvol/%s", vol) >= sizeof(path))
+	if ((size_t)snprintf(link, sizeof(link), "/dev/zvol/%s", vol) >= sizeof(link))
 		return ENAMETOOLONG;
 	if (!lzc_exists(vol))
 		return ENOENT;
-	int err = qz_zvol_wait_open(path, vol, oflags, KEY_CHECK_MS, fdp);
-	if (err == ETIMEDOUT) { /* slow udev, or no device at all because the key is not loaded */
+	int err = qz_zvol_wait_open(link, vol, oflags, KEY_CHECK_MS, fdp);
+	if (err == ETIMEDOUT) {
 		char status[32] = "";
 		if (real_get_prop(be, vol, "keystatus", status, sizeof(status)) == 0 &&
 		    strcmp(status, "unavailable") == 0)
-			return qz_be_fail(be, EACCES, "the encryption key of %s is not loaded",
-					  vol);
-		err = qz_zvol_wait_open(path, vol, oflags, ZVOL_WAIT_MS - KEY_CHECK_MS, fdp);
+			return qz_be_fail(be, EACCES, "the encryption key of %s is not loaded", vol);
+		err = qz_zvol_wait_open(link, vol, oflags, LINK_WAIT_MS - KEY_CHECK_MS, fdp);
 	}
-	if (err == ETIMEDOUT)
-		return qz_be_fail(be, err, "udev made no %s for %s within %d s", path, vol,
+	if (err == ETIMEDOUT) {
+		for (int waited = LINK_WAIT_MS; waited < ZVOL_WAIT_MS; waited += 100) {
+			if ((err = qz_zvol_find_node(vol, oflags, path, len, fdp)) != ENOENT)
+				return err;
+			struct timespec nap = {0, 100 * 1000 * 1000};
+			nanosleep(&nap, NULL);
+		}
+		return qz_be_fail(be, ETIMEDOUT, "no device for %s within %d s", vol,
 				  ZVOL_WAIT_MS / 1000);
-	return err != 0 ? qz_be_fail(be, err, "%s", path) : 0;
+	}
+	if (err == 0 && (size_t)snprintf(path, len, "%s", link) >= len) {
+		close(*fdp);
+		err = ENAMETOOLONG;
+	}
+	return err;
 }
 
 static int real_zvol_path(qz_backend_t *be, const char *vol, char *buf, size_t len)
 {
-	int fd, err = open_checked(be, vol, O_RDONLY, &fd);
-	if (err != 0)
-		return err;
-	close(fd);
-	return (size_t)snprintf(buf, len, "/dev/zvol/%s", vol) < len ? 0 : ENAMETOOLONG;
+	int fd, err = open_checked(be, vol, O_RDONLY, &fd, buf, len);
+	if (err == 0)
+		close(fd);
+	return err;
 }
 
 static int real_zvol_open(qz_backend_t *be, const char *vol, int oflags, int *fdp)
 {
-	int err = open_checked(be, vol, oflags, fdp);
+	char path[QZ_NAME_MAX + 16];
+	int err = open_checked(be, vol, oflags, fdp, path, sizeof(path));
 	if (err == 0)
 		(void)ioctl(*fdp, BLKFLSBUF, 0); /* never read a cached view of an older state */
 	return err;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 
 /* The zvol ioctl that returns a device's dataset name (what udev's zvol_id asks). */
 #define BLKZNAME _IOR(0x12, 125, char[QZ_NAME_MAX])
@@ -140,4 +141,33 @@ int qz_zvol_check(int fd, const char *vol)
 	if (qz_zvol_name(fd, name, sizeof(name)) != 0 || strcmp(name, vol) != 0)
 		return ENODEV;
 	return 0;
+}
+
+int qz_zvol_find_node(const char *vol, int oflags, char *path, size_t len, int *fdp)
+{
+	DIR *dev = opendir("/dev");
+	if (dev == NULL)
+		return errno;
+	int err = ENOENT;
+	for (struct dirent *e; err == ENOENT && (e = readdir(dev)) != NULL;) {
+		const char *n = e->d_name;
+		if (strncmp(n, "zd", 2) != 0 || n[2] == '\0' || strspn(n + 2, "0123456789") != strlen(n + 2))
+			continue; /* zdN only: zdNpM are partitions */
+		char node[300];
+		snprintf(node, sizeof(node), "/dev/%s", n);
+		int fd = open(node, oflags | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (qz_zvol_check(fd, vol) != 0) {
+			close(fd);
+			continue;
+		}
+		err = (size_t)snprintf(path, len, "%s", node) < len ? 0 : ENAMETOOLONG;
+		if (err == 0)
+			*fdp = fd;
+		else
+			close(fd);
+	}
+	closedir(dev);
+	return err;
 }

@@ -10,6 +10,9 @@ int qz_wait_path(const char *path, int timeout_ms);
 /* Opens path once it is the block device of ZFS volume vol (udev moves links some time after a
  * rename), waiting at most timeout_ms; ETIMEDOUT if it never is. */
 int qz_zvol_wait_open(const char *path, const char *vol, int oflags, int timeout_ms, int *fdp);
+/* Finds the kernel's node /dev/zdN of ZFS volume vol without udev's links (checked with the
+ * zvol's own ioctl) and opens it; ENOENT if there is none. */
+int qz_zvol_find_node(const char *vol, int oflags, char *path, size_t len, int *fdp);
 /* Stores the name of the ZFS volume whose block device is open as fd; ENODEV if it is none. */
 int qz_zvol_name(int fd, char *buf, size_t len);
 /* Returns 0 if the block device open as fd is the ZFS volume vol, else ENODEV. */

@@ -225,12 +225,27 @@ static int ensure_vm_dir(qz_backend_t *be, const char *vol)
 
 /* ---- the operations ---- */
 
+static int create_locked(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
+
+/* Creations in one VM are serialised by a lock on its VM dataset: ZFS shows a dataset being
+ * created before its properties, so a concurrent creation could take the new VM dataset for a
+ * foreign one. */
 int qz_vol_create(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 {
-	int err = check_vol_name(be, vol);
-	if (err == 0 && (cfg->save_on_stop || !cfg->snap_on_start))
-		err = check_size(be, cfg->size);
-	if (err != 0)
+	char dir[QZ_NAME_MAX];
+	int lock = -1, err = check_vol_name(be, vol);
+	if (err == 0 && qz_name_parent(vol, dir, sizeof(dir)) == 0 &&
+	    (err = qz_lock_volume(dir, &lock)) == 0) {
+		err = create_locked(be, vol, cfg);
+		qz_unlock_volume(lock);
+	}
+	return err;
+}
+
+static int create_locked(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	int err;
+	if ((cfg->save_on_stop || !cfg->snap_on_start) && (err = check_size(be, cfg->size)) != 0)
 		return err;
 	family_t f;
 	if ((err = load_recovered(be, vol, &f)) != 0)

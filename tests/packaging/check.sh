@@ -11,13 +11,13 @@ trap 'rm -rf "$T"' EXIT
 echo "1..9"
 PY=/usr/bin/python3 # the system's Python, as in dom0 (a pyenv one lacks its setuptools setup)
 SITELIB=/usr/lib/python3/site-packages
-check "make install" 0 make -s install DESTDIR="$T/root" PREFIX=/usr SITELIB=$SITELIB BUILDDIR="$T/build" PYTHON=$PY
+check "make install" 0 make -s install install-vm DESTDIR="$T/root" PREFIX=/usr SITELIB=$SITELIB BUILDDIR="$T/build" PYTHON=$PY
 
 # the spec's %files, with its macros as make install was told
 version=$(sed -n 's/^Version: *//p' rpm/qubes-storage-zfs.spec)
-sed -n '/^%files/,$p' rpm/qubes-storage-zfs.spec | grep '^%{' | sed \
+sed -n '/^%files/,$p' rpm/qubes-storage-zfs.spec | sed 's/^%config([a-z]*) //' | grep '^%{' | sed \
     -e "s|%{_bindir}|/usr/bin|; s|%{python3_sitelib}|$SITELIB|; s|%{_udevrulesdir}|/usr/lib/udev/rules.d|" \
-    -e "s|%{version}|$version|" >"$T/files"
+    -e "s|%{_libexecdir}|/usr/libexec|; s|%{_sysconfdir}|/etc|; s|%{version}|$version|" >"$T/files"
 (cd "$T/root" && find . -type f | sed 's|^\.||' | sort) >"$T/installed"
 uncovered() { # installed files no %files line covers
     while read -r f; do
@@ -37,10 +37,9 @@ check "the udev rule runs the installed qzfs" 0 grep -q 'PROGRAM=="/usr/bin/qzfs
 entry_point() { # SITE: qubesd's way of finding the driver
     PYTHONPATH="$1:$ROOT/tests/python/standin" $PY -c '
 import importlib.metadata as md
-(ep,) = [e for e in md.entry_points(group="qubes.storage") if e.name == "zfs_zvol"]
-cls = ep.load()
-assert cls.__name__ == "ZFSZvolPool", cls
-print(cls.__module__)'
+eps = {e.name: e for e in md.entry_points(group="qubes.storage")}
+assert eps["zfs_zvol"].load().__name__ == "ZFSZvolPool"
+assert eps["zfs_encrypted"].load().__name__ == "ZFSEncryptedPool"'
 }
 check "installed driver found by its entry point" 0 entry_point "$T/root$SITELIB"
 check "pip install . (pyproject)" 0 env PIP_ROOT_USER_ACTION=ignore $PY -m pip install -q --no-build-isolation --no-deps \
@@ -52,7 +51,7 @@ if command -v rpmbuild >/dev/null; then
             -o "$T/qubes-storage-zfs-$version.tar.gz" HEAD &&
         rpmbuild -bb --nodeps --define "_topdir $T/rpm" --define "_sourcedir $T" \
             rpm/qubes-storage-zfs.spec >"$T/rpmbuild.log" 2>&1 &&
-        rpm -qlp "$T"/rpm/RPMS/*/*.rpm | grep -qx /usr/bin/qzfs ||
+        rpm -qlp "$T"/rpm/RPMS/*/qubes-storage-zfs-[0-9]*.rpm | grep -qx /usr/bin/qzfs ||
         { tail -20 "$T/rpmbuild.log"; false; }
     }
     check "rpmbuild builds the spec (committed tree)" 0 rpmbuild_it

@@ -40,6 +40,9 @@ class VM:
         self.volumes = {}
         self.storage = qubes.storage.Storage(self)
 
+    def is_running(self):
+        return self.storage.running
+
 
 def template_config(pool, root=64 * MiB, private=32 * MiB, volatile=16 * MiB, keep=None):
     """A TemplateVM's volumes: root and private committed at stop, volatile thrown away."""
