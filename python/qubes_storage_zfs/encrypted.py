@@ -60,6 +60,7 @@ class ZFSEncryptedPool(ZFSZvolPool):
         self._key_lock = None
         self._unload_timer = None
         self.unload_check = None  # the task of the last check (tests wait for it)
+        self.busy = 0  # commands needing the key that are under way
         try:  # a qubesd restart: an idle pool's key must not stay loaded for ever
             asyncio.get_event_loop().call_soon(self.schedule_unload)
         except RuntimeError:
@@ -170,6 +171,8 @@ class ZFSEncryptedPool(ZFSZvolPool):
         return running
 
     async def _unload_if_idle(self):
+        if self.busy:  # a command that needs the key is under way: it reschedules when done
+            return
         running = self._running_vms()
         if running:
             LOGGER.info("pool %s: key stays loaded, running: %s", self.name, ", ".join(running))
@@ -183,16 +186,23 @@ class ZFSEncryptedPool(ZFSZvolPool):
 
 
 class ZFSEncryptedVolume(ZFSZvolVolume):
-    """A zvol of an encrypted pool: the key is made available before anything needs it."""
+    """A zvol of an encrypted pool: the key is made available before anything needs it, and
+    stays while the command runs."""
 
     async def _volume(self, command, *args):
-        if command in _NEEDS_KEY:
-            await self.pool.ensure_key()
+        if command not in _NEEDS_KEY:
+            try:
+                return await super()._volume(command, *args)
+            finally:
+                if command in ("stop", "export-end", "remove"):
+                    self.pool.schedule_unload()
+        self.pool.busy += 1
         try:
+            await self.pool.ensure_key()
             return await super()._volume(command, *args)
         finally:
-            if command in ("stop", "export-end", "remove"):
-                self.pool.schedule_unload()
+            self.pool.busy -= 1
+            self.pool.schedule_unload()
 
 
 ZFSEncryptedPool.volume_class = ZFSEncryptedVolume
