@@ -889,9 +889,13 @@ int qz_vol_export_end(qz_backend_t *be, const char *vol, const char *path)
 	err = qz_be_fail(be, EINVAL, "%s is not an export of %s", path, vol);
 	for (size_t i = 0; i < f.nds; i++) {
 		char p[512];
-		if (strncmp(f.ds[i].suffix, "export-", 7) == 0 &&
-		    be->ops->zvol_path(be, f.ds[i].name, p, sizeof(p)) == 0 &&
-		    strcmp(p, path) == 0) {
+		if (strncmp(f.ds[i].suffix, "export-", 7) != 0)
+			continue;
+		/* udev's name needs no device (nor a loaded key); any other is asked of ZFS */
+		snprintf(p, sizeof(p), "/dev/zvol/%s", f.ds[i].name);
+		if (strcmp(p, path) == 0 ||
+		    (be->ops->zvol_path(be, f.ds[i].name, p, sizeof(p)) == 0 &&
+		     strcmp(p, path) == 0)) {
 			err = be->ops->destroy(be, f.ds[i].name);
 			break;
 		}

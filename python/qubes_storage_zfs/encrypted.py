@@ -61,6 +61,7 @@ class ZFSEncryptedPool(ZFSZvolPool):
         self._unload_timer = None
         self.unload_check = None  # the task of the last check (tests wait for it)
         self.busy = 0  # commands needing the key that are under way
+        self.exports = 0  # exports not yet ended: their paths need the key
         try:  # a qubesd restart: an idle pool's key must not stay loaded for ever
             asyncio.get_event_loop().call_soon(self.schedule_unload)
         except RuntimeError:
@@ -171,7 +172,7 @@ class ZFSEncryptedPool(ZFSZvolPool):
         return running
 
     async def _unload_if_idle(self):
-        if self.busy:  # a command that needs the key is under way: it reschedules when done
+        if self.busy or self.exports:  # a command or an export will reschedule when done
             return
         running = self._running_vms()
         if running:
@@ -194,6 +195,8 @@ class ZFSEncryptedVolume(ZFSZvolVolume):
             try:
                 return await super()._volume(command, *args)
             finally:
+                if command == "export-end":
+                    self.pool.exports = max(0, self.pool.exports - 1)
                 if command in ("stop", "export-end", "remove"):
                     self.pool.schedule_unload()
         self.pool.busy += 1
