@@ -1,0 +1,55 @@
+/*
+ * Receive resume tokens (`zfs get receive_resume_token`), read strictly. A token comes from the
+ * receiving side, which a backup must not trust: it is parsed with hard bounds, and only a
+ * token that matches dom0's own record of the transfer is used, and then only for where to
+ * resume (object, offset); what to send, and how, always comes from dom0's record.
+ *
+ * Text form: "1-<fletcher-4 word 0 of the compressed bytes, hex>-<packed length, hex>-<hex of the
+ * zlib-compressed nvlist, packed NV_ENCODE_NATIVE little-endian>".
+ */
+#ifndef QZFS_TOKEN_H
+#define QZFS_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define QZ_TOKEN_MAX_PACKED 4096 /* a real token's nvlist is a few hundred bytes */
+#define QZ_TOKEN_MAX_TEXT   (64 + 4 * QZ_TOKEN_MAX_PACKED)
+
+typedef struct qz_token {
+	uint64_t object, offset, bytes, toguid, fromguid;
+	bool has_fromguid; /* an incremental stream's token */
+	bool embedok, largeblockok, compressok, rawok;
+	char toname[256];
+} qz_token_t;
+
+/* dom0's own record of a transfer: what it sends, and how. */
+typedef struct qz_transfer {
+	const char *snap;    /* the snapshot sent */
+	uint64_t toguid;     /* its guid, recorded when the transfer began */
+	const char *from;    /* the incremental base, or NULL for a full stream */
+	uint64_t fromguid;   /* its guid, or 0 */
+	bool raw;	     /* the data is encrypted: only raw streams may leave */
+	unsigned send_flags; /* what dom0 sends with (QZ_SEND_*), RAW included when raw */
+} qz_transfer_t;
+
+/* Where, and how, to resume: names and flags from dom0's record, position from the token. */
+typedef struct qz_resume {
+	const char *snap, *from;
+	unsigned send_flags;
+	uint64_t object, offset;
+} qz_resume_t;
+
+/* Parses a token; 0, or EINVAL with the reason in why (nothing else is accepted: unknown keys,
+ * wrong types, duplicates, trailing bytes, a bad checksum, lengths over the bounds). */
+int qz_token_parse(const char *text, qz_token_t *out, char *why, size_t whylen);
+/* Decides how to resume transfer rec from token t; EPERM with the reason if the token does not
+ * belong to this transfer (another snapshot or base, or not raw for encrypted data). */
+int qz_token_plan(const qz_token_t *t, const qz_transfer_t *rec, qz_resume_t *plan, char *why,
+		  size_t whylen);
+/* Word 0 of ZFS's fletcher_4_native_varsize: the sum of the little-endian 32-bit words of buf,
+ * the trailing len % 4 bytes ignored. */
+uint64_t qz_fletcher4_word0(const uint8_t *buf, size_t len);
+
+#endif

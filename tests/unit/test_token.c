@@ -1,0 +1,254 @@
+/* Unit tests: resume tokens, well-formed and forged, and the resume plan that trusts only dom0. */
+#include "backend.h"
+#include "token.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+/* ---- a token writer, as the kernel makes them (for the tests only) ---- */
+
+struct nvbuf {
+	uint8_t b[8192];
+	size_t len;
+};
+
+static void put32(struct nvbuf *n, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		n->b[n->len++] = (uint8_t)(v >> (8 * i));
+}
+
+static void nv_begin(struct nvbuf *n)
+{
+	n->len = 0;
+	const uint8_t head[4] = {0, 1, 0, 0};
+	memcpy(n->b, head, 4);
+	n->len = 4;
+	put32(n, 0); /* version */
+	put32(n, 1); /* NV_UNIQUE_NAME */
+}
+
+static void nv_pair(struct nvbuf *n, const char *name, int type, const void *val, size_t vlen,
+		    uint32_t elems)
+{
+	size_t name_sz = strlen(name) + 1, nal = (name_sz + 7) & ~7u, val_al = (vlen + 7) & ~7u;
+	uint32_t size = (uint32_t)(16 + nal + val_al);
+	size_t start = n->len;
+	memset(n->b + start, 0, size);
+	put32(n, size);
+	n->b[n->len++] = (uint8_t)name_sz;
+	n->b[n->len++] = (uint8_t)(name_sz >> 8);
+	n->b[n->len++] = 0;
+	n->b[n->len++] = 0;
+	put32(n, elems);
+	put32(n, (uint32_t)type);
+	memcpy(n->b + n->len, name, name_sz);
+	memcpy(n->b + start + 16 + nal, val, vlen);
+	n->len = start + size;
+}
+
+static void nv_u64(struct nvbuf *n, const char *name, uint64_t v)
+{
+	uint8_t le[8];
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t)(v >> (8 * i));
+	nv_pair(n, name, 8, le, 8, 1);
+}
+
+static void nv_flag(struct nvbuf *n, const char *name)
+{
+	nv_pair(n, name, 1, NULL, 0, 0);
+}
+
+static void nv_str(struct nvbuf *n, const char *name, const char *s)
+{
+	nv_pair(n, name, 9, s, strlen(s) + 1, 1);
+}
+
+static void nv_end(struct nvbuf *n)
+{
+	put32(n, 0);
+}
+
+/* The token text of a packed nvlist (cksum_delta spoils the checksum). */
+static char *token_of(const struct nvbuf *n, uint64_t cksum_delta)
+{
+	uint8_t comp[16384];
+	uLongf clen = sizeof(comp);
+	assert_int_equal(compress2(comp, &clen, n->b, n->len, 6), Z_OK);
+	static char text[40000];
+	int k =
+	    snprintf(text, sizeof(text), "1-%llx-%zx-",
+		     (unsigned long long)(qz_fletcher4_word0(comp, clen) + cksum_delta), n->len);
+	for (uLongf i = 0; i < clen; i++)
+		k += snprintf(text + k, sizeof(text) - (size_t)k, "%02x", comp[i]);
+	return text;
+}
+
+/* A full raw send of an encrypted volume's snapshot, as the kernel writes its token. */
+static void good(struct nvbuf *n, bool with_from, bool rawok, const char *extra)
+{
+	nv_begin(n);
+	if (with_from)
+		nv_u64(n, "fromguid", 0x1111);
+	nv_u64(n, "object", 1);
+	nv_u64(n, "offset", 0x20000);
+	nv_u64(n, "bytes", 0x123456);
+	nv_u64(n, "toguid", 0xabcdef);
+	nv_str(n, "toname", "tank/q/work/private@r5");
+	nv_flag(n, "embedok");
+	nv_flag(n, "largeblockok");
+	nv_flag(n, "compressok");
+	if (rawok)
+		nv_flag(n, "rawok");
+	if (extra != NULL)
+		nv_flag(n, extra);
+	nv_end(n);
+}
+
+static int parse(const char *text, qz_token_t *t)
+{
+	char why[200];
+	return qz_token_parse(text, t, why, sizeof(why));
+}
+
+static void reads_a_kernel_token(void **s)
+{
+	(void)s;
+	struct nvbuf n;
+	qz_token_t t;
+	good(&n, false, true, NULL);
+	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	assert_int_equal(t.object, 1);
+	assert_int_equal(t.offset, 0x20000);
+	assert_int_equal(t.bytes, 0x123456);
+	assert_int_equal(t.toguid, 0xabcdef);
+	assert_false(t.has_fromguid);
+	assert_true(t.rawok && t.embedok && t.largeblockok && t.compressok);
+	assert_string_equal(t.toname, "tank/q/work/private@r5");
+	good(&n, true, true, NULL);
+	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	assert_true(t.has_fromguid);
+	assert_int_equal(t.fromguid, 0x1111);
+}
+
+static void refuses_forged_tokens(void **s)
+{
+	(void)s;
+	struct nvbuf n;
+	qz_token_t t;
+	good(&n, false, true, "savedok"); /* libzfs would honour it */
+	assert_int_equal(parse(token_of(&n, 0), &t), EINVAL);
+	good(&n, false, true, "rawok"); /* twice */
+	assert_int_equal(parse(token_of(&n, 0), &t), EINVAL);
+	good(&n, false, true, NULL);
+	assert_int_equal(parse(token_of(&n, 1), &t), EINVAL); /* checksum */
+	nv_begin(&n);
+	nv_u64(&n, "object", 1);
+	nv_u64(&n, "offset", 0);
+	nv_u64(&n, "bytes", 0);
+	nv_str(&n, "toguid", "abcdef"); /* wrong type */
+	nv_str(&n, "toname", "x@y");
+	nv_end(&n);
+	assert_int_equal(parse(token_of(&n, 0), &t), EINVAL);
+	nv_begin(&n); /* toname missing */
+	nv_u64(&n, "object", 1);
+	nv_u64(&n, "offset", 0);
+	nv_u64(&n, "bytes", 0);
+	nv_u64(&n, "toguid", 5);
+	nv_end(&n);
+	assert_int_equal(parse(token_of(&n, 0), &t), EINVAL);
+	good(&n, false, true, NULL); /* bytes after the list */
+	memset(n.b + n.len, 0, 8);
+	n.len += 8;
+	assert_int_equal(parse(token_of(&n, 0), &t), EINVAL);
+}
+
+static void refuses_malformed_text(void **s)
+{
+	(void)s;
+	struct nvbuf n;
+	qz_token_t t;
+	good(&n, false, true, NULL);
+	char *text = token_of(&n, 0), copy[40000];
+	snprintf(copy, sizeof(copy), "2%s", text + 1); /* version */
+	assert_int_equal(parse(copy, &t), EINVAL);
+	snprintf(copy, sizeof(copy), "%sab", text); /* trailing data: inflate leaves bytes */
+	assert_int_equal(parse(copy, &t), EINVAL);
+	snprintf(copy, sizeof(copy), "%s", text);
+	for (char *c = strrchr(copy, '-') + 1; *c; c++)
+		if (*c >= 'a' && *c <= 'f')
+			*c = (char)(*c - 'a' + 'A'); /* uppercase hex */
+	assert_int_equal(parse(copy, &t), EINVAL);
+	assert_int_equal(parse("1-0-7fffffff-789c", &t), EINVAL); /* a huge length */
+	assert_int_equal(parse("1--10-00", &t), EINVAL);
+	assert_int_equal(parse("", &t), EINVAL);
+	char *longtext = malloc(QZ_TOKEN_MAX_TEXT + 10);
+	memset(longtext, 'a', QZ_TOKEN_MAX_TEXT + 9);
+	longtext[QZ_TOKEN_MAX_TEXT + 9] = '\0';
+	assert_int_equal(parse(longtext, &t), EINVAL);
+	free(longtext);
+	/* the packed length must be exactly what inflates */
+	snprintf(copy, sizeof(copy), "%s", text);
+	char *len = strchr(copy + 2, '-') + 1;
+	len[0] = len[0] == '9' ? '8' : '9';
+	assert_int_equal(parse(copy, &t), EINVAL);
+}
+
+static void plan_trusts_only_dom0(void **s)
+{
+	(void)s;
+	struct nvbuf n;
+	qz_token_t t;
+	qz_resume_t plan;
+	char why[200];
+	qz_transfer_t rec = {.snap = "tank/q/work/private@r5",
+			     .toguid = 0xabcdef,
+			     .raw = true,
+			     .send_flags = QZ_SEND_LARGE_BLOCK};
+	good(&n, false, true, NULL);
+	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), 0);
+	assert_ptr_equal(plan.snap, rec.snap);
+	assert_null(plan.from);
+	assert_int_equal(plan.send_flags, QZ_SEND_LARGE_BLOCK | QZ_SEND_RAW);
+	assert_int_equal(plan.object, 1);
+	assert_int_equal(plan.offset, 0x20000);
+	qz_token_t other = t;
+	other.toguid = 0x999; /* another snapshot */
+	assert_int_equal(qz_token_plan(&other, &rec, &plan, why, sizeof(why)), EPERM);
+	good(&n, false, false, NULL); /* rawok cleared: plaintext asked for */
+	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), EPERM);
+	qz_transfer_t inc = rec;
+	inc.from = "tank/q/work/private@r4";
+	inc.fromguid = 0x1111;
+	good(&n, false, true, NULL); /* fromguid removed: a full stream instead */
+	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	assert_int_equal(qz_token_plan(&t, &inc, &plan, why, sizeof(why)), EPERM);
+	good(&n, true, true, NULL);
+	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	assert_int_equal(qz_token_plan(&t, &inc, &plan, why, sizeof(why)), 0);
+	assert_ptr_equal(plan.from, inc.from);
+	inc.fromguid = 0x2222;
+	assert_int_equal(qz_token_plan(&t, &inc, &plan, why, sizeof(why)), EPERM);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(reads_a_kernel_token),
+	    cmocka_unit_test(refuses_forged_tokens),
+	    cmocka_unit_test(refuses_malformed_text),
+	    cmocka_unit_test(plan_trusts_only_dom0),
+	};
+	return cmocka_run_group_tests_name("token", tests, NULL, NULL);
+}
