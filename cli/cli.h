@@ -26,6 +26,8 @@ typedef struct qz_cmd {
 
 /* Take the lock of the volume named by the first argument while the command runs. */
 #define QZ_CMD_LOCK 1u
+/* Needs no ZFS at all (cli->be stays NULL). */
+#define QZ_CMD_NOZFS 2u
 
 /* The command tables, one file each; NULL-terminated. */
 extern const qz_cmd_t qz_dataset_cmds[]; /* plain datasets and snapshots (cmd_dataset.c) */
@@ -33,6 +35,7 @@ extern const qz_cmd_t qz_pool_cmds[];	 /* qzfs pool ... (cmd_pool.c) */
 extern const qz_cmd_t qz_volume_cmds[];	 /* qzfs volume ... (cmd_volume.c) */
 extern const qz_cmd_t qz_udev_cmds[];	 /* qzfs udev ... (cmd_udev.c) */
 extern const qz_cmd_t qz_key_cmds[];	 /* qzfs key ... (cmd_key.c) */
+extern const qz_cmd_t qz_backup_cmds[];	 /* qzfs backup ... (cmd_backup.c) */
 
 struct qz_secret;
 /* Reads a passphrase from fd (prompting without echo on a terminal); NULL with *rc set to the

@@ -15,6 +15,7 @@ static const qz_cmd_t groups_table[] = {
     {"pool", NULL, "COMMAND ...", "Qubes pools", qz_pool_cmds, 0},
     {"volume", NULL, "COMMAND VOLUME ...", "the Qubes volume contract", qz_volume_cmds, 0},
     {"key", NULL, "COMMAND ROOT ...", "the key of an encrypted pool", qz_key_cmds, 0},
+    {"backup", NULL, "COMMAND ...", "secure backups (parts)", qz_backup_cmds, 0},
     {"udev", NULL, "COMMAND DEVICE", "questions of the udev rule", qz_udev_cmds, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };
@@ -146,7 +147,8 @@ int main(int argc, char **argv)
 			argv[i + 1], strerror(err));
 		return QZ_EXIT_FAIL;
 	}
-	err = qz_backend_open(getenv("QZFS_BACKEND"), getenv("QZFS_MODEL_POOL"), &cli.be);
+	if (!(cmd->flags & QZ_CMD_NOZFS))
+		err = qz_backend_open(getenv("QZFS_BACKEND"), getenv("QZFS_MODEL_POOL"), &cli.be);
 	if (err != 0) {
 		fprintf(stderr, "qzfs %s: cannot reach ZFS: %s%s\n", cli.cmd, strerror(err),
 			err == ENOENT ? " (is the zfs kernel module loaded?)" : "");
