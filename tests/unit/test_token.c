@@ -51,7 +51,8 @@ static void nv_pair(struct nvbuf *n, const char *name, int type, const void *val
 	put32(n, elems);
 	put32(n, (uint32_t)type);
 	memcpy(n->b + n->len, name, name_sz);
-	memcpy(n->b + start + 16 + nal, val, vlen);
+	if (vlen > 0) /* flags have no value */
+		memcpy(n->b + start + 16 + nal, val, vlen);
 	n->len = start + size;
 }
 
