@@ -1052,16 +1052,21 @@ static bool model_exists(qz_backend_t *be, const char *name)
 	return mdl_find(M(be), name) != NULL;
 }
 
+/* Finds root, which must be an encryption root: 0, EINVAL or ENOENT as ZFS answers. */
+static int lookup_enc_root(model_t *m, const char *root, struct mds **dp)
+{
+	int err = lookup(m, root, QZ_NAME_DATASET, dp);
+	return err != 0 ? err : (*dp)->encroot != *dp ? EINVAL : 0;
+}
+
 static int model_load_key(qz_backend_t *be, const char *root, const uint8_t *wkey, size_t wkeylen,
 			  bool noop)
 {
 	model_t *m = M(be);
 	struct mds *d;
-	int err = lookup(m, root, QZ_NAME_DATASET, &d);
+	int err = lookup_enc_root(m, root, &d);
 	if (err != 0)
 		return err;
-	if (d->encroot != d)
-		return EINVAL;
 	if (d->key_loaded)
 		return EEXIST;
 	if (wkeylen != QZ_WKEY_LEN || memcmp(wkey, d->key, QZ_WKEY_LEN) != 0)
@@ -1076,11 +1081,9 @@ static int model_change_key(qz_backend_t *be, const char *root, const qz_prop_t 
 {
 	model_t *m = M(be);
 	struct mds *d;
-	int err = lookup(m, root, QZ_NAME_DATASET, &d);
+	int err = lookup_enc_root(m, root, &d);
 	if (err != 0)
 		return err;
-	if (d->encroot != d)
-		return EINVAL;
 	if (!d->key_loaded)
 		return EACCES;
 	if ((err = check_key_props(be, props, nprops, wkey, wkeylen)) != 0)
@@ -1096,11 +1099,9 @@ static int model_unload_key(qz_backend_t *be, const char *root)
 {
 	model_t *m = M(be);
 	struct mds *d;
-	int err = lookup(m, root, QZ_NAME_DATASET, &d);
+	int err = lookup_enc_root(m, root, &d);
 	if (err != 0)
 		return err;
-	if (d->encroot != d)
-		return EINVAL;
 	if (!d->key_loaded)
 		return EACCES;
 	for (struct mds *c = m->all; c != NULL; c = c->next)

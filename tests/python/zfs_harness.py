@@ -2,7 +2,6 @@
 zpool), fake VMs with the volume configuration qubesd gives templates, AppVMs and
 disposables, and reading and writing volumes through their block devices."""
 
-import asyncio
 import hashlib
 import itertools
 import os
@@ -170,7 +169,3 @@ class PoolTestCase(unittest.IsolatedAsyncioTestCase):
         vm = self.vm(name, config, template)
         await vm.storage.create()
         return vm
-
-
-async def gather(*coros):
-    return await asyncio.gather(*coros)

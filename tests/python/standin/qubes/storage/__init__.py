@@ -2,7 +2,6 @@
 volumes the way qubesd does (all volumes of a VM concurrently; ephemeral volumes through
 start_encrypted/stop_encrypted; stop_encrypted for every volume at stop)."""
 
-import asyncio
 import importlib.metadata
 import inspect
 
@@ -300,8 +299,3 @@ class Storage:
     async def remove(self):
         await self.stop()
         await qubes.utils.void_coros_maybe(v.remove() for v in self.vm.volumes.values())
-
-
-async def run_all(coros):
-    """Runs coroutines concurrently, like qubesd starting several VMs at once."""
-    await asyncio.gather(*coros)
