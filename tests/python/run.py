@@ -50,6 +50,9 @@ class TapResult(unittest.TextTestResult):
 
 def main():
     logging.basicConfig(level=logging.INFO, format="# log %(name)s: %(message)s")
+    # IsolatedAsyncioTestCase runs its loop in debug mode, whose INFO lines (one per subprocess
+    # pipe) would bury the results
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="qzfs-py-") as site:
         dist_info.write(site)
         sys.path[:0] = [site, os.path.join(ROOT, "python"), os.path.join(HERE, "standin"), HERE]
