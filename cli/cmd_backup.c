@@ -1,10 +1,342 @@
 /* qzfs backup ...: the parts of secure backups that can be tried by hand. */
 #include "cli.h"
+#include "engine.h"
 #include "error.h"
+#include "seal_io.h"
+#include "stream.h"
 #include "token.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The options of the stream commands; which ones a command takes is its `allowed` list. */
+struct opts {
+	const char *key_file;
+	int pass_fd; /* -1: none */
+	const char *dataset, *from, *token;
+	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib;
+	bool raw, resumed;
+};
+
+static int parse_uint(const char *s, uint64_t *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(s, &end, 0);
+	if (errno != 0 || end == s || *end != 0 || s[0] == '-')
+		return EINVAL;
+	*v = n;
+	return 0;
+}
+
+/* Parses argv into o, accepting only the options named in allowed ("--a --b"). */
+static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->pass_fd = -1;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		size_t n = strlen(a);
+		const char *at = strstr(allowed, a);
+		if (n < 3 || at == NULL || (at[n] != ' ' && at[n] != 0))
+			return qz_cli_usage(cli, "unknown option");
+		if (strcmp(a, "--raw") == 0) {
+			o->raw = true;
+			continue;
+		}
+		if (strcmp(a, "--resumed") == 0) {
+			o->resumed = true;
+			continue;
+		}
+		if (i + 1 >= argc)
+			return qz_cli_usage(cli, "an option lacks its value");
+		const char *v = argv[++i];
+		uint64_t num = 0;
+		int bad = 0;
+		if (strcmp(a, "--key-file") == 0)
+			o->key_file = v;
+		else if (strcmp(a, "--dataset") == 0)
+			o->dataset = v;
+		else if (strcmp(a, "--from") == 0)
+			o->from = v;
+		else if (strcmp(a, "--token") == 0)
+			o->token = v;
+		else if ((bad = parse_uint(v, &num)) != 0)
+			;
+		else if (strcmp(a, "--passphrase-fd") == 0)
+			o->pass_fd = num > 1000 ? -1 : (int)num;
+		else if (strcmp(a, "--toguid") == 0)
+			o->toguid = num;
+		else if (strcmp(a, "--fromguid") == 0)
+			o->fromguid = num;
+		else if (strcmp(a, "--chunk-size") == 0)
+			o->chunk_size = num;
+		else if (strcmp(a, "--argon2-ops") == 0)
+			o->argon2_ops = num;
+		else if (strcmp(a, "--argon2-mib") == 0)
+			o->argon2_mib = num;
+		if (bad != 0)
+			return qz_cli_usage(cli, "a number was expected");
+	}
+	if (strstr(allowed, "--key-file") != NULL && (o->key_file == NULL) == (o->pass_fd < 0))
+		return qz_cli_usage(cli, "give --key-file FILE or --passphrase-fd N");
+	return 0;
+}
+
+/* Writes to fd (the ctx) what a verifier or an opener passes on. */
+static int emit_fd(void *ctx, const void *buf, size_t len)
+{
+	return qz_write_full(*(int *)ctx, buf, len);
+}
+
+static int refused(qz_cli_t *cli, int err, const char *why)
+{
+	if (err == EBADMSG || err == EINVAL || err == EACCES) {
+		fprintf(stderr, "qzfs %s: refused: %s\n", cli->cmd, why);
+		return err == EACCES ? QZ_EXIT_ACCESS : QZ_EXIT_FAIL;
+	}
+	fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why[0] ? why : strerror(err));
+	return err == EEXIST ? QZ_EXIT_EXISTS : QZ_EXIT_FAIL;
+}
+
+/* Verifies a send stream on stdin against what is expected, passing it to stdout. */
+static int cmd_verify_stream(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(cli, argc, argv, "--toguid --fromguid --raw --resumed", &o);
+	if (rc != 0)
+		return rc;
+	if (o.toguid == 0)
+		return qz_cli_usage(cli, "give the expected snapshot's --toguid");
+	qz_stream_expect_t e = {o.toguid, o.fromguid, o.raw, o.resumed};
+	int out = STDOUT_FILENO;
+	qz_verifier_t *v = NULL;
+	if (qz_verifier_new(&e, emit_fd, &out, &v) != 0)
+		return qz_cli_fail(cli, "verify", ENOMEM);
+	static uint8_t buf[1 << 20];
+	int err = 0;
+	for (;;) {
+		ssize_t n = qz_read_full(STDIN_FILENO, buf, sizeof(buf));
+		if (n < 0) {
+			err = errno;
+			break;
+		}
+		err = n > 0 ? qz_verifier_feed(v, buf, (size_t)n) : qz_verifier_end(v);
+		if (err != 0 || n == 0)
+			break;
+	}
+	uint64_t bytes = 0, records = 0;
+	qz_verifier_counts(v, &bytes, &records);
+	char why[300];
+	snprintf(why, sizeof(why), "%s", qz_verifier_why(v));
+	qz_verifier_free(v);
+	if (err != 0)
+		return refused(cli, err, why);
+	fprintf(stderr, "qzfs %s: %" PRIu64 " records, %" PRIu64 " bytes verified\n", cli->cmd,
+		records, bytes);
+	return QZ_EXIT_OK;
+}
+
+/* Sends a snapshot's stream to stdout as dom0 decides it (raw for encrypted data), whole or,
+ * with the receiver's resume token, from where it stopped if the token is of this transfer. */
+static int cmd_send(qz_cli_t *cli, int argc, char **argv)
+{
+	if (argc < 1 || argv[0][0] == '-')
+		return qz_cli_usage(cli, "name the snapshot to send");
+	struct opts o;
+	int rc = parse_opts(cli, argc - 1, argv + 1, "--from --token", &o);
+	if (rc != 0)
+		return rc;
+	if (isatty(STDOUT_FILENO))
+		return qz_cli_usage(cli, "the stream goes to stdout: not a terminal");
+	qz_transfer_t rec;
+	int err = qz_transfer_record(cli->be, argv[0], o.from, &rec);
+	if (err != 0)
+		return qz_cli_fail(cli, argv[0], err);
+	char why[300] = "";
+	err = qz_transfer_send(cli->be, &rec, o.token, STDOUT_FILENO, why, sizeof(why));
+	if (err != 0 && why[0] != 0)
+		return refused(cli, err == EPERM ? EBADMSG : err, why);
+	return err != 0 ? qz_cli_fail(cli, argv[0], err) : QZ_EXIT_OK;
+}
+
+/* Makes a new backup key file. */
+static int cmd_keygen(qz_cli_t *cli, int argc, char **argv)
+{
+	if (argc != 1)
+		return qz_cli_usage(cli, "name the key file to create");
+	qz_seal_key_t *k = qz_seal_key_new();
+	if (k == NULL)
+		return qz_cli_fail(cli, argv[0], ENOMEM);
+	char why[300] = "";
+	int err = qz_seal_key_write(argv[0], k, why, sizeof(why));
+	qz_seal_key_free(k);
+	return err != 0 ? refused(cli, err, why) : qz_cli_report(cli, "created", argv[0]);
+}
+
+/* Reads the key, or the passphrase, that o names. */
+static int get_secret(qz_cli_t *cli, const struct opts *o, qz_seal_key_t **key, qz_secret_t **pass)
+{
+	char why[300] = "";
+	*key = NULL;
+	*pass = NULL;
+	if (o->key_file != NULL) {
+		int err = qz_seal_key_read(o->key_file, key, why, sizeof(why));
+		return err != 0 ? refused(cli, err, why) : 0;
+	}
+	int rc = 0;
+	*pass = qz_cli_passphrase(cli, o->pass_fd, "Backup passphrase", &rc);
+	return rc;
+}
+
+/* Seals a stream on stdin into a container on stdout. */
+static int cmd_seal(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(cli, argc, argv,
+			    "--key-file --passphrase-fd --dataset --toguid --fromguid --raw "
+			    "--chunk-size --argon2-ops --argon2-mib",
+			    &o);
+	if (rc != 0)
+		return rc;
+	if (o.dataset == NULL || o.toguid == 0)
+		return qz_cli_usage(cli, "give --dataset and --toguid");
+	qz_seal_info_t info;
+	qz_seal_info_init(&info, o.key_file != NULL ? QZ_KDF_KEYFILE : QZ_KDF_ARGON2ID);
+	snprintf(info.dataset, sizeof(info.dataset), "%s", o.dataset);
+	info.toguid = o.toguid;
+	info.fromguid = o.fromguid;
+	info.raw = o.raw;
+	if (o.chunk_size != 0)
+		info.chunk_size = o.chunk_size > UINT32_MAX ? 0 : (uint32_t)o.chunk_size;
+	if (o.argon2_ops != 0)
+		info.opslimit = o.argon2_ops;
+	if (o.argon2_mib != 0)
+		info.memlimit = o.argon2_mib << 20;
+	qz_seal_key_t *key = NULL;
+	qz_secret_t *pass = NULL;
+	if ((rc = get_secret(cli, &o, &key, &pass)) != 0)
+		return rc;
+	char why[300] = "";
+	int err = 0;
+	if (pass != NULL) {
+		err = qz_seal_key_derive(pass->buf, pass->len, &info, &key, why, sizeof(why));
+		qz_secret_free(pass);
+	}
+	uint64_t bytes = 0;
+	if (err == 0)
+		err = qz_seal_fd(STDIN_FILENO, STDOUT_FILENO, &info, key, &bytes, why, sizeof(why));
+	qz_seal_key_free(key);
+	if (err != 0)
+		return refused(cli, err, why);
+	fprintf(stderr, "qzfs %s: %" PRIu64 " bytes sealed\n", cli->cmd, bytes);
+	return QZ_EXIT_OK;
+}
+
+struct open_ctx {
+	qz_verifier_t *v; /* made when the header is known */
+	const qz_seal_info_t *info;
+	uint64_t want_toguid; /* dom0's record, or 0 */
+	bool other;	      /* the backup is of another snapshot */
+	int out;
+};
+
+static int emit_verified(void *ctx, const void *buf, size_t len)
+{
+	struct open_ctx *c = ctx;
+	if (c->v == NULL) {
+		if (c->want_toguid != 0 && c->info->toguid != c->want_toguid) {
+			c->other = true;
+			return EBADMSG;
+		}
+		qz_stream_expect_t e = {c->info->toguid, c->info->fromguid, c->info->raw, false};
+		if (qz_verifier_new(&e, emit_fd, &c->out, &c->v) != 0)
+			return ENOMEM;
+	}
+	return qz_verifier_feed(c->v, buf, len);
+}
+
+/* Opens a container on stdin; the stream inside, verified against the header (and --toguid,
+ * dom0's own record, when given), goes to stdout. */
+static int cmd_open(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(cli, argc, argv, "--key-file --passphrase-fd --toguid", &o);
+	if (rc != 0)
+		return rc;
+	qz_seal_key_t *key = NULL;
+	qz_secret_t *pass = NULL;
+	if ((rc = get_secret(cli, &o, &key, &pass)) != 0)
+		return rc;
+	qz_open_secret_t secret = {key, pass ? pass->buf : NULL, pass ? pass->len : 0};
+	qz_seal_info_t info;
+	struct open_ctx c = {NULL, &info, o.toguid, false, STDOUT_FILENO};
+	char why[300] = "";
+	int err = qz_open_fd(STDIN_FILENO, &secret, emit_verified, &c, &info, why, sizeof(why));
+	if (c.other)
+		snprintf(why, sizeof(why), "a backup of snapshot guid %" PRIu64 ", not %" PRIu64,
+			 info.toguid, o.toguid);
+	if (err == 0)
+		err = c.v == NULL ? EBADMSG : qz_verifier_end(c.v);
+	if (c.v != NULL && qz_verifier_why(c.v)[0] != 0)
+		snprintf(why, sizeof(why), "%s", qz_verifier_why(c.v));
+	else if (err == EBADMSG && why[0] == 0)
+		snprintf(why, sizeof(why), "the backup holds no stream");
+	qz_verifier_free(c.v);
+	qz_seal_key_free(key);
+	qz_secret_free(pass);
+	return err != 0 ? refused(cli, err, why) : QZ_EXIT_OK;
+}
+
+/* Shows a container's header (read from stdin), which needs no key. */
+static int cmd_info(qz_cli_t *cli, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 0)
+		return qz_cli_usage(cli, "the backup is read from stdin");
+	uint8_t hdr[QZ_SEAL_HEADER_MAX];
+	size_t len = 0;
+	char why[300] = "";
+	qz_seal_info_t info;
+	ssize_t n = qz_read_full(STDIN_FILENO, hdr, QZ_SEAL_HEADER_FIXED);
+	int err = n == QZ_SEAL_HEADER_FIXED ? qz_seal_header_length(hdr, &len, why, sizeof(why))
+					    : (snprintf(why, sizeof(why), "no header"), EBADMSG);
+	if (err == 0 &&
+	    qz_read_full(STDIN_FILENO, hdr + QZ_SEAL_HEADER_FIXED, len - QZ_SEAL_HEADER_FIXED) !=
+		(ssize_t)(len - QZ_SEAL_HEADER_FIXED))
+		err = EBADMSG, snprintf(why, sizeof(why), "the header is cut short");
+	if (err == 0)
+		err = qz_seal_header_parse(hdr, len, &info, why, sizeof(why));
+	if (err != 0)
+		return refused(cli, err, why);
+	char id[2 * QZ_SEAL_ID_BYTES + 1];
+	for (int i = 0; i < QZ_SEAL_ID_BYTES; i++)
+		snprintf(id + 2 * i, 3, "%02x", info.id[i]);
+	if (cli->json) {
+		qz_json_object(&cli->out, NULL);
+		qz_json_string(&cli->out, "id", id);
+		qz_json_string(&cli->out, "dataset", info.dataset);
+		qz_json_uint(&cli->out, "toguid", info.toguid);
+		qz_json_uint(&cli->out, "fromguid", info.fromguid);
+		qz_json_bool(&cli->out, "raw", info.raw);
+		qz_json_uint(&cli->out, "chunk_size", info.chunk_size);
+		qz_json_uint(&cli->out, "created", info.created);
+		qz_json_string(&cli->out, "key",
+			       info.kdf == QZ_KDF_ARGON2ID ? "passphrase" : "file");
+		qz_json_end(&cli->out, '}');
+	} else {
+		printf("backup %s of %s: snapshot guid %" PRIu64 ", %s%s, chunks of %u bytes, key "
+		       "from a %s\n",
+		       id, info.dataset, info.toguid, info.fromguid ? "incremental" : "full",
+		       info.raw ? ", raw" : "", info.chunk_size,
+		       info.kdf == QZ_KDF_ARGON2ID ? "passphrase" : "key file");
+	}
+	return QZ_EXIT_OK;
+}
 
 /* Parses a receive resume token strictly and shows what it asks for, or why it is refused. */
 static int cmd_token(qz_cli_t *cli, int argc, char **argv)
@@ -39,5 +371,18 @@ static int cmd_token(qz_cli_t *cli, int argc, char **argv)
 
 const qz_cmd_t qz_backup_cmds[] = {
     {"token", cmd_token, "TOKEN", "read a receive resume token strictly", NULL, QZ_CMD_NOZFS},
+    {"verify-stream", cmd_verify_stream, "--toguid G [--fromguid G] [--raw] [--resumed]",
+     "verify a send stream from stdin, passing it to stdout", NULL, QZ_CMD_NOZFS},
+    {"send", cmd_send, "SNAP [--from SNAP|BOOKMARK] [--token TOKEN]",
+     "send a snapshot's stream to stdout (raw if encrypted), resumed only by a token of it", NULL,
+     0},
+    {"keygen", cmd_keygen, "FILE", "make a new backup key file (mode 0400)", NULL, QZ_CMD_NOZFS},
+    {"seal", cmd_seal,
+     "(--key-file F | --passphrase-fd N) --dataset D --toguid G [--fromguid G] [--raw] "
+     "[--chunk-size BYTES]",
+     "seal a stream from stdin into a backup container on stdout", NULL, QZ_CMD_NOZFS},
+    {"open", cmd_open, "(--key-file F | --passphrase-fd N) [--toguid G]",
+     "open a backup container from stdin; its verified stream goes to stdout", NULL, QZ_CMD_NOZFS},
+    {"info", cmd_info, "", "show a backup container's header (stdin)", NULL, QZ_CMD_NOZFS},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -2,33 +2,16 @@
 #include "token.h"
 
 #include "backend.h"
+#include "fletcher.h"
+#include "why.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 enum { NV_BOOLEAN = 1, NV_UINT64 = 8, NV_STRING = 9 };
-
-static int why_fail(char *why, size_t len, int err, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-uint64_t qz_fletcher4_word0(const uint8_t *buf, size_t len)
-{
-	uint64_t a = 0;
-	for (size_t i = 0; i + 4 <= len; i += 4)
-		a += (uint64_t)buf[i] | (uint64_t)buf[i + 1] << 8 | (uint64_t)buf[i + 2] << 16 |
-		     (uint64_t)buf[i + 3] << 24;
-	return a;
-}
 
 /* A lowercase hex number of 1 to 16 digits ending at '-'; advances *p past the '-'. */
 static int hex_field(const char **p, uint64_t *v)
@@ -85,8 +68,8 @@ static int take(const struct key *k, const uint8_t *val, size_t vlen, qz_token_t
 {
 	if (k->type == NV_UINT64) {
 		if (vlen != 8)
-			return why_fail(why, whylen, EINVAL, "%s: a number of the wrong size",
-					k->name);
+			return qz_why(why, whylen, EINVAL, "%s: a number of the wrong size",
+				      k->name);
 		uint64_t v = le64(val);
 		uint64_t *dst[] = {&out->object, &out->offset, &out->bytes,
 				   &out->toguid, NULL,	       &out->fromguid};
@@ -99,12 +82,12 @@ static int take(const struct key *k, const uint8_t *val, size_t vlen, qz_token_t
 		const uint8_t *nul = memchr(val, '\0', vlen);
 		if (nul == NULL || (size_t)(nul - val) >= sizeof(out->toname) ||
 		    align8((size_t)(nul - val) + 1) != vlen)
-			return why_fail(why, whylen, EINVAL, "%s: a malformed string", k->name);
+			return qz_why(why, whylen, EINVAL, "%s: a malformed string", k->name);
 		memcpy(out->toname, val, (size_t)(nul - val) + 1);
 		return 0;
 	}
 	if (vlen != 0)
-		return why_fail(why, whylen, EINVAL, "%s: a flag with a value", k->name);
+		return qz_why(why, whylen, EINVAL, "%s: a flag with a value", k->name);
 	bool *flags[] = {&out->embedok, &out->largeblockok, &out->compressok, &out->rawok};
 	*flags[(k - keys) - 6] = true;
 	return 0;
@@ -114,39 +97,39 @@ static int take(const struct key *k, const uint8_t *val, size_t vlen, qz_token_t
 static int unpack(const uint8_t *b, size_t len, qz_token_t *out, char *why, size_t whylen)
 {
 	if (len < 16 || b[0] != 0 || b[1] != 1 || b[2] != 0 || b[3] != 0)
-		return why_fail(why, whylen, EINVAL, "not a native little-endian nvlist");
+		return qz_why(why, whylen, EINVAL, "not a native little-endian nvlist");
 	if (le32(b + 4) != 0 || le32(b + 8) != 1)
-		return why_fail(why, whylen, EINVAL, "unexpected nvlist version or flags");
+		return qz_why(why, whylen, EINVAL, "unexpected nvlist version or flags");
 	size_t pos = 12;
 	unsigned seen = 0;
 	for (;;) {
 		if (len - pos < 4)
-			return why_fail(why, whylen, EINVAL, "the nvlist is cut short");
+			return qz_why(why, whylen, EINVAL, "the nvlist is cut short");
 		uint32_t size = le32(b + pos);
 		if (size == 0) {
 			pos += 4;
 			break;
 		}
 		if (size < 24 || size % 8 != 0 || size > len - pos)
-			return why_fail(why, whylen, EINVAL, "a pair of impossible size %u", size);
+			return qz_why(why, whylen, EINVAL, "a pair of impossible size %u", size);
 		const uint8_t *p = b + pos;
 		size_t name_sz = (size_t)(p[4] | p[5] << 8);
 		uint32_t reserve = (uint32_t)(p[6] | p[7] << 8), elems = le32(p + 8);
 		int type = (int)le32(p + 12);
 		if (name_sz < 2 || 16 + align8(name_sz) > size || reserve != 0 ||
 		    p[16 + name_sz - 1] != '\0' || strlen((const char *)p + 16) != name_sz - 1)
-			return why_fail(why, whylen, EINVAL, "a malformed pair name");
+			return qz_why(why, whylen, EINVAL, "a malformed pair name");
 		const char *name = (const char *)p + 16;
 		const struct key *k = NULL;
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			if (strcmp(keys[i].name, name) == 0)
 				k = &keys[i];
 		if (k == NULL)
-			return why_fail(why, whylen, EINVAL, "unknown key '%.40s'", name);
+			return qz_why(why, whylen, EINVAL, "unknown key '%.40s'", name);
 		if (k->type != type || elems != (type == NV_BOOLEAN ? 0u : 1u))
-			return why_fail(why, whylen, EINVAL, "%s has the wrong type", name);
+			return qz_why(why, whylen, EINVAL, "%s has the wrong type", name);
 		if (seen & k->bit)
-			return why_fail(why, whylen, EINVAL, "%s appears twice", name);
+			return qz_why(why, whylen, EINVAL, "%s appears twice", name);
 		seen |= k->bit;
 		size_t voff = 16 + align8(name_sz);
 		int err = take(k, p + voff, size - voff, out, why, whylen);
@@ -155,10 +138,10 @@ static int unpack(const uint8_t *b, size_t len, qz_token_t *out, char *why, size
 		pos += size;
 	}
 	if (pos != len)
-		return why_fail(why, whylen, EINVAL, "%zu bytes after the nvlist", len - pos);
+		return qz_why(why, whylen, EINVAL, "%zu bytes after the nvlist", len - pos);
 	if ((seen & REQUIRED) != REQUIRED)
-		return why_fail(why, whylen, EINVAL,
-				"object, offset, bytes, toguid or toname missing");
+		return qz_why(why, whylen, EINVAL,
+			      "object, offset, bytes, toguid or toname missing");
 	return 0;
 }
 
@@ -167,19 +150,19 @@ int qz_token_parse(const char *text, qz_token_t *out, char *why, size_t whylen)
 	memset(out, 0, sizeof(*out));
 	size_t tlen = strnlen(text, QZ_TOKEN_MAX_TEXT + 1);
 	if (tlen > QZ_TOKEN_MAX_TEXT)
-		return why_fail(why, whylen, EINVAL, "the token is too long");
+		return qz_why(why, whylen, EINVAL, "the token is too long");
 	if (strncmp(text, "1-", 2) != 0)
-		return why_fail(why, whylen, EINVAL, "not a version 1 token");
+		return qz_why(why, whylen, EINVAL, "not a version 1 token");
 	const char *p = text + 2;
 	uint64_t cksum, packed;
 	if (hex_field(&p, &cksum) != 0 || hex_field(&p, &packed) != 0)
-		return why_fail(why, whylen, EINVAL, "malformed checksum or length");
+		return qz_why(why, whylen, EINVAL, "malformed checksum or length");
 	if (packed < 16 || packed > QZ_TOKEN_MAX_PACKED)
-		return why_fail(why, whylen, EINVAL, "packed length %llu out of bounds",
-				(unsigned long long)packed);
+		return qz_why(why, whylen, EINVAL, "packed length %llu out of bounds",
+			      (unsigned long long)packed);
 	size_t hexlen = strlen(p);
 	if (hexlen == 0 || hexlen % 2 != 0 || hexlen / 2 > QZ_TOKEN_MAX_PACKED + 64)
-		return why_fail(why, whylen, EINVAL, "the data has a bad length");
+		return qz_why(why, whylen, EINVAL, "the data has a bad length");
 	uint8_t comp[QZ_TOKEN_MAX_PACKED + 64] = {0}, plain[QZ_TOKEN_MAX_PACKED] = {0};
 	size_t clen = hexlen / 2;
 	for (size_t i = 0; i < clen; i++) {
@@ -189,18 +172,18 @@ int qz_token_parse(const char *text, qz_token_t *out, char *why, size_t whylen)
 		    !((p[2 * i + 1] >= '0' && p[2 * i + 1] <= '9') ||
 		      (p[2 * i + 1] >= 'a' && p[2 * i + 1] <= 'f')) ||
 		    sscanf(p + 2 * i, "%2x", &v) != 1)
-			return why_fail(why, whylen, EINVAL, "the data is not lowercase hex");
+			return qz_why(why, whylen, EINVAL, "the data is not lowercase hex");
 		comp[i] = (uint8_t)v;
 	}
 	if (qz_fletcher4_word0(comp, clen) != cksum)
-		return why_fail(why, whylen, EINVAL, "bad checksum");
+		return qz_why(why, whylen, EINVAL, "bad checksum");
 	if (clen == packed && comp[0] == 0 && comp[1] == 1) { /* stored uncompressed */
 		memcpy(plain, comp, clen);
 	} else {
 		z_stream z;
 		memset(&z, 0, sizeof(z));
 		if (inflateInit(&z) != Z_OK)
-			return why_fail(why, whylen, ENOMEM, "zlib");
+			return qz_why(why, whylen, ENOMEM, "zlib");
 		z.next_in = comp;
 		z.avail_in = (uInt)clen;
 		z.next_out = plain;
@@ -209,9 +192,9 @@ int qz_token_parse(const char *text, qz_token_t *out, char *why, size_t whylen)
 		bool exact = zr == Z_STREAM_END && z.avail_in == 0 && z.total_out == packed;
 		inflateEnd(&z);
 		if (!exact)
-			return why_fail(why, whylen, EINVAL,
-					"the data does not inflate to exactly %llu bytes",
-					(unsigned long long)packed);
+			return qz_why(why, whylen, EINVAL,
+				      "the data does not inflate to exactly %llu bytes",
+				      (unsigned long long)packed);
 	}
 	return unpack(plain, (size_t)packed, out, why, whylen);
 }
@@ -220,16 +203,16 @@ int qz_token_plan(const qz_token_t *t, const qz_transfer_t *rec, qz_resume_t *pl
 		  size_t whylen)
 {
 	if (t->toguid != rec->toguid)
-		return why_fail(why, whylen, EPERM, "the token is for another snapshot (guid %llx)",
-				(unsigned long long)t->toguid);
+		return qz_why(why, whylen, EPERM, "the token is for another snapshot (guid %llx)",
+			      (unsigned long long)t->toguid);
 	if (t->has_fromguid != (rec->from != NULL) ||
 	    (t->has_fromguid && t->fromguid != rec->fromguid))
-		return why_fail(why, whylen, EPERM, "the token is for another incremental base");
+		return qz_why(why, whylen, EPERM, "the token is for another incremental base");
 	if (rec->raw && !t->rawok)
-		return why_fail(why, whylen, EPERM,
-				"the token asks for a non-raw stream of encrypted data");
+		return qz_why(why, whylen, EPERM,
+			      "the token asks for a non-raw stream of encrypted data");
 	if (t->object == 0)
-		return why_fail(why, whylen, EPERM, "the token resumes at object 0");
+		return qz_why(why, whylen, EPERM, "the token resumes at object 0");
 	plan->snap = rec->snap;
 	plan->from = rec->from;
 	plan->send_flags = rec->send_flags | (rec->raw ? QZ_SEND_RAW : 0);

@@ -48,8 +48,5 @@ int qz_token_parse(const char *text, qz_token_t *out, char *why, size_t whylen);
  * belong to this transfer (another snapshot or base, or not raw for encrypted data). */
 int qz_token_plan(const qz_token_t *t, const qz_transfer_t *rec, qz_resume_t *plan, char *why,
 		  size_t whylen);
-/* Word 0 of ZFS's fletcher_4_native_varsize: the sum of the little-endian 32-bit words of buf,
- * the trailing len % 4 bytes ignored. */
-uint64_t qz_fletcher4_word0(const uint8_t *buf, size_t len);
 
 #endif

@@ -117,6 +117,21 @@ int qz_key_unload(qz_backend_t *be, const char *root);
 /* Rewraps root's key with a new passphrase; the key must be loaded. */
 int qz_key_change(qz_backend_t *be, const char *root, const qz_secret_t *pass, uint64_t iters);
 
+/* ---- backup transfers ---- */
+
+struct qz_transfer;
+/* Fills dom0's record of sending snap (incrementally from snapshot or bookmark `from`, or
+ * NULL) from ZFS: the guids, raw when snap's data is encrypted, the send flags. The names are
+ * kept by pointer. */
+int qz_transfer_record(qz_backend_t *be, const char *snap, const char *from,
+		       struct qz_transfer *rec);
+/* Sends transfer rec to fd: whole, or from where the receiver stopped, given its resume token
+ * (NULL: whole). A token is used only if it belongs to rec, and then only for its position: the
+ * names and flags are rec's, raw for encrypted data. EINVAL (malformed) / EPERM (not this
+ * transfer) with the reason in why, or the send's error (why then ""). */
+int qz_transfer_send(qz_backend_t *be, const struct qz_transfer *rec, const char *token, int fd,
+		     char *why, size_t whylen);
+
 /* ---- volumes; vol is the live dataset R/<vm>/<vol> ---- */
 
 /* Completes or rolls back whatever a crashed operation left on vol. */

@@ -2,6 +2,7 @@
 #include "cases.h"
 #include "engine.h"
 #include "harness.h"
+#include "token.h"
 #include "zname.h"
 
 #include <errno.h>
@@ -162,6 +163,40 @@ static void ephemeral_volatile_inside(void **s)
 	OK(qz_vol_stop(be, v, &cfg));
 }
 
+/* Backup transfers: dom0 decides raw from the data, not from anyone's say. */
+static void transfers_of_encrypted_data_are_raw(void **s)
+{
+	(void)s;
+	const char *v = private_vol();
+	OK(qz_vol_create(be, v, &private_cfg));
+	char snap[QZ_NAME_MAX + 8], plain[QZ_NAME_MAX], psnap[QZ_NAME_MAX + 8];
+	snprintf(snap, sizeof(snap), "%s@b1", v);
+	snprintf(plain, sizeof(plain), "%s", N("plainvol"));
+	snprintf(psnap, sizeof(psnap), "%s@b1", plain);
+	const qz_prop_t size = {"volsize", "4194304"};
+	OK(be->ops->create(be, plain, QZ_VOLUME, &size, 1, NULL, 0));
+	const char *snaps[] = {snap, psnap};
+	OK(be->ops->snapshot(be, snaps, 2, NULL, 0));
+	qz_transfer_t rec, prec;
+	OK(qz_transfer_record(be, snap, NULL, &rec));
+	OK(qz_transfer_record(be, psnap, NULL, &prec));
+	assert_true(rec.raw);
+	assert_int_equal(rec.send_flags, QZ_SEND_RAW);
+	assert_false(prec.raw);
+	assert_true(rec.toguid != 0 && prec.toguid != 0 && rec.toguid != prec.toguid);
+	/* a malformed token is refused before anything is sent */
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	char why[256] = "";
+	assert_int_equal(qz_transfer_send(be, &rec, "1-0-10-789c00", p[1], why, sizeof(why)),
+			 EINVAL);
+	assert_true(why[0] != 0);
+	close(p[1]);
+	char c;
+	assert_int_equal(read(p[0], &c, 1), 0);
+	close(p[0]);
+}
+
 #define KCASE(f) cmocka_unit_test_setup_teardown(f, enc_setup, case_teardown)
 
 const struct CMUnitTest key_cases[] = {
@@ -172,5 +207,6 @@ const struct CMUnitTest key_cases[] = {
     KCASE(change_of_passphrase),
     KCASE(setup_takes_only_an_encryption_root),
     KCASE(ephemeral_volatile_inside),
+    KCASE(transfers_of_encrypted_data_are_raw),
 };
 const size_t key_ncases = sizeof(key_cases) / sizeof(key_cases[0]);

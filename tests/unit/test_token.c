@@ -1,5 +1,6 @@
 /* Unit tests: resume tokens, well-formed and forged, and the resume plan that trusts only dom0. */
 #include "backend.h"
+#include "fletcher.h"
 #include "token.h"
 
 #include <errno.h>

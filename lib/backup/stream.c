@@ -1,0 +1,330 @@
+/* The send-stream verifier (see stream.h). */
+#include "stream.h"
+
+#include "drr.h"
+#include "why.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BONUS	   (64u << 10) /* an OBJECT record's bonus buffer: at most a dnode (16 KiB) */
+#define MAX_EMBEDDED_PSIZE 112	       /* what fits in a block pointer */
+
+/* The features of the streams qzfs's own sends make (RESUMING only when expected). */
+static const uint64_t FEATURES_ACCEPTED =
+    QZ_FEATURE_SA_SPILL | QZ_FEATURE_EMBED_DATA | QZ_FEATURE_LZ4 | QZ_FEATURE_LARGE_BLOCKS |
+    QZ_FEATURE_RESUMING | QZ_FEATURE_COMPRESSED | QZ_FEATURE_LARGE_DNODE | QZ_FEATURE_RAW |
+    QZ_FEATURE_ZSTD | QZ_FEATURE_SWITCH_TO_LARGE_BLOCKS | QZ_FEATURE_LARGE_MICROZAP;
+static const uint32_t FLAGS_ACCEPTED =
+    QZ_DRR_FLAG_CLONE | QZ_DRR_FLAG_CI_DATA | QZ_DRR_FLAG_FREERECORDS | QZ_DRR_FLAG_SPILL_BLOCK;
+
+enum phase { BEFORE_BEGIN, IN_STREAM, AFTER_END };
+
+struct qz_verifier {
+	qz_stream_expect_t e;
+	qz_stream_emit_fn emit;
+	void *ctx;
+	/* buf[0, held): the last complete record, not yet passed on; buf[held, held + have): the
+	 * record being read, which needs `need` bytes (its header, then header and payload). */
+	uint8_t *buf;
+	size_t cap, held, have, need;
+	bool header_checked;
+	uint64_t features;
+	enum phase phase;
+	qz_cksum_t ck; /* the running checksum of everything verified */
+	uint64_t bytes, records;
+	int err;
+	char why[256];
+};
+
+int qz_verifier_new(const qz_stream_expect_t *e, qz_stream_emit_fn emit, void *ctx,
+		    qz_verifier_t **out)
+{
+	qz_verifier_t *v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return ENOMEM;
+	v->e = *e;
+	v->emit = emit;
+	v->ctx = ctx;
+	v->need = QZ_DRR_SIZE;
+	*out = v;
+	return 0;
+}
+
+void qz_verifier_free(qz_verifier_t *v)
+{
+	if (v == NULL)
+		return;
+	free(v->buf);
+	free(v);
+}
+
+const char *qz_verifier_why(const qz_verifier_t *v)
+{
+	return v->why;
+}
+
+void qz_verifier_counts(const qz_verifier_t *v, uint64_t *bytes, uint64_t *records)
+{
+	*bytes = v->bytes;
+	*records = v->records;
+}
+
+#define REFUSE(v, ...) ((v)->err = qz_why((v)->why, sizeof((v)->why), EBADMSG, __VA_ARGS__))
+
+static bool same_cksum(const qz_cksum_t *a, const qz_cksum_t *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static int check_toguid(qz_verifier_t *v, const char *what, uint64_t toguid)
+{
+	if (toguid == v->e.toguid)
+		return 0;
+	return REFUSE(v, "a %s record names snapshot guid %llu, not the expected %llu", what,
+		      (unsigned long long)toguid, (unsigned long long)v->e.toguid);
+}
+
+static int check_begin(qz_verifier_t *v, const qz_drr_t *r, size_t *payload)
+{
+	const struct qz_drr_begin *b = &r->u.begin;
+	if (b->magic == __builtin_bswap64(QZ_DRR_MAGIC))
+		return REFUSE(v, "a big-endian stream: not accepted");
+	if (b->magic != QZ_DRR_MAGIC)
+		return REFUSE(v, "not a ZFS send stream (bad magic)");
+	if (QZ_DRR_HDRTYPE(b->versioninfo) != QZ_DRR_SUBSTREAM)
+		return REFUSE(v, "not a single-snapshot stream (header type %llu)",
+			      (unsigned long long)QZ_DRR_HDRTYPE(b->versioninfo));
+	uint64_t f = QZ_DRR_FEATURES(b->versioninfo);
+	if (f & ~FEATURES_ACCEPTED)
+		return REFUSE(v, "stream features 0x%llx are not accepted",
+			      (unsigned long long)(f & ~FEATURES_ACCEPTED));
+	bool raw = (f & QZ_FEATURE_RAW) != 0, resuming = (f & QZ_FEATURE_RESUMING) != 0;
+	if (v->e.raw && !raw)
+		return REFUSE(v, "the data is encrypted but the stream is not raw: a plaintext "
+				 "stream is refused");
+	if (!v->e.raw && raw)
+		return REFUSE(v,
+			      "a raw stream of encrypted data, where unencrypted data is expected");
+	if (resuming != v->e.resumed)
+		return REFUSE(v, resuming ? "a resumed stream where a whole one is expected"
+					  : "a whole stream where a resumed one is expected");
+	if (b->objset_type != QZ_OBJSET_ZVOL)
+		return REFUSE(v, "not a volume's stream (dataset type %u)", b->objset_type);
+	if (b->flags & ~FLAGS_ACCEPTED)
+		return REFUSE(v, "stream flags 0x%x are not accepted", b->flags & ~FLAGS_ACCEPTED);
+	if (b->toguid != v->e.toguid)
+		return REFUSE(v, "a stream of snapshot guid %llu, not the expected %llu",
+			      (unsigned long long)b->toguid, (unsigned long long)v->e.toguid);
+	if (b->fromguid != v->e.fromguid)
+		return REFUSE(v, "a stream from base guid %llu, not the expected %llu",
+			      (unsigned long long)b->fromguid, (unsigned long long)v->e.fromguid);
+	if ((b->flags & QZ_DRR_FLAG_CLONE) && b->fromguid == 0)
+		return REFUSE(v, "a clone stream without a base");
+	const char *end = memchr(b->toname, 0, sizeof(b->toname));
+	if (end == NULL || end == b->toname ||
+	    memchr(b->toname, '@', (size_t)(end - b->toname)) == NULL)
+		return REFUSE(v, "the BEGIN record's snapshot name is malformed");
+	if (r->payloadlen > QZ_STREAM_MAX_BEGIN_PAYLOAD)
+		return REFUSE(v, "the BEGIN record's payload of %u bytes is over the bound",
+			      r->payloadlen);
+	v->features = f;
+	*payload = r->payloadlen;
+	return 0;
+}
+
+static uint64_t round8(uint64_t n)
+{
+	return (n + 7) & ~(uint64_t)7;
+}
+
+/* Checks a record other than BEGIN (its checksum is checked by the caller) and sizes its
+ * payload. */
+static int check_record(qz_verifier_t *v, const qz_drr_t *r, uint64_t *payload)
+{
+	bool raw = (v->features & QZ_FEATURE_RAW) != 0;
+	*payload = 0;
+	switch (r->type) {
+	case QZ_DRR_OBJECT: {
+		const struct qz_drr_object *o = &r->u.object;
+		if (o->raw_bonuslen != 0 && !raw)
+			return REFUSE(v, "an OBJECT record with a raw bonus in a stream not raw");
+		*payload = o->raw_bonuslen != 0 ? o->raw_bonuslen : round8(o->bonuslen);
+		if (*payload > MAX_BONUS)
+			return REFUSE(v, "an OBJECT record's bonus of %llu bytes is over the bound",
+				      (unsigned long long)*payload);
+		return check_toguid(v, "OBJECT", o->toguid);
+	}
+	case QZ_DRR_FREEOBJECTS:
+		return check_toguid(v, "FREEOBJECTS", r->u.freeobjects.toguid);
+	case QZ_DRR_WRITE: {
+		const struct qz_drr_write *w = &r->u.write;
+		if (w->logical_size == 0 || w->logical_size > QZ_STREAM_MAX_PAYLOAD)
+			return REFUSE(v, "a WRITE record of %llu bytes",
+				      (unsigned long long)w->logical_size);
+		if (w->compressiontype != 0) {
+			if (!(v->features & (QZ_FEATURE_COMPRESSED | QZ_FEATURE_RAW)))
+				return REFUSE(v, "a compressed WRITE record in a stream that "
+						 "announced none");
+			if (w->compressed_size == 0 || w->compressed_size > w->logical_size)
+				return REFUSE(v, "a WRITE record compressed to %llu of %llu bytes",
+					      (unsigned long long)w->compressed_size,
+					      (unsigned long long)w->logical_size);
+			*payload = w->compressed_size;
+		} else {
+			*payload = w->logical_size;
+		}
+		return check_toguid(v, "WRITE", w->toguid);
+	}
+	case QZ_DRR_FREE:
+		return check_toguid(v, "FREE", r->u.free.toguid);
+	case QZ_DRR_SPILL: {
+		const struct qz_drr_spill *s = &r->u.spill;
+		*payload = s->compressed_size != 0 ? s->compressed_size : s->length;
+		if (*payload == 0 || *payload > QZ_STREAM_MAX_PAYLOAD)
+			return REFUSE(v, "a SPILL record of %llu bytes",
+				      (unsigned long long)*payload);
+		return check_toguid(v, "SPILL", s->toguid);
+	}
+	case QZ_DRR_WRITE_EMBEDDED: {
+		const struct qz_drr_write_embedded *w = &r->u.write_embedded;
+		if (!(v->features & QZ_FEATURE_EMBED_DATA))
+			return REFUSE(v,
+				      "an embedded WRITE record in a stream that announced none");
+		if (w->psize == 0 || w->psize > MAX_EMBEDDED_PSIZE || w->lsize < w->psize ||
+		    w->lsize > QZ_STREAM_MAX_PAYLOAD)
+			return REFUSE(v, "an embedded WRITE record of %u/%u bytes", w->psize,
+				      w->lsize);
+		*payload = round8(w->psize);
+		return check_toguid(v, "WRITE_EMBEDDED", w->toguid);
+	}
+	case QZ_DRR_OBJECT_RANGE:
+		if (!raw)
+			return REFUSE(v, "an OBJECT_RANGE record in a stream not raw");
+		return check_toguid(v, "OBJECT_RANGE", r->u.object_range.toguid);
+	case QZ_DRR_END:
+		if (!same_cksum(&r->u.end.checksum, &v->ck))
+			return REFUSE(v, "the END record's checksum of the stream does not match");
+		return check_toguid(v, "END", r->u.end.toguid);
+	case QZ_DRR_BEGIN:
+		return REFUSE(v,
+			      "a second BEGIN record (only single-snapshot streams are accepted)");
+	default:
+		return REFUSE(v, "a record of type %u is not accepted", r->type);
+	}
+}
+
+/* Checks the header now complete at buf[held, held + QZ_DRR_SIZE); on success folds it into the
+ * running checksum and returns its payload length. */
+static int check_header(qz_verifier_t *v, uint64_t *payload)
+{
+	qz_drr_t r;
+	memcpy(&r, v->buf + v->held, sizeof(r));
+	if (v->phase == BEFORE_BEGIN && r.type != QZ_DRR_BEGIN)
+		return REFUSE(v, "the stream does not start with a BEGIN record");
+
+	qz_cksum_t ck = v->ck;
+	qz_fletcher4_fold(&ck, &r, QZ_DRR_CKSUM_OFFSET);
+	int err;
+	if (r.type == QZ_DRR_BEGIN && v->phase == BEFORE_BEGIN) {
+		size_t p = 0;
+		err = check_begin(v, &r, &p);
+		*payload = p;
+	} else {
+		if (!same_cksum(&r.u.tail.checksum, &ck))
+			return REFUSE(v,
+				      "record %llu (type %u) fails its checksum: the stream is "
+				      "damaged",
+				      (unsigned long long)v->records, r.type);
+		err = check_record(v, &r, payload);
+		if (err == 0 && r.payloadlen != 0 && r.payloadlen != *payload)
+			err = REFUSE(v, "record %llu says its payload is %u bytes, not %llu",
+				     (unsigned long long)v->records, r.payloadlen,
+				     (unsigned long long)*payload);
+	}
+	if (err != 0)
+		return err;
+	qz_fletcher4_fold(&ck, &r.u.tail.checksum, sizeof(r.u.tail.checksum));
+	v->ck = ck;
+	v->phase = r.type == QZ_DRR_END ? AFTER_END : IN_STREAM;
+	return 0;
+}
+
+static int reserve(qz_verifier_t *v, size_t n)
+{
+	if (n <= v->cap)
+		return 0;
+	size_t cap = v->cap ? v->cap : 4096;
+	while (cap < n)
+		cap *= 2;
+	uint8_t *b = realloc(v->buf, cap);
+	if (b == NULL)
+		return v->err = ENOMEM;
+	v->buf = b;
+	v->cap = cap;
+	return 0;
+}
+
+/* Passes on the held record. */
+static int pass_held(qz_verifier_t *v)
+{
+	if (v->held == 0)
+		return 0;
+	int err = v->emit(v->ctx, v->buf, v->held);
+	if (err != 0)
+		return v->err = err;
+	v->bytes += v->held;
+	memmove(v->buf, v->buf + v->held, v->have);
+	v->held = 0;
+	return 0;
+}
+
+int qz_verifier_feed(qz_verifier_t *v, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	while (len > 0 && v->err == 0) {
+		if (v->phase == AFTER_END && !v->header_checked && v->have == 0)
+			return REFUSE(v, "bytes after the END record");
+		if (reserve(v, v->held + v->need) != 0)
+			break;
+		size_t take = v->need - v->have;
+		if (take > len)
+			take = len;
+		memcpy(v->buf + v->held + v->have, p, take);
+		v->have += take;
+		p += take;
+		len -= take;
+		if (v->have < v->need)
+			break;
+		if (!v->header_checked) {
+			uint64_t payload = 0;
+			if (check_header(v, &payload) != 0 || pass_held(v) != 0)
+				break;
+			v->header_checked = true;
+			v->need = QZ_DRR_SIZE + payload;
+			if (payload > 0)
+				continue;
+		}
+		/* the record is complete: its payload joins the running checksum */
+		qz_fletcher4_fold(&v->ck, v->buf + v->held + QZ_DRR_SIZE, v->need - QZ_DRR_SIZE);
+		v->records++;
+		v->held += v->need;
+		v->have = 0;
+		v->need = QZ_DRR_SIZE;
+		v->header_checked = false;
+	}
+	return v->err;
+}
+
+int qz_verifier_end(qz_verifier_t *v)
+{
+	if (v->err != 0)
+		return v->err;
+	if (v->phase == BEFORE_BEGIN && v->have == 0)
+		return REFUSE(v, "the stream is empty");
+	if (v->phase != AFTER_END || v->have != 0)
+		return REFUSE(v, "the stream is cut short (%llu records, no END record)",
+			      (unsigned long long)v->records);
+	return pass_held(v);
+}

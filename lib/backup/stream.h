@@ -1,0 +1,53 @@
+/*
+ * A verifier of ZFS send streams, used as a filter: bytes go in as they come, and come out only
+ * once verified. A stream is one substream, BEGIN ... END, of the snapshot dom0 expects (its
+ * guid, its incremental base, raw when the data is encrypted), with every record's checksum
+ * correct, every payload within bounds, only the record types and features qzfs's own sends
+ * make, and nothing after END.
+ *
+ * A record is passed on once the next record's header is verified, since that header's checksum
+ * covers the record's payload; END is passed on at the end of input. So the consumer (zfs
+ * receive) never sees a byte of a record whose checksum did not match. fletcher-4 is no MAC:
+ * authenticity comes from the sealed container (seal.h); this filter refuses streams that are
+ * damaged, of the wrong snapshot, not raw, or malformed, before they reach the kernel.
+ */
+#ifndef QZFS_STREAM_H
+#define QZFS_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define QZ_STREAM_MAX_BEGIN_PAYLOAD (1u << 20)	/* BEGIN's nvlist: about 1 KiB in real streams */
+#define QZ_STREAM_MAX_PAYLOAD	    (16u << 20) /* ZFS's largest block */
+
+/* What dom0 expects of a stream, from its own record. */
+typedef struct qz_stream_expect {
+	uint64_t toguid;   /* the snapshot: BEGIN, END and every record that names it */
+	uint64_t fromguid; /* the incremental base, 0 for a full stream */
+	bool raw;	   /* the data is encrypted: the stream must be raw */
+	bool resumed;	   /* a resumed send (RESUMING feature) is expected */
+} qz_stream_expect_t;
+
+/* Where verified bytes go; returns 0 or an errno code (which stops the verifier). */
+typedef int (*qz_stream_emit_fn)(void *ctx, const void *buf, size_t len);
+
+typedef struct qz_verifier qz_verifier_t;
+
+/* A new verifier for a stream expected as e, passing verified bytes to emit(ctx, ...). 0 or
+ * ENOMEM. */
+int qz_verifier_new(const qz_stream_expect_t *e, qz_stream_emit_fn emit, void *ctx,
+		    qz_verifier_t **out);
+/* Feeds the next len bytes of the stream. 0; EBADMSG when the stream is refused (the reason in
+ * qz_verifier_why; every later call fails the same way); or the emitter's error. */
+int qz_verifier_feed(qz_verifier_t *v, const void *buf, size_t len);
+/* The input ended: 0 if the stream was complete (END seen, nothing after), after passing on
+ * what was held back; EBADMSG otherwise. */
+int qz_verifier_end(qz_verifier_t *v);
+/* Why the stream was refused ("" while it is not). */
+const char *qz_verifier_why(const qz_verifier_t *v);
+/* Bytes and records verified so far. */
+void qz_verifier_counts(const qz_verifier_t *v, uint64_t *bytes, uint64_t *records);
+void qz_verifier_free(qz_verifier_t *v);
+
+#endif
