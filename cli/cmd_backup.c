@@ -1,4 +1,5 @@
 /* qzfs backup ...: the parts of secure backups that can be tried by hand. */
+#include "backup.h"
 #include "cli.h"
 #include "engine.h"
 #include "error.h"
@@ -8,16 +9,20 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The options of the stream commands; which ones a command takes is its `allowed` list. */
 struct opts {
 	const char *key_file;
 	int pass_fd; /* -1: none */
-	const char *dataset, *from, *token;
+	const char *dataset, *from, *token, *target, *state, *to;
+	char **args; /* the arguments that are not options, when "ARGS" is allowed */
+	int nargs;
 	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib;
 	bool raw, resumed;
 };
@@ -41,6 +46,14 @@ static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed,
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		size_t n = strlen(a);
+		if (a[0] != '-' && strstr(allowed, "ARGS") != NULL) {
+			if (o->args == NULL)
+				o->args = argv + i;
+			if (o->args + o->nargs != argv + i)
+				return qz_cli_usage(cli, "options go before the arguments");
+			o->nargs++;
+			continue;
+		}
 		const char *at = strstr(allowed, a);
 		if (n < 3 || at == NULL || (at[n] != ' ' && at[n] != 0))
 			return qz_cli_usage(cli, "unknown option");
@@ -65,6 +78,12 @@ static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed,
 			o->from = v;
 		else if (strcmp(a, "--token") == 0)
 			o->token = v;
+		else if (strcmp(a, "--target") == 0)
+			o->target = v;
+		else if (strcmp(a, "--state") == 0)
+			o->state = v;
+		else if (strcmp(a, "--to") == 0)
+			o->to = v;
 		else if ((bad = parse_uint(v, &num)) != 0)
 			;
 		else if (strcmp(a, "--passphrase-fd") == 0)
@@ -369,6 +388,276 @@ static int cmd_token(qz_cli_t *cli, int argc, char **argv)
 	return QZ_EXIT_OK;
 }
 
+/* ---- backups of volumes to a target ---- */
+
+#define DEFAULT_STATE "/var/lib/qubes-storage-zfs/backups"
+
+/* The store program for a directory target: $QZFS_STORE, else the one installed beside qzfs,
+ * else from PATH. */
+static const char *store_program(char *buf, size_t len)
+{
+	const char *env = getenv("QZFS_STORE");
+	if (env != NULL && env[0] != 0)
+		return env;
+	ssize_t n = readlink("/proc/self/exe", buf, len - 32);
+	if (n > 0) {
+		buf[n] = 0;
+		char *slash = strrchr(buf, '/');
+		if (slash != NULL) {
+			strcpy(slash + 1, "qzfs-backup-store");
+			if (access(buf, X_OK) == 0)
+				return buf;
+		}
+	}
+	return "qzfs-backup-store";
+}
+
+/* Connects to the target spec names: dir:PATH, qube:NAME, or exec:PROGRAM [ARG...]. */
+static int open_target(qz_cli_t *cli, const char *spec, qz_target_t **t)
+{
+	if (spec == NULL)
+		return qz_cli_usage(cli, "give --target dir:PATH, qube:NAME or exec:COMMAND");
+	char buf[4096], words[1024], why[300] = "";
+	char *argv[16] = {NULL};
+	if (strncmp(spec, "dir:", 4) == 0 && spec[4] != 0) {
+		argv[0] = (char *)store_program(buf, sizeof(buf));
+		argv[1] = (char *)spec + 4;
+	} else if (strncmp(spec, "qube:", 5) == 0 && spec[5] != 0) {
+		char *qv[] = {"qvm-run",
+			      "--pass-io",
+			      "--no-autostart",
+			      "--service",
+			      "--",
+			      (char *)spec + 5,
+			      "qubes-storage-zfs.BackupStore"};
+		memcpy(argv, qv, sizeof(qv));
+	} else if (strncmp(spec, "exec:", 5) == 0 && strlen(spec + 5) < sizeof(words)) {
+		strcpy(words, spec + 5);
+		int n = 0;
+		for (char *w = strtok(words, " "); w != NULL && n < 15; w = strtok(NULL, " "))
+			argv[n++] = w;
+	}
+	if (argv[0] == NULL)
+		return qz_cli_usage(cli, "give --target dir:PATH, qube:NAME or exec:COMMAND");
+	int err = qz_target_open(argv, t, why, sizeof(why));
+	return err != 0 ? refused(cli, err, why) : 0;
+}
+
+/* The passphrase's Argon2id salt and limits, shared by the backups of a state directory (so a
+ * run derives its key once): read from STATE/passphrase-kdf, made there the first time. */
+static int state_kdf(const char *state, const struct opts *o, qz_seal_info_t *kdf)
+{
+	char path[4096], hex[2 * QZ_SEAL_SALT_BYTES + 1];
+	snprintf(path, sizeof(path), "%s/passphrase-kdf", state);
+	qz_seal_info_init(kdf, QZ_KDF_ARGON2ID);
+	FILE *f = fopen(path, "re");
+	if (f != NULL) {
+		unsigned long long ops, mem;
+		int ok = fscanf(f, "%32s %llu %llu", hex, &ops, &mem) == 3 &&
+			 sodium_hex2bin(kdf->salt, sizeof(kdf->salt), hex, strlen(hex), NULL, NULL,
+					NULL) == 0;
+		fclose(f);
+		kdf->opslimit = ops;
+		kdf->memlimit = mem;
+		return ok ? 0 : EINVAL;
+	}
+	if (o->argon2_ops != 0)
+		kdf->opslimit = o->argon2_ops;
+	if (o->argon2_mib != 0)
+		kdf->memlimit = o->argon2_mib << 20;
+	f = fopen(path, "wxe");
+	if (f == NULL)
+		return errno;
+	sodium_bin2hex(hex, sizeof(hex), kdf->salt, sizeof(kdf->salt));
+	fprintf(f, "%s %llu %llu\n", hex, (unsigned long long)kdf->opslimit,
+		(unsigned long long)kdf->memlimit);
+	return fclose(f) != 0 ? errno : 0;
+}
+
+static void show_progress(void *ctx, const char *vol, uint64_t bytes)
+{
+	(void)ctx;
+	fprintf(stderr, "\r%s: %" PRIu64 " MiB sealed", vol, bytes >> 20);
+}
+
+/* Backs the named volumes up to the target. */
+static int cmd_create(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(cli, argc, argv,
+			    "--target --state --key-file --passphrase-fd --chunk-size --argon2-ops "
+			    "--argon2-mib ARGS",
+			    &o);
+	if (rc != 0)
+		return rc;
+	if (o.nargs == 0)
+		return qz_cli_usage(cli, "name the volumes to back up");
+	const char *state = o.state ? o.state : DEFAULT_STATE;
+	if (mkdir(state, 0700) != 0 && errno != EEXIST)
+		return qz_cli_fail(cli, state, errno);
+	qz_seal_info_t kdf;
+	qz_seal_key_t *key = NULL;
+	qz_secret_t *pass = NULL;
+	if ((rc = get_secret(cli, &o, &key, &pass)) != 0)
+		return rc;
+	char why[300] = "";
+	int err = 0;
+	if (pass != NULL) {
+		err = state_kdf(state, &o, &kdf);
+		if (err == 0)
+			err =
+			    qz_seal_key_derive(pass->buf, pass->len, &kdf, &key, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s/passphrase-kdf: %s", state, strerror(err));
+		qz_secret_free(pass);
+	}
+	qz_target_t *t = NULL;
+	if (err == 0 && (rc = open_target(cli, o.target, &t)) != 0) {
+		qz_seal_key_free(key);
+		return rc;
+	}
+	qz_backup_opts_t bo = {state,
+			       key,
+			       key != NULL && err == 0 && o.key_file == NULL ? &kdf : NULL,
+			       (uint32_t)o.chunk_size,
+			       !cli->json && isatty(STDERR_FILENO) ? show_progress : NULL,
+			       NULL};
+	if (cli->json)
+		qz_json_object(&cli->out, NULL), qz_json_object(&cli->out, "backups");
+	for (int i = 0; err == 0 && i < o.nargs; i++) {
+		qz_backup_rec_t rec;
+		err = qz_backup_create(cli->be, t, &bo, o.args[i], &rec, why, sizeof(why));
+		if (err == EALREADY) {
+			fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why);
+			err = 0;
+		} else if (err == 0 && !cli->json) {
+			if (bo.progress != NULL)
+				fputc('\n', stderr);
+			printf("%s %s %s, %" PRIu64 " bytes in %" PRIu64 " chunks\n", rec.id,
+			       rec.volume, rec.base[0] ? "incremental" : "full", rec.bytes,
+			       rec.chunks);
+		}
+		if (err == 0 && cli->json)
+			qz_json_string(&cli->out, o.args[i], rec.id);
+	}
+	if (cli->json)
+		qz_json_end(&cli->out, '}'), qz_json_end(&cli->out, '}');
+	qz_target_close(t);
+	qz_seal_key_free(key);
+	return err != 0 ? refused(cli, err, why) : QZ_EXIT_OK;
+}
+
+/* Lists dom0's records of backups. */
+static int cmd_list(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(cli, argc, argv, "--state", &o);
+	if (rc != 0)
+		return rc;
+	qz_backup_rec_t *all = NULL;
+	size_t n = 0;
+	int err = qz_backup_rec_list(o.state ? o.state : DEFAULT_STATE, &all, &n);
+	if (err != 0)
+		return qz_cli_fail(cli, o.state ? o.state : DEFAULT_STATE, err);
+	if (cli->json)
+		qz_json_object(&cli->out, NULL), qz_json_array(&cli->out, "backups");
+	for (size_t i = 0; i < n; i++) {
+		qz_backup_rec_t *r = &all[i];
+		if (cli->json) {
+			qz_json_object(&cli->out, NULL);
+			qz_json_string(&cli->out, "id", r->id);
+			qz_json_string(&cli->out, "volume", r->volume);
+			qz_json_string(&cli->out, "snapshot", r->snapshot);
+			qz_json_string(&cli->out, "base", r->base);
+			qz_json_uint(&cli->out, "created", r->created);
+			qz_json_uint(&cli->out, "bytes", r->bytes);
+			qz_json_uint(&cli->out, "chunks", r->chunks);
+			qz_json_bool(&cli->out, "raw", r->raw);
+			qz_json_bool(&cli->out, "complete", r->complete);
+			qz_json_end(&cli->out, '}');
+		} else {
+			printf("%s %s %s%s%s %" PRIu64 " bytes\n", r->id, r->volume,
+			       r->base[0] ? "incremental" : "full", r->raw ? " raw" : "",
+			       r->complete ? "" : " (unfinished)", r->bytes);
+		}
+	}
+	if (cli->json)
+		qz_json_end(&cli->out, ']'), qz_json_end(&cli->out, '}');
+	free(all);
+	return QZ_EXIT_OK;
+}
+
+/* Reads backups back from the target and checks them against dom0's records. */
+static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc =
+	    parse_opts(cli, argc, argv, "--target --state --key-file --passphrase-fd ARGS", &o);
+	if (rc != 0)
+		return rc;
+	if (o.nargs == 0)
+		return qz_cli_usage(cli, "name the backups to verify");
+	const char *state = o.state ? o.state : DEFAULT_STATE;
+	qz_seal_key_t *key = NULL;
+	qz_secret_t *pass = NULL;
+	if ((rc = get_secret(cli, &o, &key, &pass)) != 0)
+		return rc;
+	qz_target_t *t = NULL;
+	if ((rc = open_target(cli, o.target, &t)) != 0) {
+		qz_seal_key_free(key);
+		qz_secret_free(pass);
+		return rc;
+	}
+	qz_open_secret_t secret = {key, pass ? pass->buf : NULL, pass ? pass->len : 0};
+	char why[300] = "";
+	int err = 0;
+	for (int i = 0; err == 0 && i < o.nargs; i++) {
+		qz_backup_rec_t rec;
+		err = qz_backup_rec_read(state, o.args[i], &rec);
+		if (err != 0)
+			snprintf(why, sizeof(why), "dom0 has no record of backup %s", o.args[i]);
+		else
+			err = qz_backup_verify(t, &secret, &rec, why, sizeof(why));
+		if (err == 0)
+			printf("%s: whole, %" PRIu64 " bytes verified\n", rec.id, rec.bytes);
+	}
+	qz_target_close(t);
+	qz_seal_key_free(key);
+	qz_secret_free(pass);
+	return err != 0 ? refused(cli, err == ENOENT ? EINVAL : err, why) : QZ_EXIT_OK;
+}
+
+/* Restores a chain of backups (full first) into a new volume dataset. */
+static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(cli, argc, argv, "--target --to --key-file --passphrase-fd ARGS", &o);
+	if (rc != 0)
+		return rc;
+	if (o.nargs == 0 || o.to == NULL)
+		return qz_cli_usage(cli, "give --to DATASET and the backups, full one first");
+	qz_seal_key_t *key = NULL;
+	qz_secret_t *pass = NULL;
+	if ((rc = get_secret(cli, &o, &key, &pass)) != 0)
+		return rc;
+	qz_target_t *t = NULL;
+	if ((rc = open_target(cli, o.target, &t)) != 0) {
+		qz_seal_key_free(key);
+		qz_secret_free(pass);
+		return rc;
+	}
+	qz_open_secret_t secret = {key, pass ? pass->buf : NULL, pass ? pass->len : 0};
+	char why[300] = "";
+	int err = qz_backup_restore(cli->be, t, &secret, (const char *const *)o.args,
+				    (size_t)o.nargs, o.to, why, sizeof(why));
+	qz_target_close(t);
+	qz_seal_key_free(key);
+	qz_secret_free(pass);
+	if (err != 0)
+		return refused(cli, err == EEXIST ? err : EBADMSG, why);
+	return qz_cli_report(cli, "restored", o.to);
+}
+
 const qz_cmd_t qz_backup_cmds[] = {
     {"token", cmd_token, "TOKEN", "read a receive resume token strictly", NULL, QZ_CMD_NOZFS},
     {"verify-stream", cmd_verify_stream, "--toguid G [--fromguid G] [--raw] [--resumed]",
@@ -384,5 +673,14 @@ const qz_cmd_t qz_backup_cmds[] = {
     {"open", cmd_open, "(--key-file F | --passphrase-fd N) [--toguid G]",
      "open a backup container from stdin; its verified stream goes to stdout", NULL, QZ_CMD_NOZFS},
     {"info", cmd_info, "", "show a backup container's header (stdin)", NULL, QZ_CMD_NOZFS},
+    {"create", cmd_create,
+     "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--chunk-size B] VOL...",
+     "back volumes up to target T (dir:PATH, qube:NAME, exec:CMD), sealed", NULL, 0},
+    {"list", cmd_list, "[--state DIR]", "dom0's records of backups", NULL, QZ_CMD_NOZFS},
+    {"verify", cmd_verify, "--target T [--state DIR] (--key-file F | --passphrase-fd N) ID...",
+     "read backups back, open and verify everything, compare with dom0's records", NULL,
+     QZ_CMD_NOZFS},
+    {"restore", cmd_restore, "--target T --to DATASET (--key-file F | --passphrase-fd N) ID...",
+     "restore a chain of backups (full first) into a new volume", NULL, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -5,6 +5,7 @@
  */
 #include "model.h"
 
+#include "drr.h"
 #include "zname.h"
 #include "zprop.h"
 
@@ -746,7 +747,13 @@ static int model_bookmark(qz_backend_t *be, const char *snap, const char *bookma
 	b->guid = s->guid;
 	b->createtxg = s->createtxg;
 	b->creation = s->creation;
-	return 0;
+	/* a bookmark keeps no data in ZFS, only enough to send from it; the model keeps a copy */
+	int err = s->data >= 0 ? clone_data(m, s->data, &b->data) : 0;
+	if (err == 0)
+		b->volsize = s->volsize;
+	else
+		free_ds(m, b);
+	return err;
 }
 
 static int model_destroy_bookmark(qz_backend_t *be, const char *bookmark)
@@ -1111,18 +1118,18 @@ static int model_unload_key(qz_backend_t *be, const char *root)
 	return 0;
 }
 
-/* ---- send and receive, in the model's own stream format ---- */
+/* ---- send and receive: ZFS's record format (BEGIN, OBJECT, WRITE..., END, with the running
+ * fletcher-4), so the stream verifier and the backup code see the model's streams as real ones.
+ * BEGIN's payload, an XDR nvlist in real streams, carries what the model needs instead. ---- */
 
-struct mstream_head {
-	uint64_t magic, toguid, fromguid, volsize, resume_off;
-	uint32_t type, raw;
+struct mstream_begin {
+	uint64_t magic, volsize, resume_off;
 	uint8_t
 	    key[QZ_WKEY_LEN]; /* raw streams carry what restores the encryption (here: the key) */
 };
 
-struct mstream_rec {
-	uint64_t off, len; /* len 0 ends the stream */
-};
+#define ZVOL_DATA_OBJECT 1
+#define COMPRESS_OFF	 2 /* what raw streams put in a WRITE record of uncompressed data */
 
 static int write_all(int fd, const void *buf, size_t n)
 {
@@ -1137,6 +1144,11 @@ static int write_all(int fd, const void *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+static int out_fd(void *ctx, const void *buf, size_t len)
+{
+	return write_all(*(int *)ctx, buf, len);
 }
 
 /* Reads exactly n bytes; EPIPE if the stream ends first. */
@@ -1176,26 +1188,49 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 		return EACCES;
 	if (s->data < 0)
 		return qz_be_fail(be, ENOTSUP, "the model sends volumes only");
-	struct mds *fdata = f != NULL && f->type == QZ_SNAPSHOT ? f : NULL;
+	struct mds *fdata = f != NULL && (f->type == QZ_SNAPSHOT || f->data >= 0) ? f : NULL;
 	if (f != NULL && f->type == QZ_BOOKMARK)
 		for (struct mds *d = m->all; d != NULL; d = d->next)
 			if (d->type == QZ_SNAPSHOT && d->guid == f->guid)
 				fdata = d;
 	if (f != NULL && fdata == NULL)
 		return qz_be_fail(be, ENOTSUP, "the model needs the bookmark's snapshot");
-	struct mstream_head hd = {STREAM_MAGIC,
-				  s->guid,
-				  f != NULL ? f->guid : 0,
-				  s->volsize,
-				  resume_obj != 0 ? resume_off : 0,
-				  QZ_VOLUME,
-				  raw,
-				  {0}};
+	struct mstream_begin mb = {STREAM_MAGIC, s->volsize, resume_obj != 0 ? resume_off : 0, {0}};
 	if (raw)
-		memcpy(hd.key, s->encroot->key, QZ_WKEY_LEN);
-	int err = write_all(fd, &hd, sizeof(hd));
+		memcpy(mb.key, s->encroot->key, QZ_WKEY_LEN);
+	qz_drr_writer_t w = {{{0}}, out_fd, &fd};
+	qz_drr_t r;
+	memset(&r, 0, sizeof(r));
+	r.type = QZ_DRR_BEGIN;
+	r.payloadlen = sizeof(mb);
+	uint64_t features = QZ_FEATURE_LARGE_BLOCKS | (raw ? QZ_FEATURE_RAW : 0) |
+			    (mb.resume_off != 0 ? QZ_FEATURE_RESUMING : 0);
+	r.u.begin.magic = QZ_DRR_MAGIC;
+	r.u.begin.versioninfo = features << 2 | QZ_DRR_SUBSTREAM;
+	r.u.begin.creation_time = s->creation;
+	r.u.begin.objset_type = QZ_OBJSET_ZVOL;
+	r.u.begin.flags = QZ_DRR_FLAG_FREERECORDS;
+	r.u.begin.toguid = s->guid;
+	r.u.begin.fromguid = f != NULL ? f->guid : 0;
+	snprintf(r.u.begin.toname, sizeof(r.u.begin.toname), "%s", snap);
+	int err = qz_drr_write(&w, &r, &mb, sizeof(mb));
+	if (err == 0 && raw) {
+		memset(&r, 0, sizeof(r));
+		r.type = QZ_DRR_OBJECT_RANGE;
+		r.u.object_range.numslots = 32;
+		r.u.object_range.toguid = s->guid;
+		err = qz_drr_write(&w, &r, NULL, 0);
+	}
+	if (err == 0) {
+		memset(&r, 0, sizeof(r));
+		r.type = QZ_DRR_OBJECT;
+		r.u.object.object = ZVOL_DATA_OBJECT;
+		r.u.object.blksz = BLOCK;
+		r.u.object.toguid = s->guid;
+		err = qz_drr_write(&w, &r, NULL, 0);
+	}
 	static char a[BLOCK], b[BLOCK];
-	for (uint64_t off = hd.resume_off; err == 0 && off < s->volsize; off += BLOCK) {
+	for (uint64_t off = mb.resume_off; err == 0 && off < s->volsize; off += BLOCK) {
 		size_t n = s->volsize - off < BLOCK ? (size_t)(s->volsize - off) : BLOCK;
 		if (pread(s->data, a, n, (off_t)off) != (ssize_t)n)
 			return errno != 0 ? errno : EIO;
@@ -1210,13 +1245,43 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 			if (memcmp(a, zero, n) == 0)
 				continue;
 		}
-		struct mstream_rec r = {off, n};
-		err = write_all(fd, &r, sizeof(r));
-		if (err == 0)
-			err = write_all(fd, a, n);
+		memset(&r, 0, sizeof(r));
+		r.type = QZ_DRR_WRITE;
+		r.u.write.object = ZVOL_DATA_OBJECT;
+		r.u.write.offset = off;
+		r.u.write.logical_size = n;
+		r.u.write.toguid = s->guid;
+		if (raw) {
+			r.u.write.compressiontype = COMPRESS_OFF;
+			r.u.write.compressed_size = n;
+		}
+		err = qz_drr_write(&w, &r, a, n);
 	}
-	struct mstream_rec end = {0, 0};
-	return err != 0 ? err : write_all(fd, &end, sizeof(end));
+	return err != 0 ? err : qz_drr_write_end(&w, s->guid);
+}
+
+/* Reads the next record of a stream, checking its checksum as ZFS's receiver does; its payload
+ * (up to max bytes) goes to payload. EBADE (ZFS's ECKSUM) for a damaged or cut stream. */
+static int read_record(int fd, qz_cksum_t *ck, qz_drr_t *r, void *payload, size_t max, size_t *plen)
+{
+	int err = read_all(fd, r, sizeof(*r));
+	if (err != 0)
+		return err == EPIPE ? EBADE : err;
+	qz_cksum_t before = *ck;
+	qz_fletcher4_fold(ck, r, QZ_DRR_CKSUM_OFFSET);
+	if (r->type != QZ_DRR_BEGIN && memcmp(&r->u.tail.checksum, ck, sizeof(*ck)) != 0)
+		return EBADE;
+	if (r->type == QZ_DRR_END && memcmp(&r->u.end.checksum, &before, sizeof(before)) != 0)
+		return EBADE;
+	qz_fletcher4_fold(ck, &r->u.tail.checksum, sizeof(qz_cksum_t));
+	uint64_t n = qz_drr_payload_size(r);
+	if (n > max)
+		return EINVAL;
+	if (n > 0 && (err = read_all(fd, payload, (size_t)n)) != 0)
+		return err == EPIPE ? EBADE : err;
+	qz_fletcher4_fold(ck, payload, (size_t)n);
+	*plen = (size_t)n;
+	return 0;
 }
 
 static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resumable, bool raw,
@@ -1227,10 +1292,24 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 		return EINVAL;
 	char head[QZ_NAME_MAX];
 	qz_name_dataset(snap, head, sizeof(head));
-	struct mstream_head hd;
-	int err = read_all(fd, &hd, sizeof(hd));
-	if (err != 0 || hd.magic != STREAM_MAGIC)
-		return err == EPIPE || err == 0 ? EINVAL : err;
+	qz_cksum_t ck = {{0, 0, 0, 0}};
+	qz_drr_t rec;
+	struct mstream_begin mb;
+	size_t plen = 0;
+	int err = read_record(fd, &ck, &rec, &mb, sizeof(mb), &plen);
+	if (err != 0)
+		return err;
+	if (rec.type != QZ_DRR_BEGIN || rec.u.begin.magic != QZ_DRR_MAGIC)
+		return EINVAL;
+	if (plen != sizeof(mb) || mb.magic != STREAM_MAGIC)
+		return qz_be_fail(be, ENOTSUP, "not a stream the model made");
+	uint64_t features = QZ_DRR_FEATURES(rec.u.begin.versioninfo);
+	struct {
+		uint64_t toguid, fromguid, volsize;
+		bool raw;
+		const uint8_t *key;
+	} hd = {rec.u.begin.toguid, rec.u.begin.fromguid, mb.volsize,
+		(features & QZ_FEATURE_RAW) != 0, mb.key};
 	if (hd.raw && !raw)
 		raw = true; /* a raw stream is received raw */
 	struct mds *h = mdl_find(m, head), *parent = NULL;
@@ -1292,18 +1371,19 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 	}
 	static char buf[BLOCK];
 	for (;;) {
-		struct mstream_rec r;
-		if ((err = read_all(fd, &r, sizeof(r))) != 0)
+		if ((err = read_record(fd, &ck, &rec, buf, sizeof(buf), &plen)) != 0)
 			break;
-		if (r.len == 0)
+		if (rec.type == QZ_DRR_END)
 			break;
-		if (r.len > BLOCK || r.off + r.len > hd.volsize) {
+		if (rec.type != QZ_DRR_WRITE)
+			continue;
+		uint64_t off = rec.u.write.offset;
+		if (rec.u.write.object != ZVOL_DATA_OBJECT || off > hd.volsize ||
+		    plen > hd.volsize - off) {
 			err = EINVAL;
 			break;
 		}
-		if ((err = read_all(fd, buf, r.len)) != 0)
-			break;
-		if (pwrite(h->data, buf, r.len, (off_t)r.off) != (ssize_t)r.len) {
+		if (pwrite(h->data, buf, plen, (off_t)off) != (ssize_t)plen) {
 			err = errno != 0 ? errno : EIO;
 			break;
 		}
@@ -1318,7 +1398,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 			copy_data(latest->data, h->data);
 			h->volsize = latest->volsize;
 		}
-		return err == EPIPE ? EINVAL : err;
+		return err;
 	}
 	h->partial = false;
 	const char *snapname = snap;

@@ -134,23 +134,17 @@ static int check_begin(qz_verifier_t *v, const qz_drr_t *r, size_t *payload)
 	return 0;
 }
 
-static uint64_t round8(uint64_t n)
-{
-	return (n + 7) & ~(uint64_t)7;
-}
-
 /* Checks a record other than BEGIN (its checksum is checked by the caller) and sizes its
  * payload. */
 static int check_record(qz_verifier_t *v, const qz_drr_t *r, uint64_t *payload)
 {
 	bool raw = (v->features & QZ_FEATURE_RAW) != 0;
-	*payload = 0;
+	*payload = qz_drr_payload_size(r);
 	switch (r->type) {
 	case QZ_DRR_OBJECT: {
 		const struct qz_drr_object *o = &r->u.object;
 		if (o->raw_bonuslen != 0 && !raw)
 			return REFUSE(v, "an OBJECT record with a raw bonus in a stream not raw");
-		*payload = o->raw_bonuslen != 0 ? o->raw_bonuslen : round8(o->bonuslen);
 		if (*payload > MAX_BONUS)
 			return REFUSE(v, "an OBJECT record's bonus of %llu bytes is over the bound",
 				      (unsigned long long)*payload);
@@ -171,9 +165,6 @@ static int check_record(qz_verifier_t *v, const qz_drr_t *r, uint64_t *payload)
 				return REFUSE(v, "a WRITE record compressed to %llu of %llu bytes",
 					      (unsigned long long)w->compressed_size,
 					      (unsigned long long)w->logical_size);
-			*payload = w->compressed_size;
-		} else {
-			*payload = w->logical_size;
 		}
 		return check_toguid(v, "WRITE", w->toguid);
 	}
@@ -181,7 +172,6 @@ static int check_record(qz_verifier_t *v, const qz_drr_t *r, uint64_t *payload)
 		return check_toguid(v, "FREE", r->u.free.toguid);
 	case QZ_DRR_SPILL: {
 		const struct qz_drr_spill *s = &r->u.spill;
-		*payload = s->compressed_size != 0 ? s->compressed_size : s->length;
 		if (*payload == 0 || *payload > QZ_STREAM_MAX_PAYLOAD)
 			return REFUSE(v, "a SPILL record of %llu bytes",
 				      (unsigned long long)*payload);
@@ -196,7 +186,6 @@ static int check_record(qz_verifier_t *v, const qz_drr_t *r, uint64_t *payload)
 		    w->lsize > QZ_STREAM_MAX_PAYLOAD)
 			return REFUSE(v, "an embedded WRITE record of %u/%u bytes", w->psize,
 				      w->lsize);
-		*payload = round8(w->psize);
 		return check_toguid(v, "WRITE_EMBEDDED", w->toguid);
 	}
 	case QZ_DRR_OBJECT_RANGE:

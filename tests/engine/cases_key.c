@@ -2,12 +2,14 @@
 #include "cases.h"
 #include "engine.h"
 #include "harness.h"
+#include "stream.h"
 #include "token.h"
 #include "zname.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -163,6 +165,13 @@ static void ephemeral_volatile_inside(void **s)
 	OK(qz_vol_stop(be, v, &cfg));
 }
 
+static int count_bytes(void *ctx, const void *buf, size_t len)
+{
+	(void)buf;
+	*(size_t *)ctx += len;
+	return 0;
+}
+
 /* Backup transfers: dom0 decides raw from the data, not from anyone's say. */
 static void transfers_of_encrypted_data_are_raw(void **s)
 {
@@ -184,6 +193,28 @@ static void transfers_of_encrypted_data_are_raw(void **s)
 	assert_int_equal(rec.send_flags, QZ_SEND_RAW);
 	assert_false(prec.raw);
 	assert_true(rec.toguid != 0 && prec.toguid != 0 && rec.toguid != prec.toguid);
+	/* the stream dom0 sends is raw, and passes the verifier expecting exactly that */
+	FILE *tmp = tmpfile();
+	char why0[256] = "";
+	OK(qz_transfer_send(be, &rec, NULL, fileno(tmp), why0, sizeof(why0)));
+	off_t len = lseek(fileno(tmp), 0, SEEK_END);
+	assert_true(len > 312);
+	uint8_t *buf = malloc((size_t)len);
+	assert_int_equal(pread(fileno(tmp), buf, (size_t)len, 0), len);
+	fclose(tmp);
+	qz_stream_expect_t e = {rec.toguid, 0, true, false};
+	size_t out = 0;
+	qz_verifier_t *ver = NULL;
+	OK(qz_verifier_new(&e, count_bytes, &out, &ver));
+	OK(qz_verifier_feed(ver, buf, (size_t)len));
+	OK(qz_verifier_end(ver));
+	assert_int_equal(out, (size_t)len);
+	qz_verifier_free(ver);
+	e.raw = false; /* and what expects plaintext refuses it */
+	OK(qz_verifier_new(&e, count_bytes, &out, &ver));
+	assert_int_equal(qz_verifier_feed(ver, buf, (size_t)len), EBADMSG);
+	qz_verifier_free(ver);
+	free(buf);
 	/* a malformed token is refused before anything is sent */
 	int p[2];
 	assert_int_equal(pipe(p), 0);

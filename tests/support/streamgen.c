@@ -32,17 +32,19 @@ static void append(sg_t *g, const void *p, size_t n)
 	g->len += n;
 }
 
+static int sg_out(void *ctx, const void *p, size_t n)
+{
+	append(ctx, p, n);
+	return 0;
+}
+
 void sg_record(sg_t *g, qz_drr_t *r, const void *payload, size_t plen)
 {
-	qz_fletcher4_fold(&g->ck, r, QZ_DRR_CKSUM_OFFSET);
-	if (r->type != QZ_DRR_BEGIN)
-		r->u.tail.checksum = g->ck;
-	qz_fletcher4_fold(&g->ck, &r->u.tail.checksum, sizeof(qz_cksum_t));
-	qz_fletcher4_fold(&g->ck, payload, plen);
 	if (g->nrec < SG_MAX_RECORDS)
 		g->rec_off[g->nrec++] = g->len;
-	append(g, r, sizeof(*r));
-	append(g, payload, plen);
+	qz_drr_writer_t w = {g->ck, sg_out, g};
+	qz_drr_write(&w, r, payload, plen);
+	g->ck = w.ck;
 }
 
 void sg_begin(sg_t *g, uint64_t fromguid, uint64_t features, uint32_t nvlen)
@@ -87,12 +89,11 @@ void sg_write(sg_t *g, uint64_t object, uint64_t offset, const uint8_t *data, ui
 
 void sg_end(sg_t *g)
 {
-	qz_drr_t r;
-	memset(&r, 0, sizeof(r));
-	r.type = QZ_DRR_END;
-	r.u.end.checksum = g->ck;
-	r.u.end.toguid = g->toguid;
-	sg_record(g, &r, NULL, 0);
+	if (g->nrec < SG_MAX_RECORDS)
+		g->rec_off[g->nrec++] = g->len;
+	qz_drr_writer_t w = {g->ck, sg_out, g};
+	qz_drr_write_end(&w, g->toguid);
+	g->ck = w.ck;
 }
 
 sg_params_t sg_defaults(void)

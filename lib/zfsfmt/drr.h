@@ -165,4 +165,22 @@ static_assert(offsetof(qz_drr_t, u.spill.compressed_size) == 40, "drr_spill.drr_
 static_assert(offsetof(qz_drr_t, u.write_embedded.psize) == 52, "drr_write_embedded.drr_psize");
 static_assert(offsetof(qz_drr_t, u.object_range.toguid) == 24, "drr_object_range.drr_toguid");
 
+/* The payload length that follows record r, as ZFS's receiver computes it from the record's
+ * fields (BEGIN: its payloadlen; OBJECT: the bonus buffer; WRITE: compressed or logical size;
+ * SPILL, WRITE_EMBEDDED: their sizes; other types: none). No bounds are applied. */
+uint64_t qz_drr_payload_size(const qz_drr_t *r);
+
+/* Writes records as ZFS's sender does, keeping the running checksum. */
+typedef struct qz_drr_writer {
+	qz_cksum_t ck;
+	int (*out)(void *ctx, const void *buf, size_t len); /* 0 or an errno code */
+	void *ctx;
+} qz_drr_writer_t;
+
+/* Writes r and its payload: the running checksum goes into r at QZ_DRR_CKSUM_OFFSET (except in
+ * BEGIN), and header, checksum and payload are folded in. 0 or out's error. */
+int qz_drr_write(qz_drr_writer_t *w, qz_drr_t *r, const void *payload, size_t plen);
+/* Writes the END record of the stream of snapshot toguid. */
+int qz_drr_write_end(qz_drr_writer_t *w, uint64_t toguid);
+
 #endif

@@ -1,0 +1,307 @@
+/* A backup target through its store program (see target.h and store_proto.h). */
+#include "target.h"
+
+#include "seal_io.h"
+#include "store_proto.h"
+#include "why.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MESSAGE_MAX	   512
+#define DEFAULT_TIMEOUT_MS (10 * 60 * 1000) /* a store silent this long is given up on */
+
+extern char **environ;
+
+struct qz_target {
+	pid_t pid;
+	int to, from; /* the store's stdin and stdout */
+	bool broken;  /* a malformed answer: nothing more is read from it */
+	int timeout_ms;
+};
+
+void qz_target_set_timeout(qz_target_t *t, int ms)
+{
+	t->timeout_ms = ms;
+}
+
+/* Writes all of buf to the store, waiting at most the timeout for each part: 0, or an errno
+ * code (ETIMEDOUT if the store stopped reading). */
+static int write_request(qz_target_t *t, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		struct pollfd pf = {t->to, POLLOUT, 0};
+		int r = poll(&pf, 1, t->timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? errno : ETIMEDOUT;
+		ssize_t n = write(t->to, p, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes of an answer, waiting at most the timeout for each part: the count
+ * read (short if the store went away or stalled), or -1. */
+static ssize_t read_answer(qz_target_t *t, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		struct pollfd p = {t->from, POLLIN, 0};
+		int r = poll(&p, 1, t->timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -1 : (ssize_t)got;
+		ssize_t n = read(t->from, (uint8_t *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -1 : (ssize_t)got;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int qz_target_open(char *const argv[], qz_target_t **out, char *why, size_t whylen)
+{
+	int in[2], outp[2];
+	if (pipe2(in, O_CLOEXEC) != 0)
+		return qz_why(why, whylen, errno, "pipe: %s", strerror(errno));
+	if (pipe2(outp, O_CLOEXEC) != 0) {
+		int err = errno;
+		close(in[0]);
+		close(in[1]);
+		return qz_why(why, whylen, err, "pipe: %s", strerror(err));
+	}
+	/* a store that goes away makes writes fail with EPIPE, not kill qzfs */
+	signal(SIGPIPE, SIG_IGN);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, outp[1], STDOUT_FILENO);
+	pid_t pid;
+	int err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(outp[1]);
+	if (err != 0) {
+		close(in[1]);
+		close(outp[0]);
+		return qz_why(why, whylen, err, "cannot start %s: %s", argv[0], strerror(err));
+	}
+	qz_target_t *t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		close(in[1]);
+		close(outp[0]);
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		return qz_why(why, whylen, ENOMEM, "out of memory");
+	}
+	t->pid = pid;
+	t->timeout_ms = DEFAULT_TIMEOUT_MS;
+	fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK); /* writes wait in poll */
+	t->to = in[1];
+	t->from = outp[0];
+	*out = t;
+	return 0;
+}
+
+void qz_target_close(qz_target_t *t)
+{
+	if (t == NULL)
+		return;
+	close(t->to);
+	close(t->from);
+	if (t->broken) /* it may still be talking, or stalled */
+		kill(t->pid, SIGTERM);
+	int status;
+	while (waitpid(t->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	free(t);
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static int broken(qz_target_t *t, char *why, size_t whylen, const char *what)
+{
+	t->broken = true;
+	return qz_why(why, whylen, EBADMSG, "the backup target %s", what);
+}
+
+/* Sends a request: op, name, and for a put its data. */
+static int request(qz_target_t *t, char op, const char *name, const void *data, size_t len,
+		   char *why, size_t whylen)
+{
+	size_t n = name != NULL ? strlen(name) : 0;
+	if (t->broken)
+		return qz_why(why, whylen, EBADMSG, "the backup target failed before");
+	if (name != NULL && !qz_store_name_ok(name, n))
+		return qz_why(why, whylen, EINVAL, "'%s' cannot name a stored object", name);
+	uint8_t head[2 + QZ_STORE_NAME_MAX + 8];
+	head[0] = (uint8_t)op;
+	head[1] = (uint8_t)n;
+	if (n > 0)
+		memcpy(head + 2, name, n);
+	size_t hl = 2 + n;
+	if (op == QZ_STORE_PUT) {
+		put_u64(head + hl, len);
+		hl += 8;
+	}
+	int err = write_request(t, head, hl);
+	if (err == 0 && op == QZ_STORE_PUT && len > 0)
+		err = write_request(t, data, len);
+	if (err != 0) {
+		t->broken = true;
+		return qz_why(why, whylen, err, "the backup target went away (%s)", strerror(err));
+	}
+	return 0;
+}
+
+/* Reads an answer's status and length; a failure's message becomes the reason. */
+static int answer(qz_target_t *t, uint64_t max, uint64_t *len, char *why, size_t whylen)
+{
+	uint8_t head[9];
+	ssize_t n = read_answer(t, head, sizeof(head));
+	if (n != (ssize_t)sizeof(head))
+		return broken(t, why, whylen, n < 0 ? "cannot be read" : "went away or stalled");
+	*len = get_u64(head + 1);
+	switch (head[0]) {
+	case QZ_STORE_OK:
+		if (*len > max)
+			return broken(t, why, whylen, "answered more than was asked for");
+		return 0;
+	case QZ_STORE_NOENT:
+		if (*len != 0)
+			return broken(t, why, whylen, "answered malformed");
+		return qz_why(why, whylen, ENOENT, "the backup target has no such object");
+	case QZ_STORE_FAILED: {
+		char msg[MESSAGE_MAX + 1];
+		if (*len > MESSAGE_MAX || read_answer(t, msg, *len) != (ssize_t)*len)
+			return broken(t, why, whylen, "answered malformed");
+		msg[*len] = 0;
+		for (size_t i = 0; i < *len; i++) /* a message for a terminal: printable only */
+			if ((unsigned char)msg[i] < 0x20 || (unsigned char)msg[i] > 0x7e)
+				msg[i] = '?';
+		return qz_why(why, whylen, EIO, "the backup target failed: %s", msg);
+	}
+	default:
+		return broken(t, why, whylen, "answered malformed");
+	}
+}
+
+int qz_target_put(qz_target_t *t, const char *name, const void *buf, size_t len, char *why,
+		  size_t whylen)
+{
+	uint64_t n = 0;
+	int err = request(t, QZ_STORE_PUT, name, buf, len, why, whylen);
+	if (err == 0)
+		err = answer(t, 0, &n, why, whylen);
+	return err;
+}
+
+int qz_target_get(qz_target_t *t, const char *name, void *buf, size_t max, size_t *len, char *why,
+		  size_t whylen)
+{
+	uint64_t n = 0;
+	int err = request(t, QZ_STORE_GET, name, NULL, 0, why, whylen);
+	if (err == 0)
+		err = answer(t, max, &n, why, whylen);
+	if (err != 0)
+		return err;
+	if (read_answer(t, buf, (size_t)n) != (ssize_t)n)
+		return broken(t, why, whylen, "went away");
+	*len = (size_t)n;
+	return 0;
+}
+
+int qz_target_delete(qz_target_t *t, const char *name, char *why, size_t whylen)
+{
+	uint64_t n = 0;
+	int err = request(t, QZ_STORE_DEL, name, NULL, 0, why, whylen);
+	if (err == 0)
+		err = answer(t, 0, &n, why, whylen);
+	return err == ENOENT ? 0 : err;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const qz_target_entry_t *)a)->name, ((const qz_target_entry_t *)b)->name);
+}
+
+int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char *why, size_t whylen)
+{
+	uint64_t n = 0;
+	int err = request(t, QZ_STORE_LIST, NULL, NULL, 0, why, whylen);
+	if (err == 0)
+		err = answer(t, QZ_STORE_LIST_MAX, &n, why, whylen);
+	if (err != 0)
+		return err;
+	uint8_t *buf = malloc(n ? n : 1);
+	/* an entry takes at least 10 bytes: this many entries at most */
+	qz_target_entry_t *e = calloc(n / 10 + 1, sizeof(*e));
+	if (buf == NULL || e == NULL) {
+		free(buf);
+		free(e);
+		t->broken = true; /* the answer stays unread */
+		return qz_why(why, whylen, ENOMEM, "out of memory");
+	}
+	if (read_answer(t, buf, (size_t)n) != (ssize_t)n) {
+		free(buf);
+		free(e);
+		return broken(t, why, whylen, "went away");
+	}
+	size_t k = 0;
+	for (uint64_t o = 0; o < n; k++) {
+		size_t l = buf[o];
+		if (o + 1 + l + 8 > n || !qz_store_name_ok((const char *)buf + o + 1, l)) {
+			err = broken(t, why, whylen, "listed a malformed entry");
+			break;
+		}
+		memcpy(e[k].name, buf + o + 1, l);
+		e[k].name[l] = 0;
+		e[k].size = get_u64(buf + o + 1 + l);
+		o += 1 + l + 8;
+	}
+	free(buf);
+	if (err == 0) {
+		qsort(e, k, sizeof(*e), by_name);
+		for (size_t i = 1; i < k; i++)
+			if (strcmp(e[i - 1].name, e[i].name) == 0)
+				err = broken(t, why, whylen, "listed an object twice");
+	}
+	if (err != 0) {
+		free(e);
+		return err;
+	}
+	*out = e;
+	*count = k;
+	return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * A backup target, as dom0 sees it: a store program (store_proto.h) it started, which may be
+ * hostile. Every answer is bounded by what dom0 asked for; a malformed one ends the connection.
+ * Nothing from a target is trusted: sealed objects are opened (seal.h) before use.
+ */
+#ifndef QZFS_TARGET_H
+#define QZFS_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct qz_target qz_target_t;
+
+typedef struct qz_target_entry {
+	char name[129];
+	uint64_t size;
+} qz_target_entry_t;
+
+/* Starts the store program argv (argv[0] looked up in PATH) and connects to it. */
+int qz_target_open(char *const argv[], qz_target_t **out, char *why, size_t whylen);
+/* Stores len bytes as object name (replacing any). */
+int qz_target_put(qz_target_t *t, const char *name, const void *buf, size_t len, char *why,
+		  size_t whylen);
+/* Reads object name into buf (room for max bytes); ENOENT if there is none, EBADMSG if the
+ * target answers more than max. */
+int qz_target_get(qz_target_t *t, const char *name, void *buf, size_t max, size_t *len, char *why,
+		  size_t whylen);
+/* Lists the objects: *out (malloc'd, *n entries, sorted by name); EBADMSG if the listing is
+ * malformed or names an object twice. */
+int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *n, char *why, size_t whylen);
+/* Deletes object name (no error if there is none). */
+int qz_target_delete(qz_target_t *t, const char *name, char *why, size_t whylen);
+/* How long an answer may keep dom0 waiting (default 10 minutes); after that the target is
+ * given up on (EBADMSG). */
+void qz_target_set_timeout(qz_target_t *t, int ms);
+/* Ends the connection and waits for the store program (terminated if it misbehaved). */
+void qz_target_close(qz_target_t *t);
+
+#endif

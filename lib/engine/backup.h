@@ -1,0 +1,75 @@
+/*
+ * Backups of volumes to an untrusted target (target.h), sealed (seal.h): what `qzfs backup
+ * create|list|verify|restore` do. dom0 keeps its own record of every backup (a small text file
+ * per backup in a state directory); a target's word is never taken for what a backup is.
+ *
+ * A volume's backup is its committed state (the snapshot the engine calls current: what a
+ * running VM started from, what a halted one stopped with), held while it is sent; full the
+ * first time, then incremental from a bookmark made when the previous backup completed, so
+ * dom0's own snapshots can go. Raw for encrypted data (keys may be unloaded), compressed
+ * otherwise. On the target: object "<id>.h" the container's header, "<id>.c<index, 8 hex>" its
+ * framed sealed chunks.
+ */
+#ifndef QZFS_BACKUP_H
+#define QZFS_BACKUP_H
+
+#include "backend.h"
+#include "seal.h"
+#include "seal_io.h"
+#include "target.h"
+#include "zname.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define QZ_BACKUP_ID_HEX (2 * QZ_SEAL_ID_BYTES)
+
+/* dom0's record of one backup. */
+typedef struct qz_backup_rec {
+	char id[QZ_BACKUP_ID_HEX + 1];
+	char volume[QZ_NAME_MAX];   /* the live volume backed up */
+	char snapshot[QZ_NAME_MAX]; /* the snapshot sent */
+	char base[QZ_NAME_MAX];	    /* the bookmark it is incremental from, "" if full */
+	char bookmark[QZ_NAME_MAX]; /* made of the snapshot once the backup was whole */
+	uint64_t seq;		    /* the order in which dom0 began its backups */
+	uint64_t toguid, fromguid, created, chunks, bytes;
+	uint32_t chunk_size;
+	bool raw, complete;
+} qz_backup_rec_t;
+
+/* How to make backups. */
+typedef struct qz_backup_opts {
+	const char *state_dir;	   /* dom0's records */
+	const qz_seal_key_t *key;  /* the master key */
+	const qz_seal_info_t *kdf; /* kdf, salt and limits for the headers (passphrase keys) */
+	uint32_t chunk_size;
+	/* called after every chunk stored (may be NULL) */
+	void (*progress)(void *ctx, const char *vol, uint64_t bytes);
+	void *ctx;
+} qz_backup_opts_t;
+
+/* Writes record r to dir (atomically). */
+int qz_backup_rec_write(const char *dir, const qz_backup_rec_t *r);
+/* Reads the record of backup id from dir; ENOENT if there is none, EINVAL if malformed. */
+int qz_backup_rec_read(const char *dir, const char *id, qz_backup_rec_t *r);
+/* All records in dir, in the order they were begun (*out malloc'd; none: *n = 0). */
+int qz_backup_rec_list(const char *dir, qz_backup_rec_t **out, size_t *n);
+
+/* Backs vol up to target t: incremental from its last whole backup in o->state_dir if that
+ * one's bookmark is still there, full otherwise. *rec receives the new record. EALREADY if the
+ * committed state is the one last backed up (nothing is sent). Errors with the reason in why. */
+int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
+		     qz_backup_rec_t *rec, char *why, size_t whylen);
+/* Reads backup r back from t, opening every chunk and verifying the stream inside against r:
+ * 0 if it is whole and exactly what dom0 sent; EBADMSG with the reason otherwise. */
+int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_backup_rec_t *r,
+		     char *why, size_t whylen);
+/* Receives the chain of backups ids[0..n) (a full one, then incrementals, each from the one
+ * before) from t into new volume dataset (which must not exist); snapshot "@b-<id>" per
+ * backup. Every byte is opened and verified before it reaches ZFS; a refused backup leaves
+ * nothing of itself received. */
+int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
+		      const char *const *ids, size_t n, const char *dataset, char *why,
+		      size_t whylen);
+
+#endif
