@@ -23,13 +23,18 @@ install: all
 	sed 's|@QZFS@|$(BINDIR)/qzfs|' udev/59-qubes-storage-zfs.rules \
 		>$(DESTDIR)$(UDEVDIR)/rules.d/59-qubes-storage-zfs.rules
 	install -D -m 0755 qrexec/askpass $(DESTDIR)$(LIBEXECDIR)/askpass
+	install -D -m 0755 $(BUILDDIR)/qzfs-backup-store $(DESTDIR)$(LIBEXECDIR)/qzfs-backup-store
 	install -D -m 0644 qrexec/30-qubes-storage-zfs.policy \
 		$(DESTDIR)$(SYSCONFDIR)/qubes/policy.d/30-qubes-storage-zfs.policy
 
-# In the template of an encrypted pool's ask_password_domain: the passphrase prompt service.
-install-vm:
+# In a qube's template: the passphrase prompt service (for an encrypted pool's
+# ask_password_domain) and the backup store service with its program (for a backup qube).
+install-vm: all
 	install -D -m 0755 qrexec/askpass \
 		$(DESTDIR)$(SYSCONFDIR)/qubes-rpc/qubes-storage-zfs.AskPassphrase
+	install -D -m 0755 qrexec/qubes-storage-zfs.BackupStore \
+		$(DESTDIR)$(SYSCONFDIR)/qubes-rpc/qubes-storage-zfs.BackupStore
+	install -D -m 0755 $(BUILDDIR)/qzfs-backup-store $(DESTDIR)$(BINDIR)/qzfs-backup-store
 
 # A source tarball of the committed tree, as the RPM spec's Source0.
 dist:

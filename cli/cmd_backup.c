@@ -212,6 +212,9 @@ static int get_secret(qz_cli_t *cli, const struct opts *o, qz_seal_key_t **key, 
 	return rc;
 }
 
+static int sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, qz_seal_info_t *kdf,
+		       qz_seal_key_t **key);
+
 /* Seals a stream on stdin into a container on stdout. */
 static int cmd_seal(qz_cli_t *cli, int argc, char **argv)
 {
@@ -232,23 +235,12 @@ static int cmd_seal(qz_cli_t *cli, int argc, char **argv)
 	info.raw = o.raw;
 	if (o.chunk_size != 0)
 		info.chunk_size = o.chunk_size > UINT32_MAX ? 0 : (uint32_t)o.chunk_size;
-	if (o.argon2_ops != 0)
-		info.opslimit = o.argon2_ops;
-	if (o.argon2_mib != 0)
-		info.memlimit = o.argon2_mib << 20;
 	qz_seal_key_t *key = NULL;
-	qz_secret_t *pass = NULL;
-	if ((rc = get_secret(cli, &o, &key, &pass)) != 0)
+	if ((rc = sealing_key(cli, &o, NULL, &info, &key)) != 0)
 		return rc;
 	char why[300] = "";
-	int err = 0;
-	if (pass != NULL) {
-		err = qz_seal_key_derive(pass->buf, pass->len, &info, &key, why, sizeof(why));
-		qz_secret_free(pass);
-	}
 	uint64_t bytes = 0;
-	if (err == 0)
-		err = qz_seal_fd(STDIN_FILENO, STDOUT_FILENO, &info, key, &bytes, why, sizeof(why));
+	int err = qz_seal_fd(STDIN_FILENO, STDOUT_FILENO, &info, key, &bytes, why, sizeof(why));
 	qz_seal_key_free(key);
 	if (err != 0)
 		return refused(cli, err, why);
@@ -391,9 +383,10 @@ static int cmd_token(qz_cli_t *cli, int argc, char **argv)
 /* ---- backups of volumes to a target ---- */
 
 #define DEFAULT_STATE "/var/lib/qubes-storage-zfs/backups"
+#define LIBEXEC_STORE "/usr/libexec/qubes-storage-zfs/qzfs-backup-store"
 
-/* The store program for a directory target: $QZFS_STORE, else the one installed beside qzfs,
- * else from PATH. */
+/* The store program for a directory target: $QZFS_STORE, else the one beside qzfs (a build
+ * tree), else dom0's installed one, else from PATH. */
 static const char *store_program(char *buf, size_t len)
 {
 	const char *env = getenv("QZFS_STORE");
@@ -409,6 +402,8 @@ static const char *store_program(char *buf, size_t len)
 				return buf;
 		}
 	}
+	if (access(LIBEXEC_STORE, X_OK) == 0)
+		return LIBEXEC_STORE;
 	return "qzfs-backup-store";
 }
 
@@ -474,6 +469,31 @@ static int state_kdf(const char *state, const struct opts *o, qz_seal_info_t *kd
 	return fclose(f) != 0 ? errno : 0;
 }
 
+/* The master key for sealing: the key file's, or the passphrase's with kdf's salt and limits
+ * (the state directory's shared ones when state is given; else kdf's, with --argon2-*
+ * applied). An exit code, after saying why, on failure. */
+static int sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, qz_seal_info_t *kdf,
+		       qz_seal_key_t **key)
+{
+	qz_secret_t *pass = NULL;
+	int rc = get_secret(cli, o, key, &pass);
+	if (rc != 0 || pass == NULL)
+		return rc;
+	char why[300] = "";
+	int err = 0;
+	if (state != NULL && (err = state_kdf(state, o, kdf)) != 0) {
+		snprintf(why, sizeof(why), "%s/passphrase-kdf: %s", state, strerror(err));
+	} else {
+		if (state == NULL && o->argon2_ops != 0)
+			kdf->opslimit = o->argon2_ops;
+		if (state == NULL && o->argon2_mib != 0)
+			kdf->memlimit = o->argon2_mib << 20;
+		err = qz_seal_key_derive(pass->buf, pass->len, kdf, key, why, sizeof(why));
+	}
+	qz_secret_free(pass);
+	return err != 0 ? refused(cli, err, why) : 0;
+}
+
 static void show_progress(void *ctx, const char *vol, uint64_t bytes)
 {
 	(void)ctx;
@@ -497,28 +517,18 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		return qz_cli_fail(cli, state, errno);
 	qz_seal_info_t kdf;
 	qz_seal_key_t *key = NULL;
-	qz_secret_t *pass = NULL;
-	if ((rc = get_secret(cli, &o, &key, &pass)) != 0)
+	if ((rc = sealing_key(cli, &o, state, &kdf, &key)) != 0)
 		return rc;
 	char why[300] = "";
 	int err = 0;
-	if (pass != NULL) {
-		err = state_kdf(state, &o, &kdf);
-		if (err == 0)
-			err =
-			    qz_seal_key_derive(pass->buf, pass->len, &kdf, &key, why, sizeof(why));
-		else
-			snprintf(why, sizeof(why), "%s/passphrase-kdf: %s", state, strerror(err));
-		qz_secret_free(pass);
-	}
 	qz_target_t *t = NULL;
-	if (err == 0 && (rc = open_target(cli, o.target, &t)) != 0) {
+	if ((rc = open_target(cli, o.target, &t)) != 0) {
 		qz_seal_key_free(key);
 		return rc;
 	}
 	qz_backup_opts_t bo = {state,
 			       key,
-			       key != NULL && err == 0 && o.key_file == NULL ? &kdf : NULL,
+			       o.key_file == NULL ? &kdf : NULL,
 			       (uint32_t)o.chunk_size,
 			       !cli->json && isatty(STDERR_FILENO) ? show_progress : NULL,
 			       NULL};
@@ -587,6 +597,36 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 	return QZ_EXIT_OK;
 }
 
+/* What the commands that read backups hold: the key or passphrase, and the target. */
+struct session {
+	qz_seal_key_t *key;
+	qz_secret_t *pass;
+	qz_target_t *t;
+	qz_open_secret_t secret;
+};
+
+/* Reads the key or passphrase o names and connects to its target; an exit code on failure. */
+static int session_open(qz_cli_t *cli, const struct opts *o, struct session *s)
+{
+	memset(s, 0, sizeof(*s));
+	int rc = get_secret(cli, o, &s->key, &s->pass);
+	if (rc == 0 && (rc = open_target(cli, o->target, &s->t)) != 0) {
+		qz_seal_key_free(s->key);
+		qz_secret_free(s->pass);
+	}
+	s->secret.key = s->key;
+	s->secret.pass = s->pass != NULL ? s->pass->buf : NULL;
+	s->secret.passlen = s->pass != NULL ? s->pass->len : 0;
+	return rc;
+}
+
+static void session_close(struct session *s)
+{
+	qz_target_close(s->t);
+	qz_seal_key_free(s->key);
+	qz_secret_free(s->pass);
+}
+
 /* Reads backups back from the target and checks them against dom0's records. */
 static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 {
@@ -598,17 +638,9 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 	if (o.nargs == 0)
 		return qz_cli_usage(cli, "name the backups to verify");
 	const char *state = o.state ? o.state : DEFAULT_STATE;
-	qz_seal_key_t *key = NULL;
-	qz_secret_t *pass = NULL;
-	if ((rc = get_secret(cli, &o, &key, &pass)) != 0)
+	struct session ss;
+	if ((rc = session_open(cli, &o, &ss)) != 0)
 		return rc;
-	qz_target_t *t = NULL;
-	if ((rc = open_target(cli, o.target, &t)) != 0) {
-		qz_seal_key_free(key);
-		qz_secret_free(pass);
-		return rc;
-	}
-	qz_open_secret_t secret = {key, pass ? pass->buf : NULL, pass ? pass->len : 0};
 	char why[300] = "";
 	int err = 0;
 	for (int i = 0; err == 0 && i < o.nargs; i++) {
@@ -617,13 +649,11 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 		if (err != 0)
 			snprintf(why, sizeof(why), "dom0 has no record of backup %s", o.args[i]);
 		else
-			err = qz_backup_verify(t, &secret, &rec, why, sizeof(why));
+			err = qz_backup_verify(ss.t, &ss.secret, &rec, why, sizeof(why));
 		if (err == 0)
 			printf("%s: whole, %" PRIu64 " bytes verified\n", rec.id, rec.bytes);
 	}
-	qz_target_close(t);
-	qz_seal_key_free(key);
-	qz_secret_free(pass);
+	session_close(&ss);
 	return err != 0 ? refused(cli, err == ENOENT ? EINVAL : err, why) : QZ_EXIT_OK;
 }
 
@@ -631,28 +661,19 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv, "--target --to --key-file --passphrase-fd ARGS", &o);
+	int rc = parse_opts(cli, argc, argv,
+			    "--target --state --to --key-file --passphrase-fd ARGS", &o);
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0 || o.to == NULL)
 		return qz_cli_usage(cli, "give --to DATASET and the backups, full one first");
-	qz_seal_key_t *key = NULL;
-	qz_secret_t *pass = NULL;
-	if ((rc = get_secret(cli, &o, &key, &pass)) != 0)
+	struct session ss;
+	if ((rc = session_open(cli, &o, &ss)) != 0)
 		return rc;
-	qz_target_t *t = NULL;
-	if ((rc = open_target(cli, o.target, &t)) != 0) {
-		qz_seal_key_free(key);
-		qz_secret_free(pass);
-		return rc;
-	}
-	qz_open_secret_t secret = {key, pass ? pass->buf : NULL, pass ? pass->len : 0};
 	char why[300] = "";
-	int err = qz_backup_restore(cli->be, t, &secret, (const char *const *)o.args,
+	int err = qz_backup_restore(cli->be, ss.t, &ss.secret, (const char *const *)o.args,
 				    (size_t)o.nargs, o.to, why, sizeof(why));
-	qz_target_close(t);
-	qz_seal_key_free(key);
-	qz_secret_free(pass);
+	session_close(&ss);
 	if (err != 0)
 		return refused(cli, err == EEXIST ? err : EBADMSG, why);
 	return qz_cli_report(cli, "restored", o.to);

@@ -8,6 +8,7 @@
  * Objects are written to a temporary name, synced, then renamed into place: an object is either
  * whole or absent.
  */
+#include "le.h"
 #include "seal_io.h"
 #include "store_proto.h"
 
@@ -22,26 +23,12 @@
 
 static int dirfd_;
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 /* Answers status with len bytes of data; exits if stdout is gone. */
 static void reply(int status, const void *data, uint64_t len)
 {
 	uint8_t head[9];
 	head[0] = (uint8_t)status;
-	put_u64(head + 1, len);
+	qz_put_le(head + 1, len, 8);
 	if (qz_write_full(STDOUT_FILENO, head, sizeof(head)) != 0 ||
 	    (len > 0 && qz_write_full(STDOUT_FILENO, data, (size_t)len) != 0))
 		exit(1);
@@ -163,7 +150,7 @@ static void list(void)
 		}
 		out[len] = (uint8_t)n;
 		memcpy(out + len + 1, de->d_name, n);
-		put_u64(out + len + 1 + n, (uint64_t)st.st_size);
+		qz_put_le(out + len + 1 + n, (uint64_t)st.st_size, 8);
 		len += 1 + n + 8;
 	}
 	closedir(d);
@@ -204,7 +191,7 @@ int main(int argc, char **argv)
 				return 1;
 			if (!named)
 				return 1; /* its data cannot be skipped safely: end the session */
-			put(name, get_u64(lenbuf));
+			put(name, qz_get_le(lenbuf, 8));
 			break;
 		case QZ_STORE_GET:
 			named ? get(name) : fail("get", EINVAL);

@@ -6,6 +6,7 @@
 #include "model.h"
 
 #include "drr.h"
+#include "fdio.h"
 #include "zname.h"
 #include "zprop.h"
 
@@ -1131,40 +1132,16 @@ struct mstream_begin {
 #define ZVOL_DATA_OBJECT 1
 #define COMPRESS_OFF	 2 /* what raw streams put in a WRITE record of uncompressed data */
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? errno : EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int out_fd(void *ctx, const void *buf, size_t len)
 {
-	return write_all(*(int *)ctx, buf, len);
+	return qz_write_full(*(int *)ctx, buf, len);
 }
 
 /* Reads exactly n bytes; EPIPE if the stream ends first. */
 static int read_all(int fd, void *buf, size_t n)
 {
-	char *p = buf;
-	while (n > 0) {
-		ssize_t r = read(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? errno : EPIPE;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
+	ssize_t got = qz_read_full(fd, buf, n);
+	return got < 0 ? errno : (size_t)got < n ? EPIPE : 0;
 }
 
 static int model_send(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,

@@ -1,6 +1,7 @@
 /* The sealed container (see seal.h). */
 #include "seal.h"
 
+#include "le.h"
 #include "why.h"
 
 #include <assert.h>
@@ -38,20 +39,6 @@ struct qz_sealer {
 struct qz_opener {
 	struct qz_sealer c; /* the same state, read the other way */
 };
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* ---- keys ---- */
 
@@ -222,19 +209,19 @@ static size_t write_header(const qz_seal_info_t *info, uint8_t *h)
 	size_t n = strlen(info->dataset);
 	memset(h, 0, QZ_SEAL_HEADER_FIXED);
 	memcpy(h, MAGIC, 8);
-	put_le(h + 8, QZ_SEAL_VERSION, 4);
-	put_le(h + 12, QZ_SEAL_HEADER_FIXED + n + SS_HEADER, 4);
+	qz_put_le(h + 8, QZ_SEAL_VERSION, 4);
+	qz_put_le(h + 12, QZ_SEAL_HEADER_FIXED + n + SS_HEADER, 4);
 	memcpy(h + 16, info->id, QZ_SEAL_ID_BYTES);
-	put_le(h + 32, info->toguid, 8);
-	put_le(h + 40, info->fromguid, 8);
-	put_le(h + 48, info->chunk_size, 4);
-	put_le(h + 52, info->raw ? 1 : 0, 4);
-	put_le(h + 56, (uint64_t)info->kdf, 4);
-	put_le(h + 64, info->opslimit, 8);
-	put_le(h + 72, info->memlimit, 8);
+	qz_put_le(h + 32, info->toguid, 8);
+	qz_put_le(h + 40, info->fromguid, 8);
+	qz_put_le(h + 48, info->chunk_size, 4);
+	qz_put_le(h + 52, info->raw ? 1 : 0, 4);
+	qz_put_le(h + 56, (uint64_t)info->kdf, 4);
+	qz_put_le(h + 64, info->opslimit, 8);
+	qz_put_le(h + 72, info->memlimit, 8);
 	memcpy(h + 80, info->salt, QZ_SEAL_SALT_BYTES);
-	put_le(h + 96, info->created, 8);
-	put_le(h + 104, n, 2);
+	qz_put_le(h + 96, info->created, 8);
+	qz_put_le(h + 104, n, 2);
 	memcpy(h + QZ_SEAL_HEADER_FIXED, info->dataset, n);
 	return QZ_SEAL_HEADER_FIXED + n;
 }
@@ -243,10 +230,10 @@ int qz_seal_header_length(const uint8_t *h, size_t *len, char *why, size_t whyle
 {
 	if (memcmp(h, MAGIC, 8) != 0)
 		return qz_why(why, whylen, EBADMSG, "not a qzfs sealed backup (bad magic)");
-	if (get_le(h + 8, 4) != QZ_SEAL_VERSION)
+	if (qz_get_le(h + 8, 4) != QZ_SEAL_VERSION)
 		return qz_why(why, whylen, EBADMSG, "sealed format version %llu is not known",
-			      (unsigned long long)get_le(h + 8, 4));
-	uint64_t n = get_le(h + 104, 2), total = get_le(h + 12, 4);
+			      (unsigned long long)qz_get_le(h + 8, 4));
+	uint64_t n = qz_get_le(h + 104, 2), total = qz_get_le(h + 12, 4);
 	if (n == 0 || n > 255 || total != QZ_SEAL_HEADER_FIXED + n + SS_HEADER)
 		return qz_why(why, whylen, EBADMSG, "the header's lengths do not agree");
 	*len = (size_t)total;
@@ -266,24 +253,24 @@ int qz_seal_header_parse(const uint8_t *h, size_t len, qz_seal_info_t *info, cha
 		return qz_why(why, whylen, EBADMSG, "the header is %zu bytes, not %zu", len, total);
 	memset(info, 0, sizeof(*info));
 	memcpy(info->id, h + 16, QZ_SEAL_ID_BYTES);
-	info->toguid = get_le(h + 32, 8);
-	info->fromguid = get_le(h + 40, 8);
-	info->chunk_size = (uint32_t)get_le(h + 48, 4);
-	uint64_t flags = get_le(h + 52, 4);
+	info->toguid = qz_get_le(h + 32, 8);
+	info->fromguid = qz_get_le(h + 40, 8);
+	info->chunk_size = (uint32_t)qz_get_le(h + 48, 4);
+	uint64_t flags = qz_get_le(h + 52, 4);
 	if (flags > 1)
 		return qz_why(why, whylen, EBADMSG, "unknown header flags 0x%llx",
 			      (unsigned long long)flags);
 	info->raw = flags == 1;
-	uint64_t kdf = get_le(h + 56, 4);
-	if (kdf > QZ_KDF_ARGON2ID || get_le(h + 60, 4) != 0)
+	uint64_t kdf = qz_get_le(h + 56, 4);
+	if (kdf > QZ_KDF_ARGON2ID || qz_get_le(h + 60, 4) != 0)
 		return qz_why(why, whylen, EBADMSG, "unknown key derivation %llu",
 			      (unsigned long long)kdf);
 	info->kdf = (enum qz_seal_kdf)kdf;
-	info->opslimit = get_le(h + 64, 8);
-	info->memlimit = get_le(h + 72, 8);
+	info->opslimit = qz_get_le(h + 64, 8);
+	info->memlimit = qz_get_le(h + 72, 8);
 	memcpy(info->salt, h + 80, QZ_SEAL_SALT_BYTES);
-	info->created = get_le(h + 96, 8);
-	size_t n = (size_t)get_le(h + 104, 2);
+	info->created = qz_get_le(h + 96, 8);
+	size_t n = (size_t)qz_get_le(h + 104, 2);
 	memcpy(info->dataset, h + QZ_SEAL_HEADER_FIXED, n);
 	if (memchr(info->dataset, 0, n) != NULL)
 		return qz_why(why, whylen, EBADMSG, "the dataset name has a NUL byte");
@@ -305,8 +292,8 @@ static void chunk_ad(const uint8_t digest[32], uint64_t index, uint64_t chunk_si
 		     uint8_t ad[AD_BYTES])
 {
 	memcpy(ad, digest, 32);
-	put_le(ad + 32, index, 8);
-	put_le(ad + 40, index * chunk_size, 8);
+	qz_put_le(ad + 32, index, 8);
+	qz_put_le(ad + 40, index * chunk_size, 8);
 }
 
 /* A new state for the container with header hdr (read strictly), at its first chunk. */
@@ -364,7 +351,7 @@ int qz_sealer_chunk(qz_sealer_t *s, const uint8_t *plain, size_t len, bool final
 			    : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
 	crypto_secretstream_xchacha20poly1305_push(&s->st, out + 4, &clen, plain, len, ad,
 						   sizeof(ad), tag);
-	put_le(out, clen, 4);
+	qz_put_le(out, clen, 4);
 	*outlen = 4 + (size_t)clen;
 	s->index++;
 	s->finished = final;
@@ -383,7 +370,7 @@ void qz_sealer_checkpoint(const qz_sealer_t *s, uint8_t *cp, size_t *len)
 	size_t o = 0;
 	memcpy(cp, CHECKPOINT_TAG, sizeof(CHECKPOINT_TAG));
 	o += sizeof(CHECKPOINT_TAG);
-	put_le(cp + o, s->finished ? UINT64_MAX : s->index, 8);
+	qz_put_le(cp + o, s->finished ? UINT64_MAX : s->index, 8);
 	o += 8;
 	memcpy(cp + o, s->digest, 32);
 	o += 32;
@@ -403,7 +390,7 @@ int qz_sealer_resume(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *mas
 	if (cplen != o + 8 + 32 + sizeof(ss_state) || memcmp(cp, CHECKPOINT_TAG, o) != 0 ||
 	    sodium_memcmp(cp + o + 8, s->digest, 32) != 0)
 		err = qz_why(why, whylen, EINVAL, "the checkpoint is not one of this backup");
-	else if ((s->index = get_le(cp + o, 8)) == UINT64_MAX)
+	else if ((s->index = qz_get_le(cp + o, 8)) == UINT64_MAX)
 		err = qz_why(why, whylen, EINVAL, "the backup was sealed to its end already");
 	if (err != 0) {
 		qz_sealer_free(s);

@@ -1,6 +1,7 @@
 /* Sealed containers on file descriptors (see seal_io.h). */
 #include "seal_io.h"
 
+#include "le.h"
 #include "why.h"
 
 #include <errno.h>
@@ -9,86 +10,35 @@
 #include <string.h>
 #include <unistd.h>
 
-ssize_t qz_read_full(int fd, void *buf, size_t len)
+int qz_seal_chunks(int in, qz_sealer_t *s, size_t cs,
+		   int (*put)(void *ctx, const uint8_t *framed, size_t len, size_t plain),
+		   void *ctx, char *why, size_t whylen)
 {
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = read(fd, (uint8_t *)buf + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
-int qz_write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int qz_seal_fd(int in, int out, const qz_seal_info_t *info, const qz_seal_key_t *master,
-	       uint64_t *bytes, char *why, size_t whylen)
-{
-	size_t cs = info->chunk_size;
-	uint8_t hdr[QZ_SEAL_HEADER_MAX];
-	size_t hdrlen = 0;
-	qz_sealer_t *s = NULL;
-	int err = qz_sealer_new(info, master, hdr, &hdrlen, &s, why, whylen);
-	if (err != 0)
-		return err;
 	/* two plaintext buffers: a chunk is sealed once the next read tells whether it is last */
 	uint8_t *cur = malloc(cs), *next = malloc(cs), *sealed = malloc(cs + QZ_SEAL_ABYTES + 4);
-	*bytes = 0;
-	if (cur == NULL || next == NULL || sealed == NULL) {
+	int err = 0;
+	if (cur == NULL || next == NULL || sealed == NULL)
 		err = qz_why(why, whylen, ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((err = qz_write_full(out, hdr, hdrlen)) != 0) {
-		err = qz_why(why, whylen, err, "cannot write: %s", strerror(err));
-		goto out;
-	}
-	ssize_t n = qz_read_full(in, cur, cs);
-	for (;;) {
-		if (n < 0) {
+	ssize_t n = err ? 0 : qz_read_full(in, cur, cs);
+	while (err == 0) {
+		ssize_t m = n == (ssize_t)cs ? qz_read_full(in, next, cs) : 0;
+		if (n < 0 || m < 0) {
 			err = qz_why(why, whylen, errno, "cannot read the stream: %s",
 				     strerror(errno));
 			break;
 		}
-		ssize_t m = (size_t)n == cs ? qz_read_full(in, next, cs) : 0;
-		if (m < 0) {
-			n = m;
-			continue;
-		}
 		size_t slen = 0;
-		bool final = m == 0;
-		qz_sealer_chunk(s, cur, (size_t)n, final, sealed, &slen);
-		*bytes += (uint64_t)n;
-		if ((err = qz_write_full(out, sealed, slen)) != 0) {
-			err = qz_why(why, whylen, err, "cannot write: %s", strerror(err));
+		if ((err = qz_sealer_chunk(s, cur, (size_t)n, m == 0, sealed, &slen)) != 0) {
+			qz_why(why, whylen, err, "the stream does not fit the container");
 			break;
 		}
-		if (final)
+		if ((err = put(ctx, sealed, slen, (size_t)n)) != 0 || m == 0)
 			break;
 		uint8_t *t = cur;
 		cur = next;
 		next = t;
 		n = m;
 	}
-out:
 	if (cur != NULL)
 		sodium_memzero(cur, cs);
 	if (next != NULL)
@@ -96,7 +46,40 @@ out:
 	free(cur);
 	free(next);
 	free(sealed);
+	return err;
+}
+
+struct fd_put {
+	int fd;
+	uint64_t bytes;
+	char *why;
+	size_t whylen;
+};
+
+static int put_fd(void *ctx, const uint8_t *framed, size_t len, size_t plain)
+{
+	struct fd_put *p = ctx;
+	int err = qz_write_full(p->fd, framed, len);
+	if (err != 0)
+		return qz_why(p->why, p->whylen, err, "cannot write: %s", strerror(err));
+	p->bytes += plain;
+	return 0;
+}
+
+int qz_seal_fd(int in, int out, const qz_seal_info_t *info, const qz_seal_key_t *master,
+	       uint64_t *bytes, char *why, size_t whylen)
+{
+	uint8_t hdr[QZ_SEAL_HEADER_MAX];
+	size_t hdrlen = 0;
+	qz_sealer_t *s = NULL;
+	struct fd_put p = {out, 0, why, whylen};
+	int err = qz_sealer_new(info, master, hdr, &hdrlen, &s, why, whylen);
+	if (err == 0 && (err = qz_write_full(out, hdr, hdrlen)) != 0)
+		qz_why(why, whylen, err, "cannot write: %s", strerror(err));
+	if (err == 0)
+		err = qz_seal_chunks(in, s, info->chunk_size, put_fd, &p, why, whylen);
 	qz_sealer_free(s);
+	*bytes = p.bytes;
 	return err;
 }
 
@@ -161,8 +144,7 @@ int qz_open_fd(int in, const qz_open_secret_t *secret, qz_stream_emit_fn emit, v
 			err = qz_opener_end(o, why, whylen);
 			break;
 		}
-		size_t len = (size_t)lenbuf[0] | (size_t)lenbuf[1] << 8 | (size_t)lenbuf[2] << 16 |
-			     (size_t)lenbuf[3] << 24;
+		size_t len = (size_t)qz_get_le(lenbuf, 4);
 		if (n < 4 || len > cs + QZ_SEAL_ABYTES) {
 			err = qz_why(why, whylen, EBADMSG, "a chunk's length is out of bounds");
 			break;

@@ -3,6 +3,7 @@
 #ifndef QZFS_SEAL_IO_H
 #define QZFS_SEAL_IO_H
 
+#include "fdio.h"
 #include "seal.h"
 #include "stream.h"
 
@@ -15,6 +16,12 @@ typedef struct qz_open_secret {
 	size_t passlen;
 } qz_open_secret_t;
 
+/* Reads fd in to its end in chunks of cs bytes (s's chunk size), seals each, the last one
+ * final, and hands it to put(ctx, framed chunk, its length, plaintext length), which returns 0
+ * or an errno code (with the reason in why) that stops sealing. */
+int qz_seal_chunks(int in, qz_sealer_t *s, size_t cs,
+		   int (*put)(void *ctx, const uint8_t *framed, size_t len, size_t plain),
+		   void *ctx, char *why, size_t whylen);
 /* Seals all of fd in (up to end of file) into a container on fd out, with header info and
  * master key. *bytes: the stream bytes sealed. 0 or an errno code with the reason in why. */
 int qz_seal_fd(int in, int out, const qz_seal_info_t *info, const qz_seal_key_t *master,
@@ -24,9 +31,4 @@ int qz_seal_fd(int in, int out, const qz_seal_info_t *info, const qz_seal_key_t 
  * was refused (the reason in why); or an I/O or emitter error. */
 int qz_open_fd(int in, const qz_open_secret_t *secret, qz_stream_emit_fn emit, void *ctx,
 	       qz_seal_info_t *info, char *why, size_t whylen);
-/* Reads exactly len bytes unless the file ends: the count read, or -1 with errno. */
-ssize_t qz_read_full(int fd, void *buf, size_t len);
-/* Writes all of buf: 0 or an errno code. */
-int qz_write_full(int fd, const void *buf, size_t len);
-
 #endif

@@ -1,13 +1,13 @@
 /* A backup target through its store program (see target.h and store_proto.h). */
 #include "target.h"
 
+#include "le.h"
 #include "seal_io.h"
 #include "store_proto.h"
 #include "why.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -31,51 +31,6 @@ struct qz_target {
 void qz_target_set_timeout(qz_target_t *t, int ms)
 {
 	t->timeout_ms = ms;
-}
-
-/* Writes all of buf to the store, waiting at most the timeout for each part: 0, or an errno
- * code (ETIMEDOUT if the store stopped reading). */
-static int write_request(qz_target_t *t, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len > 0) {
-		struct pollfd pf = {t->to, POLLOUT, 0};
-		int r = poll(&pf, 1, t->timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? errno : ETIMEDOUT;
-		ssize_t n = write(t->to, p, len);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Reads exactly len bytes of an answer, waiting at most the timeout for each part: the count
- * read (short if the store went away or stalled), or -1. */
-static ssize_t read_answer(qz_target_t *t, void *buf, size_t len)
-{
-	size_t got = 0;
-	while (got < len) {
-		struct pollfd p = {t->from, POLLIN, 0};
-		int r = poll(&p, 1, t->timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -1 : (ssize_t)got;
-		ssize_t n = read(t->from, (uint8_t *)buf + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -1 : (ssize_t)got;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
 }
 
 int qz_target_open(char *const argv[], qz_target_t **out, char *why, size_t whylen)
@@ -136,20 +91,6 @@ void qz_target_close(qz_target_t *t)
 	free(t);
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 static int broken(qz_target_t *t, char *why, size_t whylen, const char *what)
 {
 	t->broken = true;
@@ -172,12 +113,12 @@ static int request(qz_target_t *t, char op, const char *name, const void *data, 
 		memcpy(head + 2, name, n);
 	size_t hl = 2 + n;
 	if (op == QZ_STORE_PUT) {
-		put_u64(head + hl, len);
+		qz_put_le(head + hl, len, 8);
 		hl += 8;
 	}
-	int err = write_request(t, head, hl);
+	int err = qz_write_wait(t->to, head, hl, t->timeout_ms);
 	if (err == 0 && op == QZ_STORE_PUT && len > 0)
-		err = write_request(t, data, len);
+		err = qz_write_wait(t->to, data, len, t->timeout_ms);
 	if (err != 0) {
 		t->broken = true;
 		return qz_why(why, whylen, err, "the backup target went away (%s)", strerror(err));
@@ -189,10 +130,10 @@ static int request(qz_target_t *t, char op, const char *name, const void *data, 
 static int answer(qz_target_t *t, uint64_t max, uint64_t *len, char *why, size_t whylen)
 {
 	uint8_t head[9];
-	ssize_t n = read_answer(t, head, sizeof(head));
+	ssize_t n = qz_read_wait(t->from, head, sizeof(head), t->timeout_ms);
 	if (n != (ssize_t)sizeof(head))
 		return broken(t, why, whylen, n < 0 ? "cannot be read" : "went away or stalled");
-	*len = get_u64(head + 1);
+	*len = qz_get_le(head + 1, 8);
 	switch (head[0]) {
 	case QZ_STORE_OK:
 		if (*len > max)
@@ -204,7 +145,8 @@ static int answer(qz_target_t *t, uint64_t max, uint64_t *len, char *why, size_t
 		return qz_why(why, whylen, ENOENT, "the backup target has no such object");
 	case QZ_STORE_FAILED: {
 		char msg[MESSAGE_MAX + 1];
-		if (*len > MESSAGE_MAX || read_answer(t, msg, *len) != (ssize_t)*len)
+		if (*len > MESSAGE_MAX ||
+		    qz_read_wait(t->from, msg, *len, t->timeout_ms) != (ssize_t)*len)
 			return broken(t, why, whylen, "answered malformed");
 		msg[*len] = 0;
 		for (size_t i = 0; i < *len; i++) /* a message for a terminal: printable only */
@@ -236,7 +178,7 @@ int qz_target_get(qz_target_t *t, const char *name, void *buf, size_t max, size_
 		err = answer(t, max, &n, why, whylen);
 	if (err != 0)
 		return err;
-	if (read_answer(t, buf, (size_t)n) != (ssize_t)n)
+	if (qz_read_wait(t->from, buf, (size_t)n, t->timeout_ms) != (ssize_t)n)
 		return broken(t, why, whylen, "went away");
 	*len = (size_t)n;
 	return 0;
@@ -273,7 +215,7 @@ int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char 
 		t->broken = true; /* the answer stays unread */
 		return qz_why(why, whylen, ENOMEM, "out of memory");
 	}
-	if (read_answer(t, buf, (size_t)n) != (ssize_t)n) {
+	if (qz_read_wait(t->from, buf, (size_t)n, t->timeout_ms) != (ssize_t)n) {
 		free(buf);
 		free(e);
 		return broken(t, why, whylen, "went away");
@@ -287,7 +229,7 @@ int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char 
 		}
 		memcpy(e[k].name, buf + o + 1, l);
 		e[k].name[l] = 0;
-		e[k].size = get_u64(buf + o + 1 + l);
+		e[k].size = qz_get_le(buf + o + 1 + l, 8);
 		o += 1 + l + 8;
 	}
 	free(buf);

@@ -4,6 +4,7 @@
 #include "engine.h"
 #include "error.h"
 #include "family.h"
+#include "le.h"
 #include "stream.h"
 #include "token.h"
 #include "why.h"
@@ -65,47 +66,28 @@ static int wait_child(pid_t pid)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : EIO;
 }
 
-/* Reads the stream from fd, seals it chunk by chunk and stores the chunks; counts in rec. */
-static int seal_to_target(qz_target_t *t, qz_sealer_t *s, int fd, qz_backup_rec_t *rec,
-			  const qz_backup_opts_t *o, char *why, size_t whylen)
+struct chunk_put {
+	qz_target_t *t;
+	qz_backup_rec_t *rec;
+	const qz_backup_opts_t *o;
+	char *why;
+	size_t whylen;
+};
+
+/* Stores a sealed chunk as the backup's next object. */
+static int put_chunk(void *ctx, const uint8_t *framed, size_t len, size_t plain)
 {
-	size_t cs = rec->chunk_size;
-	uint8_t *cur = malloc(cs), *next = malloc(cs), *sealed = malloc(cs + QZ_SEAL_ABYTES + 4);
-	int err = 0;
-	if (cur == NULL || next == NULL || sealed == NULL)
-		err = qz_why(why, whylen, ENOMEM, "out of memory");
-	ssize_t n = err ? 0 : qz_read_full(fd, cur, cs);
-	while (err == 0) {
-		ssize_t m = n == (ssize_t)cs ? qz_read_full(fd, next, cs) : 0;
-		if (n < 0 || m < 0) {
-			err = qz_why(why, whylen, errno, "reading the stream: %s", strerror(errno));
-			break;
-		}
-		size_t slen = 0;
-		char name[80];
-		qz_sealer_chunk(s, cur, (size_t)n, m == 0, sealed, &slen);
-		object_name(name, sizeof(name), rec->id, (long)rec->chunks);
-		if ((err = qz_target_put(t, name, sealed, slen, why, whylen)) != 0)
-			break;
-		rec->chunks++;
-		rec->bytes += (uint64_t)n;
-		if (o->progress != NULL)
-			o->progress(o->ctx, rec->volume, rec->bytes);
-		if (m == 0)
-			break;
-		uint8_t *tmp = cur;
-		cur = next;
-		next = tmp;
-		n = m;
-	}
-	if (cur != NULL)
-		sodium_memzero(cur, cs);
-	if (next != NULL)
-		sodium_memzero(next, cs);
-	free(cur);
-	free(next);
-	free(sealed);
-	return err;
+	struct chunk_put *c = ctx;
+	char name[80];
+	object_name(name, sizeof(name), c->rec->id, (long)c->rec->chunks);
+	int err = qz_target_put(c->t, name, framed, len, c->why, c->whylen);
+	if (err != 0)
+		return err;
+	c->rec->chunks++;
+	c->rec->bytes += plain;
+	if (c->o->progress != NULL)
+		c->o->progress(c->o->ctx, c->rec->volume, c->rec->bytes);
+	return 0;
 }
 
 int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
@@ -195,7 +177,8 @@ int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o
 	}
 	if (err == 0) {
 		close(fds[1]);
-		err = seal_to_target(t, s, fds[0], rec, o, why, whylen);
+		struct chunk_put c = {t, rec, o, why, whylen};
+		err = qz_seal_chunks(fds[0], s, rec->chunk_size, put_chunk, &c, why, whylen);
 		close(fds[0]);
 		int sent = wait_child(pid);
 		if (err == 0 && sent != 0)
@@ -280,10 +263,7 @@ static int read_chunks(qz_target_t *t, qz_opener_t *o, const char *id, qz_stream
 				     *chunks);
 		if (err != 0)
 			break;
-		uint64_t framed = len >= 4
-				      ? (uint64_t)sealed[0] | (uint64_t)sealed[1] << 8 |
-					    (uint64_t)sealed[2] << 16 | (uint64_t)sealed[3] << 24
-				      : 0;
+		uint64_t framed = len >= 4 ? qz_get_le(sealed, 4) : 0;
 		if (len < 4 || framed != len - 4)
 			err =
 			    qz_why(why, whylen, EBADMSG, "chunk %" PRIu64 " is malformed", *chunks);
@@ -374,12 +354,41 @@ static int feed(qz_target_t *t, qz_opener_t *o, const qz_seal_info_t *info, cons
 	return err;
 }
 
+static int restore_chain(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
+			 const char *const *ids, size_t n, const char *dataset, char *why,
+			 size_t whylen);
+
 int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
 		      const char *const *ids, size_t n, const char *dataset, char *why,
 		      size_t whylen)
 {
 	if (be->ops->exists(be, dataset))
 		return qz_why(why, whylen, EEXIST, "%s exists: restore into a new volume", dataset);
+	char parent[QZ_NAME_MAX];
+	qz_name_parent(dataset, parent, sizeof(parent));
+	if (!be->ops->exists(be, parent) && qz_vol_ensure_dir(be, dataset) != 0)
+		return qz_why(why, whylen, ENOENT, "cannot restore into %s: %s", dataset,
+			      qz_be_detail(be)[0] ? qz_be_detail(be) : "its parent does not exist");
+	int err = restore_chain(be, t, secret, ids, n, dataset, why, whylen);
+	if (err != 0 && be->ops->exists(be, dataset)) {
+		/* a later backup of the chain was refused: what came before it goes too */
+		qz_list_t l;
+		if (be->ops->list(be, dataset, 1, QZ_SNAPSHOT, NULL, 0, &l) == 0) {
+			for (size_t r = 0; r < l.nrows; r++) {
+				const char *snap = qz_list_cell(&l, r, 0);
+				(void)be->ops->destroy_snaps(be, &snap, 1, false);
+			}
+			qz_list_free(&l);
+		}
+		(void)be->ops->destroy(be, dataset);
+	}
+	return err;
+}
+
+static int restore_chain(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
+			 const char *const *ids, size_t n, const char *dataset, char *why,
+			 size_t whylen)
+{
 	uint64_t prev = 0;
 	for (size_t i = 0; i < n; i++) {
 		qz_opener_t *o = NULL;
@@ -397,7 +406,7 @@ int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *
 				      ids[i]);
 		}
 		char snap[QZ_NAME_MAX + 32];
-		snprintf(snap, sizeof(snap), "%s@b-%.16s", dataset, ids[i]);
+		snprintf(snap, sizeof(snap), "%s@r%zu", dataset, i + 1);
 		int fds[2], errp[2];
 		if (pipe2(fds, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
 			qz_opener_free(o);
@@ -419,7 +428,7 @@ int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *
 		childwhy[got > 0 ? got : 0] = 0;
 		close(errp[0]);
 		qz_opener_free(o);
-		if (fed != 0)
+		if (fed != 0 && (childwhy[0] != 0 || err == 0))
 			return qz_why(why, whylen, EBADMSG, "backup %s refused: %s", ids[i],
 				      childwhy[0] ? childwhy : "the target failed");
 		if (err != 0)

@@ -65,9 +65,10 @@ int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o
 int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_backup_rec_t *r,
 		     char *why, size_t whylen);
 /* Receives the chain of backups ids[0..n) (a full one, then incrementals, each from the one
- * before) from t into new volume dataset (which must not exist); snapshot "@b-<id>" per
- * backup. Every byte is opened and verified before it reaches ZFS; a refused backup leaves
- * nothing of itself received. */
+ * before) from t into new volume dataset (which must not exist), backup i as snapshot
+ * "@r<i+1>": the result reads as a volume whose revisions are the backups, which `qzfs volume
+ * import-volume` can put in a VM's place. Every byte is opened and verified before it reaches
+ * ZFS; if any backup of the chain is refused, nothing of the restore is left. */
 int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
 		      const char *const *ids, size_t n, const char *dataset, char *why,
 		      size_t whylen);

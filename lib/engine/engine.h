@@ -163,6 +163,8 @@ int qz_vol_import_volume(qz_backend_t *be, const char *vol, const qz_volcfg_t *c
 int qz_vol_export(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, char *path,
 		  size_t len);
 int qz_vol_export_end(qz_backend_t *be, const char *vol, const char *path);
+/* Makes the VM dataset of pool volume vol (R/<vm>/<vol>) if it is missing. */
+int qz_vol_ensure_dir(qz_backend_t *be, const char *vol);
 /* 0 if the volume can start: its data (or its source's committed state) is there. */
 int qz_vol_verify(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
 

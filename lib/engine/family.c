@@ -200,3 +200,15 @@ unsigned fam_next_gen(const family_t *f)
 	}
 	return max + 1;
 }
+
+int qz_prop_u64(qz_backend_t *be, const char *name, const char *prop, uint64_t *v)
+{
+	char buf[64];
+	int err = be->ops->get_prop(be, name, prop, buf, sizeof(buf));
+	if (err != 0)
+		return err;
+	char *end;
+	errno = 0;
+	*v = strtoull(buf, &end, 10);
+	return errno == 0 && *end == '\0' && end != buf ? 0 : EINVAL;
+}

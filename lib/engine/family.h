@@ -55,6 +55,8 @@ bool fam_running(const family_t *f);
 /* The next revision number and the next generation number, unused in the family. */
 unsigned fam_next_rev(const family_t *f);
 unsigned fam_next_gen(const family_t *f);
+/* Reads numeric property prop of dataset name into *v; EINVAL if it is not a number. */
+int qz_prop_u64(qz_backend_t *be, const char *name, const char *prop, uint64_t *v);
 /* Stores "<vol>:<suffix>" (or "<name>@<snap>" with sep '@') in buf of QZ_NAME_MAX bytes. */
 int fam_name(char *buf, const char *a, char sep, const char *b);
 

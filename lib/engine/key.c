@@ -5,6 +5,7 @@
  * wiped as soon as ZFS has it.
  */
 #include "engine.h"
+#include "family.h"
 #include "pbkdf2.h"
 #include "zname.h"
 
@@ -63,18 +64,6 @@ void qz_secret_free(qz_secret_t *s)
 {
 	if (s != NULL)
 		sodium_free(s); /* wipes it */
-}
-
-/* Reads a numeric property of an encryption root. */
-static int get_number(qz_backend_t *be, const char *root, const char *prop, uint64_t *v)
-{
-	char buf[64];
-	int err = be->ops->get_prop(be, root, prop, buf, sizeof(buf));
-	if (err != 0)
-		return err;
-	char *end;
-	*v = strtoull(buf, &end, 10);
-	return *end == '\0' && end != buf ? 0 : EINVAL;
 }
 
 /* The props of a new passphrase (a fresh salt) and the wrapping key derived from it. */
@@ -167,8 +156,8 @@ int qz_key_load(qz_backend_t *be, const char *root, const qz_secret_t *pass)
 	int err = qz_key_status(be, root, &loaded);
 	if (err != 0 || loaded)
 		return err;
-	if ((err = get_number(be, root, "pbkdf2salt", &salt)) != 0 ||
-	    (err = get_number(be, root, "pbkdf2iters", &iters)) != 0)
+	if ((err = qz_prop_u64(be, root, "pbkdf2salt", &salt)) != 0 ||
+	    (err = qz_prop_u64(be, root, "pbkdf2iters", &iters)) != 0)
 		return err;
 	uint8_t *wkey = sodium_malloc(QZ_WKEY_LEN);
 	if (wkey == NULL)

@@ -1,5 +1,6 @@
 /* Backup transfers: what dom0 sends, decided from ZFS and never from the receiving side. */
 #include "engine.h"
+#include "family.h"
 #include "token.h"
 
 #include <errno.h>
@@ -8,26 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int get_u64(qz_backend_t *be, const char *name, const char *prop, uint64_t *v)
-{
-	char buf[32];
-	int err = be->ops->get_prop(be, name, prop, buf, sizeof(buf));
-	if (err != 0)
-		return err;
-	char *end;
-	errno = 0;
-	*v = strtoull(buf, &end, 10);
-	return errno != 0 || end == buf || *end != 0 ? EINVAL : 0;
-}
-
 int qz_transfer_record(qz_backend_t *be, const char *snap, const char *from, qz_transfer_t *rec)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->snap = snap;
 	rec->from = from;
-	int err = get_u64(be, snap, "guid", &rec->toguid);
+	int err = qz_prop_u64(be, snap, "guid", &rec->toguid);
 	if (err == 0 && from != NULL)
-		err = get_u64(be, from, "guid", &rec->fromguid);
+		err = qz_prop_u64(be, from, "guid", &rec->fromguid);
 	char enc[32] = "";
 	if (err == 0)
 		err = be->ops->get_prop(be, snap, "encryption", enc, sizeof(enc));

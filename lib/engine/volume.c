@@ -223,6 +223,11 @@ static int ensure_vm_dir(qz_backend_t *be, const char *vol)
 	return err == EEXIST ? 0 : err;
 }
 
+int qz_vol_ensure_dir(qz_backend_t *be, const char *vol)
+{
+	return ensure_vm_dir(be, vol);
+}
+
 /* ---- the operations ---- */
 
 static int create_locked(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);

@@ -1,0 +1,69 @@
+/* See fdio.h. */
+#include "fdio.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <unistd.h>
+
+/* Waits until fd is ready for events: 1, 0 on a timeout, -1 with errno. */
+static int wait_ready(int fd, short events, int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return 1; /* a blocking call waits by itself */
+	for (;;) {
+		struct pollfd p = {fd, events, 0};
+		int r = poll(&p, 1, timeout_ms);
+		if (r >= 0 || errno != EINTR)
+			return r;
+	}
+}
+
+ssize_t qz_read_wait(int fd, void *buf, size_t len, int timeout_ms)
+{
+	size_t got = 0;
+	while (got < len) {
+		int r = wait_ready(fd, POLLIN, timeout_ms);
+		if (r <= 0)
+			return r < 0 ? -1 : (ssize_t)got;
+		ssize_t n = read(fd, (uint8_t *)buf + got, len - got);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int qz_write_wait(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		int r = wait_ready(fd, POLLOUT, timeout_ms);
+		if (r <= 0)
+			return r < 0 ? errno : ETIMEDOUT;
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return errno;
+		if (n == 0)
+			return EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t qz_read_full(int fd, void *buf, size_t len)
+{
+	return qz_read_wait(fd, buf, len, -1);
+}
+
+int qz_write_full(int fd, const void *buf, size_t len)
+{
+	return qz_write_wait(fd, buf, len, -1);
+}

@@ -1,0 +1,18 @@
+/* Whole reads and writes on file descriptors, optionally with a time limit per wait. */
+#ifndef QZFS_FDIO_H
+#define QZFS_FDIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads len bytes unless the input ends first, waiting at most timeout_ms (-1: forever) for
+ * each part: the count read (short at the end of input or on a timeout), or -1 with errno. */
+ssize_t qz_read_wait(int fd, void *buf, size_t len, int timeout_ms);
+/* Writes all of buf, waiting at most timeout_ms (-1: forever) for each part (fd may be
+ * non-blocking): 0, or an errno code (ETIMEDOUT). */
+int qz_write_wait(int fd, const void *buf, size_t len, int timeout_ms);
+/* qz_read_wait and qz_write_wait without a time limit. */
+ssize_t qz_read_full(int fd, void *buf, size_t len);
+int qz_write_full(int fd, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,109 @@
+#!/bin/bash
+# Backups end to end through qzfs (on the model with QZFS_BACKEND=model:DIR, or on real ZFS in
+# the test VM): a volume backed up full then incrementally, a running VM backed up from its
+# committed state, everything verified and restored with the same bytes; then a hostile target
+# that alters, drops, reorders, replays or swaps what it stores: every restore refuses and
+# leaves nothing; an encrypted pool backed up with its key unloaded; a passphrase alone restores.
+#   tests/cli/backups.sh ZPOOL     (qzfs and qzfs-backup-store in PATH)
+set -u
+Z=${1:?zpool}
+. "$(dirname "$0")/../vm/tap.sh"
+echo "1..40"
+W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
+mkdir -p "$W/store" "$W/state"
+R=$Z/bq; V=$R/work/private
+T="--target dir:$W/store --state $W/state --key-file $W/key"
+dev() { qzfs volume device "$1" | cut -d' ' -f2; }
+sum() { sha256sum <"$(dev "$1")" | cut -d' ' -f1; }
+dsum() { sha256sum <"$(qzfs device "$1" | cut -d' ' -f2)" | cut -d' ' -f1; } # a plain dataset
+qzfs pool setup $R bq >/dev/null
+qzfs volume create $V --save-on-stop --size 16777216 --revisions-to-keep 1
+qzfs backup keygen "$W/key" >/dev/null
+ids=()
+for i in 0 1 2 3; do
+    qzfs volume start $V --save-on-stop >/dev/null
+    d=$(dev $V)
+    [ $i = 0 ] && head -c 4000000 /dev/urandom | dd of="$d" bs=1M conv=notrunc,fsync status=none &&
+        yes backupbackup | head -c 1000000 | dd of="$d" bs=1M seek=5 conv=notrunc,fsync status=none
+    head -c 65536 /dev/urandom | dd of="$d" bs=64k seek=$((i * 7 + 100)) conv=notrunc,fsync status=none
+    qzfs volume stop $V --save-on-stop >/dev/null
+    sums[$i]=$(sum $V)
+    check "backup $i of the volume" 0 qzfs backup create $T --chunk-size 65536 $V
+    ids[$i]=$(printf '%s' "$out" | cut -d' ' -f1)
+done
+want_out "... the last one incremental" "incremental, [0-9]* bytes"
+size3=$(qzfs --json backup list --state "$W/state" | grep -o '"bytes":[0-9]*' | tail -1 | cut -d: -f2)
+check "an incremental of 64 KiB changed is small (${size3} bytes)" 0 test "$size3" -lt 300000
+check "the target holds no plaintext" 1 grep -rq backupbackup "$W/store"
+check "an unchanged volume makes no new backup" 0 qzfs backup create $T $V
+check "... (four records)" 0 test "$(qzfs backup list --state "$W/state" | wc -l)" = 4
+# a running VM: its backup is its committed state, not what it is writing
+qzfs volume start $V --save-on-stop >/dev/null
+printf 'uncommitted' | dd of="$(dev $V)" bs=4096 seek=200 conv=notrunc,fsync status=none
+check "a running volume's backup is its committed state (unchanged)" 0 qzfs backup create $T $V
+qzfs volume stop $V --save-on-stop >/dev/null
+check "every backup verifies" 0 qzfs backup verify $T "${ids[@]}"
+check "the chain restores" 0 qzfs backup restore $T --to $Z/r1 "${ids[@]}"
+check "... with the last backup's bytes" 0 test "$(dsum $Z/r1)" = "${sums[3]}"
+check "a shorter chain restores an older state" 0 qzfs backup restore $T --to $Z/r2 "${ids[0]}" "${ids[1]}"
+check "... with that state's bytes" 0 test "$(dsum $Z/r2)" = "${sums[1]}"
+check "an incremental alone is refused" 1 qzfs backup restore $T --to $Z/r3 "${ids[2]}"
+check "a restore over an existing dataset is refused" 4 qzfs backup restore $T --to $Z/r1 "${ids[0]}"
+
+# a hostile target: each change is undone after its test
+S=$W/store; c0=${ids[0]}.c00000000; c1=${ids[0]}.c00000001
+hostile() { # hostile "what" : restore the whole chain, expect a refusal and nothing left
+    check "$1: restore refused" 1 qzfs backup restore $T --to $Z/bad "${ids[@]}"
+    check "$1: nothing left" 3 qzfs list $Z/bad
+}
+cp "$S/$c1" "$W/keep"
+printf '\x55' | dd of="$S/$c1" bs=1 seek=100 conv=notrunc status=none
+hostile "a chunk altered"
+check "... and verify says so" 1 qzfs backup verify $T "${ids[0]}"
+cp "$W/keep" "$S/$c1"
+mv "$S/${ids[3]}.c00000000" "$W/gone"
+hostile "the last backup's only chunk dropped"
+mv "$W/gone" "$S/${ids[3]}.c00000000"
+mv "$S/$c0" "$W/a"; mv "$S/$c1" "$S/$c0"; mv "$W/a" "$S/$c1"
+hostile "two chunks swapped"
+mv "$S/$c0" "$W/a"; mv "$S/$c1" "$S/$c0"; mv "$W/a" "$S/$c1"
+cp "$S/${ids[2]}.c00000000" "$W/keep"; cp "$S/${ids[1]}.c00000000" "$S/${ids[2]}.c00000000"
+hostile "a chunk of another backup replayed"
+cp "$W/keep" "$S/${ids[2]}.c00000000"
+cp "$S/${ids[2]}.h" "$W/keep"; cp "$S/${ids[1]}.h" "$S/${ids[2]}.h"
+hostile "another backup's header served"
+cp "$W/keep" "$S/${ids[2]}.h"
+check "with everything put back, the chain restores again" 0 qzfs backup restore $T --to $Z/r4 "${ids[@]}"
+
+# restored as a pool volume, then put in the VM's place: its state before stays a revision
+check "a chain restored as a pool volume" 0 qzfs backup restore $T --to $R/restored/private "${ids[0]}" "${ids[1]}"
+check "... put in the VM's place" 0 qzfs volume import-volume $V $R/restored/private --save-on-stop --revisions-to-keep 2
+check "... with the restored bytes" 0 test "$(sum $V)" = "${sums[1]}"
+check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume info $V --save-on-stop --revisions-to-keep 2 | grep -q 'revision r'"
+
+# an encrypted pool, its key unloaded: backed up raw, restored raw
+echo "correct horse battery" >"$W/pass"
+E=$Z/encryption/sec; EV=$E/work/private
+qzfs pool setup $E sec --encrypted --passphrase-fd 3 --pbkdf2-iters 100000 3<"$W/pass" >/dev/null
+qzfs volume create $EV --save-on-stop --size 8388608
+qzfs volume start $EV --save-on-stop >/dev/null
+head -c 1000000 /dev/urandom | dd of="$(dev $EV)" bs=1M conv=notrunc,fsync status=none
+qzfs volume stop $EV --save-on-stop >/dev/null
+qzfs key unload $E >/dev/null
+check "an encrypted volume is backed up with its key unloaded" 0 qzfs backup create $T $EV
+eid=$(printf '%s' "$out" | cut -d' ' -f1)
+check "... raw" 0 sh -c "qzfs backup list --state '$W/state' | grep '$eid' | grep -q raw"
+check "... and it restores" 0 qzfs backup restore $T --to $Z/renc "$eid"
+
+# a passphrase alone: a fresh dom0 has no key file and no records
+P="--target dir:$W/pstore --state $W/pstate --passphrase-fd 3 --argon2-ops 1 --argon2-mib 8"
+mkdir -p "$W/pstore"
+now=$(sum $V) # the running VM's writes were committed when it stopped
+check "a backup with a passphrase" 0 qzfs backup create $P $V 3<"$W/pass"
+pid=$(printf '%s' "$out" | cut -d' ' -f1)
+rm -rf "$W/pstate"
+check "the passphrase alone restores it" 0 qzfs backup restore --target dir:$W/pstore --passphrase-fd 3 --to $Z/rp "$pid" 3<"$W/pass"
+check "... with the same bytes" 0 test "$(dsum $Z/rp)" = "$now"
+echo "a wrong passphrase" >"$W/wrong"
+check "a wrong passphrase opens nothing" 1 qzfs backup restore --target dir:$W/pstore --passphrase-fd 3 --to $Z/rw "$pid" 3<"$W/wrong"
+rm -rf "$W"
