@@ -543,9 +543,12 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		} else if (err == 0 && !cli->json) {
 			if (bo.progress != NULL)
 				fputc('\n', stderr);
-			printf("%s %s %s, %" PRIu64 " bytes in %" PRIu64 " chunks\n", rec.id,
+			printf("%s %s %s, %" PRIu64 " bytes in %" PRIu64 " chunks", rec.id,
 			       rec.volume, rec.base[0] ? "incremental" : "full", rec.bytes,
 			       rec.chunks);
+			if (rec.resumed_from > 0)
+				printf(" (resumed after %" PRIu64 " bytes)", rec.resumed_from);
+			putchar('\n');
 		}
 		if (err == 0 && cli->json)
 			qz_json_string(&cli->out, o.args[i], rec.id);

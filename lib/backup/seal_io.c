@@ -11,7 +11,8 @@
 #include <unistd.h>
 
 int qz_seal_chunks(int in, qz_sealer_t *s, size_t cs,
-		   int (*put)(void *ctx, const uint8_t *framed, size_t len, size_t plain),
+		   int (*put)(void *ctx, const uint8_t *framed, size_t len, const uint8_t *plain,
+			      size_t plainlen),
 		   void *ctx, char *why, size_t whylen)
 {
 	/* two plaintext buffers: a chunk is sealed once the next read tells whether it is last */
@@ -32,7 +33,7 @@ int qz_seal_chunks(int in, qz_sealer_t *s, size_t cs,
 			qz_why(why, whylen, err, "the stream does not fit the container");
 			break;
 		}
-		if ((err = put(ctx, sealed, slen, (size_t)n)) != 0 || m == 0)
+		if ((err = put(ctx, sealed, slen, cur, (size_t)n)) != 0 || m == 0)
 			break;
 		uint8_t *t = cur;
 		cur = next;
@@ -56,13 +57,15 @@ struct fd_put {
 	size_t whylen;
 };
 
-static int put_fd(void *ctx, const uint8_t *framed, size_t len, size_t plain)
+static int put_fd(void *ctx, const uint8_t *framed, size_t len, const uint8_t *plain,
+		  size_t plainlen)
 {
 	struct fd_put *p = ctx;
 	int err = qz_write_full(p->fd, framed, len);
 	if (err != 0)
 		return qz_why(p->why, p->whylen, err, "cannot write: %s", strerror(err));
-	p->bytes += plain;
+	(void)plain;
+	p->bytes += plainlen;
 	return 0;
 }
 

@@ -17,10 +17,12 @@ typedef struct qz_open_secret {
 } qz_open_secret_t;
 
 /* Reads fd in to its end in chunks of cs bytes (s's chunk size), seals each, the last one
- * final, and hands it to put(ctx, framed chunk, its length, plaintext length), which returns 0
+ * final, and hands it to put(ctx, framed chunk, its length, the plaintext, its length), which
+ * returns 0
  * or an errno code (with the reason in why) that stops sealing. */
 int qz_seal_chunks(int in, qz_sealer_t *s, size_t cs,
-		   int (*put)(void *ctx, const uint8_t *framed, size_t len, size_t plain),
+		   int (*put)(void *ctx, const uint8_t *framed, size_t len, const uint8_t *plain,
+			      size_t plainlen),
 		   void *ctx, char *why, size_t whylen);
 /* Seals all of fd in (up to end of file) into a container on fd out, with header info and
  * master key. *bytes: the stream bytes sealed. 0 or an errno code with the reason in why. */

@@ -66,16 +66,105 @@ static int wait_child(pid_t pid)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : EIO;
 }
 
+/* Where a backup being made is: what resumes it after an interruption (kept in dom0's state
+ * directory, readable by root only: the sealer's state is key material). */
+typedef struct progress {
+	uint8_t hdr[QZ_SEAL_HEADER_MAX];
+	size_t hdrlen;
+	uint8_t cp[QZ_SEAL_CHECKPOINT_MAX]; /* the sealer after the chunks stored */
+	size_t cplen;
+	uint8_t digest[32]; /* of the stream bytes those chunks hold */
+} progress_t;
+
+#define PROGRESS_MAGIC "qzfs-backup-progress 1\n"
+
+static void progress_path(char *buf, size_t len, const char *dir, const char *id)
+{
+	snprintf(buf, len, "%s/%s.progress", dir, id);
+}
+
+/* Writes the progress of backup rec (atomically, mode 0600). */
+static int progress_write(const char *dir, const qz_backup_rec_t *rec, const progress_t *p)
+{
+	char path[4096], tmp[4100];
+	progress_path(path, sizeof(path), dir, rec->id);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno;
+	uint8_t head[sizeof(PROGRESS_MAGIC) - 1 + 8 + 8 + 32 + 4 + 4];
+	size_t o = sizeof(PROGRESS_MAGIC) - 1;
+	memcpy(head, PROGRESS_MAGIC, o);
+	qz_put_le(head + o, rec->chunks, 8);
+	qz_put_le(head + o + 8, rec->bytes, 8);
+	memcpy(head + o + 16, p->digest, 32);
+	qz_put_le(head + o + 48, p->cplen, 4);
+	qz_put_le(head + o + 52, p->hdrlen, 4);
+	int err = qz_write_full(fd, head, sizeof(head));
+	if (err == 0)
+		err = qz_write_full(fd, p->cp, p->cplen);
+	if (err == 0)
+		err = qz_write_full(fd, p->hdr, p->hdrlen);
+	if (err == 0 && fsync(fd) != 0)
+		err = errno;
+	close(fd);
+	if (err == 0 && rename(tmp, path) != 0)
+		err = errno;
+	if (err != 0)
+		unlink(tmp);
+	return err;
+}
+
+/* Reads the progress of backup rec: its chunk and byte counts into rec. */
+static int progress_read(const char *dir, qz_backup_rec_t *rec, progress_t *p)
+{
+	char path[4096];
+	progress_path(path, sizeof(path), dir, rec->id);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	uint8_t head[sizeof(PROGRESS_MAGIC) - 1 + 8 + 8 + 32 + 4 + 4];
+	size_t o = sizeof(PROGRESS_MAGIC) - 1;
+	int err = qz_read_full(fd, head, sizeof(head)) == (ssize_t)sizeof(head) &&
+			  memcmp(head, PROGRESS_MAGIC, o) == 0
+		      ? 0
+		      : EINVAL;
+	if (err == 0) {
+		rec->chunks = qz_get_le(head + o, 8);
+		rec->bytes = qz_get_le(head + o + 8, 8);
+		memcpy(p->digest, head + o + 16, 32);
+		p->cplen = (size_t)qz_get_le(head + o + 48, 4);
+		p->hdrlen = (size_t)qz_get_le(head + o + 52, 4);
+		if (p->cplen > sizeof(p->cp) || p->hdrlen > sizeof(p->hdr) ||
+		    qz_read_full(fd, p->cp, p->cplen) != (ssize_t)p->cplen ||
+		    qz_read_full(fd, p->hdr, p->hdrlen) != (ssize_t)p->hdrlen)
+			err = EINVAL;
+	}
+	close(fd);
+	return err;
+}
+
+static void progress_drop(const char *dir, const char *id)
+{
+	char path[4096];
+	progress_path(path, sizeof(path), dir, id);
+	unlink(path);
+}
+
 struct chunk_put {
 	qz_target_t *t;
+	qz_sealer_t *s;
 	qz_backup_rec_t *rec;
 	const qz_backup_opts_t *o;
+	progress_t *p;
+	crypto_generichash_state hash; /* of the stream so far */
 	char *why;
 	size_t whylen;
 };
 
-/* Stores a sealed chunk as the backup's next object. */
-static int put_chunk(void *ctx, const uint8_t *framed, size_t len, size_t plain)
+/* Stores a sealed chunk as the backup's next object, then the progress that resumes after it. */
+static int put_chunk(void *ctx, const uint8_t *framed, size_t len, const uint8_t *plain,
+		     size_t plainlen)
 {
 	struct chunk_put *c = ctx;
 	char name[80];
@@ -84,17 +173,122 @@ static int put_chunk(void *ctx, const uint8_t *framed, size_t len, size_t plain)
 	if (err != 0)
 		return err;
 	c->rec->chunks++;
-	c->rec->bytes += plain;
+	c->rec->bytes += plainlen;
+	crypto_generichash_update(&c->hash, plain, plainlen);
+	crypto_generichash_state copy = c->hash;
+	crypto_generichash_final(&copy, c->p->digest, 32);
+	qz_sealer_checkpoint(c->s, c->p->cp, &c->p->cplen);
+	if ((err = progress_write(c->o->state_dir, c->rec, c->p)) != 0)
+		return qz_why(c->why, c->whylen, err, "writing the progress: %s", strerror(err));
 	if (c->o->progress != NULL)
 		c->o->progress(c->o->ctx, c->rec->volume, c->rec->bytes);
 	return 0;
 }
 
-int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
-		     qz_backup_rec_t *rec, char *why, size_t whylen)
+/* Sends transfer tr through the sealer into the target, from chunk rec->chunks on: a resumed
+ * backup's stream is made again, and the part already stored is read, checked against the
+ * digest dom0 kept, and skipped. */
+static int send_sealed(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o,
+		       qz_backup_rec_t *rec, const qz_transfer_t *tr, qz_sealer_t *s, progress_t *p,
+		       char *why, size_t whylen)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return qz_why(why, whylen, errno, "pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0) {
+		int err = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return qz_why(why, whylen, err, "fork: %s", strerror(err));
+	}
+	if (pid == 0) { /* the sender */
+		close(fds[0]);
+		_exit(qz_transfer_send(be, tr, NULL, fds[1], NULL, 0) == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	struct chunk_put c = {t, s, rec, o, p, {{0}}, why, whylen};
+	crypto_generichash_init(&c.hash, NULL, 0, 32);
+	int err = 0;
+	static uint8_t skip[1 << 16];
+	for (uint64_t left = rec->bytes; left > 0 && err == 0;) {
+		size_t n = left < sizeof(skip) ? (size_t)left : sizeof(skip);
+		if (qz_read_full(fds[0], skip, n) != (ssize_t)n)
+			err = qz_why(why, whylen, ESTALE, "the stream is shorter than before");
+		crypto_generichash_update(&c.hash, skip, n);
+		left -= n;
+	}
+	if (err == 0 && rec->bytes > 0) {
+		uint8_t digest[32];
+		crypto_generichash_state copy = c.hash;
+		crypto_generichash_final(&copy, digest, 32);
+		if (sodium_memcmp(digest, p->digest, 32) != 0)
+			err = qz_why(why, whylen, ESTALE, "the stream differs from before");
+	}
+	if (err == 0)
+		err = qz_seal_chunks(fds[0], s, rec->chunk_size, put_chunk, &c, why, whylen);
+	close(fds[0]);
+	int sent = wait_child(pid);
+	if (err == 0 && sent != 0)
+		err = qz_why(why, whylen, EIO, "sending %s failed", rec->snapshot);
+	return err;
+}
+
+/* The unfinished backup of vol that can be resumed: its record, progress and sealer, if dom0
+ * has one whose snapshot is still there and the target still holds every chunk stored. */
+static bool resumable(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
+		      qz_backup_rec_t *rec, progress_t *p, qz_sealer_t **s)
+{
+	qz_backup_rec_t *all = NULL;
+	size_t n = 0;
+	bool found = false;
+	if (qz_backup_rec_list(o->state_dir, &all, &n) != 0)
+		return false;
+	for (size_t i = n; i-- > 0 && !found;)
+		if (strcmp(all[i].volume, vol) == 0) {
+			found = !all[i].complete;
+			*rec = all[i];
+			break; /* only the newest backup of vol can be resumed */
+		}
+	free(all);
+	uint64_t guid = 0;
+	if (!found || progress_read(o->state_dir, rec, p) != 0 ||
+	    qz_prop_u64(be, rec->snapshot, "guid", &guid) != 0 || guid != rec->toguid ||
+	    (rec->base[0] && !be->ops->exists(be, rec->base)))
+		return false;
+	qz_target_entry_t *e = NULL;
+	size_t ne = 0;
+	if (qz_target_list(t, &e, &ne, NULL, 0) != 0)
+		return false;
+	/* the header and chunks 0 .. chunks-1, each a whole non-final chunk */
+	uint64_t have = 0;
+	for (size_t i = 0; i < ne; i++) {
+		char want[80];
+		object_name(want, sizeof(want), rec->id, (long)have);
+		if (strcmp(e[i].name, want) != 0)
+			continue;
+		if (have < rec->chunks &&
+		    e[i].size == (uint64_t)rec->chunk_size + QZ_SEAL_ABYTES + 4)
+			have++;
+	}
+	char hname[80];
+	object_name(hname, sizeof(hname), rec->id, -1);
+	bool header = false;
+	for (size_t i = 0; i < ne; i++)
+		header |= strcmp(e[i].name, hname) == 0;
+	free(e);
+	if (!header || have != rec->chunks)
+		return false;
+	return qz_sealer_resume(p->hdr, p->hdrlen, o->key, p->cp, p->cplen, s, NULL, 0) == 0;
+}
+
+/* What the backup of vol is to be: the committed snapshot, full or incremental from the last
+ * whole backup; EALREADY if that one is of the same snapshot. */
+static int plan(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol, qz_backup_rec_t *rec,
+		qz_backup_rec_t *last, bool *incremental, qz_transfer_t *tr, char *why,
+		size_t whylen)
 {
 	family_t f;
-	memset(rec, 0, sizeof(*rec));
 	int err = fam_load(be, vol, &f);
 	if (err != 0)
 		return qz_why(why, whylen, err, "%s: %s", vol, qz_strerror(err));
@@ -108,23 +302,25 @@ int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o
 			      "never stopped, or revisions_to_keep -1)",
 			      vol);
 	snprintf(rec->volume, sizeof(rec->volume), "%s", vol);
-
-	qz_backup_rec_t last;
-	bool incremental = last_backup(be, o->state_dir, vol, &last, &rec->seq);
-	qz_transfer_t tr;
-	err = qz_transfer_record(be, rec->snapshot, incremental ? last.bookmark : NULL, &tr);
-	if (err == 0 && incremental && tr.fromguid != last.toguid)
-		incremental = false; /* a bookmark of that name, not of that snapshot: start over */
-	if (err == 0 && !incremental)
-		err = qz_transfer_record(be, rec->snapshot, NULL, &tr);
+	*incremental = last_backup(be, o->state_dir, vol, last, &rec->seq);
+	err = qz_transfer_record(be, rec->snapshot, *incremental ? last->bookmark : NULL, tr);
+	if (err == 0 && *incremental && tr->fromguid != last->toguid)
+		*incremental = false; /* a bookmark of that name, not of that snapshot */
+	if (err == 0 && !*incremental)
+		err = qz_transfer_record(be, rec->snapshot, NULL, tr);
 	if (err != 0)
 		return qz_why(why, whylen, err, "%s: %s", rec->snapshot, qz_strerror(err));
-	if (incremental && tr.toguid == last.toguid) {
-		*rec = last;
+	if (*incremental && tr->toguid == last->toguid)
 		return qz_why(why, whylen, EALREADY, "%s is unchanged since backup %s", vol,
-			      last.id);
-	}
+			      last->id);
+	return 0;
+}
 
+/* Starts a new backup as planned in rec and tr: its header stored, its record written. */
+static int begin(qz_target_t *t, const qz_backup_opts_t *o, qz_backup_rec_t *rec,
+		 const qz_transfer_t *tr, const qz_backup_rec_t *last, bool incremental,
+		 progress_t *p, qz_sealer_t **s, char *why, size_t whylen)
+{
 	qz_seal_info_t info;
 	qz_seal_info_init(&info, o->kdf != NULL ? o->kdf->kdf : QZ_KDF_KEYFILE);
 	if (o->kdf != NULL && o->kdf->kdf == QZ_KDF_ARGON2ID) {
@@ -132,80 +328,109 @@ int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o
 		info.opslimit = o->kdf->opslimit;
 		info.memlimit = o->kdf->memlimit;
 	}
-	snprintf(info.dataset, sizeof(info.dataset), "%s", vol);
-	info.toguid = tr.toguid;
-	info.fromguid = tr.fromguid;
-	info.raw = tr.raw;
+	snprintf(info.dataset, sizeof(info.dataset), "%s", rec->volume);
+	info.toguid = tr->toguid;
+	info.fromguid = tr->fromguid;
+	info.raw = tr->raw;
 	if (o->chunk_size != 0)
 		info.chunk_size = o->chunk_size;
 	sodium_bin2hex(rec->id, sizeof(rec->id), info.id, sizeof(info.id));
-	rec->toguid = tr.toguid;
-	rec->fromguid = tr.fromguid;
-	rec->raw = tr.raw;
+	rec->toguid = tr->toguid;
+	rec->fromguid = tr->fromguid;
+	rec->raw = tr->raw;
 	rec->chunk_size = info.chunk_size;
 	rec->created = info.created;
 	if (incremental)
-		snprintf(rec->base, sizeof(rec->base), "%s", last.bookmark);
-
-	uint8_t hdr[QZ_SEAL_HEADER_MAX];
-	size_t hdrlen = 0;
-	char name[80];
-	qz_sealer_t *s = NULL;
-	if ((err = qz_sealer_new(&info, o->key, hdr, &hdrlen, &s, why, whylen)) != 0)
-		return err;
-	/* the snapshot stays while it is sent, whatever prunes revisions meanwhile */
-	err = be->ops->hold(be, rec->snapshot, HOLD_TAG);
-	bool held = err == 0;
-	if (err == EEXIST)
-		err = 0; /* another backup holds it */
-	object_name(name, sizeof(name), rec->id, -1);
-	if (err == 0)
-		err = qz_backup_rec_write(o->state_dir, rec);
+		snprintf(rec->base, sizeof(rec->base), "%s", last->bookmark);
+	int err = qz_sealer_new(&info, o->key, p->hdr, &p->hdrlen, s, why, whylen);
 	if (err != 0)
-		qz_why(why, whylen, err, "%s", qz_strerror(err));
-	if (err == 0)
-		err = qz_target_put(t, name, hdr, hdrlen, why, whylen);
-	int fds[2] = {-1, -1};
-	pid_t pid = -1;
-	if (err == 0 && pipe2(fds, O_CLOEXEC) != 0)
-		err = qz_why(why, whylen, errno, "pipe: %s", strerror(errno));
-	if (err == 0 && (pid = fork()) < 0)
-		err = qz_why(why, whylen, errno, "fork: %s", strerror(errno));
-	if (pid == 0) { /* the sender */
-		close(fds[0]);
-		_exit(qz_transfer_send(be, &tr, NULL, fds[1], NULL, 0) == 0 ? 0 : 1);
-	}
+		return err;
+	char name[80];
+	object_name(name, sizeof(name), rec->id, -1);
+	qz_sealer_checkpoint(*s, p->cp, &p->cplen);
+	if ((err = qz_backup_rec_write(o->state_dir, rec)) != 0 ||
+	    (err = progress_write(o->state_dir, rec, p)) != 0)
+		return qz_why(why, whylen, err, "writing the record: %s", strerror(err));
+	return qz_target_put(t, name, p->hdr, p->hdrlen, why, whylen);
+}
+
+/* A backup is whole: the snapshot is bookmarked for the next one, the record completed. */
+static int finish(qz_backend_t *be, const qz_backup_opts_t *o, qz_backup_rec_t *rec, char *why,
+		  size_t whylen)
+{
+	char ds[QZ_NAME_MAX], bm[QZ_NAME_MAX + 32];
+	qz_name_dataset(rec->snapshot, ds, sizeof(ds));
+	snprintf(bm, sizeof(bm), "%s#" BOOKMARK_PFX "%.16s", ds, rec->id);
+	int err = strlen(bm) < sizeof(rec->bookmark) ? 0 : ENAMETOOLONG;
 	if (err == 0) {
-		close(fds[1]);
-		struct chunk_put c = {t, rec, o, why, whylen};
-		err = qz_seal_chunks(fds[0], s, rec->chunk_size, put_chunk, &c, why, whylen);
-		close(fds[0]);
-		int sent = wait_child(pid);
-		if (err == 0 && sent != 0)
-			err = qz_why(why, whylen, EIO, "sending %s failed", rec->snapshot);
+		strcpy(rec->bookmark, bm);
+		err = be->ops->bookmark(be, rec->snapshot, rec->bookmark);
+		if (err == EEXIST) /* made before an interruption */
+			err = 0;
+	}
+	if (err != 0)
+		rec->bookmark[0] = 0; /* whole, but the next backup is a full one */
+	rec->complete = true;
+	if ((err = qz_backup_rec_write(o->state_dir, rec)) != 0)
+		return qz_why(why, whylen, err, "writing the record: %s", strerror(err));
+	progress_drop(o->state_dir, rec->id);
+	if (rec->base[0] != 0) { /* the base's own base is no longer needed */
+		qz_backup_rec_t *all = NULL;
+		size_t n = 0;
+		if (qz_backup_rec_list(o->state_dir, &all, &n) == 0)
+			for (size_t i = 0; i < n; i++)
+				if (strcmp(all[i].bookmark, rec->base) == 0 &&
+				    strstr(all[i].base, "#" BOOKMARK_PFX) != NULL)
+					(void)be->ops->destroy_bookmark(be, all[i].base);
+		free(all);
+	}
+	return 0;
+}
+
+int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
+		     qz_backup_rec_t *rec, char *why, size_t whylen)
+{
+	progress_t *p = sodium_malloc(sizeof(*p));
+	if (p == NULL)
+		return qz_why(why, whylen, ENOMEM, "out of memory");
+	memset(rec, 0, sizeof(*rec));
+	qz_sealer_t *s = NULL;
+	qz_transfer_t tr; /* its names point into rec and last */
+	qz_backup_rec_t last;
+	int err = 0;
+	bool resumed = resumable(be, t, o, vol, rec, p, &s);
+	if (resumed) {
+		err = qz_transfer_record(be, rec->snapshot, rec->base[0] ? rec->base : NULL, &tr);
+		if (err != 0)
+			qz_why(why, whylen, err, "%s: %s", rec->snapshot, qz_strerror(err));
+	} else {
+		bool incremental = false;
+		memset(rec, 0, sizeof(*rec));
+		err = plan(be, o, vol, rec, &last, &incremental, &tr, why, whylen);
+		if (err == EALREADY)
+			*rec = last;
+		if (err == 0)
+			err = begin(t, o, rec, &tr, &last, incremental, p, &s, why, whylen);
+	}
+	/* the snapshot stays while it is sent (whatever prunes revisions meanwhile), and across an
+	 * interruption, until the backup is whole */
+	char tag[64];
+	snprintf(tag, sizeof(tag), "%s-%.16s", HOLD_TAG, rec->id);
+	if (err == 0 && (err = be->ops->hold(be, rec->snapshot, tag)) == EEXIST)
+		err = 0; /* held since before an interruption */
+	else if (err != 0 && why != NULL && why[0] == 0)
+		qz_why(why, whylen, err, "%s: %s", rec->snapshot, qz_strerror(err));
+	uint64_t stored = rec->bytes;
+	if (err == 0)
+		err = send_sealed(be, t, o, rec, &tr, s, p, why, whylen);
+	if (err == 0)
+		err = finish(be, o, rec, why, whylen);
+	if (err == 0) {
+		(void)be->ops->release(be, rec->snapshot, tag);
+		rec->resumed_from = stored;
 	}
 	qz_sealer_free(s);
-	if (err == 0) {
-		/* the next backup starts from here, even once the snapshot is pruned */
-		char ds[QZ_NAME_MAX], bm[QZ_NAME_MAX + 32];
-		qz_name_dataset(rec->snapshot, ds, sizeof(ds));
-		snprintf(bm, sizeof(bm), "%s#" BOOKMARK_PFX "%.16s", ds, rec->id);
-		err = strlen(bm) < sizeof(rec->bookmark) ? 0 : ENAMETOOLONG;
-		if (err == 0) {
-			strcpy(rec->bookmark, bm);
-			err = be->ops->bookmark(be, rec->snapshot, rec->bookmark);
-		}
-		if (err != 0)
-			rec->bookmark[0] = 0; /* whole, but the next backup is a full one */
-		rec->complete = true;
-		err = qz_backup_rec_write(o->state_dir, rec);
-		if (err != 0)
-			qz_why(why, whylen, err, "writing the record: %s", strerror(err));
-	}
-	if (err == 0 && incremental && strstr(last.base, "#" BOOKMARK_PFX) != NULL)
-		(void)be->ops->destroy_bookmark(be, last.base); /* two back: no longer a base */
-	if (held)
-		(void)be->ops->release(be, rec->snapshot, HOLD_TAG);
+	sodium_free(p);
 	return err;
 }
 

@@ -35,6 +35,7 @@ typedef struct qz_backup_rec {
 	uint64_t toguid, fromguid, created, chunks, bytes;
 	uint32_t chunk_size;
 	bool raw, complete;
+	uint64_t resumed_from; /* not recorded: where the last qz_backup_create resumed it */
 } qz_backup_rec_t;
 
 /* How to make backups. */
@@ -56,8 +57,11 @@ int qz_backup_rec_read(const char *dir, const char *id, qz_backup_rec_t *r);
 int qz_backup_rec_list(const char *dir, qz_backup_rec_t **out, size_t *n);
 
 /* Backs vol up to target t: incremental from its last whole backup in o->state_dir if that
- * one's bookmark is still there, full otherwise. *rec receives the new record. EALREADY if the
- * committed state is the one last backed up (nothing is sent). Errors with the reason in why. */
+ * one's bookmark is still there, full otherwise. An interrupted backup of vol is resumed after
+ * its last chunk stored, if its snapshot is still there, the target still holds every chunk
+ * stored, and the stream made again is the same up to there; otherwise it is begun anew.
+ * *rec receives the record. EALREADY if the committed state is the one last backed up (nothing
+ * is sent). Errors with the reason in why. */
 int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
 		     qz_backup_rec_t *rec, char *why, size_t whylen);
 /* Reads backup r back from t, opening every chunk and verifying the stream inside against r:

@@ -8,7 +8,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..40"
+echo "1..47"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -80,6 +80,35 @@ check "a chain restored as a pool volume" 0 qzfs backup restore $T --to $R/resto
 check "... put in the VM's place" 0 qzfs volume import-volume $V $R/restored/private --save-on-stop --revisions-to-keep 2
 check "... with the restored bytes" 0 test "$(sum $V)" = "${sums[1]}"
 check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume info $V --save-on-stop --revisions-to-keep 2 | grep -q 'revision r'"
+
+# interrupted 10 times, resumed each time: at most about a chunk is sent twice per interruption
+V2=$R/big/private
+qzfs volume create $V2 --save-on-stop --size 8388608
+qzfs volume start $V2 --save-on-stop >/dev/null
+head -c 1500000 /dev/urandom | dd of="$(dev $V2)" bs=1M conv=notrunc,fsync status=none
+qzfs volume stop $V2 --save-on-stop >/dev/null
+printf '#!/bin/sh\ntee -a "$1" | qzfs-backup-store "$2"\n' >"$W/counted"
+printf '#!/bin/sh\nstdbuf -o0 head -c "$1" | qzfs-backup-store "$2"\n' >"$W/cut"
+mkdir -p "$W/s1" "$W/s2" "$W/st1" "$W/st2"
+K="--key-file $W/key --chunk-size 65536"
+qzfs backup create --target "exec:sh $W/counted $W/whole.log $W/s1" --state "$W/st1" $K $V2 >/dev/null
+whole=$(stat -c %s "$W/whole.log")
+cuts=0; sent=0
+for k in 1 2 3 4 5 6 7 8 9 10; do # each run cut after a different amount
+    piece=$((whole / 16 + k * 9973)); sent=$((sent + piece))
+    qzfs backup create --target "exec:sh $W/cut $piece $W/s2" --state "$W/st2" $K $V2 >/dev/null 2>&1 ||
+        cuts=$((cuts + 1))
+done
+check "10 interrupted backups" 0 test $cuts = 10
+check "the backup resumes and completes" 0 qzfs backup create --target "exec:sh $W/counted $W/last.log $W/s2" --state "$W/st2" $K $V2
+want_out "... where it was" "resumed after [0-9]* bytes"
+resent=$(( (sent + $(stat -c %s "$W/last.log") - whole) / 10 ))
+echo "# bytes re-sent per interruption: $resent (a chunk is 65536)"
+check "re-sent per interruption: $resent bytes, not more than a chunk" 0 test $resent -le $((65536 + 1024))
+rid=$(qzfs backup list --state "$W/st2" | cut -d' ' -f1)
+check "the resumed backup verifies" 0 qzfs backup verify --target dir:$W/s2 --state "$W/st2" --key-file "$W/key" $rid
+check "... and restores the volume's bytes" 0 qzfs backup restore --target dir:$W/s2 --key-file "$W/key" --to $Z/rres $rid
+check "... the same" 0 test "$(dsum $Z/rres)" = "$(sum $V2)"
 
 # an encrypted pool, its key unloaded: backed up raw, restored raw
 echo "correct horse battery" >"$W/pass"
