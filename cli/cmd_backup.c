@@ -38,6 +38,15 @@ static int parse_uint(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* Whether allowed ("--a --b") names option a (n bytes) as a whole word. */
+static bool option_allowed(const char *allowed, const char *a, size_t n)
+{
+	for (const char *at = strstr(allowed, a); at != NULL; at = strstr(at + 1, a))
+		if ((at == allowed || at[-1] == ' ') && (at[n] == ' ' || at[n] == 0))
+			return true;
+	return false;
+}
+
 /* Parses argv into o, accepting only the options named in allowed ("--a --b"). */
 static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed, struct opts *o)
 {
@@ -54,8 +63,7 @@ static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed,
 			o->nargs++;
 			continue;
 		}
-		const char *at = strstr(allowed, a);
-		if (n < 3 || at == NULL || (at[n] != ' ' && at[n] != 0))
+		if (n < 3 || !option_allowed(allowed, a, n))
 			return qz_cli_usage(cli, "unknown option");
 		if (strcmp(a, "--raw") == 0) {
 			o->raw = true;

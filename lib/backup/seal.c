@@ -378,10 +378,9 @@ void qz_sealer_checkpoint(const qz_sealer_t *s, uint8_t *cp, size_t *len)
 	*len = o + sizeof(s->st);
 }
 
-int qz_sealer_resume(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master,
-		     const uint8_t *cp, size_t cplen, qz_sealer_t **out, char *why, size_t whylen)
+int qz_sealer_resume(const uint8_t *hdr, size_t hdrlen, const uint8_t *cp, size_t cplen,
+		     qz_sealer_t **out, char *why, size_t whylen)
 {
-	(void)master; /* the checkpoint's state carries the chunk key */
 	qz_sealer_t *s = NULL;
 	int err = state_new(hdr, hdrlen, &s, why, whylen);
 	if (err != 0)

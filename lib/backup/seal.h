@@ -91,9 +91,10 @@ uint64_t qz_sealer_index(const qz_sealer_t *s);
 /* A checkpoint after the chunks sealed so far (secret: it holds key state; dom0 keeps it), from
  * which qz_sealer_resume continues; *len is at most QZ_SEAL_CHECKPOINT_MAX. */
 void qz_sealer_checkpoint(const qz_sealer_t *s, uint8_t *cp, size_t *len);
-/* A sealer that continues the container with header hdr from checkpoint cp. */
-int qz_sealer_resume(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master,
-		     const uint8_t *cp, size_t cplen, qz_sealer_t **out, char *why, size_t whylen);
+/* A sealer that continues the container with header hdr from checkpoint cp (which carries the
+ * chunk key: no master key is needed). */
+int qz_sealer_resume(const uint8_t *hdr, size_t hdrlen, const uint8_t *cp, size_t cplen,
+		     qz_sealer_t **out, char *why, size_t whylen);
 void qz_sealer_free(qz_sealer_t *s);
 
 /* The whole header's length from its first QZ_SEAL_HEADER_FIXED bytes; EBADMSG if they are not

@@ -273,7 +273,7 @@ int qz_verifier_feed(qz_verifier_t *v, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	while (len > 0 && v->err == 0) {
-		if (v->phase == AFTER_END && !v->header_checked && v->have == 0)
+		if (v->phase == AFTER_END) /* END is complete as soon as it is read */
 			return REFUSE(v, "bytes after the END record");
 		if (reserve(v, v->held + v->need) != 0)
 			break;
@@ -312,7 +312,7 @@ int qz_verifier_end(qz_verifier_t *v)
 		return v->err;
 	if (v->phase == BEFORE_BEGIN && v->have == 0)
 		return REFUSE(v, "the stream is empty");
-	if (v->phase != AFTER_END || v->have != 0)
+	if (v->phase != AFTER_END)
 		return REFUSE(v, "the stream is cut short (%llu records, no END record)",
 			      (unsigned long long)v->records);
 	return pass_held(v);

@@ -279,7 +279,7 @@ static bool resumable(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 	free(e);
 	if (!header || have != rec->chunks)
 		return false;
-	return qz_sealer_resume(p->hdr, p->hdrlen, o->key, p->cp, p->cplen, s, NULL, 0) == 0;
+	return qz_sealer_resume(p->hdr, p->hdrlen, p->cp, p->cplen, s, NULL, 0) == 0;
 }
 
 /* What the backup of vol is to be: the committed snapshot, full or incremental from the last
@@ -354,6 +354,33 @@ static int begin(qz_target_t *t, const qz_backup_opts_t *o, qz_backup_rec_t *rec
 	return qz_target_put(t, name, p->hdr, p->hdrlen, why, whylen);
 }
 
+static void hold_tag(char *buf, size_t len, const char *id)
+{
+	snprintf(buf, len, "%s-%.16s", HOLD_TAG, id);
+}
+
+/* A new backup of vol has begun, so its unfinished ones will not be resumed: their snapshots
+ * are let go (a hold would keep a pruned revision forever) and their progress dropped. Their
+ * records stay, marked unfinished. */
+static void abandon_unfinished(qz_backend_t *be, const qz_backup_opts_t *o,
+			       const qz_backup_rec_t *rec)
+{
+	qz_backup_rec_t *all = NULL;
+	size_t n = 0;
+	if (qz_backup_rec_list(o->state_dir, &all, &n) != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (all[i].complete || strcmp(all[i].volume, rec->volume) != 0 ||
+		    strcmp(all[i].id, rec->id) == 0)
+			continue;
+		char tag[64];
+		hold_tag(tag, sizeof(tag), all[i].id);
+		(void)be->ops->release(be, all[i].snapshot, tag);
+		progress_drop(o->state_dir, all[i].id);
+	}
+	free(all);
+}
+
 /* A backup is whole: the snapshot is bookmarked for the next one, the record completed. */
 static int finish(qz_backend_t *be, const qz_backup_opts_t *o, qz_backup_rec_t *rec, char *why,
 		  size_t whylen)
@@ -411,11 +438,13 @@ int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o
 			*rec = last;
 		if (err == 0)
 			err = begin(t, o, rec, &tr, &last, incremental, p, &s, why, whylen);
+		if (err == 0)
+			abandon_unfinished(be, o, rec);
 	}
 	/* the snapshot stays while it is sent (whatever prunes revisions meanwhile), and across an
 	 * interruption, until the backup is whole */
 	char tag[64];
-	snprintf(tag, sizeof(tag), "%s-%.16s", HOLD_TAG, rec->id);
+	hold_tag(tag, sizeof(tag), rec->id);
 	if (err == 0 && (err = be->ops->hold(be, rec->snapshot, tag)) == EEXIST)
 		err = 0; /* held since before an interruption */
 	else if (err != 0 && why != NULL && why[0] == 0)

@@ -290,8 +290,8 @@ static void a_resumed_sealer_continues_byte_for_byte(void **state)
 	 * this run's own uninterrupted continuation instead */
 	qz_sealer_t *r1 = NULL, *r2 = NULL;
 	char why[256];
-	assert_int_equal(qz_sealer_resume(hdr, hdrlen, k, cp, cplen, &r1, why, sizeof(why)), 0);
-	assert_int_equal(qz_sealer_resume(hdr, hdrlen, k, cp, cplen, &r2, why, sizeof(why)), 0);
+	assert_int_equal(qz_sealer_resume(hdr, hdrlen, cp, cplen, &r1, why, sizeof(why)), 0);
+	assert_int_equal(qz_sealer_resume(hdr, hdrlen, cp, cplen, &r2, why, sizeof(why)), 0);
 	assert_int_equal(qz_sealer_index(r1), 2);
 	uint8_t o1[CHUNK + 64], o2[CHUNK + 64];
 	size_t l1, l2;
@@ -303,7 +303,7 @@ static void a_resumed_sealer_continues_byte_for_byte(void **state)
 	qz_sealer_free(r2);
 	/* a checkpoint does not fit another backup's header */
 	assert_int_equal(
-	    qz_sealer_resume(whole.hdr, whole.hdrlen, k, cp, cplen, &r1, why, sizeof(why)), EINVAL);
+	    qz_sealer_resume(whole.hdr, whole.hdrlen, cp, cplen, &r1, why, sizeof(why)), EINVAL);
 	box_free(&whole);
 	qz_seal_key_free(k);
 }
