@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The options of the stream commands; which ones a command takes is its `allowed` list. */
@@ -23,8 +24,8 @@ struct opts {
 	const char *dataset, *from, *token, *target, *state, *to;
 	char **args; /* the arguments that are not options, when "ARGS" is allowed */
 	int nargs;
-	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib;
-	bool raw, resumed;
+	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days;
+	bool raw, resumed, full, dry_run;
 };
 
 static int parse_uint(const char *s, uint64_t *v)
@@ -65,12 +66,13 @@ static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed,
 		}
 		if (n < 3 || !option_allowed(allowed, a, n))
 			return qz_cli_usage(cli, "unknown option");
-		if (strcmp(a, "--raw") == 0) {
-			o->raw = true;
-			continue;
-		}
-		if (strcmp(a, "--resumed") == 0) {
-			o->resumed = true;
+		bool *flag = strcmp(a, "--raw") == 0	   ? &o->raw
+			     : strcmp(a, "--resumed") == 0 ? &o->resumed
+			     : strcmp(a, "--full") == 0	   ? &o->full
+			     : strcmp(a, "--dry-run") == 0 ? &o->dry_run
+							   : NULL;
+		if (flag != NULL) {
+			*flag = true;
 			continue;
 		}
 		if (i + 1 >= argc)
@@ -106,6 +108,10 @@ static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed,
 			o->argon2_ops = num;
 		else if (strcmp(a, "--argon2-mib") == 0)
 			o->argon2_mib = num;
+		else if (strcmp(a, "--keep-last") == 0)
+			o->keep_last = num;
+		else if (strcmp(a, "--keep-days") == 0)
+			o->keep_days = num;
 		if (bad != 0)
 			return qz_cli_usage(cli, "a number was expected");
 	}
@@ -514,7 +520,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	struct opts o;
 	int rc = parse_opts(cli, argc, argv,
 			    "--target --state --key-file --passphrase-fd --chunk-size --argon2-ops "
-			    "--argon2-mib ARGS",
+			    "--argon2-mib --full ARGS",
 			    &o);
 	if (rc != 0)
 		return rc;
@@ -538,6 +544,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 			       key,
 			       o.key_file == NULL ? &kdf : NULL,
 			       (uint32_t)o.chunk_size,
+			       o.full,
 			       !cli->json && isatty(STDERR_FILENO) ? show_progress : NULL,
 			       NULL};
 	if (cli->json)
@@ -606,6 +613,53 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 		qz_json_end(&cli->out, ']'), qz_json_end(&cli->out, '}');
 	free(all);
 	return QZ_EXIT_OK;
+}
+
+static void say_dropped(void *ctx, const qz_backup_rec_t *r)
+{
+	qz_cli_t *cli = ctx;
+	if (cli->json) {
+		qz_json_object(&cli->out, NULL);
+		qz_json_string(&cli->out, "id", r->id);
+		qz_json_string(&cli->out, "volume", r->volume);
+		qz_json_uint(&cli->out, "created", r->created);
+		qz_json_uint(&cli->out, "bytes", r->bytes);
+		qz_json_end(&cli->out, '}');
+	} else {
+		printf("%s %s %s%s, %" PRIu64 " bytes\n", r->id, r->volume,
+		       r->base[0] ? "incremental" : "full", r->complete ? "" : " (unfinished)",
+		       r->bytes);
+	}
+}
+
+/* Deletes the backups retention lets go, from the target and from dom0's records. */
+static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = parse_opts(cli, argc, argv,
+			    "--target --state --keep-last --keep-days --dry-run ARGS", &o);
+	if (rc != 0)
+		return rc;
+	if (o.keep_last == 0 && o.keep_days == 0)
+		return qz_cli_usage(cli, "say what to keep: --keep-last N and/or --keep-days D");
+	qz_target_t *t = NULL;
+	if (!o.dry_run && (rc = open_target(cli, o.target, &t)) != 0)
+		return rc;
+	qz_backup_keep_t k = {o.keep_last, o.keep_days, (uint64_t)time(NULL)};
+	char why[300] = "";
+	if (cli->json)
+		qz_json_object(&cli->out, NULL),
+		    qz_json_array(&cli->out, o.dry_run ? "would_drop" : "dropped");
+	else if (o.dry_run)
+		printf("would drop:\n");
+	int err = qz_backup_prune(cli->be, t, o.state ? o.state : DEFAULT_STATE, &k,
+				  (const char *const *)o.args, (size_t)o.nargs, o.dry_run,
+				  say_dropped, cli, why, sizeof(why));
+	if (cli->json)
+		qz_json_end(&cli->out, ']'), qz_json_end(&cli->out, '}');
+	if (t != NULL)
+		qz_target_close(t);
+	return err != 0 ? refused(cli, err, why) : QZ_EXIT_OK;
 }
 
 /* What the commands that read backups hold: the key or passphrase, and the target. */
@@ -706,9 +760,13 @@ const qz_cmd_t qz_backup_cmds[] = {
      "open a backup container from stdin; its verified stream goes to stdout", NULL, QZ_CMD_NOZFS},
     {"info", cmd_info, "", "show a backup container's header (stdin)", NULL, QZ_CMD_NOZFS},
     {"create", cmd_create,
-     "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--chunk-size B] VOL...",
+     "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--chunk-size B] [--full] "
+     "VOL...",
      "back volumes up to target T (dir:PATH, qube:NAME, exec:CMD), sealed", NULL, 0},
     {"list", cmd_list, "[--state DIR]", "dom0's records of backups", NULL, QZ_CMD_NOZFS},
+    {"prune", cmd_prune,
+     "--target T [--state DIR] (--keep-last N | --keep-days D)... [--dry-run] [VOL...]",
+     "delete the backups retention lets go (never one a kept backup's chain needs)", NULL, 0},
     {"verify", cmd_verify, "--target T [--state DIR] (--key-file F | --passphrase-fd N) ID...",
      "read backups back, open and verify everything, compare with dom0's records", NULL,
      QZ_CMD_NOZFS},

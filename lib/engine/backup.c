@@ -302,7 +302,7 @@ static int plan(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol, qz
 			      "never stopped, or revisions_to_keep -1)",
 			      vol);
 	snprintf(rec->volume, sizeof(rec->volume), "%s", vol);
-	*incremental = last_backup(be, o->state_dir, vol, last, &rec->seq);
+	*incremental = last_backup(be, o->state_dir, vol, last, &rec->seq) && !o->full;
 	err = qz_transfer_record(be, rec->snapshot, *incremental ? last->bookmark : NULL, tr);
 	if (err == 0 && *incremental && tr->fromguid != last->toguid)
 		*incremental = false; /* a bookmark of that name, not of that snapshot */
@@ -359,6 +359,14 @@ static void hold_tag(char *buf, size_t len, const char *id)
 	snprintf(buf, len, "%s-%.16s", HOLD_TAG, id);
 }
 
+void qz_backup_let_go(qz_backend_t *be, const char *state_dir, const qz_backup_rec_t *r)
+{
+	char tag[64];
+	hold_tag(tag, sizeof(tag), r->id);
+	(void)be->ops->release(be, r->snapshot, tag);
+	progress_drop(state_dir, r->id);
+}
+
 /* A new backup of vol has begun, so its unfinished ones will not be resumed: their snapshots
  * are let go (a hold would keep a pruned revision forever) and their progress dropped. Their
  * records stay, marked unfinished. */
@@ -369,15 +377,10 @@ static void abandon_unfinished(qz_backend_t *be, const qz_backup_opts_t *o,
 	size_t n = 0;
 	if (qz_backup_rec_list(o->state_dir, &all, &n) != 0)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		if (all[i].complete || strcmp(all[i].volume, rec->volume) != 0 ||
-		    strcmp(all[i].id, rec->id) == 0)
-			continue;
-		char tag[64];
-		hold_tag(tag, sizeof(tag), all[i].id);
-		(void)be->ops->release(be, all[i].snapshot, tag);
-		progress_drop(o->state_dir, all[i].id);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (!all[i].complete && strcmp(all[i].volume, rec->volume) == 0 &&
+		    strcmp(all[i].id, rec->id) != 0)
+			qz_backup_let_go(be, o->state_dir, &all[i]);
 	free(all);
 }
 

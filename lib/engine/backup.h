@@ -44,6 +44,7 @@ typedef struct qz_backup_opts {
 	const qz_seal_key_t *key;  /* the master key */
 	const qz_seal_info_t *kdf; /* kdf, salt and limits for the headers (passphrase keys) */
 	uint32_t chunk_size;
+	bool full; /* a full backup even if an incremental one could be made (a new chain) */
 	/* called after every chunk stored (may be NULL) */
 	void (*progress)(void *ctx, const char *vol, uint64_t bytes);
 	void *ctx;
@@ -55,6 +56,8 @@ int qz_backup_rec_write(const char *dir, const qz_backup_rec_t *r);
 int qz_backup_rec_read(const char *dir, const char *id, qz_backup_rec_t *r);
 /* All records in dir, in the order they were begun (*out malloc'd; none: *n = 0). */
 int qz_backup_rec_list(const char *dir, qz_backup_rec_t **out, size_t *n);
+/* Removes the record of backup id from dir. */
+int qz_backup_rec_remove(const char *dir, const char *id);
 
 /* Backs vol up to target t: incremental from its last whole backup in o->state_dir if that
  * one's bookmark is still there, full otherwise. An interrupted backup of vol is resumed after
@@ -76,5 +79,30 @@ int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_ba
 int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
 		      const char *const *ids, size_t n, const char *dataset, char *why,
 		      size_t whylen);
+
+/* Lets go of what an unfinished backup r kept for its resumption: its snapshot's hold and its
+ * progress (for abandoned and pruned backups). */
+void qz_backup_let_go(qz_backend_t *be, const char *state_dir, const qz_backup_rec_t *r);
+
+/* What `backup prune` keeps of each volume's backups: its `last` newest whole ones (at least
+ * one: the next incremental is made from it), those made in the `days` days before `now` (0:
+ * none by age), every backup a kept one's chain needs, and the newest backup when it is
+ * unfinished (it may be resumed). */
+typedef struct qz_backup_keep {
+	uint64_t last, days, now;
+} qz_backup_keep_t;
+
+/* Marks in drop[i] which of records all[0..n) (in the order begun) the rules of k let go. */
+void qz_backup_prune_plan(const qz_backup_rec_t *all, size_t n, const qz_backup_keep_t *k,
+			  bool *drop);
+/* Deletes from target t, then from dom0's records in state_dir, every backup the plan lets go
+ * (only those of the volumes vols[0..nvols), if nvols > 0): first its header (so nothing can
+ * restore it half), then its chunks, its bookmark, its record. With dry_run nothing is
+ * deleted. dropped (may be NULL) is told of each backup let go. A prune that is interrupted
+ * is finished by the next one. */
+int qz_backup_prune(qz_backend_t *be, qz_target_t *t, const char *state_dir,
+		    const qz_backup_keep_t *k, const char *const *vols, size_t nvols, bool dry_run,
+		    void (*dropped)(void *ctx, const qz_backup_rec_t *r), void *ctx, char *why,
+		    size_t whylen);
 
 #endif

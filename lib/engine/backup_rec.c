@@ -22,6 +22,16 @@ static bool id_ok(const char *id)
 	return true;
 }
 
+/* Makes a rename or unlink in dir durable. */
+static void sync_dir(const char *dir)
+{
+	int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d >= 0) {
+		fsync(d);
+		close(d);
+	}
+}
+
 int qz_backup_rec_write(const char *dir, const qz_backup_rec_t *r)
 {
 	if (!id_ok(r->id))
@@ -49,11 +59,19 @@ int qz_backup_rec_write(const char *dir, const qz_backup_rec_t *r)
 		unlink(tmp);
 		return err;
 	}
-	int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d >= 0) {
-		fsync(d);
-		close(d);
-	}
+	sync_dir(dir);
+	return 0;
+}
+
+int qz_backup_rec_remove(const char *dir, const char *id)
+{
+	if (!id_ok(id))
+		return EINVAL;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s.rec", dir, id);
+	if (unlink(path) != 0)
+		return errno;
+	sync_dir(dir);
 	return 0;
 }
 

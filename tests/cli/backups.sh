@@ -3,12 +3,13 @@
 # the test VM): a volume backed up full then incrementally, a running VM backed up from its
 # committed state, everything verified and restored with the same bytes; then a hostile target
 # that alters, drops, reorders, replays or swaps what it stores: every restore refuses and
-# leaves nothing; an encrypted pool backed up with its key unloaded; a passphrase alone restores.
+# leaves nothing; an encrypted pool backed up with its key unloaded; a passphrase alone restores;
+# retention drops old chains, never a backup a kept one needs.
 #   tests/cli/backups.sh ZPOOL     (qzfs and qzfs-backup-store in PATH)
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..51"
+echo "1..65"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -150,4 +151,27 @@ check "the passphrase alone restores it" 0 qzfs backup restore --target dir:$W/p
 check "... with the same bytes" 0 test "$(dsum $Z/rp)" = "$now"
 echo "a wrong passphrase" >"$W/wrong"
 check "a wrong passphrase opens nothing" 1 qzfs backup restore --target dir:$W/pstore --passphrase-fd 3 --to $Z/rw "$pid" 3<"$W/wrong"
+# retention: a new chain begun with --full; prune lets the old chain go, never what a kept backup
+# needs
+TS="--target dir:$W/store --state $W/state"
+check "a new chain: a full backup of an unchanged volume" 0 qzfs backup create $T --full $V
+want_out "... full" " full, "
+fid=$(printf '%s' "$out" | cut -d' ' -f1)
+check "prune must be told what to keep" 2 qzfs backup prune $TS
+check "prune --dry-run" 0 qzfs backup prune $TS --keep-last 1 --dry-run $V
+check "... names the old chain's four backups" 0 test "$(printf '%s\n' "$out" | grep -c " $V ")" = 4
+check "... and deletes nothing" 0 test -f "$S/${ids[0]}.h" -a -f "$S/${ids[3]}.c00000000"
+check "prune --keep-last 2 keeps both chains (the older one's newest needs it whole)" 0 qzfs backup prune $TS --keep-last 2 $V
+check "... drops nothing" 0 test -z "$out"
+check "prune --keep-last 1" 0 qzfs backup prune $TS --keep-last 1 $V
+check "... drops the old chain from the target" 0 test -z "$(ls "$S" | grep -e "${ids[0]}" -e "${ids[1]}" -e "${ids[2]}" -e "${ids[3]}")"
+check "... and from dom0's records, keeping other volumes'" 0 test "$(qzfs backup list --state "$W/state" | grep -c -e " $V " -e "$eid")" = 2
+check "the kept backup verifies" 0 qzfs backup verify $T "$fid"
+check "... and restores the volume's bytes" 0 qzfs backup restore $T --to $Z/rpr "$fid"
+check "... the same" 0 test "$(dsum $Z/rpr)" = "$(sum $V)"
+qzfs volume start $V --save-on-stop >/dev/null
+head -c 65536 /dev/urandom | dd of="$(dev $V)" bs=64k seek=50 conv=notrunc,fsync status=none
+qzfs volume stop $V --save-on-stop >/dev/null
+check "the next backup is incremental from the kept one" 0 qzfs backup create $T $V
+want_out "..." " incremental, "
 rm -rf "$W"

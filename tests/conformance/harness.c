@@ -12,6 +12,7 @@ static const char *kind;
 static char pool[128];
 static char base[256];
 static unsigned case_no;
+static char spare_zpool[64];
 
 const uint8_t key_a[QZ_WKEY_LEN] = {1,	2,  3,	4,  5,	6,  7,	8,  9,	10, 11, 12, 13, 14, 15, 16,
 				    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
@@ -148,6 +149,29 @@ static void wipe(const char *root)
 		fprintf(stderr, "conformance: could not clean up %s\n", root);
 }
 
+const char *spare_disk(const char *zpool)
+{
+	if (strcmp(kind, "model") == 0)
+		return "/dev/sdy";
+	const char *disk = getenv("QZFS_TEST_SPARE_DISK");
+	if (disk == NULL || disk[0] == '\0')
+		return NULL;
+	snprintf(spare_zpool, sizeof(spare_zpool), "%s", zpool);
+	return disk;
+}
+
+/* Destroys the case's zpool on the spare disk (real ZFS; a later zpool create needs no force). */
+static void drop_spare_zpool(void)
+{
+	if (spare_zpool[0] == '\0')
+		return;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "zpool destroy -f %s", spare_zpool);
+	if (system(cmd) != 0)
+		fprintf(stderr, "conformance: failed: %s\n", cmd);
+	spare_zpool[0] = '\0';
+}
+
 int suite_setup(void **state)
 {
 	(void)state;
@@ -191,6 +215,7 @@ int case_teardown(void **state)
 {
 	(void)state;
 	wipe(base);
+	drop_spare_zpool();
 	if (strcmp(kind, "model") == 0)
 		qz_backend_close(be);
 	return 0;

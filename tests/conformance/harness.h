@@ -34,6 +34,11 @@ extern const uint8_t key_a[QZ_WKEY_LEN], key_b[QZ_WKEY_LEN];
 /* Creates an encryption root with key. */
 void mkenc(const char *name, const uint8_t *key);
 
+/* A whole disk a case may make a zpool on: a made-up path on the model, $QZFS_TEST_SPARE_DISK on
+ * real ZFS (NULL when there is none: the case skips). The case names its zpool `zpool`; it is
+ * destroyed at the case's teardown. */
+const char *spare_disk(const char *zpool);
+
 int case_setup(void **state);
 int case_teardown(void **state);
 int suite_setup(void **state);

@@ -452,7 +452,6 @@ static void pool_setup_and_destroy(void **s)
 static void pool_on_block_devices(void **s)
 {
 	(void)s;
-	const char *devs[] = {"/dev/sdx"};
 	const char *bad[] = {"sdx"};
 	char zpool[64], proot[96];
 	snprintf(zpool, sizeof(zpool), "%s", N("x")); /* a unique name: tank/cN/x */
@@ -460,8 +459,9 @@ static void pool_on_block_devices(void **s)
 		if (*c == '/')
 			*c = 'z';
 	snprintf(proot, sizeof(proot), "%s/qubes", zpool);
-	if (strcmp(be->ops->name, "model") != 0)
-		skip(); /* on real ZFS, tests/vm/cli_volume.sh makes a zpool on a spare disk */
+	const char *devs[] = {spare_disk(zpool)};
+	if (devs[0] == NULL)
+		skip(); /* real ZFS without a spare disk */
 	assert_int_equal(qz_pool_setup_devices(be, zpool, "p", devs, 1), EINVAL); /* no dataset */
 	assert_int_equal(qz_pool_setup_devices(be, proot, "p", bad, 1), EINVAL);
 	assert_false(be->ops->exists(be, zpool));
@@ -511,9 +511,9 @@ static void pool_volumes_in_one_listing(void **s)
 static void import_volume_from_another_zpool(void **s)
 {
 	(void)s;
-	if (strcmp(be->ops->name, "model") != 0)
-		skip(); /* on real ZFS, tests/vm/cli_volume.sh uses a zpool on a spare disk */
-	const char *devs[] = {"/dev/sdy"};
+	const char *devs[] = {spare_disk("otherzpool")};
+	if (devs[0] == NULL)
+		skip(); /* real ZFS without a spare disk */
 	OK(qz_pool_setup_devices(be, "otherzpool/qubes", "other", devs, 1));
 	const char *src = "otherzpool/qubes/work/private", *dst = V("work", "private");
 	OK(qz_vol_create(be, src, &private_cfg));

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Runs INSIDE the test VM: makes a pool on the first virtio disk, runs the conformance and engine
-# suites, the qzfs command-line checks, the udev rule and the Python driver on real OpenZFS. Prints TAP; scripts/test counts it.
+# suites (the engine's cases that make a zpool of their own get the third disk), the qzfs
+# command-line checks, the udev rule and the Python driver on real OpenZFS. Prints TAP;
+# scripts/test counts it.
 set -u
 BUILD=${1:?build directory}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -9,7 +11,7 @@ if ! zpool create -f -o ashift=12 -O mountpoint=none -O compression=off qzt /dev
     echo "1..1"; echo "not ok 1 - zpool create on /dev/vda"; exit 1
 fi
 for suite in conformance engine; do
-    QZFS_TEST_BACKEND=real QZFS_TEST_POOL=qzt "$BUILD/tests/$suite"
+    QZFS_TEST_BACKEND=real QZFS_TEST_POOL=qzt QZFS_TEST_SPARE_DISK=/dev/vdc "$BUILD/tests/$suite"
 done
 PATH=$BUILD:$PATH bash "$HERE/cli.sh" qzt
 PATH=$BUILD:$PATH bash "$HERE/cli_volume.sh" qzt
