@@ -21,7 +21,7 @@
 struct opts {
 	const char *key_file;
 	int pass_fd; /* -1: none */
-	const char *dataset, *from, *token, *target, *state, *to;
+	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup;
 	char **args; /* the arguments that are not options, when "ARGS" is allowed */
 	int nargs;
 	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days;
@@ -94,6 +94,10 @@ static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed,
 			o->state = v;
 		else if (strcmp(a, "--to") == 0)
 			o->to = v;
+		else if (strcmp(a, "--volume") == 0)
+			o->volume = v;
+		else if (strcmp(a, "--backup") == 0)
+			o->backup = v;
 		else if ((bad = parse_uint(v, &num)) != 0)
 			;
 		else if (strcmp(a, "--passphrase-fd") == 0)
@@ -115,7 +119,11 @@ static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed,
 		if (bad != 0)
 			return qz_cli_usage(cli, "a number was expected");
 	}
-	if (strstr(allowed, "--key-file") != NULL && (o->key_file == NULL) == (o->pass_fd < 0))
+	bool need_key = strstr(allowed, "--key-file") != NULL &&
+			(strstr(allowed, "KEY-IF-TARGET") == NULL || o->target != NULL);
+	if (o->key_file != NULL && o->pass_fd >= 0)
+		return qz_cli_usage(cli, "give --key-file FILE or --passphrase-fd N, not both");
+	if (need_key && o->key_file == NULL && o->pass_fd < 0)
 		return qz_cli_usage(cli, "give --key-file FILE or --passphrase-fd N");
 	return 0;
 }
@@ -317,7 +325,8 @@ static int cmd_open(qz_cli_t *cli, int argc, char **argv)
 	return err != 0 ? refused(cli, err, why) : QZ_EXIT_OK;
 }
 
-/* Shows a container's header (read from stdin), which needs no key. */
+/* Shows a container's header (read from stdin), which needs no key: all of it but the volume's
+ * name, which is sealed. */
 static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 {
 	(void)argv;
@@ -344,7 +353,6 @@ static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 	if (cli->json) {
 		qz_json_object(&cli->out, NULL);
 		qz_json_string(&cli->out, "id", id);
-		qz_json_string(&cli->out, "dataset", info.dataset);
 		qz_json_uint(&cli->out, "toguid", info.toguid);
 		qz_json_uint(&cli->out, "fromguid", info.fromguid);
 		qz_json_bool(&cli->out, "raw", info.raw);
@@ -354,9 +362,9 @@ static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 			       info.kdf == QZ_KDF_ARGON2ID ? "passphrase" : "file");
 		qz_json_end(&cli->out, '}');
 	} else {
-		printf("backup %s of %s: snapshot guid %" PRIu64 ", %s%s, chunks of %u bytes, key "
-		       "from a %s\n",
-		       id, info.dataset, info.toguid, info.fromguid ? "incremental" : "full",
+		printf("backup %s (volume name sealed): snapshot guid %" PRIu64
+		       ", %s%s, chunks of %u bytes, key from a %s\n",
+		       id, info.toguid, info.fromguid ? "incremental" : "full",
 		       info.raw ? ", raw" : "", info.chunk_size,
 		       info.kdf == QZ_KDF_ARGON2ID ? "passphrase" : "key file");
 	}
@@ -575,42 +583,102 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	return err != 0 ? refused(cli, err, why) : QZ_EXIT_OK;
 }
 
-/* Lists dom0's records of backups. */
+/* What the commands that read backups hold: the key or passphrase, and the target. */
+struct session {
+	qz_seal_key_t *key;
+	qz_secret_t *pass;
+	qz_target_t *t;
+	qz_open_secret_t secret;
+};
+
+/* Reads the key or passphrase o names and connects to its target; an exit code on failure. */
+static int session_open(qz_cli_t *cli, const struct opts *o, struct session *s)
+{
+	memset(s, 0, sizeof(*s));
+	int rc = get_secret(cli, o, &s->key, &s->pass);
+	if (rc == 0 && (rc = open_target(cli, o->target, &s->t)) != 0) {
+		qz_seal_key_free(s->key);
+		qz_secret_free(s->pass);
+	}
+	s->secret.key = s->key;
+	s->secret.pass = s->pass != NULL ? s->pass->buf : NULL;
+	s->secret.passlen = s->pass != NULL ? s->pass->len : 0;
+	return rc;
+}
+
+static void session_close(struct session *s)
+{
+	qz_target_close(s->t);
+	qz_seal_key_free(s->key);
+	qz_secret_free(s->pass);
+}
+
+/* One backup, as `backup list` shows it. */
+static void show_backup(qz_cli_t *cli, const qz_backup_rec_t *r)
+{
+	char when[32] = "";
+	time_t t = (time_t)r->created;
+	struct tm tm;
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (cli->json) {
+		qz_json_object(&cli->out, NULL);
+		qz_json_string(&cli->out, "id", r->id);
+		qz_json_string(&cli->out, "volume", r->volume);
+		qz_json_string(&cli->out, "snapshot", r->snapshot);
+		qz_json_string(&cli->out, "base", r->base);
+		qz_json_uint(&cli->out, "toguid", r->toguid);
+		qz_json_uint(&cli->out, "fromguid", r->fromguid);
+		qz_json_uint(&cli->out, "created", r->created);
+		qz_json_uint(&cli->out, "bytes", r->bytes);
+		qz_json_uint(&cli->out, "chunks", r->chunks);
+		qz_json_bool(&cli->out, "raw", r->raw);
+		qz_json_bool(&cli->out, "complete", r->complete);
+		qz_json_end(&cli->out, '}');
+	} else {
+		printf("%s %s %s%s%s %" PRIu64 " bytes %s\n", r->id, r->volume,
+		       r->fromguid != 0 ? "incremental" : "full", r->raw ? " raw" : "",
+		       r->complete ? "" : " (unfinished)", r->bytes, when);
+	}
+}
+
+/* Lists dom0's records of backups or, with --target and the key, what the target holds. */
 static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv, "--state", &o);
+	int rc = parse_opts(cli, argc, argv,
+			    "--state --target --key-file --passphrase-fd KEY-IF-TARGET", &o);
 	if (rc != 0)
 		return rc;
 	qz_backup_rec_t *all = NULL;
-	size_t n = 0;
-	int err = qz_backup_rec_list(o.state ? o.state : DEFAULT_STATE, &all, &n);
+	size_t n = 0, unopened = 0;
+	char why[300] = "";
+	int err = 0;
+	if (o.target != NULL) {
+		struct session ss;
+		if ((rc = session_open(cli, &o, &ss)) != 0)
+			return rc;
+		err = qz_backup_discover(ss.t, &ss.secret, &all, &n, &unopened, why, sizeof(why));
+		session_close(&ss);
+	} else if ((err = qz_backup_rec_list(o.state ? o.state : DEFAULT_STATE, &all, &n)) != 0) {
+		snprintf(why, sizeof(why), "%s: %s", o.state ? o.state : DEFAULT_STATE,
+			 strerror(err));
+	}
 	if (err != 0)
-		return qz_cli_fail(cli, o.state ? o.state : DEFAULT_STATE, err);
+		return refused(cli, err, why);
 	if (cli->json)
 		qz_json_object(&cli->out, NULL), qz_json_array(&cli->out, "backups");
-	for (size_t i = 0; i < n; i++) {
-		qz_backup_rec_t *r = &all[i];
-		if (cli->json) {
-			qz_json_object(&cli->out, NULL);
-			qz_json_string(&cli->out, "id", r->id);
-			qz_json_string(&cli->out, "volume", r->volume);
-			qz_json_string(&cli->out, "snapshot", r->snapshot);
-			qz_json_string(&cli->out, "base", r->base);
-			qz_json_uint(&cli->out, "created", r->created);
-			qz_json_uint(&cli->out, "bytes", r->bytes);
-			qz_json_uint(&cli->out, "chunks", r->chunks);
-			qz_json_bool(&cli->out, "raw", r->raw);
-			qz_json_bool(&cli->out, "complete", r->complete);
-			qz_json_end(&cli->out, '}');
-		} else {
-			printf("%s %s %s%s%s %" PRIu64 " bytes\n", r->id, r->volume,
-			       r->base[0] ? "incremental" : "full", r->raw ? " raw" : "",
-			       r->complete ? "" : " (unfinished)", r->bytes);
-		}
+	for (size_t i = 0; i < n; i++)
+		show_backup(cli, &all[i]);
+	if (cli->json) {
+		qz_json_end(&cli->out, ']');
+		if (o.target != NULL)
+			qz_json_uint(&cli->out, "unopened", unopened);
+		qz_json_end(&cli->out, '}');
 	}
-	if (cli->json)
-		qz_json_end(&cli->out, ']'), qz_json_end(&cli->out, '}');
+	if (unopened > 0)
+		fprintf(stderr, "qzfs %s: %zu backup header(s) on the target do not open with this key\n",
+			cli->cmd, unopened);
 	free(all);
 	return QZ_EXIT_OK;
 }
@@ -662,36 +730,6 @@ static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 	return err != 0 ? refused(cli, err, why) : QZ_EXIT_OK;
 }
 
-/* What the commands that read backups hold: the key or passphrase, and the target. */
-struct session {
-	qz_seal_key_t *key;
-	qz_secret_t *pass;
-	qz_target_t *t;
-	qz_open_secret_t secret;
-};
-
-/* Reads the key or passphrase o names and connects to its target; an exit code on failure. */
-static int session_open(qz_cli_t *cli, const struct opts *o, struct session *s)
-{
-	memset(s, 0, sizeof(*s));
-	int rc = get_secret(cli, o, &s->key, &s->pass);
-	if (rc == 0 && (rc = open_target(cli, o->target, &s->t)) != 0) {
-		qz_seal_key_free(s->key);
-		qz_secret_free(s->pass);
-	}
-	s->secret.key = s->key;
-	s->secret.pass = s->pass != NULL ? s->pass->buf : NULL;
-	s->secret.passlen = s->pass != NULL ? s->pass->len : 0;
-	return rc;
-}
-
-static void session_close(struct session *s)
-{
-	qz_target_close(s->t);
-	qz_seal_key_free(s->key);
-	qz_secret_free(s->pass);
-}
-
 /* Reads backups back from the target and checks them against dom0's records. */
 static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 {
@@ -722,25 +760,77 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 	return err != 0 ? refused(cli, err == ENOENT ? EINVAL : err, why) : QZ_EXIT_OK;
 }
 
-/* Restores a chain of backups (full first) into a new volume dataset. */
+/* The chain of backups that restores --backup ID, or the newest whole backup of --volume NAME,
+ * from what the target holds (opened with the key): ids (malloc'd) in *ids, *n of them. */
+static int find_chain(qz_target_t *t, const qz_open_secret_t *secret, const struct opts *o,
+		      char ***ids, size_t *n, char *why, size_t whylen)
+{
+	qz_backup_rec_t *all = NULL;
+	size_t nall = 0, unopened = 0, len = 0;
+	*ids = NULL;
+	int err = qz_backup_discover(t, secret, &all, &nall, &unopened, why, whylen);
+	size_t *chain = err == 0 ? calloc(nall + 1, sizeof(*chain)) : NULL;
+	if (err == 0 && chain == NULL)
+		err = ENOMEM;
+	if (err == 0)
+		len = qz_backup_chain_for(all, nall, o->volume, o->backup, chain);
+	if (err == 0 && len == 0) {
+		snprintf(why, whylen, "the target has no whole chain of backups that restores %s%s%s",
+			 o->backup != NULL ? "backup " : "volume ",
+			 o->backup != NULL ? o->backup : o->volume,
+			 unopened > 0 ? " (some of its headers do not open with this key)" : "");
+		err = ENOENT;
+	}
+	if (err == 0 && (*ids = calloc(len, sizeof(**ids))) == NULL)
+		err = ENOMEM;
+	for (size_t i = 0; err == 0 && i < len; i++)
+		if (((*ids)[i] = strdup(all[chain[i]].id)) == NULL)
+			err = ENOMEM;
+	*n = len;
+	free(chain);
+	free(all);
+	return err;
+}
+
+/* Restores a chain of backups (full first) into a new volume dataset: the ids given, or the
+ * chain found on the target for --backup ID or --volume NAME. */
 static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
 	int rc = parse_opts(cli, argc, argv,
-			    "--target --state --to --key-file --passphrase-fd ARGS", &o);
+			    "--target --state --to --volume --backup --key-file --passphrase-fd ARGS",
+			    &o);
 	if (rc != 0)
 		return rc;
-	if (o.nargs == 0 || o.to == NULL)
-		return qz_cli_usage(cli, "give --to DATASET and the backups, full one first");
+	int ways = (o.nargs > 0) + (o.volume != NULL) + (o.backup != NULL);
+	if (ways != 1 || o.to == NULL)
+		return qz_cli_usage(cli, "give --to DATASET and the backups (full one first), or "
+					 "--volume NAME, or --backup ID");
 	struct session ss;
 	if ((rc = session_open(cli, &o, &ss)) != 0)
 		return rc;
-	char why[300] = "";
-	int err = qz_backup_restore(cli->be, ss.t, &ss.secret, (const char *const *)o.args,
-				    (size_t)o.nargs, o.to, why, sizeof(why));
+	char why[300] = "", **found = NULL;
+	size_t n = (size_t)o.nargs;
+	int err = 0;
+	if (o.nargs == 0 &&
+	    (err = find_chain(ss.t, &ss.secret, &o, &found, &n, why, sizeof(why))) == 0 &&
+	    !cli->json) {
+		printf("restoring %zu backup(s):", n);
+		for (size_t i = 0; i < n; i++)
+			printf(" %s", found[i]);
+		putchar('\n');
+	}
+	if (err == 0)
+		err = qz_backup_restore(cli->be, ss.t, &ss.secret,
+					found != NULL ? (const char *const *)found
+						      : (const char *const *)o.args,
+					n, o.to, why, sizeof(why));
+	for (size_t i = 0; found != NULL && i < n; i++)
+		free(found[i]);
+	free(found);
 	session_close(&ss);
 	if (err != 0)
-		return refused(cli, err == EEXIST ? err : EBADMSG, why);
+		return refused(cli, err == EEXIST || err == ENOENT ? err : EBADMSG, why);
 	return qz_cli_report(cli, "restored", o.to);
 }
 
@@ -763,14 +853,19 @@ const qz_cmd_t qz_backup_cmds[] = {
      "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--chunk-size B] [--full] "
      "VOL...",
      "back volumes up to target T (dir:PATH, qube:NAME, exec:CMD), sealed", NULL, 0},
-    {"list", cmd_list, "[--state DIR]", "dom0's records of backups", NULL, QZ_CMD_NOZFS},
+    {"list", cmd_list, "[--state DIR | --target T (--key-file F | --passphrase-fd N)]",
+     "dom0's records of backups, or what a target holds (opened with the key)", NULL,
+     QZ_CMD_NOZFS},
     {"prune", cmd_prune,
      "--target T [--state DIR] (--keep-last N | --keep-days D)... [--dry-run] [VOL...]",
      "delete the backups retention lets go (never one a kept backup's chain needs)", NULL, 0},
     {"verify", cmd_verify, "--target T [--state DIR] (--key-file F | --passphrase-fd N) ID...",
      "read backups back, open and verify everything, compare with dom0's records", NULL,
      QZ_CMD_NOZFS},
-    {"restore", cmd_restore, "--target T --to DATASET (--key-file F | --passphrase-fd N) ID...",
-     "restore a chain of backups (full first) into a new volume", NULL, 0},
+    {"restore", cmd_restore,
+     "--target T --to DATASET (--key-file F | --passphrase-fd N) (ID... | --volume NAME | "
+     "--backup ID)",
+     "restore a chain of backups (full first; or found on the target) into a new volume", NULL,
+     0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

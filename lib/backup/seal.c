@@ -20,12 +20,21 @@
 #define MAX_OPSLIMIT   16
 #define MAX_MEMLIMIT   (1ull << 30)
 #define CHECKPOINT_TAG "QZCP1"
+#define FINISHED_BIT   (1ull << 63) /* in a checkpoint's chunk index */
 #define SUBKEY_CONTEXT "qzfs sealed stream 1"
+#define NAMEKEY_CONTEXT "qzfs sealed name 2"
+#define TRAILER_CONTEXT "qzfs sealed trailer 2"
+#define NAME_AT	       QZ_SEAL_HEADER_FIXED
+#define SS_AT	       (QZ_SEAL_HEADER_FIXED + QZ_SEAL_NAME_SEALED)
 
 typedef crypto_secretstream_xchacha20poly1305_state ss_state;
 
 static_assert(QZ_SEAL_ABYTES == crypto_secretstream_xchacha20poly1305_ABYTES, "ABYTES");
 static_assert(SS_HEADER == 24, "secretstream header");
+static_assert(QZ_SEAL_NAME_SEALED ==
+		  QZ_SEAL_NAME_PAD + crypto_aead_xchacha20poly1305_ietf_ABYTES,
+	      "sealed name");
+static_assert(SS_AT + SS_HEADER == QZ_SEAL_HEADER_MAX, "header length");
 
 /* Where a sealer, or an opener, is in a container. */
 struct qz_sealer {
@@ -166,17 +175,21 @@ void qz_seal_info_init(qz_seal_info_t *info, enum qz_seal_kdf kdf)
 	}
 }
 
-/* Checks the fields a header carries; EBADMSG with the reason. */
-static int check_info(const qz_seal_info_t *info, char *why, size_t whylen)
+/* Checks a dataset's name: 1 to 255 printable bytes, no space; EBADMSG with the reason. */
+static int check_name(const char *name, size_t n, char *why, size_t whylen)
 {
-	size_t n = strnlen(info->dataset, sizeof(info->dataset));
-	if (n == 0 || n > 255)
+	if (n == 0 || n >= QZ_SEAL_NAME_PAD)
 		return qz_why(why, whylen, EBADMSG, "the dataset name is empty or too long");
 	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)info->dataset[i] < 0x21 ||
-		    (unsigned char)info->dataset[i] > 0x7e)
+		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
 			return qz_why(why, whylen, EBADMSG, "the dataset name has a byte 0x%02x",
-				      (unsigned char)info->dataset[i]);
+				      (unsigned char)name[i]);
+	return 0;
+}
+
+/* Checks the plaintext fields a header carries; EBADMSG with the reason. */
+static int check_info(const qz_seal_info_t *info, char *why, size_t whylen)
+{
 	if (info->toguid == 0)
 		return qz_why(why, whylen, EBADMSG, "the snapshot guid is 0");
 	if (info->chunk_size < QZ_SEAL_MIN_CHUNK || info->chunk_size > QZ_SEAL_MAX_CHUNK)
@@ -203,14 +216,26 @@ static int check_info(const qz_seal_info_t *info, char *why, size_t whylen)
 	return 0;
 }
 
-/* Writes the header but its secretstream part; returns its length. */
-static size_t write_header(const qz_seal_info_t *info, uint8_t *h)
+/* A key of backup id for one purpose (context): its sealed name, or its trailer. */
+static void id_key(const qz_seal_key_t *master, const char *context,
+		   const uint8_t id[QZ_SEAL_ID_BYTES],
+		   uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES])
 {
-	size_t n = strlen(info->dataset);
+	crypto_generichash_state gs;
+	crypto_generichash_init(&gs, master->k, sizeof(master->k), 32);
+	crypto_generichash_update(&gs, (const uint8_t *)context, strlen(context) + 1);
+	crypto_generichash_update(&gs, id, QZ_SEAL_ID_BYTES);
+	crypto_generichash_final(&gs, key, 32);
+}
+
+/* Writes the header but its secretstream part, the name sealed with master; returns its
+ * length. */
+static size_t write_header(const qz_seal_info_t *info, const qz_seal_key_t *master, uint8_t *h)
+{
 	memset(h, 0, QZ_SEAL_HEADER_FIXED);
 	memcpy(h, MAGIC, 8);
 	qz_put_le(h + 8, QZ_SEAL_VERSION, 4);
-	qz_put_le(h + 12, QZ_SEAL_HEADER_FIXED + n + SS_HEADER, 4);
+	qz_put_le(h + 12, QZ_SEAL_HEADER_MAX, 4);
 	memcpy(h + 16, info->id, QZ_SEAL_ID_BYTES);
 	qz_put_le(h + 32, info->toguid, 8);
 	qz_put_le(h + 40, info->fromguid, 8);
@@ -221,9 +246,39 @@ static size_t write_header(const qz_seal_info_t *info, uint8_t *h)
 	qz_put_le(h + 72, info->memlimit, 8);
 	memcpy(h + 80, info->salt, QZ_SEAL_SALT_BYTES);
 	qz_put_le(h + 96, info->created, 8);
-	qz_put_le(h + 104, n, 2);
-	memcpy(h + QZ_SEAL_HEADER_FIXED, info->dataset, n);
-	return QZ_SEAL_HEADER_FIXED + n;
+	qz_put_le(h + 104, QZ_SEAL_NAME_SEALED, 2);
+	uint8_t padded[QZ_SEAL_NAME_PAD] = {0}, key[32], nonce[24] = {0};
+	memcpy(padded, info->dataset, strlen(info->dataset));
+	id_key(master, NAMEKEY_CONTEXT, info->id, key);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(h + NAME_AT, NULL, padded, sizeof(padded), h,
+						   QZ_SEAL_HEADER_FIXED, NULL, nonce, key);
+	sodium_memzero(key, sizeof(key));
+	return SS_AT;
+}
+
+/* Opens the name sealed in header h (read strictly) into info->dataset; EBADMSG if it does not
+ * open with master, or is not a name. */
+static int open_name(const uint8_t *h, const qz_seal_key_t *master, qz_seal_info_t *info,
+		     char *why, size_t whylen)
+{
+	uint8_t padded[QZ_SEAL_NAME_PAD], key[32], nonce[24] = {0};
+	id_key(master, NAMEKEY_CONTEXT, info->id, key);
+	int bad = crypto_aead_xchacha20poly1305_ietf_decrypt(padded, NULL, NULL, h + NAME_AT,
+							     QZ_SEAL_NAME_SEALED, h,
+							     QZ_SEAL_HEADER_FIXED, nonce, key);
+	sodium_memzero(key, sizeof(key));
+	if (bad)
+		return qz_why(why, whylen, EBADMSG,
+			      "the header does not open: the wrong key or passphrase, or the "
+			      "backup was altered");
+	size_t n = strnlen((const char *)padded, sizeof(padded));
+	for (size_t i = n; i < sizeof(padded); i++)
+		if (padded[i] != 0)
+			return qz_why(why, whylen, EBADMSG, "the sealed name is not padded");
+	int err = check_name((const char *)padded, n, why, whylen);
+	if (err == 0)
+		memcpy(info->dataset, padded, n + 1);
+	return err;
 }
 
 int qz_seal_header_length(const uint8_t *h, size_t *len, char *why, size_t whylen)
@@ -233,10 +288,10 @@ int qz_seal_header_length(const uint8_t *h, size_t *len, char *why, size_t whyle
 	if (qz_get_le(h + 8, 4) != QZ_SEAL_VERSION)
 		return qz_why(why, whylen, EBADMSG, "sealed format version %llu is not known",
 			      (unsigned long long)qz_get_le(h + 8, 4));
-	uint64_t n = qz_get_le(h + 104, 2), total = qz_get_le(h + 12, 4);
-	if (n == 0 || n > 255 || total != QZ_SEAL_HEADER_FIXED + n + SS_HEADER)
-		return qz_why(why, whylen, EBADMSG, "the header's lengths do not agree");
-	*len = (size_t)total;
+	if (qz_get_le(h + 104, 2) != QZ_SEAL_NAME_SEALED ||
+	    qz_get_le(h + 12, 4) != QZ_SEAL_HEADER_MAX)
+		return qz_why(why, whylen, EBADMSG, "the header's lengths are not the format's");
+	*len = QZ_SEAL_HEADER_MAX;
 	return 0;
 }
 
@@ -270,10 +325,6 @@ int qz_seal_header_parse(const uint8_t *h, size_t len, qz_seal_info_t *info, cha
 	info->memlimit = qz_get_le(h + 72, 8);
 	memcpy(info->salt, h + 80, QZ_SEAL_SALT_BYTES);
 	info->created = qz_get_le(h + 96, 8);
-	size_t n = (size_t)qz_get_le(h + 104, 2);
-	memcpy(info->dataset, h + QZ_SEAL_HEADER_FIXED, n);
-	if (memchr(info->dataset, 0, n) != NULL)
-		return qz_why(why, whylen, EBADMSG, "the dataset name has a NUL byte");
 	return check_info(info, why, whylen);
 }
 
@@ -323,9 +374,11 @@ int qz_sealer_new(const qz_seal_info_t *info, const qz_seal_key_t *master, uint8
 {
 	if (sodium_init() < 0)
 		return qz_why(why, whylen, ENOMEM, "libsodium did not start");
-	if (check_info(info, why, whylen) != 0)
+	if (check_info(info, why, whylen) != 0 ||
+	    check_name(info->dataset, strnlen(info->dataset, sizeof(info->dataset)), why,
+		       whylen) != 0)
 		return EINVAL;
-	size_t n = write_header(info, hdr);
+	size_t n = write_header(info, master, hdr);
 	uint8_t key[32];
 	ss_state st;
 	subkey(master, hdr, n, key);
@@ -333,8 +386,10 @@ int qz_sealer_new(const qz_seal_info_t *info, const qz_seal_key_t *master, uint8
 	sodium_memzero(key, sizeof(key));
 	*hdrlen = n + SS_HEADER;
 	int err = state_new(hdr, *hdrlen, out, why, whylen);
-	if (err == 0)
+	if (err == 0) {
 		(*out)->st = st;
+		memcpy((*out)->info.dataset, info->dataset, sizeof(info->dataset));
+	}
 	sodium_memzero(&st, sizeof(st));
 	return err;
 }
@@ -363,6 +418,11 @@ uint64_t qz_sealer_index(const qz_sealer_t *s)
 	return s->index;
 }
 
+bool qz_sealer_finished(const qz_sealer_t *s)
+{
+	return s->finished;
+}
+
 void qz_sealer_checkpoint(const qz_sealer_t *s, uint8_t *cp, size_t *len)
 {
 	static_assert(sizeof(CHECKPOINT_TAG) + 8 + 32 + sizeof(ss_state) <= QZ_SEAL_CHECKPOINT_MAX,
@@ -370,7 +430,7 @@ void qz_sealer_checkpoint(const qz_sealer_t *s, uint8_t *cp, size_t *len)
 	size_t o = 0;
 	memcpy(cp, CHECKPOINT_TAG, sizeof(CHECKPOINT_TAG));
 	o += sizeof(CHECKPOINT_TAG);
-	qz_put_le(cp + o, s->finished ? UINT64_MAX : s->index, 8);
+	qz_put_le(cp + o, s->index | (s->finished ? FINISHED_BIT : 0), 8);
 	o += 8;
 	memcpy(cp + o, s->digest, 32);
 	o += 32;
@@ -389,8 +449,11 @@ int qz_sealer_resume(const uint8_t *hdr, size_t hdrlen, const uint8_t *cp, size_
 	if (cplen != o + 8 + 32 + sizeof(ss_state) || memcmp(cp, CHECKPOINT_TAG, o) != 0 ||
 	    sodium_memcmp(cp + o + 8, s->digest, 32) != 0)
 		err = qz_why(why, whylen, EINVAL, "the checkpoint is not one of this backup");
-	else if ((s->index = qz_get_le(cp + o, 8)) == UINT64_MAX)
-		err = qz_why(why, whylen, EINVAL, "the backup was sealed to its end already");
+	else {
+		uint64_t v = qz_get_le(cp + o, 8);
+		s->index = v & ~FINISHED_BIT;
+		s->finished = (v & FINISHED_BIT) != 0;
+	}
 	if (err != 0) {
 		qz_sealer_free(s);
 		return err;
@@ -406,6 +469,48 @@ void qz_sealer_free(qz_sealer_t *s)
 		sodium_free(s);
 }
 
+/* ---- the trailer ---- */
+
+int qz_seal_trailer(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master,
+		    uint64_t chunks, uint64_t bytes, uint8_t out[QZ_SEAL_TRAILER_BYTES])
+{
+	qz_seal_info_t info;
+	int err = qz_seal_header_parse(hdr, hdrlen, &info, NULL, 0);
+	if (err != 0)
+		return err;
+	uint8_t counts[16], digest[32], key[32], nonce[24] = {0};
+	qz_put_le(counts, chunks, 8);
+	qz_put_le(counts + 8, bytes, 8);
+	crypto_generichash(digest, 32, hdr, hdrlen, NULL, 0);
+	id_key(master, TRAILER_CONTEXT, info.id, key);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out, NULL, counts, 16, digest, 32, NULL, nonce,
+						   key);
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
+int qz_seal_trailer_open(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master,
+			 const uint8_t *t, size_t len, uint64_t *chunks, uint64_t *bytes,
+			 char *why, size_t whylen)
+{
+	qz_seal_info_t info;
+	int err = qz_seal_header_parse(hdr, hdrlen, &info, why, whylen);
+	if (err != 0)
+		return err;
+	uint8_t counts[16], digest[32], key[32], nonce[24] = {0};
+	crypto_generichash(digest, 32, hdr, hdrlen, NULL, 0);
+	id_key(master, TRAILER_CONTEXT, info.id, key);
+	int bad = len != QZ_SEAL_TRAILER_BYTES ||
+		  crypto_aead_xchacha20poly1305_ietf_decrypt(counts, NULL, NULL, t, len, digest,
+							     32, nonce, key) != 0;
+	sodium_memzero(key, sizeof(key));
+	if (bad)
+		return qz_why(why, whylen, EBADMSG, "the trailer is not this backup's");
+	*chunks = qz_get_le(counts, 8);
+	*bytes = qz_get_le(counts + 8, 8);
+	return 0;
+}
+
 /* ---- opening ---- */
 
 int qz_opener_new(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master, qz_opener_t **out,
@@ -413,10 +518,12 @@ int qz_opener_new(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master
 {
 	struct qz_sealer *s = NULL;
 	int err = state_new(hdr, hdrlen, &s, why, whylen);
+	if (err == 0 && (err = open_name(hdr, master, &s->info, why, whylen)) != 0)
+		qz_sealer_free(s);
 	if (err != 0)
 		return err;
 	uint8_t key[32];
-	subkey(master, hdr, hdrlen - SS_HEADER, key);
+	subkey(master, hdr, SS_AT, key);
 	crypto_secretstream_xchacha20poly1305_init_pull(&s->st, hdr + hdrlen - SS_HEADER, key);
 	sodium_memzero(key, sizeof(key));
 	*out = (qz_opener_t *)s; /* its only member */

@@ -2,7 +2,9 @@
  * The sealed container: how a ZFS stream leaves dom0 for an untrusted backup target. The stream
  * is cut into chunks of a fixed size, each sealed with libsodium's secretstream
  * (XChaCha20-Poly1305); the last one carries the FINAL tag, so a stream cut short is detected.
- * A plaintext header names the backup (id, dataset, guids, chunk size, key derivation); its
+ * A header describes the backup (id, guids, chunk size, key derivation) in plaintext, and the
+ * name of the volume it is of sealed (padded, so not even its length shows), with the plaintext
+ * fields as associated data: with the key, a header opens whole or not at all. The header's
  * digest, with the chunk's index and stream offset, is every chunk's associated data, and the
  * sealing key is derived from the master key and the header, so no header field can be changed
  * and no chunk moved, dropped, repeated, or taken from another backup without the opener
@@ -15,11 +17,18 @@
  * bytes (plaintext + QZ_SEAL_ABYTES). Chunk i holds stream bytes [i * chunk_size, ...): every
  * chunk but the last is exactly chunk_size bytes of plaintext.
  *
- *   0 magic "QZFSSEAL"    8 version (1)       12 header length   16 backup id (16 bytes)
+ *   0 magic "QZFSSEAL"    8 version (2)       12 header length (402)      16 backup id (16 bytes)
  *  32 toguid             40 fromguid         48 chunk size      52 flags (1: raw stream)
  *  56 kdf (0 key file, 1 Argon2id)           60 zero            64 opslimit   72 memlimit
- *  80 salt (16 bytes)    96 creation time   104 dataset length n (1-255)     106 dataset
- *  106+n secretstream header (24 bytes)       = header length 130 + n
+ *  80 salt (16 bytes)    96 creation time   104 sealed name length (272)
+ * 106 the sealed name: the dataset's name NUL-padded to 256 bytes, XChaCha20-Poly1305 (IETF)
+ *     under a key derived from the master key and the id (nonce 0), bytes 0-105 as associated
+ *     data
+ * 378 secretstream header (24 bytes)
+ *
+ * A trailer, stored once the last chunk is, says the backup is whole: its chunk and byte counts
+ * sealed under a key derived from the master key and the id, with the header's digest as
+ * associated data. A target can withhold it (the backup then looks unfinished) but not make one.
  */
 #ifndef QZFS_SEAL_H
 #define QZFS_SEAL_H
@@ -28,9 +37,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QZ_SEAL_VERSION	       1
-#define QZ_SEAL_HEADER_FIXED   106 /* the header up to the dataset name */
-#define QZ_SEAL_HEADER_MAX     (QZ_SEAL_HEADER_FIXED + 255 + 24)
+#define QZ_SEAL_VERSION	       2
+#define QZ_SEAL_HEADER_FIXED   106 /* the header up to the sealed name */
+#define QZ_SEAL_NAME_PAD       256 /* a name is padded to this many bytes, then sealed */
+#define QZ_SEAL_NAME_SEALED    (QZ_SEAL_NAME_PAD + 16)
+#define QZ_SEAL_HEADER_MAX     (QZ_SEAL_HEADER_FIXED + QZ_SEAL_NAME_SEALED + 24)
 #define QZ_SEAL_ABYTES	       17 /* what sealing adds to a chunk */
 #define QZ_SEAL_MIN_CHUNK      4096
 #define QZ_SEAL_MAX_CHUNK      (16u << 20)
@@ -39,13 +50,14 @@
 #define QZ_SEAL_ID_BYTES       16
 #define QZ_SEAL_SALT_BYTES     16
 #define QZ_SEAL_CHECKPOINT_MAX 128
+#define QZ_SEAL_TRAILER_BYTES  (16 + 16) /* chunk and byte counts, sealed */
 
 enum qz_seal_kdf { QZ_KDF_KEYFILE = 0, QZ_KDF_ARGON2ID = 1 };
 
 /* What a header says. */
 typedef struct qz_seal_info {
 	uint8_t id[QZ_SEAL_ID_BYTES]; /* the backup's random id */
-	char dataset[256];	      /* the volume it is of, for people and for restore */
+	char dataset[QZ_SEAL_NAME_PAD]; /* the volume it is of (sealed; "" until opened) */
 	uint64_t toguid, fromguid;    /* the stream's snapshot and incremental base (0: full) */
 	uint32_t chunk_size;
 	bool raw;	  /* a raw stream of encrypted data */
@@ -88,11 +100,13 @@ int qz_sealer_chunk(qz_sealer_t *s, const uint8_t *plain, size_t len, bool final
 		    size_t *outlen);
 /* The index of the next chunk. */
 uint64_t qz_sealer_index(const qz_sealer_t *s);
+/* Whether the final chunk was sealed. */
+bool qz_sealer_finished(const qz_sealer_t *s);
 /* A checkpoint after the chunks sealed so far (secret: it holds key state; dom0 keeps it), from
  * which qz_sealer_resume continues; *len is at most QZ_SEAL_CHECKPOINT_MAX. */
 void qz_sealer_checkpoint(const qz_sealer_t *s, uint8_t *cp, size_t *len);
 /* A sealer that continues the container with header hdr from checkpoint cp (which carries the
- * chunk key: no master key is needed). */
+ * chunk key: no master key is needed); one that sealed the final chunk already is finished. */
 int qz_sealer_resume(const uint8_t *hdr, size_t hdrlen, const uint8_t *cp, size_t cplen,
 		     qz_sealer_t **out, char *why, size_t whylen);
 void qz_sealer_free(qz_sealer_t *s);
@@ -100,11 +114,22 @@ void qz_sealer_free(qz_sealer_t *s);
 /* The whole header's length from its first QZ_SEAL_HEADER_FIXED bytes; EBADMSG if they are not
  * a header. */
 int qz_seal_header_length(const uint8_t *fixed, size_t *len, char *why, size_t whylen);
-/* Reads a header of exactly len bytes, strictly (every field checked, limits bounded). */
+/* Reads a header of exactly len bytes, strictly (every field checked, limits bounded); the
+ * dataset's name, sealed, is left "" (qz_opener_info has it). */
 int qz_seal_header_parse(const uint8_t *hdr, size_t len, qz_seal_info_t *info, char *why,
 			 size_t whylen);
 
-/* Starts opening the container with header hdr. EBADMSG if the header is refused. */
+/* The trailer of the container with header hdr, whose chunks hold bytes stream bytes. */
+int qz_seal_trailer(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master,
+		    uint64_t chunks, uint64_t bytes, uint8_t out[QZ_SEAL_TRAILER_BYTES]);
+/* Opens trailer t (len bytes) of the container with header hdr: its counts. EBADMSG if it is
+ * not that container's trailer. */
+int qz_seal_trailer_open(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master,
+			 const uint8_t *t, size_t len, uint64_t *chunks, uint64_t *bytes,
+			 char *why, size_t whylen);
+
+/* Starts opening the container with header hdr: its sealed name is opened, which proves the
+ * whole header is one sealed with this master key. EBADMSG if the header is refused. */
 int qz_opener_new(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master, qz_opener_t **out,
 		  char *why, size_t whylen);
 /* Opens the next chunk's sealed bytes (without the length prefix) into plain (room for

@@ -24,10 +24,12 @@
 #define HOLD_TAG     "qzfs-backup"
 #define BOOKMARK_PFX "qzfs-bk-"
 
-static void object_name(char *buf, size_t len, const char *id, long chunk)
+void qz_backup_object(char *buf, size_t len, const char *id, long chunk)
 {
-	if (chunk < 0)
+	if (chunk == QZ_BACKUP_HEADER)
 		snprintf(buf, len, "%s.h", id);
+	else if (chunk == QZ_BACKUP_TRAILER)
+		snprintf(buf, len, "%s.e", id);
 	else
 		snprintf(buf, len, "%s.c%08lx", id, (unsigned long)chunk & 0xffffffffUL);
 }
@@ -168,7 +170,7 @@ static int put_chunk(void *ctx, const uint8_t *framed, size_t len, const uint8_t
 {
 	struct chunk_put *c = ctx;
 	char name[80];
-	object_name(name, sizeof(name), c->rec->id, (long)c->rec->chunks);
+	qz_backup_object(name, sizeof(name), c->rec->id, (long)c->rec->chunks);
 	int err = qz_target_put(c->t, name, framed, len, c->why, c->whylen);
 	if (err != 0)
 		return err;
@@ -260,26 +262,31 @@ static bool resumable(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 	size_t ne = 0;
 	if (qz_target_list(t, &e, &ne, NULL, 0) != 0)
 		return false;
-	/* the header and chunks 0 .. chunks-1, each a whole non-final chunk */
-	uint64_t have = 0;
+	/* the header and chunks 0 .. chunks-1, each whole (the final one, if sealed, no longer
+	 * than a whole one) */
+	bool finished = qz_sealer_resume(p->hdr, p->hdrlen, p->cp, p->cplen, s, NULL, 0) == 0 &&
+			qz_sealer_finished(*s);
+	uint64_t have = 0, whole = (uint64_t)rec->chunk_size + QZ_SEAL_ABYTES + 4;
 	for (size_t i = 0; i < ne; i++) {
 		char want[80];
-		object_name(want, sizeof(want), rec->id, (long)have);
-		if (strcmp(e[i].name, want) != 0)
+		qz_backup_object(want, sizeof(want), rec->id, (long)have);
+		if (strcmp(e[i].name, want) != 0 || have >= rec->chunks)
 			continue;
-		if (have < rec->chunks &&
-		    e[i].size == (uint64_t)rec->chunk_size + QZ_SEAL_ABYTES + 4)
+		if (e[i].size == whole ||
+		    (finished && have + 1 == rec->chunks && e[i].size < whole))
 			have++;
 	}
 	char hname[80];
-	object_name(hname, sizeof(hname), rec->id, -1);
+	qz_backup_object(hname, sizeof(hname), rec->id, QZ_BACKUP_HEADER);
 	bool header = false;
 	for (size_t i = 0; i < ne; i++)
 		header |= strcmp(e[i].name, hname) == 0;
 	free(e);
-	if (!header || have != rec->chunks)
-		return false;
-	return qz_sealer_resume(p->hdr, p->hdrlen, p->cp, p->cplen, s, NULL, 0) == 0;
+	if (*s != NULL && header && have == rec->chunks)
+		return true;
+	qz_sealer_free(*s);
+	*s = NULL;
+	return false;
 }
 
 /* What the backup of vol is to be: the committed snapshot, full or incremental from the last
@@ -346,7 +353,7 @@ static int begin(qz_target_t *t, const qz_backup_opts_t *o, qz_backup_rec_t *rec
 	if (err != 0)
 		return err;
 	char name[80];
-	object_name(name, sizeof(name), rec->id, -1);
+	qz_backup_object(name, sizeof(name), rec->id, QZ_BACKUP_HEADER);
 	qz_sealer_checkpoint(*s, p->cp, &p->cplen);
 	if ((err = qz_backup_rec_write(o->state_dir, rec)) != 0 ||
 	    (err = progress_write(o->state_dir, rec, p)) != 0)
@@ -384,14 +391,23 @@ static void abandon_unfinished(qz_backend_t *be, const qz_backup_opts_t *o,
 	free(all);
 }
 
-/* A backup is whole: the snapshot is bookmarked for the next one, the record completed. */
-static int finish(qz_backend_t *be, const qz_backup_opts_t *o, qz_backup_rec_t *rec, char *why,
-		  size_t whylen)
+/* A backup is whole: its trailer stored, the snapshot bookmarked for the next one, the record
+ * completed. */
+static int finish(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o,
+		  qz_backup_rec_t *rec, const progress_t *p, char *why, size_t whylen)
 {
+	uint8_t trailer[QZ_SEAL_TRAILER_BYTES];
+	char name[80];
+	qz_backup_object(name, sizeof(name), rec->id, QZ_BACKUP_TRAILER);
+	int err = qz_seal_trailer(p->hdr, p->hdrlen, o->key, rec->chunks, rec->bytes, trailer);
+	if (err != 0)
+		return qz_why(why, whylen, err, "sealing the trailer: %s", strerror(err));
+	if ((err = qz_target_put(t, name, trailer, sizeof(trailer), why, whylen)) != 0)
+		return err;
 	char ds[QZ_NAME_MAX], bm[QZ_NAME_MAX + 32];
 	qz_name_dataset(rec->snapshot, ds, sizeof(ds));
 	snprintf(bm, sizeof(bm), "%s#" BOOKMARK_PFX "%.16s", ds, rec->id);
-	int err = strlen(bm) < sizeof(rec->bookmark) ? 0 : ENAMETOOLONG;
+	err = strlen(bm) < sizeof(rec->bookmark) ? 0 : ENAMETOOLONG;
 	if (err == 0) {
 		strcpy(rec->bookmark, bm);
 		err = be->ops->bookmark(be, rec->snapshot, rec->bookmark);
@@ -453,10 +469,12 @@ int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o
 	else if (err != 0 && why != NULL && why[0] == 0)
 		qz_why(why, whylen, err, "%s: %s", rec->snapshot, qz_strerror(err));
 	uint64_t stored = rec->bytes;
-	if (err == 0)
+	if (err == 0 && !qz_sealer_finished(s)) /* else all was stored before an interruption */
 		err = send_sealed(be, t, o, rec, &tr, s, p, why, whylen);
+	if (err == 0 && (err = qz_crash_point("backup.sealed")) != 0)
+		qz_why(why, whylen, err, "stopped at a crash point");
 	if (err == 0)
-		err = finish(be, o, rec, why, whylen);
+		err = finish(be, t, o, rec, p, why, whylen);
 	if (err == 0) {
 		(void)be->ops->release(be, rec->snapshot, tag);
 		rec->resumed_from = stored;
@@ -468,14 +486,14 @@ int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o
 
 /* ---- reading backups back ---- */
 
-/* Opens the backup's header: the opener, and the header's fields in *info. */
+/* Opens the backup's header: the opener, and the header's fields (its name opened) in *info. */
 static int open_header(qz_target_t *t, const qz_open_secret_t *secret, const char *id,
 		       qz_opener_t **o, qz_seal_info_t *info, char *why, size_t whylen)
 {
 	uint8_t hdr[QZ_SEAL_HEADER_MAX];
 	size_t len = 0;
 	char name[80];
-	object_name(name, sizeof(name), id, -1);
+	qz_backup_object(name, sizeof(name), id, QZ_BACKUP_HEADER);
 	int err = qz_target_get(t, name, hdr, sizeof(hdr), &len, why, whylen);
 	if (err == ENOENT)
 		return qz_why(why, whylen, ENOENT, "the target has no backup %s", id);
@@ -497,6 +515,8 @@ static int open_header(qz_target_t *t, const qz_open_secret_t *secret, const cha
 	}
 	err = qz_opener_new(hdr, len, key, o, why, whylen);
 	qz_seal_key_free(derived);
+	if (err == 0)
+		*info = *qz_opener_info(*o); /* with the name, opened */
 	return err;
 }
 
@@ -511,7 +531,7 @@ static int read_chunks(qz_target_t *t, qz_opener_t *o, const char *id, qz_stream
 	bool final = false;
 	for (*chunks = 0; err == 0 && !final; (*chunks)++) {
 		char name[80];
-		object_name(name, sizeof(name), id, (long)*chunks);
+		qz_backup_object(name, sizeof(name), id, (long)*chunks);
 		size_t len = 0, plen = 0;
 		err = qz_target_get(t, name, sealed, cs + QZ_SEAL_ABYTES + 4, &len, why, whylen);
 		if (err == ENOENT)

@@ -8,7 +8,7 @@
  * first time, then incremental from a bookmark made when the previous backup completed, so
  * dom0's own snapshots can go. Raw for encrypted data (keys may be unloaded), compressed
  * otherwise. On the target: object "<id>.h" the container's header, "<id>.c<index, 8 hex>" its
- * framed sealed chunks.
+ * framed sealed chunks, "<id>.e" its trailer (stored once the backup is whole).
  */
 #ifndef QZFS_BACKUP_H
 #define QZFS_BACKUP_H
@@ -23,6 +23,11 @@
 #include <stdint.h>
 
 #define QZ_BACKUP_ID_HEX (2 * QZ_SEAL_ID_BYTES)
+
+#define QZ_BACKUP_HEADER  (-1L)
+#define QZ_BACKUP_TRAILER (-2L)
+/* The name of a backup's object on a target: chunk >= 0, QZ_BACKUP_HEADER or QZ_BACKUP_TRAILER. */
+void qz_backup_object(char *buf, size_t len, const char *id, long chunk);
 
 /* dom0's record of one backup. */
 typedef struct qz_backup_rec {
@@ -79,6 +84,23 @@ int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_ba
 int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
 		      const char *const *ids, size_t n, const char *dataset, char *why,
 		      size_t whylen);
+
+/* What target t holds, as the key proves it (a fresh dom0 has no records): *out (malloc'd, *n
+ * entries, oldest first, seq numbered in that order) with each backup whose header opens: its
+ * volume, guids, time; whole (complete, with its chunk and byte counts) if its trailer opens and
+ * t lists every chunk the trailer counts. *unopened counts the headers that do not open (another
+ * key, or altered): they are left out. Nothing here proves a backup's chunks intact: restore and
+ * verify do. */
+int qz_backup_discover(qz_target_t *t, const qz_open_secret_t *secret, qz_backup_rec_t **out,
+		       size_t *n, size_t *unopened, char *why, size_t whylen);
+/* The chain that restores backup all[i] (records as qz_backup_discover makes them): indexes
+ * into all, the full backup first, in chain (room for n); its length, or 0 if a backup it
+ * needs is not there whole. */
+size_t qz_backup_chain(const qz_backup_rec_t *all, size_t n, size_t i, size_t *chain);
+/* The chain of backup id or, if id is NULL, of the newest backup of volume that has one whole;
+ * its length, or 0 if there is none. */
+size_t qz_backup_chain_for(const qz_backup_rec_t *all, size_t n, const char *volume,
+			   const char *id, size_t *chain);
 
 /* Lets go of what an unfinished backup r kept for its resumption: its snapshot's hold and its
  * progress (for abandoned and pruned backups). */

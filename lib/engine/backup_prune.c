@@ -57,7 +57,7 @@ static int delete_objects(qz_target_t *t, const qz_backup_rec_t *r, const qz_tar
 			  size_t ne, char *why, size_t whylen)
 {
 	char name[80];
-	snprintf(name, sizeof(name), "%s.h", r->id);
+	qz_backup_object(name, sizeof(name), r->id, QZ_BACKUP_HEADER);
 	int err = qz_target_delete(t, name, why, whylen);
 	size_t idlen = strlen(r->id);
 	for (size_t i = 0; i < ne && err == 0; i++)

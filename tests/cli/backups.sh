@@ -4,12 +4,13 @@
 # committed state, everything verified and restored with the same bytes; then a hostile target
 # that alters, drops, reorders, replays or swaps what it stores: every restore refuses and
 # leaves nothing; an encrypted pool backed up with its key unloaded; a passphrase alone restores;
-# retention drops old chains, never a backup a kept one needs.
+# what a target holds is found with the key alone, and restores by volume name; retention drops
+# old chains, never a backup a kept one needs.
 #   tests/cli/backups.sh ZPOOL     (qzfs and qzfs-backup-store in PATH)
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..65"
+echo "1..86"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -36,6 +37,7 @@ want_out "... the last one incremental" "incremental, [0-9]* bytes"
 size3=$(qzfs --json backup list --state "$W/state" | grep -o '"bytes":[0-9]*' | tail -1 | cut -d: -f2)
 check "an incremental of 64 KiB changed is small (${size3} bytes)" 0 test "$size3" -lt 300000
 check "the target holds no plaintext" 1 grep -rq backupbackup "$W/store"
+check "... nor the volume's name" 1 grep -rqa "work/private" "$W/store"
 check "an unchanged volume makes no new backup" 0 qzfs backup create $T $V
 check "... (four records)" 0 test "$(qzfs backup list --state "$W/state" | wc -l)" = 4
 # a running VM: its backup is its committed state, not what it is writing
@@ -50,6 +52,25 @@ check "a shorter chain restores an older state" 0 qzfs backup restore $T --to $Z
 check "... with that state's bytes" 0 test "$(dsum $Z/r2)" = "${sums[1]}"
 check "an incremental alone is refused" 1 qzfs backup restore $T --to $Z/r3 "${ids[2]}"
 check "a restore over an existing dataset is refused" 4 qzfs backup restore $T --to $Z/r1 "${ids[0]}"
+
+# what the target holds, found with the key alone (a fresh dom0 has no records)
+K1="--target dir:$W/store --key-file $W/key"
+check "the target's backups, opened with the key" 0 qzfs backup list $K1
+check "... four whole ones of the volume, by name" 0 test "$(printf '%s\n' "$out" | grep " $V " | grep -vc unfinished)" = 4
+check "restore --backup: the chain found on the target" 0 qzfs backup restore $K1 --to $Z/rb2 --backup "${ids[2]}"
+want_out "... three backups, full first" "restoring 3 backup(s): ${ids[0]} ${ids[1]} ${ids[2]}"
+check "... with that state's bytes" 0 test "$(dsum $Z/rb2)" = "${sums[2]}"
+mv "$W/store/${ids[3]}.e" "$W/trailer"
+check "a withheld trailer: that backup looks unfinished" 0 sh -c "qzfs backup list $K1 | grep '${ids[3]}' | grep -q unfinished"
+check "restore --volume takes the newest backup that restores whole" 0 qzfs backup restore $K1 --to $Z/rv --volume $V
+check "... the one before it" 0 test "$(dsum $Z/rv)" = "${sums[2]}"
+mv "$W/trailer" "$W/store/${ids[3]}.e"
+qzfs backup keygen "$W/key2" >/dev/null
+check "with another key, no header opens" 0 qzfs backup list --target dir:$W/store --key-file "$W/key2"
+cp /tmp/cli.err "$W/err"
+check "... nothing is listed" 0 test -z "$out"
+check "... and it says so" 0 grep -q "do not open" "$W/err"
+check "restore --volume of a volume the target has no backup of" 1 qzfs backup restore $K1 --to $Z/rx --volume $Z/nothing
 
 # a hostile target: each change is undone after its test
 S=$W/store; c0=${ids[0]}.c00000000; c1=${ids[0]}.c00000001
@@ -111,6 +132,16 @@ check "the resumed backup verifies" 0 qzfs backup verify --target dir:$W/s2 --st
 check "... and restores the volume's bytes" 0 qzfs backup restore --target dir:$W/s2 --key-file "$W/key" --to $Z/rres $rid
 check "... the same" 0 test "$(dsum $Z/rres)" = "$(sum $V2)"
 
+# stopped after its last chunk was stored: resumed, only the trailer is left to store
+mkdir -p "$W/s4" "$W/st4"
+check "stopped at the crash point after the last chunk" 86 env QZFS_CRASH_AT=1 qzfs backup create --target dir:$W/s4 --state "$W/st4" $K $V2
+check "... the target shows it unfinished" 0 sh -c "qzfs backup list --target dir:$W/s4 --key-file '$W/key' | grep -q unfinished"
+check "... resumed" 0 qzfs backup create --target "exec:sh $W/counted $W/end.log $W/s4" --state "$W/st4" $K $V2
+want_out "... after all its bytes" "resumed after [0-9]* bytes"
+endlog=$(stat -c %s "$W/end.log")
+check "... nothing sent again ($endlog bytes to the store)" 0 test "$endlog" -lt 1024
+check "... and whole now" 0 sh -c "qzfs backup list --target dir:$W/s4 --key-file '$W/key' | grep -vq unfinished"
+
 # an unfinished backup that cannot be resumed (the target lost its chunk) is begun anew, and
 # lets go of its snapshot: nothing of it stays held
 mkdir -p "$W/s3" "$W/st3"
@@ -149,6 +180,8 @@ pid=$(printf '%s' "$out" | cut -d' ' -f1)
 rm -rf "$W/pstate"
 check "the passphrase alone restores it" 0 qzfs backup restore --target dir:$W/pstore --passphrase-fd 3 --to $Z/rp "$pid" 3<"$W/pass"
 check "... with the same bytes" 0 test "$(dsum $Z/rp)" = "$now"
+check "... and finds it by the volume's name" 0 qzfs backup restore --target dir:$W/pstore --passphrase-fd 3 --to $Z/rpv --volume $V 3<"$W/pass"
+check "... the same bytes" 0 test "$(dsum $Z/rpv)" = "$now"
 echo "a wrong passphrase" >"$W/wrong"
 check "a wrong passphrase opens nothing" 1 qzfs backup restore --target dir:$W/pstore --passphrase-fd 3 --to $Z/rw "$pid" 3<"$W/wrong"
 # retention: a new chain begun with --full; prune lets the old chain go, never what a kept backup

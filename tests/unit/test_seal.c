@@ -120,7 +120,12 @@ static void round_trips_of_every_size(void **state)
 			assert_null(memmem(b.chunk[0], b.chunklen[0], data, 64));
 		qz_seal_info_t back;
 		assert_int_equal(qz_seal_header_parse(b.hdr, b.hdrlen, &back, why, sizeof(why)), 0);
-		assert_string_equal(back.dataset, info.dataset);
+		assert_string_equal(back.dataset, ""); /* sealed */
+		assert_null(memmem(b.hdr, b.hdrlen, "work", 4));
+		qz_opener_t *o = NULL;
+		assert_int_equal(qz_opener_new(b.hdr, b.hdrlen, k, &o, why, sizeof(why)), 0);
+		assert_string_equal(qz_opener_info(o)->dataset, info.dataset);
+		qz_opener_free(o);
 		assert_int_equal(back.toguid, 42);
 		assert_int_equal(back.fromguid, 11);
 		assert_true(back.raw);
@@ -227,7 +232,7 @@ static void the_wrong_key_opens_nothing(void **state)
 	struct box b;
 	qz_seal_info_t info = info_for(42);
 	seal(&b, &info, k, data, sizeof(data));
-	expect_refusal(&b, NULL, b.n, other, "chunk 0 does not open");
+	expect_refusal(&b, NULL, b.n, other, "header does not open");
 	box_free(&b);
 	qz_seal_key_free(k);
 	qz_seal_key_free(other);
@@ -324,7 +329,7 @@ static void hostile_headers_are_refused_before_any_work(void **state)
 		int width;
 		const char *reason;
 	} cases[] = {
-	    {8, 2, 4, "version"},     {12, 9999, 4, "lengths"},
+	    {8, 3, 4, "version"},     {12, 9999, 4, "lengths"},
 	    {48, 0, 4, "chunk size"}, {48, 1u << 30, 4, "chunk size"},
 	    {52, 2, 4, "flags"},      {56, 7, 4, "derivation"},
 	    {32, 0, 8, "guid is 0"},  {104, 0, 2, "lengths"},
@@ -350,12 +355,72 @@ static void hostile_headers_are_refused_before_any_work(void **state)
 	h[80] = 1;
 	assert_int_equal(qz_seal_header_parse(h, b.hdrlen, &out, why, sizeof(why)), EBADMSG);
 	assert_non_null(strstr(why, "out of bounds"));
-	/* a dataset name with a space */
-	memcpy(h, b.hdr, b.hdrlen);
-	h[QZ_SEAL_HEADER_FIXED + 2] = ' ';
-	assert_int_equal(qz_seal_header_parse(h, b.hdrlen, &out, why, sizeof(why)), EBADMSG);
+	/* with the key, a header opens whole or not at all: a field no check looks at (the
+	 * creation time), or a byte of the sealed name, altered */
+	const size_t altered[] = {96, QZ_SEAL_HEADER_FIXED + 2};
+	for (size_t i = 0; i < 2; i++) {
+		memcpy(h, b.hdr, b.hdrlen);
+		h[altered[i]] ^= 1;
+		qz_opener_t *o = NULL;
+		assert_int_equal(qz_seal_header_parse(h, b.hdrlen, &out, why, sizeof(why)), 0);
+		assert_int_equal(qz_opener_new(h, b.hdrlen, k, &o, why, sizeof(why)), EBADMSG);
+		assert_non_null(strstr(why, "header does not open"));
+	}
+	box_free(&b);
+	/* names of any length make headers of one length */
+	qz_seal_info_t longer = info_for(42);
+	memset(longer.dataset, 'a', 255);
+	longer.dataset[255] = 0;
+	seal(&b, &longer, k, data, sizeof(data));
+	assert_int_equal(b.hdrlen, QZ_SEAL_HEADER_MAX);
+	box_free(&b);
+	/* a name that is not one is not sealed */
+	qz_sealer_t *s = NULL;
+	uint8_t hdr[QZ_SEAL_HEADER_MAX];
+	size_t hdrlen;
+	snprintf(longer.dataset, sizeof(longer.dataset), "tank/a b");
+	assert_int_equal(qz_sealer_new(&longer, k, hdr, &hdrlen, &s, why, sizeof(why)), EINVAL);
+	longer.dataset[0] = 0;
+	assert_int_equal(qz_sealer_new(&longer, k, hdr, &hdrlen, &s, why, sizeof(why)), EINVAL);
+	qz_seal_key_free(k);
+}
+
+static void a_trailer_is_only_its_backups(void **state)
+{
+	(void)state;
+	qz_seal_key_t *k = qz_seal_key_new(), *other = qz_seal_key_new();
+	uint8_t data[10] = {0}, t[QZ_SEAL_TRAILER_BYTES];
+	struct box a, b;
+	qz_seal_info_t ia = info_for(42), ib = info_for(42);
+	seal(&a, &ia, k, data, sizeof(data));
+	seal(&b, &ib, k, data, sizeof(data));
+	uint64_t chunks = 0, bytes = 0;
+	char why[256];
+	assert_int_equal(qz_seal_trailer(a.hdr, a.hdrlen, k, 1, 10, t), 0);
+	assert_int_equal(
+	    qz_seal_trailer_open(a.hdr, a.hdrlen, k, t, sizeof(t), &chunks, &bytes, why, 256), 0);
+	assert_int_equal(chunks, 1);
+	assert_int_equal(bytes, 10);
+	assert_int_equal(
+	    qz_seal_trailer_open(b.hdr, b.hdrlen, k, t, sizeof(t), &chunks, &bytes, why, 256),
+	    EBADMSG); /* another backup's */
+	assert_int_equal(
+	    qz_seal_trailer_open(a.hdr, a.hdrlen, other, t, sizeof(t), &chunks, &bytes, why, 256),
+	    EBADMSG); /* another key */
+	assert_int_equal(
+	    qz_seal_trailer_open(a.hdr, a.hdrlen, k, t, sizeof(t) - 1, &chunks, &bytes, why, 256),
+	    EBADMSG);
+	for (size_t i = 0; i < sizeof(t); i++) {
+		t[i] ^= 4;
+		assert_int_equal(qz_seal_trailer_open(a.hdr, a.hdrlen, k, t, sizeof(t), &chunks,
+						      &bytes, why, 256),
+				 EBADMSG);
+		t[i] ^= 4;
+	}
+	box_free(&a);
 	box_free(&b);
 	qz_seal_key_free(k);
+	qz_seal_key_free(other);
 }
 
 static void key_files_are_private_and_exact(void **state)
@@ -435,6 +500,7 @@ int main(void)
 	    cmocka_unit_test(a_passphrase_alone_opens_the_backup),
 	    cmocka_unit_test(a_resumed_sealer_continues_byte_for_byte),
 	    cmocka_unit_test(hostile_headers_are_refused_before_any_work),
+	    cmocka_unit_test(a_trailer_is_only_its_backups),
 	    cmocka_unit_test(key_files_are_private_and_exact),
 	    cmocka_unit_test(file_round_trip_and_a_truncated_file),
 	};
