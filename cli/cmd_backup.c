@@ -516,10 +516,26 @@ static int sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, q
 	return err != 0 ? refused(cli, err, why) : 0;
 }
 
-static void show_progress(void *ctx, const char *vol, uint64_t bytes)
+/* Progress of a backup: JSON events on stdout with --json, else a line on a terminal. */
+static void show_progress(void *ctx, const qz_backup_rec_t *rec)
 {
-	(void)ctx;
-	fprintf(stderr, "\r%s: %" PRIu64 " MiB sealed", vol, bytes >> 20);
+	qz_cli_t *cli = ctx;
+	if (cli->json) {
+		qz_json_object(&cli->out, NULL);
+		bool begin = rec->bytes == rec->resumed_from;
+		qz_json_string(&cli->out, "event", begin ? "begin" : "progress");
+		qz_json_string(&cli->out, "id", rec->id);
+		qz_json_string(&cli->out, "volume", rec->volume);
+		qz_json_string(&cli->out, "kind", rec->base[0] ? "incremental" : "full");
+		qz_json_uint(&cli->out, "bytes", rec->bytes);
+		qz_json_uint(&cli->out, "chunks", rec->chunks);
+		if (begin)
+			qz_json_uint(&cli->out, "resumed_from", rec->resumed_from);
+		qz_json_end(&cli->out, '}');
+		fflush(stdout);
+	} else if (isatty(STDERR_FILENO)) {
+		fprintf(stderr, "\r%s: %" PRIu64 " MiB sealed", rec->volume, rec->bytes >> 20);
+	}
 }
 
 /* Backs the named volumes up to the target. */
@@ -548,23 +564,42 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		qz_seal_key_free(key);
 		return rc;
 	}
-	qz_backup_opts_t bo = {state,
-			       key,
-			       o.key_file == NULL ? &kdf : NULL,
-			       (uint32_t)o.chunk_size,
-			       o.full,
-			       !cli->json && isatty(STDERR_FILENO) ? show_progress : NULL,
-			       NULL};
-	if (cli->json)
-		qz_json_object(&cli->out, NULL), qz_json_object(&cli->out, "backups");
+	qz_backup_opts_t bo = {.state_dir = state,
+			       .key = key,
+			       .kdf = o.key_file == NULL ? &kdf : NULL,
+			       .chunk_size = (uint32_t)o.chunk_size,
+			       .full = o.full,
+			       .progress = show_progress,
+			       .ctx = cli};
 	for (int i = 0; err == 0 && i < o.nargs; i++) {
 		qz_backup_rec_t rec;
 		err = qz_backup_create(cli->be, t, &bo, o.args[i], &rec, why, sizeof(why));
+		if (cli->json) { /* one event per line: begin, progress..., then one of these */
+			qz_json_object(&cli->out, NULL);
+			qz_json_string(&cli->out, "event",
+				       err == 0		 ? "done"
+				       : err == EALREADY ? "unchanged"
+							 : "failed");
+			qz_json_string(&cli->out, "volume", o.args[i]);
+			if (err == 0 || err == EALREADY)
+				qz_json_string(&cli->out, "id", rec.id);
+			if (err == 0) {
+				qz_json_string(&cli->out, "kind",
+					       rec.base[0] ? "incremental" : "full");
+				qz_json_uint(&cli->out, "bytes", rec.bytes);
+				qz_json_uint(&cli->out, "chunks", rec.chunks);
+				qz_json_uint(&cli->out, "resumed_from", rec.resumed_from);
+			} else if (err != EALREADY) {
+				qz_json_string(&cli->out, "why", why);
+			}
+			qz_json_end(&cli->out, '}');
+			fflush(stdout);
+		}
 		if (err == EALREADY) {
 			fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why);
 			err = 0;
 		} else if (err == 0 && !cli->json) {
-			if (bo.progress != NULL)
+			if (isatty(STDERR_FILENO))
 				fputc('\n', stderr);
 			printf("%s %s %s, %" PRIu64 " bytes in %" PRIu64 " chunks", rec.id,
 			       rec.volume, rec.base[0] ? "incremental" : "full", rec.bytes,
@@ -573,11 +608,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 				printf(" (resumed after %" PRIu64 " bytes)", rec.resumed_from);
 			putchar('\n');
 		}
-		if (err == 0 && cli->json)
-			qz_json_string(&cli->out, o.args[i], rec.id);
 	}
-	if (cli->json)
-		qz_json_end(&cli->out, '}'), qz_json_end(&cli->out, '}');
 	qz_target_close(t);
 	qz_seal_key_free(key);
 	return err != 0 ? refused(cli, err, why) : QZ_EXIT_OK;
@@ -677,7 +708,8 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 		qz_json_end(&cli->out, '}');
 	}
 	if (unopened > 0)
-		fprintf(stderr, "qzfs %s: %zu backup header(s) on the target do not open with this key\n",
+		fprintf(stderr,
+			"qzfs %s: %zu backup header(s) on the target do not open with this key\n",
 			cli->cmd, unopened);
 	free(all);
 	return QZ_EXIT_OK;
@@ -775,7 +807,8 @@ static int find_chain(qz_target_t *t, const qz_open_secret_t *secret, const stru
 	if (err == 0)
 		len = qz_backup_chain_for(all, nall, o->volume, o->backup, chain);
 	if (err == 0 && len == 0) {
-		snprintf(why, whylen, "the target has no whole chain of backups that restores %s%s%s",
+		snprintf(why, whylen,
+			 "the target has no whole chain of backups that restores %s%s%s",
 			 o->backup != NULL ? "backup " : "volume ",
 			 o->backup != NULL ? o->backup : o->volume,
 			 unopened > 0 ? " (some of its headers do not open with this key)" : "");
@@ -797,9 +830,9 @@ static int find_chain(qz_target_t *t, const qz_open_secret_t *secret, const stru
 static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv,
-			    "--target --state --to --volume --backup --key-file --passphrase-fd ARGS",
-			    &o);
+	int rc = parse_opts(
+	    cli, argc, argv,
+	    "--target --state --to --volume --backup --key-file --passphrase-fd ARGS", &o);
 	if (rc != 0)
 		return rc;
 	int ways = (o.nargs > 0) + (o.volume != NULL) + (o.backup != NULL);
@@ -854,8 +887,7 @@ const qz_cmd_t qz_backup_cmds[] = {
      "VOL...",
      "back volumes up to target T (dir:PATH, qube:NAME, exec:CMD), sealed", NULL, 0},
     {"list", cmd_list, "[--state DIR | --target T (--key-file F | --passphrase-fd N)]",
-     "dom0's records of backups, or what a target holds (opened with the key)", NULL,
-     QZ_CMD_NOZFS},
+     "dom0's records of backups, or what a target holds (opened with the key)", NULL, QZ_CMD_NOZFS},
     {"prune", cmd_prune,
      "--target T [--state DIR] (--keep-last N | --keep-days D)... [--dry-run] [VOL...]",
      "delete the backups retention lets go (never one a kept backup's chain needs)", NULL, 0},
@@ -865,7 +897,6 @@ const qz_cmd_t qz_backup_cmds[] = {
     {"restore", cmd_restore,
      "--target T --to DATASET (--key-file F | --passphrase-fd N) (ID... | --volume NAME | "
      "--backup ID)",
-     "restore a chain of backups (full first; or found on the target) into a new volume", NULL,
-     0},
+     "restore a chain of backups (full first; or found on the target) into a new volume", NULL, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

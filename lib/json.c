@@ -36,10 +36,11 @@ static void put_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* Writes the separator and key that come before a value. */
+/* Writes the separator and key that come before a value (none between top-level values: each
+ * is a line of its own). */
 static void prefix(qz_json_t *j, const char *key)
 {
-	if (!j->first[j->depth])
+	if (!j->first[j->depth] && j->depth > 0)
 		fputc(',', j->f);
 	j->first[j->depth] = false;
 	if (key != NULL) {

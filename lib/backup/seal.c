@@ -14,25 +14,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAGIC	       "QZFSSEAL"
-#define SS_HEADER      crypto_secretstream_xchacha20poly1305_HEADERBYTES
-#define AD_BYTES       48 /* header digest, chunk index, stream offset */
-#define MAX_OPSLIMIT   16
-#define MAX_MEMLIMIT   (1ull << 30)
-#define CHECKPOINT_TAG "QZCP1"
-#define FINISHED_BIT   (1ull << 63) /* in a checkpoint's chunk index */
-#define SUBKEY_CONTEXT "qzfs sealed stream 1"
+#define MAGIC		"QZFSSEAL"
+#define SS_HEADER	crypto_secretstream_xchacha20poly1305_HEADERBYTES
+#define AD_BYTES	48 /* header digest, chunk index, stream offset */
+#define MAX_OPSLIMIT	16
+#define MAX_MEMLIMIT	(1ull << 30)
+#define CHECKPOINT_TAG	"QZCP1"
+#define FINISHED_BIT	(1ull << 63) /* in a checkpoint's chunk index */
+#define SUBKEY_CONTEXT	"qzfs sealed stream 1"
 #define NAMEKEY_CONTEXT "qzfs sealed name 2"
 #define TRAILER_CONTEXT "qzfs sealed trailer 2"
-#define NAME_AT	       QZ_SEAL_HEADER_FIXED
-#define SS_AT	       (QZ_SEAL_HEADER_FIXED + QZ_SEAL_NAME_SEALED)
+#define NAME_AT		QZ_SEAL_HEADER_FIXED
+#define SS_AT		(QZ_SEAL_HEADER_FIXED + QZ_SEAL_NAME_SEALED)
 
 typedef crypto_secretstream_xchacha20poly1305_state ss_state;
 
 static_assert(QZ_SEAL_ABYTES == crypto_secretstream_xchacha20poly1305_ABYTES, "ABYTES");
 static_assert(SS_HEADER == 24, "secretstream header");
-static_assert(QZ_SEAL_NAME_SEALED ==
-		  QZ_SEAL_NAME_PAD + crypto_aead_xchacha20poly1305_ietf_ABYTES,
+static_assert(QZ_SEAL_NAME_SEALED == QZ_SEAL_NAME_PAD + crypto_aead_xchacha20poly1305_ietf_ABYTES,
 	      "sealed name");
 static_assert(SS_AT + SS_HEADER == QZ_SEAL_HEADER_MAX, "header length");
 
@@ -258,8 +257,8 @@ static size_t write_header(const qz_seal_info_t *info, const qz_seal_key_t *mast
 
 /* Opens the name sealed in header h (read strictly) into info->dataset; EBADMSG if it does not
  * open with master, or is not a name. */
-static int open_name(const uint8_t *h, const qz_seal_key_t *master, qz_seal_info_t *info,
-		     char *why, size_t whylen)
+static int open_name(const uint8_t *h, const qz_seal_key_t *master, qz_seal_info_t *info, char *why,
+		     size_t whylen)
 {
 	uint8_t padded[QZ_SEAL_NAME_PAD], key[32], nonce[24] = {0};
 	id_key(master, NAMEKEY_CONTEXT, info->id, key);
@@ -375,8 +374,8 @@ int qz_sealer_new(const qz_seal_info_t *info, const qz_seal_key_t *master, uint8
 	if (sodium_init() < 0)
 		return qz_why(why, whylen, ENOMEM, "libsodium did not start");
 	if (check_info(info, why, whylen) != 0 ||
-	    check_name(info->dataset, strnlen(info->dataset, sizeof(info->dataset)), why,
-		       whylen) != 0)
+	    check_name(info->dataset, strnlen(info->dataset, sizeof(info->dataset)), why, whylen) !=
+		0)
 		return EINVAL;
 	size_t n = write_header(info, master, hdr);
 	uint8_t key[32];
@@ -471,8 +470,8 @@ void qz_sealer_free(qz_sealer_t *s)
 
 /* ---- the trailer ---- */
 
-int qz_seal_trailer(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master,
-		    uint64_t chunks, uint64_t bytes, uint8_t out[QZ_SEAL_TRAILER_BYTES])
+int qz_seal_trailer(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master, uint64_t chunks,
+		    uint64_t bytes, uint8_t out[QZ_SEAL_TRAILER_BYTES])
 {
 	qz_seal_info_t info;
 	int err = qz_seal_header_parse(hdr, hdrlen, &info, NULL, 0);
@@ -490,8 +489,8 @@ int qz_seal_trailer(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *mast
 }
 
 int qz_seal_trailer_open(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master,
-			 const uint8_t *t, size_t len, uint64_t *chunks, uint64_t *bytes,
-			 char *why, size_t whylen)
+			 const uint8_t *t, size_t len, uint64_t *chunks, uint64_t *bytes, char *why,
+			 size_t whylen)
 {
 	qz_seal_info_t info;
 	int err = qz_seal_header_parse(hdr, hdrlen, &info, why, whylen);
@@ -501,8 +500,8 @@ int qz_seal_trailer_open(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t 
 	crypto_generichash(digest, 32, hdr, hdrlen, NULL, 0);
 	id_key(master, TRAILER_CONTEXT, info.id, key);
 	int bad = len != QZ_SEAL_TRAILER_BYTES ||
-		  crypto_aead_xchacha20poly1305_ietf_decrypt(counts, NULL, NULL, t, len, digest,
-							     32, nonce, key) != 0;
+		  crypto_aead_xchacha20poly1305_ietf_decrypt(counts, NULL, NULL, t, len, digest, 32,
+							     nonce, key) != 0;
 	sodium_memzero(key, sizeof(key));
 	if (bad)
 		return qz_why(why, whylen, EBADMSG, "the trailer is not this backup's");

@@ -56,9 +56,9 @@ enum qz_seal_kdf { QZ_KDF_KEYFILE = 0, QZ_KDF_ARGON2ID = 1 };
 
 /* What a header says. */
 typedef struct qz_seal_info {
-	uint8_t id[QZ_SEAL_ID_BYTES]; /* the backup's random id */
+	uint8_t id[QZ_SEAL_ID_BYTES];	/* the backup's random id */
 	char dataset[QZ_SEAL_NAME_PAD]; /* the volume it is of (sealed; "" until opened) */
-	uint64_t toguid, fromguid;    /* the stream's snapshot and incremental base (0: full) */
+	uint64_t toguid, fromguid;	/* the stream's snapshot and incremental base (0: full) */
 	uint32_t chunk_size;
 	bool raw;	  /* a raw stream of encrypted data */
 	uint64_t created; /* seconds since 1970 */
@@ -120,13 +120,13 @@ int qz_seal_header_parse(const uint8_t *hdr, size_t len, qz_seal_info_t *info, c
 			 size_t whylen);
 
 /* The trailer of the container with header hdr, whose chunks hold bytes stream bytes. */
-int qz_seal_trailer(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master,
-		    uint64_t chunks, uint64_t bytes, uint8_t out[QZ_SEAL_TRAILER_BYTES]);
+int qz_seal_trailer(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master, uint64_t chunks,
+		    uint64_t bytes, uint8_t out[QZ_SEAL_TRAILER_BYTES]);
 /* Opens trailer t (len bytes) of the container with header hdr: its counts. EBADMSG if it is
  * not that container's trailer. */
 int qz_seal_trailer_open(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master,
-			 const uint8_t *t, size_t len, uint64_t *chunks, uint64_t *bytes,
-			 char *why, size_t whylen);
+			 const uint8_t *t, size_t len, uint64_t *chunks, uint64_t *bytes, char *why,
+			 size_t whylen);
 
 /* Starts opening the container with header hdr: its sealed name is opened, which proves the
  * whole header is one sealed with this master key. EBADMSG if the header is refused. */

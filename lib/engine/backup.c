@@ -183,7 +183,7 @@ static int put_chunk(void *ctx, const uint8_t *framed, size_t len, const uint8_t
 	if ((err = progress_write(c->o->state_dir, c->rec, c->p)) != 0)
 		return qz_why(c->why, c->whylen, err, "writing the progress: %s", strerror(err));
 	if (c->o->progress != NULL)
-		c->o->progress(c->o->ctx, c->rec->volume, c->rec->bytes);
+		c->o->progress(c->o->ctx, c->rec);
 	return 0;
 }
 
@@ -393,8 +393,8 @@ static void abandon_unfinished(qz_backend_t *be, const qz_backup_opts_t *o,
 
 /* A backup is whole: its trailer stored, the snapshot bookmarked for the next one, the record
  * completed. */
-static int finish(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o,
-		  qz_backup_rec_t *rec, const progress_t *p, char *why, size_t whylen)
+static int finish(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, qz_backup_rec_t *rec,
+		  const progress_t *p, char *why, size_t whylen)
 {
 	uint8_t trailer[QZ_SEAL_TRAILER_BYTES];
 	char name[80];
@@ -469,16 +469,17 @@ int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o
 	else if (err != 0 && why != NULL && why[0] == 0)
 		qz_why(why, whylen, err, "%s: %s", rec->snapshot, qz_strerror(err));
 	uint64_t stored = rec->bytes;
+	rec->resumed_from = stored;
+	if (err == 0 && o->progress != NULL)
+		o->progress(o->ctx, rec);
 	if (err == 0 && !qz_sealer_finished(s)) /* else all was stored before an interruption */
 		err = send_sealed(be, t, o, rec, &tr, s, p, why, whylen);
 	if (err == 0 && (err = qz_crash_point("backup.sealed")) != 0)
 		qz_why(why, whylen, err, "stopped at a crash point");
 	if (err == 0)
 		err = finish(be, t, o, rec, p, why, whylen);
-	if (err == 0) {
+	if (err == 0)
 		(void)be->ops->release(be, rec->snapshot, tag);
-		rec->resumed_from = stored;
-	}
 	qz_sealer_free(s);
 	sodium_free(p);
 	return err;

@@ -50,8 +50,9 @@ typedef struct qz_backup_opts {
 	const qz_seal_info_t *kdf; /* kdf, salt and limits for the headers (passphrase keys) */
 	uint32_t chunk_size;
 	bool full; /* a full backup even if an incremental one could be made (a new chain) */
-	/* called after every chunk stored (may be NULL) */
-	void (*progress)(void *ctx, const char *vol, uint64_t bytes);
+	/* called once a backup has begun (or resumes: rec->bytes are stored already), then after
+	 * every chunk stored (may be NULL) */
+	void (*progress)(void *ctx, const qz_backup_rec_t *rec);
 	void *ctx;
 } qz_backup_opts_t;
 
@@ -99,8 +100,8 @@ int qz_backup_discover(qz_target_t *t, const qz_open_secret_t *secret, qz_backup
 size_t qz_backup_chain(const qz_backup_rec_t *all, size_t n, size_t i, size_t *chain);
 /* The chain of backup id or, if id is NULL, of the newest backup of volume that has one whole;
  * its length, or 0 if there is none. */
-size_t qz_backup_chain_for(const qz_backup_rec_t *all, size_t n, const char *volume,
-			   const char *id, size_t *chain);
+size_t qz_backup_chain_for(const qz_backup_rec_t *all, size_t n, const char *volume, const char *id,
+			   size_t *chain);
 
 /* Lets go of what an unfinished backup r kept for its resumption: its snapshot's hold and its
  * progress (for abandoned and pruned backups). */

@@ -1,7 +1,6 @@
 /* What a target holds, as dom0 can prove it with the key alone (a fresh dom0 has no records),
  * and the chains that restore it (see backup.h). */
 #include "backup.h"
-
 #include "why.h"
 
 #include <errno.h>
@@ -47,8 +46,8 @@ struct keys {
 	qz_seal_info_t params; /* what derived was derived with */
 };
 
-static int key_for(struct keys *k, const qz_seal_info_t *info, const qz_seal_key_t **key,
-		   char *why, size_t whylen)
+static int key_for(struct keys *k, const qz_seal_info_t *info, const qz_seal_key_t **key, char *why,
+		   size_t whylen)
 {
 	if (k->secret->key != NULL) {
 		*key = k->secret->key;
@@ -250,8 +249,8 @@ size_t qz_backup_chain(const qz_backup_rec_t *all, size_t n, size_t i, size_t *c
 	return len;
 }
 
-size_t qz_backup_chain_for(const qz_backup_rec_t *all, size_t n, const char *volume,
-			   const char *id, size_t *chain)
+size_t qz_backup_chain_for(const qz_backup_rec_t *all, size_t n, const char *volume, const char *id,
+			   size_t *chain)
 {
 	for (size_t i = n; i-- > 0;) {
 		if (id != NULL ? strcmp(all[i].id, id) == 0 : strcmp(all[i].volume, volume) == 0) {

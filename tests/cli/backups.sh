@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..86"
+echo "1..92"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -205,6 +205,10 @@ check "... the same" 0 test "$(dsum $Z/rpr)" = "$(sum $V)"
 qzfs volume start $V --save-on-stop >/dev/null
 head -c 65536 /dev/urandom | dd of="$(dev $V)" bs=64k seek=50 conv=notrunc,fsync status=none
 qzfs volume stop $V --save-on-stop >/dev/null
-check "the next backup is incremental from the kept one" 0 qzfs backup create $T $V
-want_out "..." " incremental, "
+check "the next backup is incremental from the kept one (--json events)" 0 qzfs --json backup create $T $V
+want_out "... begins" '^{"event":"begin","id":"[0-9a-f]*","volume":"'"$V"'","kind":"incremental","bytes":0,"chunks":0,"resumed_from":0}'
+want_out "... progresses" '^{"event":"progress",.*"bytes":[1-9]'
+want_out "... is done, one event a line" '^{"event":"done",.*"kind":"incremental"'
+check "an unchanged volume: event unchanged" 0 qzfs --json backup create $T $V
+want_out "..." '^{"event":"unchanged","volume":"'"$V"'","id":"[0-9a-f]*"}$' 
 rm -rf "$W"

@@ -34,8 +34,27 @@ static void nested_output(void **s)
 	free(buf);
 }
 
+static void top_level_values_are_lines(void **s)
+{
+	(void)s;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	qz_json_t j;
+	qz_json_init(&j, f);
+	for (int i = 0; i < 2; i++) {
+		qz_json_object(&j, NULL);
+		qz_json_int(&j, "n", i);
+		qz_json_end(&j, '}');
+	}
+	fclose(f);
+	assert_string_equal(buf, "{\"n\":0}\n{\"n\":1}\n");
+	free(buf);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(nested_output)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(nested_output),
+					   cmocka_unit_test(top_level_values_are_lines)};
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }
