@@ -21,7 +21,7 @@
 struct opts {
 	const char *key_file;
 	int pass_fd; /* -1: none */
-	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup;
+	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup, *over, *keep;
 	char **args; /* the arguments that are not options, when "ARGS" is allowed */
 	int nargs;
 	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days;
@@ -98,6 +98,10 @@ static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed,
 			o->volume = v;
 		else if (strcmp(a, "--backup") == 0)
 			o->backup = v;
+		else if (strcmp(a, "--over") == 0)
+			o->over = v;
+		else if (strcmp(a, "--revisions-to-keep") == 0)
+			o->keep = v;
 		else if ((bad = parse_uint(v, &num)) != 0)
 			;
 		else if (strcmp(a, "--passphrase-fd") == 0)
@@ -830,18 +834,35 @@ static int find_chain(qz_target_t *t, const qz_open_secret_t *secret, const stru
 static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(
-	    cli, argc, argv,
-	    "--target --state --to --volume --backup --key-file --passphrase-fd ARGS", &o);
+	int rc = parse_opts(cli, argc, argv,
+			    "--target --state --to --over --revisions-to-keep --volume --backup "
+			    "--key-file --passphrase-fd ARGS",
+			    &o);
 	if (rc != 0)
 		return rc;
 	int ways = (o.nargs > 0) + (o.volume != NULL) + (o.backup != NULL);
-	if (ways != 1 || o.to == NULL)
-		return qz_cli_usage(cli, "give --to DATASET and the backups (full one first), or "
-					 "--volume NAME, or --backup ID");
+	if (ways != 1 || (o.to == NULL) == (o.over == NULL))
+		return qz_cli_usage(cli,
+				    "give --to DATASET or --over VOLUME, and the backups (full "
+				    "one first), or --volume NAME, or --backup ID");
+	/* over a volume: its config as its pool has it (how many revisions it keeps) */
+	qz_volcfg_t cfg = {.save_on_stop = true};
+	if (o.over != NULL) {
+		char *end = NULL;
+		long keep = o.keep != NULL ? strtol(o.keep, &end, 10) : -2;
+		if (o.keep == NULL || *end != 0 || keep < -1 || keep > 1000)
+			return qz_cli_usage(cli, "--over needs --revisions-to-keep N, as the "
+						 "volume's pool keeps them");
+		cfg.revisions_to_keep = (int)keep;
+	}
+	int lock = -1;
+	if (o.over != NULL && (rc = qz_lock_volume(o.over, &lock)) != 0)
+		return qz_cli_fail(cli, o.over, rc);
 	struct session ss;
-	if ((rc = session_open(cli, &o, &ss)) != 0)
+	if ((rc = session_open(cli, &o, &ss)) != 0) {
+		qz_unlock_volume(lock);
 		return rc;
+	}
 	char why[300] = "", **found = NULL;
 	size_t n = (size_t)o.nargs;
 	int err = 0;
@@ -853,18 +874,22 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 			printf(" %s", found[i]);
 		putchar('\n');
 	}
-	if (err == 0)
-		err = qz_backup_restore(cli->be, ss.t, &ss.secret,
-					found != NULL ? (const char *const *)found
-						      : (const char *const *)o.args,
-					n, o.to, why, sizeof(why));
+	const char *const *ids =
+	    found != NULL ? (const char *const *)found : (const char *const *)o.args;
+	if (err == 0 && o.over != NULL)
+		err = qz_backup_restore_over(cli->be, ss.t, &ss.secret, ids, n, o.over, &cfg, why,
+					     sizeof(why));
+	else if (err == 0)
+		err = qz_backup_restore(cli->be, ss.t, &ss.secret, ids, n, o.to, why, sizeof(why));
+	qz_unlock_volume(lock);
 	for (size_t i = 0; found != NULL && i < n; i++)
 		free(found[i]);
 	free(found);
 	session_close(&ss);
 	if (err != 0)
-		return refused(cli, err == EEXIST || err == ENOENT ? err : EBADMSG, why);
-	return qz_cli_report(cli, "restored", o.to);
+		return refused(cli, err == EEXIST || err == ENOENT || err == EBUSY ? err : EBADMSG,
+			       why);
+	return qz_cli_report(cli, "restored", o.to != NULL ? o.to : o.over);
 }
 
 const qz_cmd_t qz_backup_cmds[] = {
@@ -895,8 +920,8 @@ const qz_cmd_t qz_backup_cmds[] = {
      "read backups back, open and verify everything, compare with dom0's records", NULL,
      QZ_CMD_NOZFS},
     {"restore", cmd_restore,
-     "--target T --to DATASET (--key-file F | --passphrase-fd N) (ID... | --volume NAME | "
-     "--backup ID)",
+     "--target T (--to DATASET | --over VOL --revisions-to-keep N) (--key-file F | "
+     "--passphrase-fd N) (ID... | --volume NAME | --backup ID)",
      "restore a chain of backups (full first; or found on the target) into a new volume", NULL, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

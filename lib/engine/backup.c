@@ -716,3 +716,28 @@ static int restore_chain(qz_backend_t *be, qz_target_t *t, const qz_open_secret_
 	}
 	return 0;
 }
+
+int qz_backup_restore_over(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
+			   const char *const *ids, size_t n, const char *vol,
+			   const qz_volcfg_t *cfg, char *why, size_t whylen)
+{
+	char vmdir[QZ_NAME_MAX], root[QZ_NAME_MAX], tmp[QZ_NAME_MAX + 64];
+	const char *leaf = strrchr(vol, '/');
+	if (n == 0 || leaf == NULL || qz_name_parent(vol, vmdir, sizeof(vmdir)) != 0 ||
+	    qz_name_parent(vmdir, root, sizeof(root)) != 0)
+		return qz_why(why, whylen, EINVAL, "%s is not a pool's volume", vol);
+	if (!be->ops->exists(be, vol))
+		return qz_why(why, whylen, ENOENT,
+			      "%s does not exist: restore into a new volume with --to", vol);
+	/* beside the VMs, under a name no VM can have (a dot first), until it is in place */
+	snprintf(tmp, sizeof(tmp), "%s/.restore-%.16s%s", root, ids[n - 1], leaf);
+	int err = qz_backup_restore(be, t, secret, ids, n, tmp, why, whylen);
+	if (err != 0)
+		return err;
+	if ((err = qz_vol_import_volume(be, vol, cfg, tmp)) != 0)
+		qz_why(why, whylen, err, "putting the restored data in %s: %s", vol,
+		       qz_be_detail(be)[0] ? qz_be_detail(be) : qz_strerror(err));
+	(void)qz_vol_remove(be, tmp); /* what the volume was cloned from is kept as the engine
+				       * keeps a removed volume's dependents' data */
+	return err;
+}

@@ -14,6 +14,7 @@
 #define QZFS_BACKUP_H
 
 #include "backend.h"
+#include "engine.h"
 #include "seal.h"
 #include "seal_io.h"
 #include "target.h"
@@ -127,5 +128,12 @@ int qz_backup_prune(qz_backend_t *be, qz_target_t *t, const char *state_dir,
 		    const qz_backup_keep_t *k, const char *const *vols, size_t nvols, bool dry_run,
 		    void (*dropped)(void *ctx, const qz_backup_rec_t *r), void *ctx, char *why,
 		    size_t whylen);
+
+/* Restores the chain ids[0..n) over existing pool volume vol (configured as cfg; its VM
+ * halted): received beside it, then put in its place as `qzfs volume import-volume` does, the
+ * state it replaces kept as a revision. Nothing changes in vol if any backup is refused. */
+int qz_backup_restore_over(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
+			   const char *const *ids, size_t n, const char *vol,
+			   const qz_volcfg_t *cfg, char *why, size_t whylen);
 
 #endif

@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..92"
+echo "1..100"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -102,6 +102,17 @@ check "a chain restored as a pool volume" 0 qzfs backup restore $T --to $R/resto
 check "... put in the VM's place" 0 qzfs volume import-volume $V $R/restored/private --save-on-stop --revisions-to-keep 2
 check "... with the restored bytes" 0 test "$(sum $V)" = "${sums[1]}"
 check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume info $V --save-on-stop --revisions-to-keep 2 | grep -q 'revision r'"
+before=$(sum $V)
+check "restore --over: a backup put in the VM's place in one step" 0 qzfs backup restore $T --over $V --revisions-to-keep 2 "${ids[0]}"
+check "... with its bytes" 0 test "$(sum $V)" = "${sums[0]}"
+check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume revert $V --save-on-stop --revisions-to-keep 2 >/dev/null && test \"\$(sha256sum <\$(qzfs volume device $V | cut -d' ' -f2) | cut -d' ' -f1)\" = $before"
+check "... nothing of it left beside the VMs" 0 test -z "$(qzfs list $R | grep restore-)"
+qzfs volume start $V --save-on-stop >/dev/null
+check "restore --over a running volume is refused" 1 qzfs backup restore $T --over $V --revisions-to-keep 2 "${ids[0]}"
+qzfs volume stop $V --save-on-stop >/dev/null
+check "... and changes nothing" 0 test "$(sum $V)" = "$before"
+check "... nor leaves anything" 0 test -z "$(qzfs list $R | grep restore-)"
+check "restore --over needs the volume's revisions-to-keep" 2 qzfs backup restore $T --over $V "${ids[0]}"
 
 # interrupted 10 times, resumed each time: at most about a chunk is sent twice per interruption
 V2=$R/big/private
