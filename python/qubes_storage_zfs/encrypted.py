@@ -122,6 +122,13 @@ class ZFSEncryptedPool(ZFSZvolPool):
         await self.refresh()
         self.schedule_unload()
 
+    def _key_guard(self):
+        """The lock under which the key is loaded or unloaded: an unload decided while a
+        command was about to use the key would pull it from under that command."""
+        if self._key_lock is None:
+            self._key_lock = asyncio.Lock()
+        return self._key_lock
+
     async def key_loaded(self):
         return (await self.qzfs("key", "status", self.dataset))["loaded"]
 
@@ -129,9 +136,7 @@ class ZFSEncryptedPool(ZFSZvolPool):
         """Loads the key if it is not loaded, asking for the passphrase (one prompt at a
         time, however many volumes start at once)."""
         self.cancel_unload()
-        if self._key_lock is None:
-            self._key_lock = asyncio.Lock()
-        async with self._key_lock:
+        async with self._key_guard():
             if not await self.key_loaded():
                 LOGGER.info("pool %s: asking for the passphrase in %s", self.name,
                             self.ask_password_domain)
@@ -172,18 +177,20 @@ class ZFSEncryptedPool(ZFSZvolPool):
         return running
 
     async def _unload_if_idle(self):
-        if self.busy or self.exports:  # a command or an export will reschedule when done
-            return
-        running = self._running_vms()
-        if running:
-            LOGGER.info("pool %s: key stays loaded, running: %s", self.name, ", ".join(running))
-            return  # the last of them to stop schedules the unload again
-        try:
-            await self.qzfs("key", "unload", self.dataset)
-            LOGGER.info("pool %s: key unloaded", self.name)
-        except qubes.storage.StoragePoolException as exc:
-            LOGGER.info("pool %s: key stays loaded: %s", self.name, exc)
-            self.schedule_unload()  # a zvol is open (an export, a block attach): try later
+        async with self._key_guard():  # judged when no command can be loading the key
+            if self.busy or self.exports:  # a command or an export reschedules when done
+                return
+            running = self._running_vms()
+            if running:
+                LOGGER.info("pool %s: key stays loaded, running: %s", self.name,
+                            ", ".join(running))
+                return  # the last of them to stop schedules the unload again
+            try:
+                await self.qzfs("key", "unload", self.dataset)
+                LOGGER.info("pool %s: key unloaded", self.name)
+            except qubes.storage.StoragePoolException as exc:
+                LOGGER.info("pool %s: key stays loaded: %s", self.name, exc)
+                self.schedule_unload()  # a zvol is open (an export, a block attach)
 
 
 class ZFSEncryptedVolume(ZFSZvolVolume):

@@ -166,6 +166,18 @@ class Encrypted(EncryptedTestCase):
         await self.after_timeout()
         self.assertFalse(await self.key_loaded())
 
+    async def test_a_start_while_the_key_is_being_unloaded_gets_it_back(self):
+        tpl = await self.new_vm("fedora", template_config(self.pool_name))
+        self.pool.cancel_unload()
+        check = asyncio.get_running_loop().create_task(self.pool._unload_if_idle())
+        await asyncio.sleep(0)  # the check has begun: nothing runs, it unloads the key
+        await tpl.storage.start()  # waits for it, then asks for the passphrase again
+        await check
+        self.assertTrue(await self.key_loaded())
+        self.assertEqual(self.asked(), 2)
+        write(tpl.volumes["private"], A)
+        await tpl.storage.stop()
+
     async def test_an_open_zvol_keeps_the_key(self):
         tpl = await self.new_vm("fedora", template_config(self.pool_name))
         await tpl.storage.start()
