@@ -1,5 +1,5 @@
 /* libFuzzer target: the sealed-container opener, as a restore uses it: header, framed chunks,
- * the plaintext into the stream verifier. The key is fixed (fuzz_key.h), so seeds sealed with it
+ * the plaintext into the stream verifier; what follows the last whole frame, as a trailer. The key is fixed (fuzz_key.h), so seeds sealed with it
  * reach the chunk and stream code. */
 #include "fuzz_key.h"
 #include "seal.h"
@@ -59,6 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (err == 0 && qz_opener_end(o, NULL, 0) == 0)
 		qz_verifier_end(v);
+	uint64_t chunks = 0, bytes = 0;
+	if (off <= size)
+		(void)qz_seal_trailer_open(data, hdrlen, key, data + off, size - off, &chunks, &bytes,
+					   NULL, 0);
 	free(plain);
 	qz_verifier_free(v);
 	qz_opener_free(o);
