@@ -25,7 +25,7 @@ struct opts {
 	char **args; /* the arguments that are not options, when "ARGS" is allowed */
 	int nargs;
 	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days;
-	bool raw, resumed, full, dry_run;
+	bool raw, resumed, full, dry_run, all;
 };
 
 static int parse_uint(const char *s, uint64_t *v)
@@ -70,6 +70,7 @@ static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed,
 			     : strcmp(a, "--resumed") == 0 ? &o->resumed
 			     : strcmp(a, "--full") == 0	   ? &o->full
 			     : strcmp(a, "--dry-run") == 0 ? &o->dry_run
+			     : strcmp(a, "--all") == 0	   ? &o->all
 							   : NULL;
 		if (flag != NULL) {
 			*flag = true;
@@ -770,29 +771,54 @@ static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc =
-	    parse_opts(cli, argc, argv, "--target --state --key-file --passphrase-fd ARGS", &o);
+	int rc = parse_opts(cli, argc, argv,
+			    "--target --state --key-file --passphrase-fd --all ARGS", &o);
 	if (rc != 0)
 		return rc;
-	if (o.nargs == 0)
-		return qz_cli_usage(cli, "name the backups to verify");
+	if ((o.nargs == 0) == !o.all)
+		return qz_cli_usage(cli, "name the backups to verify, or --all");
 	const char *state = o.state ? o.state : DEFAULT_STATE;
 	struct session ss;
 	if ((rc = session_open(cli, &o, &ss)) != 0)
 		return rc;
 	char why[300] = "";
-	int err = 0;
-	for (int i = 0; err == 0 && i < o.nargs; i++) {
+	qz_backup_rec_t *found = NULL;
+	size_t n = (size_t)o.nargs, unopened = 0;
+	int err = 0, failed = 0;
+	if (o.all) /* what the target holds, each against dom0's record of it if there is one */
+		err = qz_backup_discover(ss.t, &ss.secret, &found, &n, &unopened, why, sizeof(why));
+	for (size_t i = 0; err == 0 && i < n; i++) {
 		qz_backup_rec_t rec;
-		err = qz_backup_rec_read(state, o.args[i], &rec);
-		if (err != 0)
-			snprintf(why, sizeof(why), "dom0 has no record of backup %s", o.args[i]);
-		else
-			err = qz_backup_verify(ss.t, &ss.secret, &rec, why, sizeof(why));
-		if (err == 0)
-			printf("%s: whole, %" PRIu64 " bytes verified\n", rec.id, rec.bytes);
+		const char *id = found != NULL ? found[i].id : o.args[i];
+		int one = qz_backup_rec_read(state, id, &rec);
+		if (one != 0 && found != NULL) {
+			rec = found[i];
+			one = 0;
+		} else if (one != 0) {
+			snprintf(why, sizeof(why), "dom0 has no record of backup %s", id);
+		}
+		if (one == 0 && !rec.complete) {
+			one = EAGAIN;
+			snprintf(why, sizeof(why), "unfinished");
+		}
+		if (one == 0)
+			one = qz_backup_verify(ss.t, &ss.secret, &rec, why, sizeof(why));
+		if (one == 0) {
+			printf("%s: whole, %" PRIu64 " bytes verified\n", id, rec.bytes);
+		} else if (found != NULL) { /* --all: every backup looked at, each failure said */
+			printf("%s: %s\n", id, why);
+			failed += one != EAGAIN;
+		} else {
+			err = one;
+		}
 	}
+	free(found);
 	session_close(&ss);
+	if (unopened > 0)
+		fprintf(stderr, "qzfs %s: %zu backup header(s) do not open with this key\n",
+			cli->cmd, unopened);
+	if (err == 0 && failed > 0)
+		err = EBADMSG, snprintf(why, sizeof(why), "%d backup(s) failed", failed);
 	return err != 0 ? refused(cli, err == ENOENT ? EINVAL : err, why) : QZ_EXIT_OK;
 }
 
@@ -916,7 +942,8 @@ const qz_cmd_t qz_backup_cmds[] = {
     {"prune", cmd_prune,
      "--target T [--state DIR] (--keep-last N | --keep-days D)... [--dry-run] [VOL...]",
      "delete the backups retention lets go (never one a kept backup's chain needs)", NULL, 0},
-    {"verify", cmd_verify, "--target T [--state DIR] (--key-file F | --passphrase-fd N) ID...",
+    {"verify", cmd_verify,
+     "--target T [--state DIR] (--key-file F | --passphrase-fd N) (ID... | --all)",
      "read backups back, open and verify everything, compare with dom0's records", NULL,
      QZ_CMD_NOZFS},
     {"restore", cmd_restore,

@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..100"
+echo "1..104"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -82,6 +82,8 @@ cp "$S/$c1" "$W/keep"
 printf '\x55' | dd of="$S/$c1" bs=1 seek=100 conv=notrunc status=none
 hostile "a chunk altered"
 check "... and verify says so" 1 qzfs backup verify $T "${ids[0]}"
+check "... verify --all too" 1 qzfs backup verify $T --all
+want_out "... naming that backup" "^${ids[0]}: chunk 1 does not open"
 cp "$W/keep" "$S/$c1"
 mv "$S/${ids[3]}.c00000000" "$W/gone"
 hostile "the last backup's only chunk dropped"
@@ -96,6 +98,8 @@ cp "$S/${ids[2]}.h" "$W/keep"; cp "$S/${ids[1]}.h" "$S/${ids[2]}.h"
 hostile "another backup's header served"
 cp "$W/keep" "$S/${ids[2]}.h"
 check "with everything put back, the chain restores again" 0 qzfs backup restore $T --to $Z/r4 "${ids[@]}"
+check "verify --all on a fresh dom0 (no records): everything the target holds is whole" 0 qzfs backup verify --target dir:$W/store --state "$W/none" --key-file "$W/key" --all
+check "... the four backups" 0 test "$(printf '%s\n' "$out" | grep -c ': whole, ')" = 4
 
 # restored as a pool volume, then put in the VM's place: its state before stays a revision
 check "a chain restored as a pool volume" 0 qzfs backup restore $T --to $R/restored/private "${ids[0]}" "${ids[1]}"
