@@ -53,6 +53,8 @@ int qz_pool_setup_devices(qz_backend_t *be, const char *root, const char *poolna
 		return qz_be_fail(be, EINVAL,
 				  "the pool needs a dataset inside the zpool, like %s/qubes", root);
 	snprintf(zpool, sizeof(zpool), "%.*s", (int)qz_name_pool_len(root), root);
+	if (be->ops->exists(be, zpool)) /* said plainly: zpool create would only fail */
+		return qz_be_fail(be, EEXIST, "zpool %s exists already", zpool);
 	int err = be->ops->pool_create(be, zpool, devices, n);
 	return err != 0 ? err : qz_pool_setup(be, root, poolname);
 }
