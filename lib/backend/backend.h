@@ -104,7 +104,8 @@ struct qz_backend_ops {
 	/* Opens a volume's block device (O_RDONLY or O_RDWR) and returns the descriptor in *fd. */
 	int (*zvol_open)(qz_backend_t *be, const char *vol, int oflags, int *fd);
 	/* Creates zpool `pool` on whole devices, with compression=lz4, mountpoint=none and
-	 * volmode=dev on its root; refuses devices in use (never forces). */
+	 * volmode=dev on its root; refuses devices in use (never forces). An existing zpool of
+	 * that name fails (EEXIST on the model, EINVAL from `zpool create`): callers check first. */
 	int (*pool_create)(qz_backend_t *be, const char *pool, const char *const *devices,
 			   size_t n);
 	/* Stores the path of a volume's block device, once it exists (udev makes it some time
