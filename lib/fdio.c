@@ -2,6 +2,7 @@
 #include "fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -66,4 +67,9 @@ ssize_t qz_read_full(int fd, void *buf, size_t len)
 int qz_write_full(int fd, const void *buf, size_t len)
 {
 	return qz_write_wait(fd, buf, len, -1);
+}
+
+void qz_pipe_grow(int fd)
+{
+	(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 }

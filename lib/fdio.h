@@ -15,4 +15,8 @@ int qz_write_wait(int fd, const void *buf, size_t len, int timeout_ms);
 ssize_t qz_read_full(int fd, void *buf, size_t len);
 int qz_write_full(int fd, const void *buf, size_t len);
 
+/* Asks for a 1 MiB buffer on pipe fd (fewer wakeups when big chunks go through it); a refusal
+ * leaves the pipe as it was. */
+void qz_pipe_grow(int fd);
+
 #endif

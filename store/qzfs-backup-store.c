@@ -44,7 +44,7 @@ static void fail(const char *what, int err)
 /* Copies len bytes from stdin to fd (or discards them when fd < 0); false if stdin ended. */
 static bool copy_in(int fd, uint64_t len, int *err)
 {
-	static uint8_t buf[1 << 16];
+	static uint8_t buf[1 << 20];
 	while (len > 0) {
 		size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
 		if (qz_read_full(STDIN_FILENO, buf, n) != (ssize_t)n)

@@ -71,6 +71,8 @@ int qz_target_open(char *const argv[], qz_target_t **out, char *why, size_t whyl
 	t->pid = pid;
 	t->timeout_ms = DEFAULT_TIMEOUT_MS;
 	fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK); /* writes wait in poll */
+	qz_pipe_grow(in[1]);
+	qz_pipe_grow(outp[0]);
 	t->to = in[1];
 	t->from = outp[0];
 	*out = t;

@@ -197,6 +197,7 @@ static int send_sealed(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t 
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return qz_why(why, whylen, errno, "pipe: %s", strerror(errno));
+	qz_pipe_grow(fds[0]); /* the sender runs ahead while a chunk is sealed and stored */
 	pid_t pid = fork();
 	if (pid < 0) {
 		int err = errno;
