@@ -171,6 +171,18 @@ class Data(PoolTestCase):
             result = await clone.storage.clone_volume(self.tpl, name)
             self.assertIs(result, clone.volumes[name])
         self.assertEqual(await self.committed(clone.volumes["private"]), A)
+        # an AppVM too: its root is a snapshot of its template's, and stays one
+        app = await self.new_vm("work", appvm_config("vms"), template=self.tpl)
+        await app.storage.start()
+        write(app.volumes["private"], B)
+        await app.storage.stop()
+        app2 = self.vm("work2", appvm_config("vms"), template=self.tpl)
+        for name in ("private", "volatile", "root"):
+            await app2.storage.clone_volume(app, name)
+        self.assertIs(app2.volumes["root"].source, self.tpl.volumes["root"])
+        await app2.storage.start()
+        self.assertEqual(read(app2.volumes["private"], 4096), B)
+        await app2.storage.stop()
 
         foreign = FilePool(self.tmp)
         self.app.pools["files"] = foreign

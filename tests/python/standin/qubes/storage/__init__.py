@@ -229,7 +229,7 @@ class Storage:
         self.vm = vm
         self.running = False
         for name, conf in vm.volume_config.items():
-            self.init_volume(name, dict(conf))
+            self.init_volume(name, conf)  # as qubesd: the config gets the source resolved
 
     def init_volume(self, name, config):
         config.setdefault("name", name)
