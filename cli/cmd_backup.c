@@ -720,21 +720,10 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 	return QZ_EXIT_OK;
 }
 
+/* A backup prune lets go: shown as `backup list` shows it. */
 static void say_dropped(void *ctx, const qz_backup_rec_t *r)
 {
-	qz_cli_t *cli = ctx;
-	if (cli->json) {
-		qz_json_object(&cli->out, NULL);
-		qz_json_string(&cli->out, "id", r->id);
-		qz_json_string(&cli->out, "volume", r->volume);
-		qz_json_uint(&cli->out, "created", r->created);
-		qz_json_uint(&cli->out, "bytes", r->bytes);
-		qz_json_end(&cli->out, '}');
-	} else {
-		printf("%s %s %s%s, %" PRIu64 " bytes\n", r->id, r->volume,
-		       r->base[0] ? "incremental" : "full", r->complete ? "" : " (unfinished)",
-		       r->bytes);
-	}
+	show_backup(ctx, r);
 }
 
 /* Deletes the backups retention lets go, from the target and from dom0's records. */

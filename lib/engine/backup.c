@@ -263,27 +263,13 @@ static bool resumable(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 	size_t ne = 0;
 	if (qz_target_list(t, &e, &ne, NULL, 0) != 0)
 		return false;
-	/* the header and chunks 0 .. chunks-1, each whole (the final one, if sealed, no longer
-	 * than a whole one) */
+	/* the header and every chunk stored, each whole (the final one, if sealed, may be
+	 * shorter) */
 	bool finished = qz_sealer_resume(p->hdr, p->hdrlen, p->cp, p->cplen, s, NULL, 0) == 0 &&
 			qz_sealer_finished(*s);
-	uint64_t have = 0, whole = (uint64_t)rec->chunk_size + QZ_SEAL_ABYTES + 4;
-	for (size_t i = 0; i < ne; i++) {
-		char want[80];
-		qz_backup_object(want, sizeof(want), rec->id, (long)have);
-		if (strcmp(e[i].name, want) != 0 || have >= rec->chunks)
-			continue;
-		if (e[i].size == whole ||
-		    (finished && have + 1 == rec->chunks && e[i].size < whole))
-			have++;
-	}
-	char hname[80];
-	qz_backup_object(hname, sizeof(hname), rec->id, QZ_BACKUP_HEADER);
-	bool header = false;
-	for (size_t i = 0; i < ne; i++)
-		header |= strcmp(e[i].name, hname) == 0;
+	bool there = qz_backup_listed_whole(e, ne, rec->id, rec->chunks, rec->chunk_size, finished);
 	free(e);
-	if (*s != NULL && header && have == rec->chunks)
+	if (*s != NULL && there)
 		return true;
 	qz_sealer_free(*s);
 	*s = NULL;
@@ -731,10 +717,14 @@ int qz_backup_restore_over(qz_backend_t *be, qz_target_t *t, const qz_open_secre
 		return qz_why(why, whylen, ENOENT,
 			      "%s does not exist: restore into a new volume with --to", vol);
 	/* beside the VMs, under a name no VM can have (a dot first), until it is in place */
-	snprintf(tmp, sizeof(tmp), "%s/.restore-%.16s%s", root, ids[n - 1], leaf);
+	char tmpdir[QZ_NAME_MAX + 64];
+	snprintf(tmpdir, sizeof(tmpdir), "%s/.restore-%.16s", root, ids[n - 1]);
+	snprintf(tmp, sizeof(tmp), "%s%s", tmpdir, leaf);
 	int err = qz_backup_restore(be, t, secret, ids, n, tmp, why, whylen);
-	if (err != 0)
+	if (err != 0) {
+		(void)be->ops->destroy(be, tmpdir); /* the refused chain left nothing inside it */
 		return err;
+	}
 	if ((err = qz_vol_import_volume(be, vol, cfg, tmp)) != 0)
 		qz_why(why, whylen, err, "putting the restored data in %s: %s", vol,
 		       qz_be_detail(be)[0] ? qz_be_detail(be) : qz_strerror(err));

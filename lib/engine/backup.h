@@ -95,6 +95,11 @@ int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *
  * verify do. */
 int qz_backup_discover(qz_target_t *t, const qz_open_secret_t *secret, qz_backup_rec_t **out,
 		       size_t *n, size_t *unopened, char *why, size_t whylen);
+/* Whether listing e (sorted, as qz_target_list gives it) holds backup id's header and chunks
+ * 0 .. chunks-1, each a whole sealed chunk of chunk_size bytes; the last may be shorter when
+ * last_short (the final chunk). */
+bool qz_backup_listed_whole(const qz_target_entry_t *e, size_t ne, const char *id, uint64_t chunks,
+			    uint32_t chunk_size, bool last_short);
 /* The chain that restores backup all[i] (records as qz_backup_discover makes them): indexes
  * into all, the full backup first, in chain (room for n); its length, or 0 if a backup it
  * needs is not there whole. */

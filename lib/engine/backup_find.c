@@ -38,6 +38,21 @@ static uint64_t listed(const qz_target_entry_t *e, size_t ne, const char *name)
 	return UINT64_MAX;
 }
 
+bool qz_backup_listed_whole(const qz_target_entry_t *e, size_t ne, const char *id, uint64_t chunks,
+			    uint32_t chunk_size, bool last_short)
+{
+	char name[80];
+	uint64_t full = (uint64_t)chunk_size + QZ_SEAL_ABYTES + 4;
+	qz_backup_object(name, sizeof(name), id, QZ_BACKUP_HEADER);
+	bool all = listed(e, ne, name) != UINT64_MAX;
+	for (uint64_t c = 0; c < chunks && all; c++) {
+		qz_backup_object(name, sizeof(name), id, (long)c);
+		uint64_t size = listed(e, ne, name);
+		all = size == full || (last_short && c + 1 == chunks && size < full);
+	}
+	return all;
+}
+
 /* The master key for a header: the key file's, or the passphrase's with the header's salt and
  * limits (derived once per distinct salt and limits: a run's backups share them). */
 struct keys {
@@ -102,19 +117,14 @@ static int find_one(qz_target_t *t, struct keys *k, const char *id, const qz_tar
 	r->chunk_size = info.chunk_size;
 	r->raw = info.raw;
 	/* whole: the trailer opens, and every chunk it counts is listed, whole but the last */
-	uint64_t chunks = 0, bytes = 0, full = (uint64_t)info.chunk_size + QZ_SEAL_ABYTES + 4;
+	uint64_t chunks = 0, bytes = 0;
 	qz_backup_object(name, sizeof(name), id, QZ_BACKUP_TRAILER);
 	if (listed(e, ne, name) != QZ_SEAL_TRAILER_BYTES ||
 	    qz_target_get(t, name, trailer, sizeof(trailer), &tlen, NULL, 0) != 0 ||
 	    qz_seal_trailer_open(hdr, hdrlen, key, trailer, tlen, &chunks, &bytes, NULL, 0) != 0)
 		return 0; /* unfinished, as far as dom0 can tell */
-	bool all = chunks > 0;
-	for (uint64_t c = 0; c < chunks && all; c++) {
-		qz_backup_object(name, sizeof(name), id, (long)c);
-		uint64_t size = listed(e, ne, name);
-		all = c + 1 < chunks ? size == full : size <= full;
-	}
-	r->complete = all;
+	r->complete =
+	    chunks > 0 && qz_backup_listed_whole(e, ne, id, chunks, info.chunk_size, true);
 	r->chunks = chunks;
 	r->bytes = bytes;
 	return 0;

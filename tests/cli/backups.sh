@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..104"
+echo "1..107"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -117,6 +117,12 @@ qzfs volume stop $V --save-on-stop >/dev/null
 check "... and changes nothing" 0 test "$(sum $V)" = "$before"
 check "... nor leaves anything" 0 test -z "$(qzfs list $R | grep restore-)"
 check "restore --over needs the volume's revisions-to-keep" 2 qzfs backup restore $T --over $V "${ids[0]}"
+cp "$W/store/${ids[0]}.c00000001" "$W/keep"
+printf '\x55' | dd of="$W/store/${ids[0]}.c00000001" bs=1 seek=100 conv=notrunc status=none
+check "restore --over from an altered backup is refused" 1 qzfs backup restore $T --over $V --revisions-to-keep 2 "${ids[0]}"
+cp "$W/keep" "$W/store/${ids[0]}.c00000001"
+check "... the volume unchanged" 0 test "$(sum $V)" = "$before"
+check "... and nothing left beside the VMs" 0 test -z "$(qzfs list $R | grep restore-)"
 
 # interrupted 10 times, resumed each time: at most about a chunk is sent twice per interruption
 V2=$R/big/private
