@@ -24,7 +24,7 @@ struct opts {
 	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup, *over, *keep;
 	char **args; /* the arguments that are not options, when "ARGS" is allowed */
 	int nargs;
-	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days;
+	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days, threads;
 	bool raw, resumed, full, dry_run, all;
 };
 
@@ -121,6 +121,8 @@ static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed,
 			o->keep_last = num;
 		else if (strcmp(a, "--keep-days") == 0)
 			o->keep_days = num;
+		else if (strcmp(a, "--threads") == 0)
+			o->threads = num;
 		if (bad != 0)
 			return qz_cli_usage(cli, "a number was expected");
 	}
@@ -549,12 +551,14 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	struct opts o;
 	int rc = parse_opts(cli, argc, argv,
 			    "--target --state --key-file --passphrase-fd --chunk-size --argon2-ops "
-			    "--argon2-mib --full ARGS",
+			    "--argon2-mib --full --threads ARGS",
 			    &o);
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
 		return qz_cli_usage(cli, "name the volumes to back up");
+	if (o.threads > 4)
+		return qz_cli_usage(cli, "--threads takes 1 to 4 (0 or none: one per CPU, at most 4)");
 	const char *state = o.state ? o.state : DEFAULT_STATE;
 	if (mkdir(state, 0700) != 0 && errno != EEXIST)
 		return qz_cli_fail(cli, state, errno);
@@ -573,6 +577,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 			       .key = key,
 			       .kdf = o.key_file == NULL ? &kdf : NULL,
 			       .chunk_size = (uint32_t)o.chunk_size,
+			       .threads = (unsigned)o.threads,
 			       .full = o.full,
 			       .progress = show_progress,
 			       .ctx = cli};
@@ -594,6 +599,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 				qz_json_uint(&cli->out, "bytes", rec.bytes);
 				qz_json_uint(&cli->out, "chunks", rec.chunks);
 				qz_json_uint(&cli->out, "resumed_from", rec.resumed_from);
+				qz_json_bool(&cli->out, "begun_anew", rec.begun_anew);
 			} else if (err != EALREADY) {
 				qz_json_string(&cli->out, "why", why);
 			}
@@ -611,6 +617,9 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 			       rec.chunks);
 			if (rec.resumed_from > 0)
 				printf(" (resumed after %" PRIu64 " bytes)", rec.resumed_from);
+			if (rec.begun_anew)
+				printf(" (begun anew: the stream made again differed from the "
+				       "unfinished backup's)");
 			putchar('\n');
 		}
 	}
@@ -924,7 +933,7 @@ const qz_cmd_t qz_backup_cmds[] = {
     {"info", cmd_info, "", "show a backup container's header (stdin)", NULL, QZ_CMD_NOZFS},
     {"create", cmd_create,
      "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--chunk-size B] [--full] "
-     "VOL...",
+     "[--threads N] VOL...",
      "back volumes up to target T (dir:PATH, qube:NAME, exec:CMD), sealed", NULL, 0},
     {"list", cmd_list, "[--state DIR | --target T (--key-file F | --passphrase-fd N)]",
      "dom0's records of backups, or what a target holds (opened with the key)", NULL, QZ_CMD_NOZFS},

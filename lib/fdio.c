@@ -7,24 +7,30 @@
 #include <stdint.h>
 #include <unistd.h>
 
-/* Waits until fd is ready for events: 1, 0 on a timeout, -1 with errno. */
-static int wait_ready(int fd, short events, int timeout_ms)
+/* Waits until fd is ready for events, or cancel (if >= 0) is readable: 1, 0 on a timeout, -1
+ * with errno (ECANCELED for cancel). */
+static int wait_ready(int fd, short events, int cancel, int timeout_ms)
 {
-	if (timeout_ms < 0)
+	if (timeout_ms < 0 && cancel < 0)
 		return 1; /* a blocking call waits by itself */
 	for (;;) {
-		struct pollfd p = {fd, events, 0};
-		int r = poll(&p, 1, timeout_ms);
+		struct pollfd p[2] = {{fd, events, 0}, {cancel, POLLIN, 0}};
+		int r = poll(p, cancel >= 0 ? 2 : 1, timeout_ms);
+		if (r > 0 && cancel >= 0 && p[1].revents != 0) {
+			errno = ECANCELED;
+			return -1;
+		}
 		if (r >= 0 || errno != EINTR)
 			return r;
 	}
 }
 
-ssize_t qz_read_wait(int fd, void *buf, size_t len, int timeout_ms)
+/* qz_read_wait, called off when cancel is readable. */
+static ssize_t read_wait(int fd, void *buf, size_t len, int cancel, int timeout_ms)
 {
 	size_t got = 0;
 	while (got < len) {
-		int r = wait_ready(fd, POLLIN, timeout_ms);
+		int r = wait_ready(fd, POLLIN, cancel, timeout_ms);
 		if (r <= 0)
 			return r < 0 ? -1 : (ssize_t)got;
 		ssize_t n = read(fd, (uint8_t *)buf + got, len - got);
@@ -39,11 +45,21 @@ ssize_t qz_read_wait(int fd, void *buf, size_t len, int timeout_ms)
 	return (ssize_t)got;
 }
 
+ssize_t qz_read_wait(int fd, void *buf, size_t len, int timeout_ms)
+{
+	return read_wait(fd, buf, len, -1, timeout_ms);
+}
+
+ssize_t qz_read_cancellable(int fd, void *buf, size_t len, int cancel)
+{
+	return read_wait(fd, buf, len, cancel, -1);
+}
+
 int qz_write_wait(int fd, const void *buf, size_t len, int timeout_ms)
 {
 	const uint8_t *p = buf;
 	while (len > 0) {
-		int r = wait_ready(fd, POLLOUT, timeout_ms);
+		int r = wait_ready(fd, POLLOUT, -1, timeout_ms);
 		if (r <= 0)
 			return r < 0 ? errno : ETIMEDOUT;
 		ssize_t n = write(fd, p, len);

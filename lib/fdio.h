@@ -11,6 +11,9 @@ ssize_t qz_read_wait(int fd, void *buf, size_t len, int timeout_ms);
 /* Writes all of buf, waiting at most timeout_ms (-1: forever) for each part (fd may be
  * non-blocking): 0, or an errno code (ETIMEDOUT). */
 int qz_write_wait(int fd, const void *buf, size_t len, int timeout_ms);
+/* Reads len bytes unless the input ends first, or until fd cancel becomes readable (another
+ * thread's way of calling the read off): the count read, or -1 with errno (ECANCELED). */
+ssize_t qz_read_cancellable(int fd, void *buf, size_t len, int cancel);
 /* qz_read_wait and qz_write_wait without a time limit. */
 ssize_t qz_read_full(int fd, void *buf, size_t len);
 int qz_write_full(int fd, const void *buf, size_t len);

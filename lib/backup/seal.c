@@ -15,33 +15,36 @@
 #include <unistd.h>
 
 #define MAGIC		"QZFSSEAL"
-#define SS_HEADER	crypto_secretstream_xchacha20poly1305_HEADERBYTES
-#define AD_BYTES	48 /* header digest, chunk index, stream offset */
+#define NONCE_BYTES	crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG_BYTES	crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define AD_BYTES	49 /* header digest, chunk index, stream offset, mark */
 #define MAX_OPSLIMIT	16
 #define MAX_MEMLIMIT	(1ull << 30)
-#define CHECKPOINT_TAG	"QZCP1"
+#define CHECKPOINT_TAG	"QZCP3"
 #define FINISHED_BIT	(1ull << 63) /* in a checkpoint's chunk index */
-#define SUBKEY_CONTEXT	"qzfs sealed stream 1"
+#define SUBKEY_CONTEXT	"qzfs sealed chunks 3"
+#define PRINT_CONTEXT	"qzfs chunk prints 3"
 #define NAMEKEY_CONTEXT "qzfs sealed name 2"
 #define TRAILER_CONTEXT "qzfs sealed trailer 2"
 #define NAME_AT		QZ_SEAL_HEADER_FIXED
-#define SS_AT		(QZ_SEAL_HEADER_FIXED + QZ_SEAL_NAME_SEALED)
+#define MARK_FINAL	1
 
-typedef crypto_secretstream_xchacha20poly1305_state ss_state;
-
-static_assert(QZ_SEAL_ABYTES == crypto_secretstream_xchacha20poly1305_ABYTES, "ABYTES");
-static_assert(SS_HEADER == 24, "secretstream header");
+static_assert(QZ_SEAL_ABYTES == 1 + NONCE_BYTES + TAG_BYTES, "ABYTES");
+static_assert(QZ_SEAL_PLAIN_AT == 4 + 1 + NONCE_BYTES, "plaintext offset");
 static_assert(QZ_SEAL_NAME_SEALED == QZ_SEAL_NAME_PAD + crypto_aead_xchacha20poly1305_ietf_ABYTES,
 	      "sealed name");
-static_assert(SS_AT + SS_HEADER == QZ_SEAL_HEADER_MAX, "header length");
+static_assert(QZ_SEAL_PRINT_BYTES == crypto_onetimeauth_BYTES, "print");
+static_assert(NAME_AT + QZ_SEAL_NAME_SEALED == QZ_SEAL_HEADER_MAX, "header length");
 
 /* Where a sealer, or an opener, is in a container. */
 struct qz_sealer {
 	qz_seal_info_t info;
-	uint8_t digest[32]; /* of the whole header: part of every chunk's associated data */
-	ss_state st;
-	uint64_t index; /* of the next chunk */
-	bool finished;	/* the final chunk is done */
+	uint8_t digest[32];   /* of the whole header: part of every chunk's associated data */
+	uint8_t key[32];      /* the chunk key */
+	uint8_t printkey[32]; /* whence each chunk's one-time print key */
+	uint8_t chain[QZ_SEAL_CHAIN_BYTES]; /* of the prints of the chunks advanced past */
+	uint64_t index;			    /* of the next chunk */
+	bool finished;			    /* the final chunk is done */
 };
 
 struct qz_opener {
@@ -227,8 +230,7 @@ static void id_key(const qz_seal_key_t *master, const char *context,
 	crypto_generichash_final(&gs, key, 32);
 }
 
-/* Writes the header but its secretstream part, the name sealed with master; returns its
- * length. */
+/* Writes the header, the name sealed with master; returns its length. */
 static size_t write_header(const qz_seal_info_t *info, const qz_seal_key_t *master, uint8_t *h)
 {
 	memset(h, 0, QZ_SEAL_HEADER_FIXED);
@@ -252,7 +254,7 @@ static size_t write_header(const qz_seal_info_t *info, const qz_seal_key_t *mast
 	crypto_aead_xchacha20poly1305_ietf_encrypt(h + NAME_AT, NULL, padded, sizeof(padded), h,
 						   QZ_SEAL_HEADER_FIXED, NULL, nonce, key);
 	sodium_memzero(key, sizeof(key));
-	return SS_AT;
+	return QZ_SEAL_HEADER_MAX;
 }
 
 /* Opens the name sealed in header h (read strictly) into info->dataset; EBADMSG if it does not
@@ -327,9 +329,8 @@ int qz_seal_header_parse(const uint8_t *h, size_t len, qz_seal_info_t *info, cha
 	return check_info(info, why, whylen);
 }
 
-/* The chunk key: the master key applied to the header (all of it but the secretstream part). */
-static void subkey(const qz_seal_key_t *master, const uint8_t *h, size_t len,
-		   uint8_t key[crypto_secretstream_xchacha20poly1305_KEYBYTES])
+/* The chunk key: the master key applied to the whole header. */
+static void subkey(const qz_seal_key_t *master, const uint8_t *h, size_t len, uint8_t key[32])
 {
 	crypto_generichash_state gs;
 	crypto_generichash_init(&gs, master->k, sizeof(master->k), 32);
@@ -338,12 +339,20 @@ static void subkey(const qz_seal_key_t *master, const uint8_t *h, size_t len,
 	crypto_generichash_final(&gs, key, 32);
 }
 
-static void chunk_ad(const uint8_t digest[32], uint64_t index, uint64_t chunk_size,
-		     uint8_t ad[AD_BYTES])
+/* Sets the chunk key, and the print key that comes from it. */
+static void set_key(struct qz_sealer *s, const uint8_t key[32])
 {
-	memcpy(ad, digest, 32);
+	memcpy(s->key, key, 32);
+	crypto_generichash(s->printkey, 32, (const uint8_t *)PRINT_CONTEXT, sizeof(PRINT_CONTEXT),
+			   key, 32);
+}
+
+static void chunk_ad(const struct qz_sealer *s, uint64_t index, uint8_t mark, uint8_t ad[AD_BYTES])
+{
+	memcpy(ad, s->digest, 32);
 	qz_put_le(ad + 32, index, 8);
-	qz_put_le(ad + 40, index * chunk_size, 8);
+	qz_put_le(ad + 40, index * s->info.chunk_size, 8);
+	ad[48] = mark;
 }
 
 /* A new state for the container with header hdr (read strictly), at its first chunk. */
@@ -377,39 +386,84 @@ int qz_sealer_new(const qz_seal_info_t *info, const qz_seal_key_t *master, uint8
 	    check_name(info->dataset, strnlen(info->dataset, sizeof(info->dataset)), why, whylen) !=
 		0)
 		return EINVAL;
-	size_t n = write_header(info, master, hdr);
-	uint8_t key[32];
-	ss_state st;
-	subkey(master, hdr, n, key);
-	crypto_secretstream_xchacha20poly1305_init_push(&st, hdr + n, key);
-	sodium_memzero(key, sizeof(key));
-	*hdrlen = n + SS_HEADER;
+	*hdrlen = write_header(info, master, hdr);
 	int err = state_new(hdr, *hdrlen, out, why, whylen);
 	if (err == 0) {
-		(*out)->st = st;
+		uint8_t key[32];
+		subkey(master, hdr, *hdrlen, key);
+		set_key(*out, key);
+		sodium_memzero(key, sizeof(key));
 		memcpy((*out)->info.dataset, info->dataset, sizeof(info->dataset));
 	}
-	sodium_memzero(&st, sizeof(st));
 	return err;
+}
+
+void qz_sealer_print(const qz_sealer_t *s, uint64_t index, const uint8_t *plain, size_t len,
+		     bool final, uint8_t print[QZ_SEAL_PRINT_BYTES])
+{
+	uint8_t what[17], otk[crypto_onetimeauth_KEYBYTES];
+	qz_put_le(what, index, 8);
+	qz_put_le(what + 8, len, 8);
+	what[16] = final ? MARK_FINAL : 0;
+	crypto_generichash(otk, sizeof(otk), what, sizeof(what), s->printkey, sizeof(s->printkey));
+	crypto_onetimeauth(print, plain, len, otk);
+	sodium_memzero(otk, sizeof(otk));
+}
+
+int qz_sealer_seal(const qz_sealer_t *s, uint64_t index, uint8_t *buf, size_t len, bool final,
+		   size_t *outlen, uint8_t print[QZ_SEAL_PRINT_BYTES])
+{
+	if (len > s->info.chunk_size || (!final && len != s->info.chunk_size))
+		return EINVAL;
+	uint8_t *plain = buf + QZ_SEAL_PLAIN_AT, ad[AD_BYTES];
+	qz_sealer_print(s, index, plain, len, final, print);
+	buf[4] = final ? MARK_FINAL : 0;
+	randombytes_buf(buf + 5, NONCE_BYTES);
+	chunk_ad(s, index, buf[4], ad);
+	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(plain, plain + len, NULL, plain, len,
+							    ad, sizeof(ad), NULL, buf + 5, s->key);
+	qz_put_le(buf, len + QZ_SEAL_ABYTES, 4);
+	*outlen = QZ_SEAL_FRAMED(len);
+	return 0;
+}
+
+void qz_seal_chain(uint8_t chain[QZ_SEAL_CHAIN_BYTES], const uint8_t print[QZ_SEAL_PRINT_BYTES])
+{
+	uint8_t both[QZ_SEAL_CHAIN_BYTES + QZ_SEAL_PRINT_BYTES];
+	memcpy(both, chain, QZ_SEAL_CHAIN_BYTES);
+	memcpy(both + QZ_SEAL_CHAIN_BYTES, print, QZ_SEAL_PRINT_BYTES);
+	crypto_generichash(chain, QZ_SEAL_CHAIN_BYTES, both, sizeof(both), NULL, 0);
+}
+
+int qz_sealer_advance(qz_sealer_t *s, const uint8_t print[QZ_SEAL_PRINT_BYTES], bool final)
+{
+	if (s->finished)
+		return EINVAL;
+	qz_seal_chain(s->chain, print);
+	s->index++;
+	s->finished = final;
+	return 0;
 }
 
 int qz_sealer_chunk(qz_sealer_t *s, const uint8_t *plain, size_t len, bool final, uint8_t *out,
 		    size_t *outlen)
 {
-	if (s->finished || len > s->info.chunk_size || (!final && len != s->info.chunk_size))
+	uint8_t print[QZ_SEAL_PRINT_BYTES];
+	if (s->finished || len > s->info.chunk_size)
 		return EINVAL;
-	uint8_t ad[AD_BYTES];
-	chunk_ad(s->digest, s->index, s->info.chunk_size, ad);
-	unsigned long long clen = 0;
-	uint8_t tag = final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
-			    : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
-	crypto_secretstream_xchacha20poly1305_push(&s->st, out + 4, &clen, plain, len, ad,
-						   sizeof(ad), tag);
-	qz_put_le(out, clen, 4);
-	*outlen = 4 + (size_t)clen;
-	s->index++;
-	s->finished = final;
-	return 0;
+	memmove(out + QZ_SEAL_PLAIN_AT, plain, len);
+	int err = qz_sealer_seal(s, s->index, out, len, final, outlen, print);
+	return err != 0 ? err : qz_sealer_advance(s, print, final);
+}
+
+bool qz_sealer_chain_is(const qz_sealer_t *s, const uint8_t chain[QZ_SEAL_CHAIN_BYTES])
+{
+	return sodium_memcmp(s->chain, chain, QZ_SEAL_CHAIN_BYTES) == 0;
+}
+
+const qz_seal_info_t *qz_sealer_info(const qz_sealer_t *s)
+{
+	return &s->info;
 }
 
 uint64_t qz_sealer_index(const qz_sealer_t *s)
@@ -422,19 +476,18 @@ bool qz_sealer_finished(const qz_sealer_t *s)
 	return s->finished;
 }
 
+#define CHECKPOINT_BYTES (sizeof(CHECKPOINT_TAG) + 8 + 32 + 32 + QZ_SEAL_CHAIN_BYTES)
+static_assert(CHECKPOINT_BYTES <= QZ_SEAL_CHECKPOINT_MAX, "checkpoint size");
+
 void qz_sealer_checkpoint(const qz_sealer_t *s, uint8_t *cp, size_t *len)
 {
-	static_assert(sizeof(CHECKPOINT_TAG) + 8 + 32 + sizeof(ss_state) <= QZ_SEAL_CHECKPOINT_MAX,
-		      "checkpoint size");
-	size_t o = 0;
-	memcpy(cp, CHECKPOINT_TAG, sizeof(CHECKPOINT_TAG));
-	o += sizeof(CHECKPOINT_TAG);
+	size_t o = sizeof(CHECKPOINT_TAG);
+	memcpy(cp, CHECKPOINT_TAG, o);
 	qz_put_le(cp + o, s->index | (s->finished ? FINISHED_BIT : 0), 8);
-	o += 8;
-	memcpy(cp + o, s->digest, 32);
-	o += 32;
-	memcpy(cp + o, &s->st, sizeof(s->st));
-	*len = o + sizeof(s->st);
+	memcpy(cp + o + 8, s->digest, 32);
+	memcpy(cp + o + 40, s->key, 32);
+	memcpy(cp + o + 72, s->chain, QZ_SEAL_CHAIN_BYTES);
+	*len = CHECKPOINT_BYTES;
 }
 
 int qz_sealer_resume(const uint8_t *hdr, size_t hdrlen, const uint8_t *cp, size_t cplen,
@@ -445,19 +498,16 @@ int qz_sealer_resume(const uint8_t *hdr, size_t hdrlen, const uint8_t *cp, size_
 	if (err != 0)
 		return err;
 	size_t o = sizeof(CHECKPOINT_TAG);
-	if (cplen != o + 8 + 32 + sizeof(ss_state) || memcmp(cp, CHECKPOINT_TAG, o) != 0 ||
-	    sodium_memcmp(cp + o + 8, s->digest, 32) != 0)
-		err = qz_why(why, whylen, EINVAL, "the checkpoint is not one of this backup");
-	else {
-		uint64_t v = qz_get_le(cp + o, 8);
-		s->index = v & ~FINISHED_BIT;
-		s->finished = (v & FINISHED_BIT) != 0;
-	}
-	if (err != 0) {
+	if (cplen != CHECKPOINT_BYTES || memcmp(cp, CHECKPOINT_TAG, o) != 0 ||
+	    sodium_memcmp(cp + o + 8, s->digest, 32) != 0) {
 		qz_sealer_free(s);
-		return err;
+		return qz_why(why, whylen, EINVAL, "the checkpoint is not one of this backup");
 	}
-	memcpy(&s->st, cp + o + 8 + 32, sizeof(s->st));
+	uint64_t v = qz_get_le(cp + o, 8);
+	s->index = v & ~FINISHED_BIT;
+	s->finished = (v & FINISHED_BIT) != 0;
+	set_key(s, cp + o + 40);
+	memcpy(s->chain, cp + o + 72, QZ_SEAL_CHAIN_BYTES);
 	*out = s;
 	return 0;
 }
@@ -522,8 +572,8 @@ int qz_opener_new(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master
 	if (err != 0)
 		return err;
 	uint8_t key[32];
-	subkey(master, hdr, SS_AT, key);
-	crypto_secretstream_xchacha20poly1305_init_pull(&s->st, hdr + hdrlen - SS_HEADER, key);
+	subkey(master, hdr, hdrlen, key);
+	set_key(s, key);
 	sodium_memzero(key, sizeof(key));
 	*out = (qz_opener_t *)s; /* its only member */
 	return 0;
@@ -532,38 +582,36 @@ int qz_opener_new(const uint8_t *hdr, size_t hdrlen, const qz_seal_key_t *master
 int qz_opener_chunk(qz_opener_t *o, const uint8_t *sealed, size_t len, uint8_t *plain,
 		    size_t *plainlen, bool *final, char *why, size_t whylen)
 {
-	if (o->c.finished)
+	struct qz_sealer *c = &o->c;
+	if (c->finished)
 		return qz_why(why, whylen, EBADMSG, "a chunk after the last one");
-	if (len < QZ_SEAL_ABYTES || len > (size_t)o->c.info.chunk_size + QZ_SEAL_ABYTES)
+	if (len < QZ_SEAL_ABYTES || len > (size_t)c->info.chunk_size + QZ_SEAL_ABYTES)
 		return qz_why(why, whylen, EBADMSG, "chunk %llu is %zu bytes: out of bounds",
-			      (unsigned long long)o->c.index, len);
-	uint8_t ad[AD_BYTES];
-	chunk_ad(o->c.digest, o->c.index, o->c.info.chunk_size, ad);
-	ss_state st = o->c.st; /* a refused chunk leaves the opener as it was */
-	unsigned long long mlen = 0;
-	uint8_t tag = 0;
-	if (crypto_secretstream_xchacha20poly1305_pull(&st, plain, &mlen, &tag, sealed, len, ad,
-						       sizeof(ad)) != 0)
+			      (unsigned long long)c->index, len);
+	uint8_t mark = sealed[0], ad[AD_BYTES];
+	size_t mlen = len - QZ_SEAL_ABYTES;
+	chunk_ad(c, c->index, mark, ad);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+		plain, NULL, sealed + 1 + NONCE_BYTES, mlen, sealed + len - TAG_BYTES, ad,
+		sizeof(ad), sealed + 1, c->key) != 0)
 		return qz_why(
 		    why, whylen, EBADMSG,
-		    o->c.index == 0
+		    c->index == 0
 			? "chunk 0 does not open: the wrong key or passphrase, or the "
 			  "backup was altered"
 			: "chunk %llu does not open: it was altered, is out of place, or is "
 			  "of another backup",
-		    (unsigned long long)o->c.index);
-	bool last = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
-	if (!last && tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
-		return qz_why(why, whylen, EBADMSG, "chunk %llu has tag %u",
-			      (unsigned long long)o->c.index, tag);
-	if (!last && mlen != o->c.info.chunk_size)
+		    (unsigned long long)c->index);
+	bool last = mark == MARK_FINAL;
+	if (!last && mark != 0) /* sealed so: only dom0 could have */
+		return qz_why(why, whylen, EBADMSG, "chunk %llu has mark %u",
+			      (unsigned long long)c->index, mark);
+	if (!last && mlen != c->info.chunk_size)
 		return qz_why(why, whylen, EBADMSG, "chunk %llu is short",
-			      (unsigned long long)o->c.index);
-	o->c.st = st;
-	sodium_memzero(&st, sizeof(st));
-	o->c.index++;
-	o->c.finished = last;
-	*plainlen = (size_t)mlen;
+			      (unsigned long long)c->index);
+	c->index++;
+	c->finished = last;
+	*plainlen = mlen;
 	*final = last;
 	return 0;
 }

@@ -1,34 +1,39 @@
 /*
  * The sealed container: how a ZFS stream leaves dom0 for an untrusted backup target. The stream
- * is cut into chunks of a fixed size, each sealed with libsodium's secretstream
- * (XChaCha20-Poly1305); the last one carries the FINAL tag, so a stream cut short is detected.
- * A header describes the backup (id, guids, chunk size, key derivation) in plaintext, and the
- * name of the volume it is of sealed (padded, so not even its length shows), with the plaintext
- * fields as associated data: with the key, a header opens whole or not at all. The header's
- * digest, with the chunk's index and stream offset, is every chunk's associated data, and the
- * sealing key is derived from the master key and the header, so no header field can be changed
- * and no chunk moved, dropped, repeated, or taken from another backup without the opener
- * refusing it. The target holds no key.
+ * is cut into chunks of a fixed size, each sealed on its own with XChaCha20-Poly1305 (IETF)
+ * under a random nonce, so chunks can be sealed in parallel; the last one is marked final, so a
+ * stream cut short is detected. A header describes the backup (id, guids, chunk size, key
+ * derivation) in plaintext, and the name of the volume it is of sealed (padded, so not even its
+ * length shows), with the plaintext fields as associated data: with the key, a header opens
+ * whole or not at all. The header's digest, with the chunk's index, stream offset and final
+ * mark, is every chunk's associated data, and the chunk key is derived from the master key and
+ * the header, so no header field can be changed and no chunk moved, dropped, repeated, or taken
+ * from another backup without the opener refusing it. The target holds no key.
  *
  * The master key is 32 bytes from a dom0 key file, or derived from a passphrase with Argon2id
  * (salt and limits in the header, so a fresh dom0 can open a backup with the passphrase alone).
  *
  * Wire format, little-endian: the header, then per chunk a 32-bit sealed length and the sealed
- * bytes (plaintext + QZ_SEAL_ABYTES). Chunk i holds stream bytes [i * chunk_size, ...): every
- * chunk but the last is exactly chunk_size bytes of plaintext.
+ * bytes: a mark (1 byte: 1 for the final chunk, else 0), the nonce (24 bytes), the ciphertext,
+ * the tag (16 bytes); QZ_SEAL_ABYTES more than the plaintext. Chunk i holds stream bytes
+ * [i * chunk_size, ...): every chunk but the last is exactly chunk_size bytes of plaintext.
  *
- *   0 magic "QZFSSEAL"    8 version (2)       12 header length (402)      16 backup id (16 bytes)
+ *   0 magic "QZFSSEAL"    8 version (3)       12 header length (378)      16 backup id (16 bytes)
  *  32 toguid             40 fromguid         48 chunk size      52 flags (1: raw stream)
  *  56 kdf (0 key file, 1 Argon2id)           60 zero            64 opslimit   72 memlimit
  *  80 salt (16 bytes)    96 creation time   104 sealed name length (272)
  * 106 the sealed name: the dataset's name NUL-padded to 256 bytes, XChaCha20-Poly1305 (IETF)
  *     under a key derived from the master key and the id (nonce 0), bytes 0-105 as associated
  *     data
- * 378 secretstream header (24 bytes)
  *
  * A trailer, stored once the last chunk is, says the backup is whole: its chunk and byte counts
  * sealed under a key derived from the master key and the id, with the header's digest as
  * associated data. A target can withhold it (the backup then looks unfinished) but not make one.
+ *
+ * Resuming: a sealer keeps a chain of its chunks' prints (a Poly1305 tag of each chunk's
+ * plaintext under a one-time key of its index, length and mark: cheap, and secret to dom0), so
+ * a stream made again after an interruption can be checked to be the same up to where it
+ * stopped without a hash of all its bytes.
  */
 #ifndef QZFS_SEAL_H
 #define QZFS_SEAL_H
@@ -37,12 +42,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QZ_SEAL_VERSION	       2
+#define QZ_SEAL_VERSION	       3
 #define QZ_SEAL_HEADER_FIXED   106 /* the header up to the sealed name */
 #define QZ_SEAL_NAME_PAD       256 /* a name is padded to this many bytes, then sealed */
 #define QZ_SEAL_NAME_SEALED    (QZ_SEAL_NAME_PAD + 16)
-#define QZ_SEAL_HEADER_MAX     (QZ_SEAL_HEADER_FIXED + QZ_SEAL_NAME_SEALED + 24)
-#define QZ_SEAL_ABYTES	       17 /* what sealing adds to a chunk */
+#define QZ_SEAL_HEADER_MAX     (QZ_SEAL_HEADER_FIXED + QZ_SEAL_NAME_SEALED)
+#define QZ_SEAL_ABYTES	       (1 + 24 + 16) /* what sealing adds to a chunk: mark, nonce, tag */
+#define QZ_SEAL_FRAMED(n)      ((n) + QZ_SEAL_ABYTES + 4) /* a framed chunk of n bytes */
+#define QZ_SEAL_PLAIN_AT       (4 + 1 + 24) /* where a framed chunk's plaintext goes */
+#define QZ_SEAL_PRINT_BYTES    16
+#define QZ_SEAL_CHAIN_BYTES    32
 #define QZ_SEAL_MIN_CHUNK      4096
 #define QZ_SEAL_MAX_CHUNK      (16u << 20)
 #define QZ_SEAL_DEFAULT_CHUNK  (4u << 20)
@@ -94,16 +103,35 @@ int qz_sealer_new(const qz_seal_info_t *info, const qz_seal_key_t *master, uint8
 /* Fills a fresh info: a random id and salt, the current time, the default chunk size, and for
  * passphrases Argon2id with libsodium's "moderate" limits. */
 void qz_seal_info_init(qz_seal_info_t *info, enum qz_seal_kdf kdf);
-/* Seals the next chunk: len must be chunk_size unless final. out needs len + QZ_SEAL_ABYTES + 4
- * bytes (the framed chunk); *outlen is what was written. EINVAL after the final chunk. */
+/* Seals chunk `index` of the stream in place: its plaintext (len bytes, chunk_size unless
+ * final) is at buf + QZ_SEAL_PLAIN_AT, and buf (room for QZ_SEAL_FRAMED(chunk_size)) becomes the
+ * framed chunk, *outlen bytes; print receives the chunk's print. s is only read: chunks may be
+ * sealed in parallel. EINVAL if len does not fit. */
+int qz_sealer_seal(const qz_sealer_t *s, uint64_t index, uint8_t *buf, size_t len, bool final,
+		   size_t *outlen, uint8_t print[QZ_SEAL_PRINT_BYTES]);
+/* The print of chunk `index` holding plain (len bytes; final or not), as qz_sealer_seal gives
+ * it. */
+void qz_sealer_print(const qz_sealer_t *s, uint64_t index, const uint8_t *plain, size_t len,
+		     bool final, uint8_t print[QZ_SEAL_PRINT_BYTES]);
+/* Records that the next chunk (qz_sealer_index) was sealed with print, final or not: the
+ * sealer moves past it. EINVAL after the final chunk. */
+int qz_sealer_advance(qz_sealer_t *s, const uint8_t print[QZ_SEAL_PRINT_BYTES], bool final);
+/* Seals the next chunk and advances: plain's len bytes (chunk_size unless final) into out
+ * (room for QZ_SEAL_FRAMED(len)), *outlen bytes. EINVAL after the final chunk. */
 int qz_sealer_chunk(qz_sealer_t *s, const uint8_t *plain, size_t len, bool final, uint8_t *out,
 		    size_t *outlen);
+/* Folds a chunk's print into a chain of prints (all zero before the first chunk). */
+void qz_seal_chain(uint8_t chain[QZ_SEAL_CHAIN_BYTES], const uint8_t print[QZ_SEAL_PRINT_BYTES]);
+/* Whether chain is the chain of the prints of the chunks the sealer advanced past. */
+bool qz_sealer_chain_is(const qz_sealer_t *s, const uint8_t chain[QZ_SEAL_CHAIN_BYTES]);
+/* What the sealer's header says. */
+const qz_seal_info_t *qz_sealer_info(const qz_sealer_t *s);
 /* The index of the next chunk. */
 uint64_t qz_sealer_index(const qz_sealer_t *s);
 /* Whether the final chunk was sealed. */
 bool qz_sealer_finished(const qz_sealer_t *s);
-/* A checkpoint after the chunks sealed so far (secret: it holds key state; dom0 keeps it), from
- * which qz_sealer_resume continues; *len is at most QZ_SEAL_CHECKPOINT_MAX. */
+/* A checkpoint after the chunks sealed so far (secret: it holds the chunk key; dom0 keeps it),
+ * from which qz_sealer_resume continues; *len is at most QZ_SEAL_CHECKPOINT_MAX. */
 void qz_sealer_checkpoint(const qz_sealer_t *s, uint8_t *cp, size_t *len);
 /* A sealer that continues the container with header hdr from checkpoint cp (which carries the
  * chunk key: no master key is needed); one that sealed the final chunk already is finished. */

@@ -2,6 +2,7 @@
 #include "seal_io.h"
 
 #include "le.h"
+#include "seal_pipeline.h"
 #include "why.h"
 
 #include <errno.h>
@@ -10,46 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int qz_seal_chunks(int in, qz_sealer_t *s, size_t cs,
-		   int (*put)(void *ctx, const uint8_t *framed, size_t len, const uint8_t *plain,
-			      size_t plainlen),
-		   void *ctx, char *why, size_t whylen)
-{
-	/* two plaintext buffers: a chunk is sealed once the next read tells whether it is last */
-	uint8_t *cur = malloc(cs), *next = malloc(cs), *sealed = malloc(cs + QZ_SEAL_ABYTES + 4);
-	int err = 0;
-	if (cur == NULL || next == NULL || sealed == NULL)
-		err = qz_why(why, whylen, ENOMEM, "out of memory");
-	ssize_t n = err ? 0 : qz_read_full(in, cur, cs);
-	while (err == 0) {
-		ssize_t m = n == (ssize_t)cs ? qz_read_full(in, next, cs) : 0;
-		if (n < 0 || m < 0) {
-			err = qz_why(why, whylen, errno, "cannot read the stream: %s",
-				     strerror(errno));
-			break;
-		}
-		size_t slen = 0;
-		if ((err = qz_sealer_chunk(s, cur, (size_t)n, m == 0, sealed, &slen)) != 0) {
-			qz_why(why, whylen, err, "the stream does not fit the container");
-			break;
-		}
-		if ((err = put(ctx, sealed, slen, cur, (size_t)n)) != 0 || m == 0)
-			break;
-		uint8_t *t = cur;
-		cur = next;
-		next = t;
-		n = m;
-	}
-	if (cur != NULL)
-		sodium_memzero(cur, cs);
-	if (next != NULL)
-		sodium_memzero(next, cs);
-	free(cur);
-	free(next);
-	free(sealed);
-	return err;
-}
-
 struct fd_put {
 	int fd;
 	uint64_t bytes;
@@ -57,14 +18,12 @@ struct fd_put {
 	size_t whylen;
 };
 
-static int put_fd(void *ctx, const uint8_t *framed, size_t len, const uint8_t *plain,
-		  size_t plainlen)
+static int put_fd(void *ctx, const uint8_t *framed, size_t len, size_t plainlen)
 {
 	struct fd_put *p = ctx;
 	int err = qz_write_full(p->fd, framed, len);
 	if (err != 0)
 		return qz_why(p->why, p->whylen, err, "cannot write: %s", strerror(err));
-	(void)plain;
 	p->bytes += plainlen;
 	return 0;
 }
@@ -80,7 +39,7 @@ int qz_seal_fd(int in, int out, const qz_seal_info_t *info, const qz_seal_key_t 
 	if (err == 0 && (err = qz_write_full(out, hdr, hdrlen)) != 0)
 		qz_why(why, whylen, err, "cannot write: %s", strerror(err));
 	if (err == 0)
-		err = qz_seal_chunks(in, s, info->chunk_size, put_fd, &p, why, whylen);
+		err = qz_seal_chunks(in, s, 0, put_fd, &p, why, whylen);
 	qz_sealer_free(s);
 	*bytes = p.bytes;
 	return err;

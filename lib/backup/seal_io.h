@@ -16,16 +16,8 @@ typedef struct qz_open_secret {
 	size_t passlen;
 } qz_open_secret_t;
 
-/* Reads fd in to its end in chunks of cs bytes (s's chunk size), seals each, the last one
- * final, and hands it to put(ctx, framed chunk, its length, the plaintext, its length), which
- * returns 0
- * or an errno code (with the reason in why) that stops sealing. */
-int qz_seal_chunks(int in, qz_sealer_t *s, size_t cs,
-		   int (*put)(void *ctx, const uint8_t *framed, size_t len, const uint8_t *plain,
-			      size_t plainlen),
-		   void *ctx, char *why, size_t whylen);
 /* Seals all of fd in (up to end of file) into a container on fd out, with header info and
- * master key. *bytes: the stream bytes sealed. 0 or an errno code with the reason in why. */
+ * master key, on a thread per CPU. *bytes: the stream bytes sealed. 0 or an errno code with the reason in why. */
 int qz_seal_fd(int in, int out, const qz_seal_info_t *info, const qz_seal_key_t *master,
 	       uint64_t *bytes, char *why, size_t whylen);
 /* Reads the container on fd in to its end, opening every chunk before its plaintext goes to

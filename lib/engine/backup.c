@@ -5,6 +5,7 @@
 #include "error.h"
 #include "family.h"
 #include "le.h"
+#include "seal_pipeline.h"
 #include "stream.h"
 #include "token.h"
 #include "why.h"
@@ -75,10 +76,10 @@ typedef struct progress {
 	size_t hdrlen;
 	uint8_t cp[QZ_SEAL_CHECKPOINT_MAX]; /* the sealer after the chunks stored */
 	size_t cplen;
-	uint8_t digest[32]; /* of the stream bytes those chunks hold */
 } progress_t;
 
-#define PROGRESS_MAGIC "qzfs-backup-progress 1\n"
+#define PROGRESS_MAGIC "qzfs-backup-progress 2\n"
+#define PROGRESS_HEAD  (sizeof(PROGRESS_MAGIC) - 1 + 8 + 8 + 4 + 4)
 
 static void progress_path(char *buf, size_t len, const char *dir, const char *id)
 {
@@ -94,14 +95,13 @@ static int progress_write(const char *dir, const qz_backup_rec_t *rec, const pro
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
-	uint8_t head[sizeof(PROGRESS_MAGIC) - 1 + 8 + 8 + 32 + 4 + 4];
+	uint8_t head[PROGRESS_HEAD];
 	size_t o = sizeof(PROGRESS_MAGIC) - 1;
 	memcpy(head, PROGRESS_MAGIC, o);
 	qz_put_le(head + o, rec->chunks, 8);
 	qz_put_le(head + o + 8, rec->bytes, 8);
-	memcpy(head + o + 16, p->digest, 32);
-	qz_put_le(head + o + 48, p->cplen, 4);
-	qz_put_le(head + o + 52, p->hdrlen, 4);
+	qz_put_le(head + o + 16, p->cplen, 4);
+	qz_put_le(head + o + 20, p->hdrlen, 4);
 	int err = qz_write_full(fd, head, sizeof(head));
 	if (err == 0)
 		err = qz_write_full(fd, p->cp, p->cplen);
@@ -125,7 +125,7 @@ static int progress_read(const char *dir, qz_backup_rec_t *rec, progress_t *p)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
-	uint8_t head[sizeof(PROGRESS_MAGIC) - 1 + 8 + 8 + 32 + 4 + 4];
+	uint8_t head[PROGRESS_HEAD];
 	size_t o = sizeof(PROGRESS_MAGIC) - 1;
 	int err = qz_read_full(fd, head, sizeof(head)) == (ssize_t)sizeof(head) &&
 			  memcmp(head, PROGRESS_MAGIC, o) == 0
@@ -134,9 +134,8 @@ static int progress_read(const char *dir, qz_backup_rec_t *rec, progress_t *p)
 	if (err == 0) {
 		rec->chunks = qz_get_le(head + o, 8);
 		rec->bytes = qz_get_le(head + o + 8, 8);
-		memcpy(p->digest, head + o + 16, 32);
-		p->cplen = (size_t)qz_get_le(head + o + 48, 4);
-		p->hdrlen = (size_t)qz_get_le(head + o + 52, 4);
+		p->cplen = (size_t)qz_get_le(head + o + 16, 4);
+		p->hdrlen = (size_t)qz_get_le(head + o + 20, 4);
 		if (p->cplen > sizeof(p->cp) || p->hdrlen > sizeof(p->hdr) ||
 		    qz_read_full(fd, p->cp, p->cplen) != (ssize_t)p->cplen ||
 		    qz_read_full(fd, p->hdr, p->hdrlen) != (ssize_t)p->hdrlen)
@@ -159,14 +158,12 @@ struct chunk_put {
 	qz_backup_rec_t *rec;
 	const qz_backup_opts_t *o;
 	progress_t *p;
-	crypto_generichash_state hash; /* of the stream so far */
 	char *why;
 	size_t whylen;
 };
 
 /* Stores a sealed chunk as the backup's next object, then the progress that resumes after it. */
-static int put_chunk(void *ctx, const uint8_t *framed, size_t len, const uint8_t *plain,
-		     size_t plainlen)
+static int put_chunk(void *ctx, const uint8_t *framed, size_t len, size_t plainlen)
 {
 	struct chunk_put *c = ctx;
 	char name[80];
@@ -176,9 +173,6 @@ static int put_chunk(void *ctx, const uint8_t *framed, size_t len, const uint8_t
 		return err;
 	c->rec->chunks++;
 	c->rec->bytes += plainlen;
-	crypto_generichash_update(&c->hash, plain, plainlen);
-	crypto_generichash_state copy = c->hash;
-	crypto_generichash_final(&copy, c->p->digest, 32);
 	qz_sealer_checkpoint(c->s, c->p->cp, &c->p->cplen);
 	if ((err = progress_write(c->o->state_dir, c->rec, c->p)) != 0)
 		return qz_why(c->why, c->whylen, err, "writing the progress: %s", strerror(err));
@@ -188,8 +182,8 @@ static int put_chunk(void *ctx, const uint8_t *framed, size_t len, const uint8_t
 }
 
 /* Sends transfer tr through the sealer into the target, from chunk rec->chunks on: a resumed
- * backup's stream is made again, and the part already stored is read, checked against the
- * digest dom0 kept, and skipped. */
+ * backup's stream is made again, and the part already stored is checked against the sealer's
+ * chain of prints (ESTALE if it differs) and skipped. */
 static int send_sealed(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o,
 		       qz_backup_rec_t *rec, const qz_transfer_t *tr, qz_sealer_t *s, progress_t *p,
 		       char *why, size_t whylen)
@@ -210,26 +204,8 @@ static int send_sealed(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t 
 		_exit(qz_transfer_send(be, tr, NULL, fds[1], NULL, 0) == 0 ? 0 : 1);
 	}
 	close(fds[1]);
-	struct chunk_put c = {t, s, rec, o, p, {{0}}, why, whylen};
-	crypto_generichash_init(&c.hash, NULL, 0, 32);
-	int err = 0;
-	static uint8_t skip[1 << 16];
-	for (uint64_t left = rec->bytes; left > 0 && err == 0;) {
-		size_t n = left < sizeof(skip) ? (size_t)left : sizeof(skip);
-		if (qz_read_full(fds[0], skip, n) != (ssize_t)n)
-			err = qz_why(why, whylen, ESTALE, "the stream is shorter than before");
-		crypto_generichash_update(&c.hash, skip, n);
-		left -= n;
-	}
-	if (err == 0 && rec->bytes > 0) {
-		uint8_t digest[32];
-		crypto_generichash_state copy = c.hash;
-		crypto_generichash_final(&copy, digest, 32);
-		if (sodium_memcmp(digest, p->digest, 32) != 0)
-			err = qz_why(why, whylen, ESTALE, "the stream differs from before");
-	}
-	if (err == 0)
-		err = qz_seal_chunks(fds[0], s, rec->chunk_size, put_chunk, &c, why, whylen);
+	struct chunk_put c = {t, s, rec, o, p, why, whylen};
+	int err = qz_seal_chunks(fds[0], s, o->threads, put_chunk, &c, why, whylen);
 	close(fds[0]);
 	int sent = wait_child(pid);
 	if (err == 0 && sent != 0)
@@ -267,7 +243,8 @@ static bool resumable(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 	 * shorter) */
 	bool finished = qz_sealer_resume(p->hdr, p->hdrlen, p->cp, p->cplen, s, NULL, 0) == 0 &&
 			qz_sealer_finished(*s);
-	bool there = qz_backup_listed_whole(e, ne, rec->id, rec->chunks, rec->chunk_size, finished);
+	bool there = *s != NULL && qz_sealer_index(*s) == rec->chunks &&
+		     qz_backup_listed_whole(e, ne, rec->id, rec->chunks, rec->chunk_size, finished);
 	free(e);
 	if (*s != NULL && there)
 		return true;
@@ -420,19 +397,18 @@ static int finish(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, q
 	return 0;
 }
 
-int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
-		     qz_backup_rec_t *rec, char *why, size_t whylen)
+/* One try at backing vol up: resumed if allowed and possible (*resumed says), else begun. */
+static int create_once(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
+		       bool may_resume, bool *resumed, qz_backup_rec_t *rec, progress_t *p,
+		       char *why, size_t whylen)
 {
-	progress_t *p = sodium_malloc(sizeof(*p));
-	if (p == NULL)
-		return qz_why(why, whylen, ENOMEM, "out of memory");
 	memset(rec, 0, sizeof(*rec));
 	qz_sealer_t *s = NULL;
 	qz_transfer_t tr; /* its names point into rec and last */
 	qz_backup_rec_t last;
 	int err = 0;
-	bool resumed = resumable(be, t, o, vol, rec, p, &s);
-	if (resumed) {
+	*resumed = may_resume && resumable(be, t, o, vol, rec, p, &s);
+	if (*resumed) {
 		err = qz_transfer_record(be, rec->snapshot, rec->base[0] ? rec->base : NULL, &tr);
 		if (err != 0)
 			qz_why(why, whylen, err, "%s: %s", rec->snapshot, qz_strerror(err));
@@ -468,6 +444,26 @@ int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o
 	if (err == 0)
 		(void)be->ops->release(be, rec->snapshot, tag);
 	qz_sealer_free(s);
+	return err;
+}
+
+int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
+		     qz_backup_rec_t *rec, char *why, size_t whylen)
+{
+	progress_t *p = sodium_malloc(sizeof(*p));
+	if (p == NULL)
+		return qz_why(why, whylen, ENOMEM, "out of memory");
+	bool resumed = false;
+	int err = create_once(be, t, o, vol, true, &resumed, rec, p, why, whylen);
+	if (err == ESTALE && resumed) {
+		/* the stream made again is not the one stored (ZFS changed since?): the backup
+		 * is begun anew, the unfinished one let go */
+		qz_backup_let_go(be, o->state_dir, rec);
+		if (why != NULL)
+			why[0] = 0;
+		err = create_once(be, t, o, vol, false, &resumed, rec, p, why, whylen);
+		rec->begun_anew = true;
+	}
 	sodium_free(p);
 	return err;
 }

@@ -42,6 +42,8 @@ typedef struct qz_backup_rec {
 	uint32_t chunk_size;
 	bool raw, complete;
 	uint64_t resumed_from; /* not recorded: where the last qz_backup_create resumed it */
+	bool begun_anew;       /* not recorded: begun anew, as the unfinished backup of its volume
+				* could not be resumed with the stream made again (it differed) */
 } qz_backup_rec_t;
 
 /* How to make backups. */
@@ -50,7 +52,8 @@ typedef struct qz_backup_opts {
 	const qz_seal_key_t *key;  /* the master key */
 	const qz_seal_info_t *kdf; /* kdf, salt and limits for the headers (passphrase keys) */
 	uint32_t chunk_size;
-	bool full; /* a full backup even if an incremental one could be made (a new chain) */
+	unsigned threads; /* sealing threads (0: one per CPU) */
+	bool full;	  /* a full backup even if an incremental one could be made (a new chain) */
 	/* called once a backup has begun (or resumes: rec->bytes are stored already), then after
 	 * every chunk stored (may be NULL) */
 	void (*progress)(void *ctx, const qz_backup_rec_t *rec);
@@ -69,7 +72,8 @@ int qz_backup_rec_remove(const char *dir, const char *id);
 /* Backs vol up to target t: incremental from its last whole backup in o->state_dir if that
  * one's bookmark is still there, full otherwise. An interrupted backup of vol is resumed after
  * its last chunk stored, if its snapshot is still there, the target still holds every chunk
- * stored, and the stream made again is the same up to there; otherwise it is begun anew.
+ * stored, and the stream made again is the same up to there (checked by the sealer's prints,
+ * seal.h); otherwise it is begun anew.
  * *rec receives the record. EALREADY if the committed state is the one last backed up (nothing
  * is sent). Errors with the reason in why. */
 int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,

@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..107"
+echo "1..110"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -30,7 +30,7 @@ for i in 0 1 2 3; do
     head -c 65536 /dev/urandom | dd of="$d" bs=64k seek=$((i * 7 + 100)) conv=notrunc,fsync status=none
     qzfs volume stop $V --save-on-stop >/dev/null
     sums[$i]=$(sum $V)
-    check "backup $i of the volume" 0 qzfs backup create $T --chunk-size 65536 $V
+    check "backup $i of the volume" 0 qzfs backup create $T --chunk-size 65536 --threads $((i % 2 + 1)) $V
     ids[$i]=$(printf '%s' "$out" | cut -d' ' -f1)
 done
 want_out "... the last one incremental" "incremental, [0-9]* bytes"
@@ -152,6 +152,16 @@ rid=$(qzfs backup list --state "$W/st2" | cut -d' ' -f1)
 check "the resumed backup verifies" 0 qzfs backup verify --target dir:$W/s2 --state "$W/st2" --key-file "$W/key" $rid
 check "... and restores the volume's bytes" 0 qzfs backup restore --target dir:$W/s2 --key-file "$W/key" --to $Z/rres $rid
 check "... the same" 0 test "$(dsum $Z/rres)" = "$(sum $V2)"
+
+# an unfinished backup whose stream, made again, is not what was stored (simulated: the chain
+# of prints in dom0's progress altered) is begun anew, never continued
+mkdir -p "$W/s5" "$W/st5"
+qzfs backup create --target "exec:sh $W/cut $((whole / 2)) $W/s5" --state "$W/st5" $K $V2 >/dev/null 2>&1
+prog=$(ls "$W"/st5/*.progress)
+printf '\377' | dd of="$prog" bs=1 seek=130 conv=notrunc status=none # magic 23, counts 24, chain at 78
+check "a backup whose stream differs from what was stored is begun anew" 0 qzfs backup create --target dir:$W/s5 --state "$W/st5" $K $V2
+want_out "... and says so" "begun anew: the stream made again differed"
+check "... as another backup, which verifies" 0 qzfs backup verify --target dir:$W/s5 --state "$W/st5" --key-file "$W/key" "$(printf '%s' "$out" | cut -d' ' -f1)"
 
 # stopped after its last chunk was stored: resumed, only the trailer is left to store
 mkdir -p "$W/s4" "$W/st4"
