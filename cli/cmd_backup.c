@@ -24,7 +24,8 @@ struct opts {
 	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup, *over, *keep;
 	char **args; /* the arguments that are not options, when "ARGS" is allowed */
 	int nargs;
-	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days, threads;
+	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days,
+	    threads;
 	bool raw, resumed, full, dry_run, all;
 };
 
@@ -558,7 +559,8 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	if (o.nargs == 0)
 		return qz_cli_usage(cli, "name the volumes to back up");
 	if (o.threads > 4)
-		return qz_cli_usage(cli, "--threads takes 1 to 4 (0 or none: one per CPU, at most 4)");
+		return qz_cli_usage(cli,
+				    "--threads takes 1 to 4 (0 or none: one per CPU, at most 4)");
 	const char *state = o.state ? o.state : DEFAULT_STATE;
 	if (mkdir(state, 0700) != 0 && errno != EEXIST)
 		return qz_cli_fail(cli, state, errno);

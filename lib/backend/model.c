@@ -7,6 +7,7 @@
 
 #include "drr.h"
 #include "fdio.h"
+#include "token.h"
 #include "zname.h"
 #include "zprop.h"
 
@@ -20,6 +21,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#define ZVOL_DATA_OBJECT 1 /* where a volume's data is: what resume tokens name */
 
 static model_t *M(qz_backend_t *be)
 {
@@ -899,8 +902,21 @@ static int format_prop(model_t *m, const struct mds *d, const char *prop, char *
 		const char *v = d->encroot != NULL ? local_prop(d->encroot, prop) : NULL;
 		return OUT("%s", v != NULL ? v : "none");
 	}
-	if (strcmp(prop, "receive_resume_token") == 0)
-		return d->partial ? OUT("1-%" PRIx64 "-model", d->guid) : OUT("-");
+	if (strcmp(prop, "receive_resume_token") == 0) {
+		if (!d->partial)
+			return OUT("-");
+		qz_token_t t = {.object = ZVOL_DATA_OBJECT,
+				.offset = d->part.offset,
+				.bytes = d->part.bytes,
+				.toguid = d->part.toguid,
+				.embedok = true,
+				.largeblockok = true,
+				.compressok = true,
+				.rawok = d->part.raw};
+		memcpy(t.toname, d->part.toname, sizeof(t.toname));
+		char text[QZ_TOKEN_MAX_TEXT];
+		return qz_token_format(&t, text, sizeof(text)) == 0 ? OUT("%s", text) : EIO;
+	}
 	if (strcmp(prop, "mountpoint") == 0) {
 		if (vol || d->type == QZ_SNAPSHOT)
 			return OUT("-");
@@ -1129,8 +1145,7 @@ struct mstream_begin {
 	    key[QZ_WKEY_LEN]; /* raw streams carry what restores the encryption (here: the key) */
 };
 
-#define ZVOL_DATA_OBJECT 1
-#define COMPRESS_OFF	 2 /* what raw streams put in a WRITE record of uncompressed data */
+#define COMPRESS_OFF 2 /* what raw streams put in a WRITE record of uncompressed data */
 
 static int out_fd(void *ctx, const void *buf, size_t len)
 {
@@ -1289,6 +1304,9 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 		(features & QZ_FEATURE_RAW) != 0, mb.key};
 	if (hd.raw && !raw)
 		raw = true; /* a raw stream is received raw */
+	char toname[sizeof(rec.u.begin.toname) + 1];
+	snprintf(toname, sizeof(toname), "%.*s", (int)sizeof(rec.u.begin.toname),
+		 rec.u.begin.toname);
 	struct mds *h = mdl_find(m, head), *parent = NULL;
 	bool created = false;
 	if (hd.fromguid == 0) {
@@ -1347,6 +1365,8 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 		h->volsize = hd.volsize;
 	}
 	static char buf[BLOCK];
+	bool resuming = h->partial && hd.fromguid == 0; /* a full receive stopped before */
+	uint64_t done = resuming ? h->part.offset : 0, bytes = resuming ? h->part.bytes : 0;
 	for (;;) {
 		if ((err = read_record(fd, &ck, &rec, buf, sizeof(buf), &plen)) != 0)
 			break;
@@ -1364,10 +1384,19 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 			err = errno != 0 ? errno : EIO;
 			break;
 		}
+		done = off + plen; /* a token resumes after the last block written whole */
+		bytes += plen + sizeof(qz_drr_t);
 	}
 	if (err != 0) {
-		if (created && resumable) {
+		if ((created || resuming) && resumable) {
 			h->partial = true;
+			h->part.toguid = hd.toguid;
+			h->part.offset = done;
+			h->part.bytes = bytes;
+			h->part.raw = hd.raw;
+			snprintf(h->part.toname, sizeof(h->part.toname), "%.255s", toname);
+		} else if (resuming) {
+			/* stays as it was: the partial state of the receive before */
 		} else if (created) {
 			free_ds(m, h);
 		} else {

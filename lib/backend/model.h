@@ -48,7 +48,12 @@ struct mds {
 	uint8_t key[QZ_WKEY_LEN];
 	struct mhold *holds;
 	bool defer_destroy;
-	bool partial; /* a resumable receive stopped part way */
+	bool partial; /* a resumable receive stopped part way: what its token says */
+	struct {
+		uint64_t toguid, offset, bytes;
+		bool raw;
+		char toname[256];
+	} part;
 	struct mds *next;
 };
 

@@ -220,3 +220,81 @@ int qz_token_plan(const qz_token_t *t, const qz_transfer_t *rec, qz_resume_t *pl
 	plan->offset = t->offset;
 	return 0;
 }
+
+/* ---- writing (the model backend's partial receives answer real tokens) ---- */
+
+struct packer {
+	uint8_t *b;
+	size_t len, cap;
+	bool full;
+};
+
+static void put(struct packer *k, const void *p, size_t n)
+{
+	if (k->len + n > k->cap) {
+		k->full = true;
+		return;
+	}
+	memcpy(k->b + k->len, p, n);
+	k->len += n;
+}
+
+static void put_le(struct packer *k, uint64_t v, size_t n)
+{
+	uint8_t le[8];
+	for (size_t i = 0; i < n; i++)
+		le[i] = (uint8_t)(v >> (8 * i));
+	put(k, le, n);
+}
+
+/* One pair: a number (val != NULL, 8 bytes), a string (str), or a flag (neither). */
+static void pair(struct packer *k, const char *name, const uint64_t *val, const char *str)
+{
+	static const uint8_t zero[8];
+	size_t name_sz = strlen(name) + 1, vlen = val ? 8 : str ? align8(strlen(str) + 1) : 0;
+	put_le(k, 16 + align8(name_sz) + vlen, 4);
+	put_le(k, name_sz, 2);
+	put_le(k, 0, 2);
+	put_le(k, val || str ? 1 : 0, 4);
+	put_le(k, val ? NV_UINT64 : str ? NV_STRING : NV_BOOLEAN, 4);
+	put(k, name, name_sz);
+	put(k, zero, align8(name_sz) - name_sz);
+	if (val != NULL)
+		put_le(k, *val, 8);
+	if (str != NULL) {
+		put(k, str, strlen(str) + 1);
+		put(k, zero, vlen - strlen(str) - 1);
+	}
+}
+
+int qz_token_format(const qz_token_t *t, char *out, size_t outlen)
+{
+	uint8_t packed[QZ_TOKEN_MAX_PACKED], comp[QZ_TOKEN_MAX_PACKED + 64];
+	struct packer k = {packed, 0, sizeof(packed), false};
+	put(&k, (const uint8_t[]){0, 1, 0, 0}, 4); /* native encoding, little-endian */
+	put_le(&k, 0, 4);			   /* version */
+	put_le(&k, 1, 4);			   /* unique names */
+	if (t->has_fromguid)
+		pair(&k, "fromguid", &t->fromguid, NULL);
+	pair(&k, "object", &t->object, NULL);
+	pair(&k, "offset", &t->offset, NULL);
+	pair(&k, "bytes", &t->bytes, NULL);
+	pair(&k, "toguid", &t->toguid, NULL);
+	pair(&k, "toname", NULL, t->toname);
+	const bool flags[] = {t->embedok, t->largeblockok, t->compressok, t->rawok};
+	const char *names[] = {"embedok", "largeblockok", "compressok", "rawok"};
+	for (size_t i = 0; i < 4; i++)
+		if (flags[i])
+			pair(&k, names[i], NULL, NULL);
+	put_le(&k, 0, 4);
+	uLongf clen = sizeof(comp);
+	if (k.full || compress2(comp, &clen, packed, k.len, 6) != Z_OK)
+		return ENAMETOOLONG;
+	int n = snprintf(out, outlen, "1-%llx-%zx-",
+			 (unsigned long long)qz_fletcher4_word0(comp, clen), k.len);
+	if (n < 0 || (size_t)n + 2 * clen + 1 > outlen)
+		return ENAMETOOLONG;
+	for (uLongf i = 0; i < clen; i++)
+		n += snprintf(out + n, outlen - (size_t)n, "%02x", comp[i]);
+	return 0;
+}

@@ -44,6 +44,9 @@ typedef struct qz_resume {
 /* Parses a token; 0, or EINVAL with the reason in why (nothing else is accepted: unknown keys,
  * wrong types, duplicates, trailing bytes, a bad checksum, lengths over the bounds). */
 int qz_token_parse(const char *text, qz_token_t *out, char *why, size_t whylen);
+/* Writes token t as ZFS would (its flags as set, fromguid only for an incremental) into out
+ * (outlen bytes: QZ_TOKEN_MAX_TEXT is enough); ENAMETOOLONG if it does not fit. */
+int qz_token_format(const qz_token_t *t, char *out, size_t outlen);
 /* Decides how to resume transfer rec from token t; EPERM with the reason if the token does not
  * belong to this transfer (another snapshot or base, or not raw for encrypted data). */
 int qz_token_plan(const qz_token_t *t, const qz_transfer_t *rec, qz_resume_t *plan, char *why,

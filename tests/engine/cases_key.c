@@ -228,6 +228,57 @@ static void transfers_of_encrypted_data_are_raw(void **s)
 	close(p[0]);
 }
 
+/* A raw receive cut short (as a ZFS-receiving backup qube's would be) answers a token that
+ * dom0's parser reads and that names the transfer; the send resumed from it, only with dom0's
+ * record, completes that very snapshot; another transfer's record refuses the token. */
+static void a_cut_receive_resumes_from_its_token(void **s)
+{
+	(void)s;
+	const char *v = private_vol();
+	OK(qz_vol_create(be, v, &private_cfg));
+	OK(qz_vol_start(be, v, &private_cfg));
+	fill(v, 0, 3 * MiB, 0x5a);
+	OK(qz_vol_stop(be, v, &private_cfg));
+	char snap[QZ_NAME_MAX + 8], snap2[QZ_NAME_MAX + 8], copy[QZ_NAME_MAX + 8];
+	snprintf(snap, sizeof(snap), "%s@t1", v);
+	snprintf(snap2, sizeof(snap2), "%s@t2", v);
+	snprintf(copy, sizeof(copy), "%s@t1", N("encryption/copy"));
+	const char *snaps[] = {snap};
+	OK(be->ops->snapshot(be, snaps, 1, NULL, 0));
+	snaps[0] = snap2;
+	OK(be->ops->snapshot(be, snaps, 1, NULL, 0));
+	qz_transfer_t rec, other;
+	OK(qz_transfer_record(be, snap, NULL, &rec));
+	OK(qz_transfer_record(be, snap2, NULL, &other));
+	char why[256] = "";
+	FILE *tmp = tmpfile();
+	OK(qz_transfer_send(be, &rec, NULL, fileno(tmp), why, sizeof(why)));
+	off_t len = lseek(fileno(tmp), 0, SEEK_END);
+	assert_int_equal(ftruncate(fileno(tmp), len * 2 / 3), 0);
+	lseek(fileno(tmp), 0, SEEK_SET);
+	assert_int_not_equal(be->ops->receive(be, copy, fileno(tmp), true, true, false), 0);
+	fclose(tmp);
+	char token[QZ_TOKEN_MAX_TEXT];
+	snprintf(token, sizeof(token), "%s", prop(N("encryption/copy"), "receive_resume_token"));
+	qz_token_t t;
+	OK(qz_token_parse(token, &t, why, sizeof(why)));
+	assert_int_equal(t.toguid, rec.toguid);
+	assert_true(t.rawok);
+	assert_false(t.has_fromguid);
+	assert_true(t.object != 0 && t.bytes > 0);
+	/* another transfer's record refuses it, and nothing is sent */
+	tmp = tmpfile();
+	assert_int_equal(qz_transfer_send(be, &other, token, fileno(tmp), why, sizeof(why)), EPERM);
+	assert_int_equal(lseek(fileno(tmp), 0, SEEK_END), 0);
+	OK(qz_transfer_send(be, &rec, token, fileno(tmp), why, sizeof(why)));
+	assert_true(lseek(fileno(tmp), 0, SEEK_END) < len); /* only the rest */
+	lseek(fileno(tmp), 0, SEEK_SET);
+	OK(be->ops->receive(be, copy, fileno(tmp), true, true, false));
+	fclose(tmp);
+	assert_int_equal(prop_u64(copy, "guid"), rec.toguid);
+	assert_string_equal(prop(N("encryption/copy"), "receive_resume_token"), "-");
+}
+
 #define KCASE(f) cmocka_unit_test_setup_teardown(f, enc_setup, case_teardown)
 
 const struct CMUnitTest key_cases[] = {
@@ -239,5 +290,6 @@ const struct CMUnitTest key_cases[] = {
     KCASE(setup_takes_only_an_encryption_root),
     KCASE(ephemeral_volatile_inside),
     KCASE(transfers_of_encrypted_data_are_raw),
+    KCASE(a_cut_receive_resumes_from_its_token),
 };
 const size_t key_ncases = sizeof(key_cases) / sizeof(key_cases[0]);
