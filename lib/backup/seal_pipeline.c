@@ -161,8 +161,8 @@ static int hand_on(struct pipeline *p, qz_seal_put_fn put, void *ctx, char *why,
 		if (sl == NULL && rerr != 0)
 			return qz_why(why, whylen, rerr, "cannot read the stream: %s",
 				      strerror(rerr));
-		if (sl == NULL) /* the reader ends with a final chunk: only before `from` */
-			return qz_why(why, whylen, ESTALE, "the stream is shorter than before");
+		if (sl == NULL) /* the reader always ends with a final chunk or an error */
+			return qz_why(why, whylen, EIO, "the stream ended without its last chunk");
 		int err = 0;
 		bool final = sl->final;
 		if (i < p->from) {

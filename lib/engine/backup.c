@@ -246,7 +246,7 @@ static bool resumable(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 	bool there = *s != NULL && qz_sealer_index(*s) == rec->chunks &&
 		     qz_backup_listed_whole(e, ne, rec->id, rec->chunks, rec->chunk_size, finished);
 	free(e);
-	if (*s != NULL && there)
+	if (there)
 		return true;
 	qz_sealer_free(*s);
 	*s = NULL;
