@@ -339,8 +339,6 @@ static void model_close(qz_backend_t *be)
 	model_t *m = M(be);
 	if (m->dir[0] != '\0' && mdl_store_save(m) != 0)
 		fprintf(stderr, "qzfs: the model in %s could not be saved\n", m->dir);
-	if (m->lockfd >= 0)
-		close(m->lockfd);
 	while (m->all != NULL)
 		free_ds(m, m->all);
 	while (m->opens != NULL) {
@@ -348,6 +346,10 @@ static void model_close(qz_backend_t *be)
 		m->opens = o->next;
 		free(o);
 	}
+	/* the lock goes last: the next process scans /proc for volume files held open
+	 * (mdl_store_open_elsewhere), and must not find this one's */
+	if (m->lockfd >= 0)
+		close(m->lockfd);
 	free(m);
 }
 

@@ -33,15 +33,20 @@ class TapResult(unittest.TextTestResult):
         super().addSuccess(test)
         self._line(test, "ok")
 
+    def _explain(self, test, err):
+        # the exception first: a log cut short in the middle still shows what went wrong
+        print("# {}: {}".format(err[0].__name__, err[1]), flush=True)
+        print("# " + self._exc_info_to_string(err, test).replace("\n", "\n# "), flush=True)
+
     def addFailure(self, test, err):
         super().addFailure(test, err)
         self._line(test, "not ok")
-        print("# " + self._exc_info_to_string(err, test).replace("\n", "\n# "), flush=True)
+        self._explain(test, err)
 
     def addError(self, test, err):
         super().addError(test, err)
         self._line(test, "not ok")
-        print("# " + self._exc_info_to_string(err, test).replace("\n", "\n# "), flush=True)
+        self._explain(test, err)
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
