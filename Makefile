@@ -24,6 +24,7 @@ install: all
 		>$(DESTDIR)$(UDEVDIR)/rules.d/59-qubes-storage-zfs.rules
 	install -D -m 0755 qrexec/askpass $(DESTDIR)$(LIBEXECDIR)/askpass
 	install -D -m 0755 $(BUILDDIR)/qzfs-backup-store $(DESTDIR)$(LIBEXECDIR)/qzfs-backup-store
+	install -D -m 0755 $(BUILDDIR)/qzfs-backup-zfs-store $(DESTDIR)$(LIBEXECDIR)/qzfs-backup-zfs-store
 	install -D -m 0644 qrexec/30-qubes-storage-zfs.policy \
 		$(DESTDIR)$(SYSCONFDIR)/qubes/policy.d/30-qubes-storage-zfs.policy
 
@@ -35,6 +36,9 @@ install-vm: all
 	install -D -m 0755 qrexec/qubes-storage-zfs.BackupStore \
 		$(DESTDIR)$(SYSCONFDIR)/qubes-rpc/qubes-storage-zfs.BackupStore
 	install -D -m 0755 $(BUILDDIR)/qzfs-backup-store $(DESTDIR)$(BINDIR)/qzfs-backup-store
+	install -D -m 0755 qrexec/qubes-storage-zfs.BackupZfs \
+		$(DESTDIR)$(SYSCONFDIR)/qubes-rpc/qubes-storage-zfs.BackupZfs
+	install -D -m 0755 $(BUILDDIR)/qzfs-backup-zfs-store $(DESTDIR)$(BINDIR)/qzfs-backup-zfs-store
 
 # A source tarball of the committed tree, as the RPM spec's Source0.
 dist:

@@ -1,5 +1,6 @@
 /* qzfs backup ...: the parts of secure backups that can be tried by hand. */
 #include "backup.h"
+#include "backup_cli.h"
 #include "cli.h"
 #include "engine.h"
 #include "error.h"
@@ -17,146 +18,17 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The options of the stream commands; which ones a command takes is its `allowed` list. */
-struct opts {
-	const char *key_file;
-	int pass_fd; /* -1: none */
-	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup, *over, *keep;
-	char **args; /* the arguments that are not options, when "ARGS" is allowed */
-	int nargs;
-	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days,
-	    threads;
-	bool raw, resumed, full, dry_run, all;
-};
-
-static int parse_uint(const char *s, uint64_t *v)
-{
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(s, &end, 0);
-	if (errno != 0 || end == s || *end != 0 || s[0] == '-')
-		return EINVAL;
-	*v = n;
-	return 0;
-}
-
-/* Whether allowed ("--a --b") names option a (n bytes) as a whole word. */
-static bool option_allowed(const char *allowed, const char *a, size_t n)
-{
-	for (const char *at = strstr(allowed, a); at != NULL; at = strstr(at + 1, a))
-		if ((at == allowed || at[-1] == ' ') && (at[n] == ' ' || at[n] == 0))
-			return true;
-	return false;
-}
-
-/* Parses argv into o, accepting only the options named in allowed ("--a --b"). */
-static int parse_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed, struct opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->pass_fd = -1;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		size_t n = strlen(a);
-		if (a[0] != '-' && strstr(allowed, "ARGS") != NULL) {
-			if (o->args == NULL)
-				o->args = argv + i;
-			if (o->args + o->nargs != argv + i)
-				return qz_cli_usage(cli, "options go before the arguments");
-			o->nargs++;
-			continue;
-		}
-		if (n < 3 || !option_allowed(allowed, a, n))
-			return qz_cli_usage(cli, "unknown option");
-		bool *flag = strcmp(a, "--raw") == 0	   ? &o->raw
-			     : strcmp(a, "--resumed") == 0 ? &o->resumed
-			     : strcmp(a, "--full") == 0	   ? &o->full
-			     : strcmp(a, "--dry-run") == 0 ? &o->dry_run
-			     : strcmp(a, "--all") == 0	   ? &o->all
-							   : NULL;
-		if (flag != NULL) {
-			*flag = true;
-			continue;
-		}
-		if (i + 1 >= argc)
-			return qz_cli_usage(cli, "an option lacks its value");
-		const char *v = argv[++i];
-		uint64_t num = 0;
-		int bad = 0;
-		if (strcmp(a, "--key-file") == 0)
-			o->key_file = v;
-		else if (strcmp(a, "--dataset") == 0)
-			o->dataset = v;
-		else if (strcmp(a, "--from") == 0)
-			o->from = v;
-		else if (strcmp(a, "--token") == 0)
-			o->token = v;
-		else if (strcmp(a, "--target") == 0)
-			o->target = v;
-		else if (strcmp(a, "--state") == 0)
-			o->state = v;
-		else if (strcmp(a, "--to") == 0)
-			o->to = v;
-		else if (strcmp(a, "--volume") == 0)
-			o->volume = v;
-		else if (strcmp(a, "--backup") == 0)
-			o->backup = v;
-		else if (strcmp(a, "--over") == 0)
-			o->over = v;
-		else if (strcmp(a, "--revisions-to-keep") == 0)
-			o->keep = v;
-		else if ((bad = parse_uint(v, &num)) != 0)
-			;
-		else if (strcmp(a, "--passphrase-fd") == 0)
-			o->pass_fd = num > 1000 ? -1 : (int)num;
-		else if (strcmp(a, "--toguid") == 0)
-			o->toguid = num;
-		else if (strcmp(a, "--fromguid") == 0)
-			o->fromguid = num;
-		else if (strcmp(a, "--chunk-size") == 0)
-			o->chunk_size = num;
-		else if (strcmp(a, "--argon2-ops") == 0)
-			o->argon2_ops = num;
-		else if (strcmp(a, "--argon2-mib") == 0)
-			o->argon2_mib = num;
-		else if (strcmp(a, "--keep-last") == 0)
-			o->keep_last = num;
-		else if (strcmp(a, "--keep-days") == 0)
-			o->keep_days = num;
-		else if (strcmp(a, "--threads") == 0)
-			o->threads = num;
-		if (bad != 0)
-			return qz_cli_usage(cli, "a number was expected");
-	}
-	bool need_key = strstr(allowed, "--key-file") != NULL &&
-			(strstr(allowed, "KEY-IF-TARGET") == NULL || o->target != NULL);
-	if (o->key_file != NULL && o->pass_fd >= 0)
-		return qz_cli_usage(cli, "give --key-file FILE or --passphrase-fd N, not both");
-	if (need_key && o->key_file == NULL && o->pass_fd < 0)
-		return qz_cli_usage(cli, "give --key-file FILE or --passphrase-fd N");
-	return 0;
-}
-
 /* Writes to fd (the ctx) what a verifier or an opener passes on. */
 static int emit_fd(void *ctx, const void *buf, size_t len)
 {
 	return qz_write_full(*(int *)ctx, buf, len);
 }
 
-static int refused(qz_cli_t *cli, int err, const char *why)
-{
-	if (err == EBADMSG || err == EINVAL || err == EACCES) {
-		fprintf(stderr, "qzfs %s: refused: %s\n", cli->cmd, why);
-		return err == EACCES ? QZ_EXIT_ACCESS : QZ_EXIT_FAIL;
-	}
-	fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why[0] ? why : strerror(err));
-	return err == EEXIST ? QZ_EXIT_EXISTS : QZ_EXIT_FAIL;
-}
-
 /* Verifies a send stream on stdin against what is expected, passing it to stdout. */
 static int cmd_verify_stream(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv, "--toguid --fromguid --raw --resumed", &o);
+	int rc = qz_cli_backup_opts(cli, argc, argv, "--toguid --fromguid --raw --resumed", &o);
 	if (rc != 0)
 		return rc;
 	if (o.toguid == 0)
@@ -184,7 +56,7 @@ static int cmd_verify_stream(qz_cli_t *cli, int argc, char **argv)
 	snprintf(why, sizeof(why), "%s", qz_verifier_why(v));
 	qz_verifier_free(v);
 	if (err != 0)
-		return refused(cli, err, why);
+		return qz_cli_refused(cli, err, why);
 	fprintf(stderr, "qzfs %s: %" PRIu64 " records, %" PRIu64 " bytes verified\n", cli->cmd,
 		records, bytes);
 	return QZ_EXIT_OK;
@@ -197,7 +69,7 @@ static int cmd_send(qz_cli_t *cli, int argc, char **argv)
 	if (argc < 1 || argv[0][0] == '-')
 		return qz_cli_usage(cli, "name the snapshot to send");
 	struct opts o;
-	int rc = parse_opts(cli, argc - 1, argv + 1, "--from --token", &o);
+	int rc = qz_cli_backup_opts(cli, argc - 1, argv + 1, "--from --token", &o);
 	if (rc != 0)
 		return rc;
 	if (isatty(STDOUT_FILENO))
@@ -209,7 +81,7 @@ static int cmd_send(qz_cli_t *cli, int argc, char **argv)
 	char why[300] = "";
 	err = qz_transfer_send(cli->be, &rec, o.token, STDOUT_FILENO, why, sizeof(why));
 	if (err != 0 && why[0] != 0)
-		return refused(cli, err == EPERM ? EBADMSG : err, why);
+		return qz_cli_refused(cli, err == EPERM ? EBADMSG : err, why);
 	return err != 0 ? qz_cli_fail(cli, argv[0], err) : QZ_EXIT_OK;
 }
 
@@ -224,7 +96,7 @@ static int cmd_keygen(qz_cli_t *cli, int argc, char **argv)
 	char why[300] = "";
 	int err = qz_seal_key_write(argv[0], k, why, sizeof(why));
 	qz_seal_key_free(k);
-	return err != 0 ? refused(cli, err, why) : qz_cli_report(cli, "created", argv[0]);
+	return err != 0 ? qz_cli_refused(cli, err, why) : qz_cli_report(cli, "created", argv[0]);
 }
 
 /* Reads the key, or the passphrase, that o names. */
@@ -235,7 +107,7 @@ static int get_secret(qz_cli_t *cli, const struct opts *o, qz_seal_key_t **key, 
 	*pass = NULL;
 	if (o->key_file != NULL) {
 		int err = qz_seal_key_read(o->key_file, key, why, sizeof(why));
-		return err != 0 ? refused(cli, err, why) : 0;
+		return err != 0 ? qz_cli_refused(cli, err, why) : 0;
 	}
 	int rc = 0;
 	*pass = qz_cli_passphrase(cli, o->pass_fd, "Backup passphrase", &rc);
@@ -249,10 +121,11 @@ static int sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, q
 static int cmd_seal(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv,
-			    "--key-file --passphrase-fd --dataset --toguid --fromguid --raw "
-			    "--chunk-size --argon2-ops --argon2-mib",
-			    &o);
+	int rc =
+	    qz_cli_backup_opts(cli, argc, argv,
+			       "--key-file --passphrase-fd --dataset --toguid --fromguid --raw "
+			       "--chunk-size --argon2-ops --argon2-mib",
+			       &o);
 	if (rc != 0)
 		return rc;
 	if (o.dataset == NULL || o.toguid == 0)
@@ -273,7 +146,7 @@ static int cmd_seal(qz_cli_t *cli, int argc, char **argv)
 	int err = qz_seal_fd(STDIN_FILENO, STDOUT_FILENO, &info, key, &bytes, why, sizeof(why));
 	qz_seal_key_free(key);
 	if (err != 0)
-		return refused(cli, err, why);
+		return qz_cli_refused(cli, err, why);
 	fprintf(stderr, "qzfs %s: %" PRIu64 " bytes sealed\n", cli->cmd, bytes);
 	return QZ_EXIT_OK;
 }
@@ -306,7 +179,7 @@ static int emit_verified(void *ctx, const void *buf, size_t len)
 static int cmd_open(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv, "--key-file --passphrase-fd --toguid", &o);
+	int rc = qz_cli_backup_opts(cli, argc, argv, "--key-file --passphrase-fd --toguid", &o);
 	if (rc != 0)
 		return rc;
 	qz_seal_key_t *key = NULL;
@@ -330,7 +203,7 @@ static int cmd_open(qz_cli_t *cli, int argc, char **argv)
 	qz_verifier_free(c.v);
 	qz_seal_key_free(key);
 	qz_secret_free(pass);
-	return err != 0 ? refused(cli, err, why) : QZ_EXIT_OK;
+	return err != 0 ? qz_cli_refused(cli, err, why) : QZ_EXIT_OK;
 }
 
 /* Shows a container's header (read from stdin), which needs no key: all of it but the volume's
@@ -354,7 +227,7 @@ static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 	if (err == 0)
 		err = qz_seal_header_parse(hdr, len, &info, why, sizeof(why));
 	if (err != 0)
-		return refused(cli, err, why);
+		return qz_cli_refused(cli, err, why);
 	char id[2 * QZ_SEAL_ID_BYTES + 1];
 	for (int i = 0; i < QZ_SEAL_ID_BYTES; i++)
 		snprintf(id + 2 * i, 3, "%02x", info.id[i]);
@@ -413,60 +286,6 @@ static int cmd_token(qz_cli_t *cli, int argc, char **argv)
 /* ---- backups of volumes to a target ---- */
 
 #define DEFAULT_STATE "/var/lib/qubes-storage-zfs/backups"
-#define LIBEXEC_STORE "/usr/libexec/qubes-storage-zfs/qzfs-backup-store"
-
-/* The store program for a directory target: $QZFS_STORE, else the one beside qzfs (a build
- * tree), else dom0's installed one, else from PATH. */
-static const char *store_program(char *buf, size_t len)
-{
-	const char *env = getenv("QZFS_STORE");
-	if (env != NULL && env[0] != 0)
-		return env;
-	ssize_t n = readlink("/proc/self/exe", buf, len - 32);
-	if (n > 0) {
-		buf[n] = 0;
-		char *slash = strrchr(buf, '/');
-		if (slash != NULL) {
-			strcpy(slash + 1, "qzfs-backup-store");
-			if (access(buf, X_OK) == 0)
-				return buf;
-		}
-	}
-	if (access(LIBEXEC_STORE, X_OK) == 0)
-		return LIBEXEC_STORE;
-	return "qzfs-backup-store";
-}
-
-/* Connects to the target spec names: dir:PATH, qube:NAME, or exec:PROGRAM [ARG...]. */
-static int open_target(qz_cli_t *cli, const char *spec, qz_target_t **t)
-{
-	if (spec == NULL)
-		return qz_cli_usage(cli, "give --target dir:PATH, qube:NAME or exec:COMMAND");
-	char buf[4096], words[1024], why[300] = "";
-	char *argv[16] = {NULL};
-	if (strncmp(spec, "dir:", 4) == 0 && spec[4] != 0) {
-		argv[0] = (char *)store_program(buf, sizeof(buf));
-		argv[1] = (char *)spec + 4;
-	} else if (strncmp(spec, "qube:", 5) == 0 && spec[5] != 0) {
-		char *qv[] = {"qvm-run",
-			      "--pass-io",
-			      "--no-autostart",
-			      "--service",
-			      "--",
-			      (char *)spec + 5,
-			      "qubes-storage-zfs.BackupStore"};
-		memcpy(argv, qv, sizeof(qv));
-	} else if (strncmp(spec, "exec:", 5) == 0 && strlen(spec + 5) < sizeof(words)) {
-		strcpy(words, spec + 5);
-		int n = 0;
-		for (char *w = strtok(words, " "); w != NULL && n < 15; w = strtok(NULL, " "))
-			argv[n++] = w;
-	}
-	if (argv[0] == NULL)
-		return qz_cli_usage(cli, "give --target dir:PATH, qube:NAME or exec:COMMAND");
-	int err = qz_target_open(argv, t, why, sizeof(why));
-	return err != 0 ? refused(cli, err, why) : 0;
-}
 
 /* The passphrase's Argon2id salt and limits, shared by the backups of a state directory (so a
  * run derives its key once): read from STATE/passphrase-kdf, made there the first time. */
@@ -521,7 +340,7 @@ static int sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, q
 		err = qz_seal_key_derive(pass->buf, pass->len, kdf, key, why, sizeof(why));
 	}
 	qz_secret_free(pass);
-	return err != 0 ? refused(cli, err, why) : 0;
+	return err != 0 ? qz_cli_refused(cli, err, why) : 0;
 }
 
 /* Progress of a backup: JSON events on stdout with --json, else a line on a terminal. */
@@ -550,10 +369,11 @@ static void show_progress(void *ctx, const qz_backup_rec_t *rec)
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv,
-			    "--target --state --key-file --passphrase-fd --chunk-size --argon2-ops "
-			    "--argon2-mib --full --threads ARGS",
-			    &o);
+	int rc = qz_cli_backup_opts(
+	    cli, argc, argv,
+	    "--target --state --key-file --passphrase-fd --chunk-size --argon2-ops "
+	    "--argon2-mib --full --threads ARGS",
+	    &o);
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
@@ -571,7 +391,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	char why[300] = "";
 	int err = 0;
 	qz_target_t *t = NULL;
-	if ((rc = open_target(cli, o.target, &t)) != 0) {
+	if ((rc = qz_cli_open_target(cli, false, o.target, &t)) != 0) {
 		qz_seal_key_free(key);
 		return rc;
 	}
@@ -627,7 +447,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	}
 	qz_target_close(t);
 	qz_seal_key_free(key);
-	return err != 0 ? refused(cli, err, why) : QZ_EXIT_OK;
+	return err != 0 ? qz_cli_refused(cli, err, why) : QZ_EXIT_OK;
 }
 
 /* What the commands that read backups hold: the key or passphrase, and the target. */
@@ -643,7 +463,7 @@ static int session_open(qz_cli_t *cli, const struct opts *o, struct session *s)
 {
 	memset(s, 0, sizeof(*s));
 	int rc = get_secret(cli, o, &s->key, &s->pass);
-	if (rc == 0 && (rc = open_target(cli, o->target, &s->t)) != 0) {
+	if (rc == 0 && (rc = qz_cli_open_target(cli, false, o->target, &s->t)) != 0) {
 		qz_seal_key_free(s->key);
 		qz_secret_free(s->pass);
 	}
@@ -661,7 +481,7 @@ static void session_close(struct session *s)
 }
 
 /* One backup, as `backup list` shows it. */
-static void show_backup(qz_cli_t *cli, const qz_backup_rec_t *r)
+void qz_cli_show_backup(qz_cli_t *cli, const qz_backup_rec_t *r)
 {
 	char when[32] = "";
 	time_t t = (time_t)r->created;
@@ -693,8 +513,8 @@ static void show_backup(qz_cli_t *cli, const qz_backup_rec_t *r)
 static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv,
-			    "--state --target --key-file --passphrase-fd KEY-IF-TARGET", &o);
+	int rc = qz_cli_backup_opts(
+	    cli, argc, argv, "--state --target --key-file --passphrase-fd KEY-IF-TARGET", &o);
 	if (rc != 0)
 		return rc;
 	qz_backup_rec_t *all = NULL;
@@ -712,11 +532,11 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 			 strerror(err));
 	}
 	if (err != 0)
-		return refused(cli, err, why);
+		return qz_cli_refused(cli, err, why);
 	if (cli->json)
 		qz_json_object(&cli->out, NULL), qz_json_array(&cli->out, "backups");
 	for (size_t i = 0; i < n; i++)
-		show_backup(cli, &all[i]);
+		qz_cli_show_backup(cli, &all[i]);
 	if (cli->json) {
 		qz_json_end(&cli->out, ']');
 		if (o.target != NULL)
@@ -734,21 +554,21 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 /* A backup prune lets go: shown as `backup list` shows it. */
 static void say_dropped(void *ctx, const qz_backup_rec_t *r)
 {
-	show_backup(ctx, r);
+	qz_cli_show_backup(ctx, r);
 }
 
 /* Deletes the backups retention lets go, from the target and from dom0's records. */
 static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv,
-			    "--target --state --keep-last --keep-days --dry-run ARGS", &o);
+	int rc = qz_cli_backup_opts(cli, argc, argv,
+				    "--target --state --keep-last --keep-days --dry-run ARGS", &o);
 	if (rc != 0)
 		return rc;
 	if (o.keep_last == 0 && o.keep_days == 0)
 		return qz_cli_usage(cli, "say what to keep: --keep-last N and/or --keep-days D");
 	qz_target_t *t = NULL;
-	if (!o.dry_run && (rc = open_target(cli, o.target, &t)) != 0)
+	if (!o.dry_run && (rc = qz_cli_open_target(cli, false, o.target, &t)) != 0)
 		return rc;
 	qz_backup_keep_t k = {o.keep_last, o.keep_days, (uint64_t)time(NULL)};
 	char why[300] = "";
@@ -764,15 +584,15 @@ static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 		qz_json_end(&cli->out, ']'), qz_json_end(&cli->out, '}');
 	if (t != NULL)
 		qz_target_close(t);
-	return err != 0 ? refused(cli, err, why) : QZ_EXIT_OK;
+	return err != 0 ? qz_cli_refused(cli, err, why) : QZ_EXIT_OK;
 }
 
 /* Reads backups back from the target and checks them against dom0's records. */
 static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv,
-			    "--target --state --key-file --passphrase-fd --all ARGS", &o);
+	int rc = qz_cli_backup_opts(cli, argc, argv,
+				    "--target --state --key-file --passphrase-fd --all ARGS", &o);
 	if (rc != 0)
 		return rc;
 	if ((o.nargs == 0) == !o.all)
@@ -819,7 +639,7 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 			cli->cmd, unopened);
 	if (err == 0 && failed > 0)
 		err = EBADMSG, snprintf(why, sizeof(why), "%d backup(s) failed", failed);
-	return err != 0 ? refused(cli, err == ENOENT ? EINVAL : err, why) : QZ_EXIT_OK;
+	return err != 0 ? qz_cli_refused(cli, err == ENOENT ? EINVAL : err, why) : QZ_EXIT_OK;
 }
 
 /* The chain of backups that restores --backup ID, or the newest whole backup of --volume NAME,
@@ -860,10 +680,11 @@ static int find_chain(qz_target_t *t, const qz_open_secret_t *secret, const stru
 static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(cli, argc, argv,
-			    "--target --state --to --over --revisions-to-keep --volume --backup "
-			    "--key-file --passphrase-fd ARGS",
-			    &o);
+	int rc =
+	    qz_cli_backup_opts(cli, argc, argv,
+			       "--target --state --to --over --revisions-to-keep --volume --backup "
+			       "--key-file --passphrase-fd ARGS",
+			       &o);
 	if (rc != 0)
 		return rc;
 	int ways = (o.nargs > 0) + (o.volume != NULL) + (o.backup != NULL);
@@ -913,8 +734,8 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 	free(found);
 	session_close(&ss);
 	if (err != 0)
-		return refused(cli, err == EEXIST || err == ENOENT || err == EBUSY ? err : EBADMSG,
-			       why);
+		return qz_cli_refused(
+		    cli, err == EEXIST || err == ENOENT || err == EBUSY ? err : EBADMSG, why);
 	return qz_cli_report(cli, "restored", o.to != NULL ? o.to : o.over);
 }
 
@@ -950,5 +771,8 @@ const qz_cmd_t qz_backup_cmds[] = {
      "--target T (--to DATASET | --over VOL --revisions-to-keep N) (--key-file F | "
      "--passphrase-fd N) (ID... | --volume NAME | --backup ID)",
      "restore a chain of backups (full first; or found on the target) into a new volume", NULL, 0},
+    {"zfs", NULL, "COMMAND ...",
+     "backups of encrypted volumes to a backup qube that receives them into its own ZFS",
+     qz_backup_zfs_cmds, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

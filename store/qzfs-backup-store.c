@@ -9,8 +9,8 @@
  * whole or absent.
  */
 #include "le.h"
+#include "reply.h"
 #include "seal_io.h"
-#include "store_proto.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,24 +22,6 @@
 #include <unistd.h>
 
 static int dirfd_;
-
-/* Answers status with len bytes of data; exits if stdout is gone. */
-static void reply(int status, const void *data, uint64_t len)
-{
-	uint8_t head[9];
-	head[0] = (uint8_t)status;
-	qz_put_le(head + 1, len, 8);
-	if (qz_write_full(STDOUT_FILENO, head, sizeof(head)) != 0 ||
-	    (len > 0 && qz_write_full(STDOUT_FILENO, data, (size_t)len) != 0))
-		exit(1);
-}
-
-static void fail(const char *what, int err)
-{
-	char msg[256];
-	int n = snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
-	reply(QZ_STORE_FAILED, msg, (uint64_t)n);
-}
 
 /* Copies len bytes from stdin to fd (or discards them when fd < 0); false if stdin ended. */
 static bool copy_in(int fd, uint64_t len, int *err)
@@ -78,9 +60,9 @@ static void put(const char *name, uint64_t len)
 			unlinkat(dirfd_, tmp, 0);
 	}
 	if (err != 0)
-		fail("storing", err);
+		store_fail("storing", err, NULL);
 	else
-		reply(QZ_STORE_OK, NULL, 0);
+		store_reply(QZ_STORE_OK, NULL, 0);
 }
 
 static void get(const char *name)
@@ -89,35 +71,35 @@ static void get(const char *name)
 	struct stat st;
 	if (fd < 0) {
 		if (errno == ENOENT)
-			reply(QZ_STORE_NOENT, NULL, 0);
+			store_reply(QZ_STORE_NOENT, NULL, 0);
 		else
-			fail("reading", errno);
+			store_fail("reading", errno, NULL);
 		return;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size > QZ_STORE_OBJECT_MAX) {
 		close(fd);
-		fail("reading", EINVAL);
+		store_fail("reading", EINVAL, NULL);
 		return;
 	}
 	uint8_t *buf = malloc((size_t)st.st_size + 1);
 	if (buf == NULL || qz_read_full(fd, buf, (size_t)st.st_size) != st.st_size) {
 		free(buf);
 		close(fd);
-		fail("reading", EIO);
+		store_fail("reading", EIO, NULL);
 		return;
 	}
 	close(fd);
-	reply(QZ_STORE_OK, buf, (uint64_t)st.st_size);
+	store_reply(QZ_STORE_OK, buf, (uint64_t)st.st_size);
 	free(buf);
 }
 
 static void del(const char *name)
 {
 	if (unlinkat(dirfd_, name, 0) != 0 && errno != ENOENT)
-		fail("deleting", errno);
+		store_fail("deleting", errno, NULL);
 	else
-		reply(QZ_STORE_OK, NULL, 0);
+		store_reply(QZ_STORE_OK, NULL, 0);
 }
 
 static void list(void)
@@ -125,40 +107,20 @@ static void list(void)
 	int fd = dup(dirfd_);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (d == NULL) {
-		fail("listing", errno);
+		store_fail("listing", errno, NULL);
 		return;
 	}
-	size_t cap = 4096, len = 0;
-	uint8_t *out = malloc(cap);
+	store_listing_t l = {0};
 	struct dirent *de;
-	while (out != NULL && (de = readdir(d)) != NULL) {
-		size_t n = strlen(de->d_name);
+	while ((de = readdir(d)) != NULL) {
 		struct stat st;
-		if (!qz_store_name_ok(de->d_name, n) ||
-		    fstatat(dirfd_, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		if (len + 1 + n + 8 > cap) {
-			uint8_t *bigger = realloc(out, cap * 2);
-			if (bigger == NULL) {
-				free(out);
-				out = NULL;
-				break;
-			}
-			out = bigger;
-			cap *= 2;
-		}
-		out[len] = (uint8_t)n;
-		memcpy(out + len + 1, de->d_name, n);
-		qz_put_le(out + len + 1 + n, (uint64_t)st.st_size, 8);
-		len += 1 + n + 8;
+		if (qz_store_name_ok(de->d_name, strlen(de->d_name)) &&
+		    fstatat(dirfd_, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			store_listing_add(&l, de->d_name, (uint64_t)st.st_size);
 	}
 	closedir(d);
-	if (out == NULL)
-		fail("listing", ENOMEM);
-	else
-		reply(QZ_STORE_OK, out, len);
-	free(out);
+	store_listing_reply(&l);
 }
 
 int main(int argc, char **argv)
@@ -175,29 +137,24 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (;;) {
-		uint8_t head[2];
-		char name[QZ_STORE_NAME_MAX + 1];
-		ssize_t n = qz_read_full(STDIN_FILENO, head, 2);
-		if (n == 0)
-			return 0; /* dom0 is done */
-		if (n != 2 || qz_read_full(STDIN_FILENO, name, head[1]) != head[1])
-			return 1;
-		name[head[1]] = 0;
-		bool named = qz_store_name_ok(name, head[1]);
+		store_request_t r;
+		int got = store_read_request(&r);
+		if (got <= 0)
+			return got == 0 ? 0 : 1; /* 0: dom0 is done */
 		uint8_t lenbuf[8];
-		switch (head[0]) {
+		switch (r.op) {
 		case QZ_STORE_PUT:
 			if (qz_read_full(STDIN_FILENO, lenbuf, 8) != 8)
 				return 1;
-			if (!named)
+			if (!r.named)
 				return 1; /* its data cannot be skipped safely: end the session */
-			put(name, qz_get_le(lenbuf, 8));
+			put(r.name, qz_get_le(lenbuf, 8));
 			break;
 		case QZ_STORE_GET:
-			named ? get(name) : fail("get", EINVAL);
+			r.named ? get(r.name) : store_fail("get", EINVAL, NULL);
 			break;
 		case QZ_STORE_DEL:
-			named ? del(name) : fail("delete", EINVAL);
+			r.named ? del(r.name) : store_fail("delete", EINVAL, NULL);
 			break;
 		case QZ_STORE_LIST:
 			list();

@@ -11,6 +11,19 @@
  *   listing:  per object, name length (1 byte), name, 64-bit size.
  *
  * Names are 1 to 128 bytes of [A-Za-z0-9._-], not starting with '.': both sides check.
+ *
+ * A ZFS-receiving store (qzfs-backup-zfs-store, in a backup qube with its own ZFS) keeps raw send
+ * streams as snapshots instead of objects; it answers L (per snapshot "<dataset>.<snapshot>" and
+ * its guid in place of a size) and D (a snapshot, and its dataset with the last one), and:
+ *
+ *   'R' name "<dataset>.<snapshot>": receive the stream that follows the request as pieces;
+ *       answered once the stream ended and ZFS received it (or kept its partial state).
+ *   'T' name "<dataset>": the resume token of the partial receive into it (no such object: none).
+ *   'A' name "<dataset>": abort that partial receive, its state destroyed.
+ *   'S' name "<dataset>.<snapshot>[.<base>]": send the snapshot back raw (incremental from
+ *       base); answered OK with length 0, then the stream as pieces, then a final answer.
+ *
+ *   piece:    a 32-bit length (1 to QZ_STORE_PIECE_MAX) and that many bytes; length 0 ends.
  */
 #ifndef QZFS_STORE_PROTO_H
 #define QZFS_STORE_PROTO_H
@@ -22,16 +35,31 @@
 #define QZ_STORE_NAME_MAX   128
 #define QZ_STORE_OBJECT_MAX (64ull << 20) /* more than a sealed chunk ever is */
 #define QZ_STORE_LIST_MAX   (64ull << 20)
+#define QZ_STORE_PIECE_MAX  (1u << 20)
 
 enum qz_store_op {
 	QZ_STORE_PUT = 'P',
 	QZ_STORE_GET = 'G',
 	QZ_STORE_LIST = 'L',
-	QZ_STORE_DEL = 'D'
+	QZ_STORE_DEL = 'D',
+	QZ_STORE_RECV = 'R',
+	QZ_STORE_TOKEN = 'T',
+	QZ_STORE_ABORT = 'A',
+	QZ_STORE_SEND = 'S'
 };
 enum qz_store_status { QZ_STORE_OK = 0, QZ_STORE_NOENT = 1, QZ_STORE_FAILED = 2 };
 
 /* Whether name may name a stored object. */
 bool qz_store_name_ok(const char *name, size_t len);
+
+/* Copies the stream read from in to out as pieces, the ending one included; 0, or the errno
+ * of the read (EIO if in could not be read) or write that failed, with *which = 'r' or 'w'.
+ * *bytes (may be NULL) counts the stream's bytes copied. */
+int qz_store_pieces_out(int in, int out, int timeout_ms, uint64_t *bytes, char *which);
+/* Reads pieces from in up to the ending one, passing each piece's bytes to emit(ctx, ...); a
+ * failed emit does not stop the reading (its first error is returned once the pieces ended).
+ * EBADMSG if in ended early or a piece is too long (nothing more can be read from in then). */
+int qz_store_pieces_in(int in, int timeout_ms, int (*emit)(void *ctx, const void *buf, size_t len),
+		       void *ctx);
 
 #endif

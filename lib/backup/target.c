@@ -171,11 +171,12 @@ int qz_target_put(qz_target_t *t, const char *name, const void *buf, size_t len,
 	return err;
 }
 
-int qz_target_get(qz_target_t *t, const char *name, void *buf, size_t max, size_t *len, char *why,
-		  size_t whylen)
+/* A request for op on name answered with at most max bytes, read into buf. */
+static int ask(qz_target_t *t, char op, const char *name, void *buf, size_t max, size_t *len,
+	       char *why, size_t whylen)
 {
 	uint64_t n = 0;
-	int err = request(t, QZ_STORE_GET, name, NULL, 0, why, whylen);
+	int err = request(t, op, name, NULL, 0, why, whylen);
 	if (err == 0)
 		err = answer(t, max, &n, why, whylen);
 	if (err != 0)
@@ -184,6 +185,12 @@ int qz_target_get(qz_target_t *t, const char *name, void *buf, size_t max, size_
 		return broken(t, why, whylen, "went away");
 	*len = (size_t)n;
 	return 0;
+}
+
+int qz_target_get(qz_target_t *t, const char *name, void *buf, size_t max, size_t *len, char *why,
+		  size_t whylen)
+{
+	return ask(t, QZ_STORE_GET, name, buf, max, len, why, whylen);
 }
 
 int qz_target_delete(qz_target_t *t, const char *name, char *why, size_t whylen)
@@ -248,4 +255,76 @@ int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char 
 	*out = e;
 	*count = k;
 	return 0;
+}
+
+int qz_target_receive(qz_target_t *t, const char *name, int fd, uint64_t *bytes, char *why,
+		      size_t whylen)
+{
+	uint64_t n = 0;
+	char which = 0;
+	int err = request(t, QZ_STORE_RECV, name, NULL, 0, why, whylen);
+	if (err != 0)
+		return err;
+	err = qz_store_pieces_out(fd, t->to, t->timeout_ms, bytes, &which);
+	if (err != 0 && which == 'w') {
+		t->broken = true;
+		return qz_why(why, whylen, err, "the backup target went away (%s)", strerror(err));
+	}
+	if (err != 0) { /* the stream could not be read: end it early, the target keeps a part */
+		uint8_t end[4] = {0};
+		if (qz_write_wait(t->to, end, 4, t->timeout_ms) != 0)
+			t->broken = true;
+	}
+	int answered = t->broken ? EBADMSG : answer(t, 0, &n, why, whylen);
+	return err != 0
+		   ? qz_why(why, whylen, EIO, "the stream could not be read (%s)", strerror(err))
+		   : answered;
+}
+
+int qz_target_token(qz_target_t *t, const char *name, char *buf, size_t max, char *why,
+		    size_t whylen)
+{
+	size_t len = 0;
+	int err = ask(t, QZ_STORE_TOKEN, name, buf, max - 1, &len, why, whylen);
+	if (err == 0)
+		buf[len] = 0;
+	return err;
+}
+
+int qz_target_abort(qz_target_t *t, const char *name, char *why, size_t whylen)
+{
+	size_t len = 0;
+	int err = ask(t, QZ_STORE_ABORT, name, NULL, 0, &len, why, whylen);
+	return err == ENOENT ? 0 : err;
+}
+
+struct relay {
+	int (*emit)(void *ctx, const void *buf, size_t len);
+	void *ctx;
+	int err; /* the emitter's first error */
+};
+
+static int relay(void *ctx, const void *buf, size_t len)
+{
+	struct relay *r = ctx;
+	if (r->err == 0)
+		r->err = r->emit(r->ctx, buf, len);
+	return 0;
+}
+
+int qz_target_send_back(qz_target_t *t, const char *name,
+			int (*emit)(void *ctx, const void *buf, size_t len), void *ctx, char *why,
+			size_t whylen)
+{
+	uint64_t n = 0;
+	int err = request(t, QZ_STORE_SEND, name, NULL, 0, why, whylen);
+	if (err == 0)
+		err = answer(t, 0, &n, why, whylen);
+	if (err != 0)
+		return err;
+	struct relay r = {emit, ctx, 0};
+	if (qz_store_pieces_in(t->from, t->timeout_ms, relay, &r) != 0)
+		return broken(t, why, whylen, "sent a stream cut short or malformed");
+	err = answer(t, 0, &n, why, whylen);
+	return r.err != 0 ? r.err : err;
 }

@@ -30,6 +30,23 @@ int qz_target_get(qz_target_t *t, const char *name, void *buf, size_t max, size_
 int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *n, char *why, size_t whylen);
 /* Deletes object name (no error if there is none). */
 int qz_target_delete(qz_target_t *t, const char *name, char *why, size_t whylen);
+/* ZFS-receiving targets (store_proto.h): */
+/* Sends the stream read from fd, to be received as snapshot name ("<dataset>.<snapshot>");
+ * *bytes counts what was sent. A failed read of fd ends the stream early (the target keeps a
+ * partial state) and gives EIO. */
+int qz_target_receive(qz_target_t *t, const char *name, int fd, uint64_t *bytes, char *why,
+		      size_t whylen);
+/* The resume token of the partial receive into dataset name, in buf (room for max bytes, NUL
+ * ended): ENOENT if there is none. */
+int qz_target_token(qz_target_t *t, const char *name, char *buf, size_t max, char *why,
+		    size_t whylen);
+/* Aborts the partial receive into dataset name (none is no error). */
+int qz_target_abort(qz_target_t *t, const char *name, char *why, size_t whylen);
+/* Has the target send snapshot name ("<dataset>.<snapshot>[.<base>]") back, passing the stream
+ * to emit(ctx, ...); the first error of emit is returned once the stream ended. */
+int qz_target_send_back(qz_target_t *t, const char *name,
+			int (*emit)(void *ctx, const void *buf, size_t len), void *ctx, char *why,
+			size_t whylen);
 /* How long an answer may keep dom0 waiting (default 10 minutes); after that the target is
  * given up on (EBADMSG). */
 void qz_target_set_timeout(qz_target_t *t, int ms);

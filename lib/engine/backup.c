@@ -59,16 +59,6 @@ static bool last_backup(qz_backend_t *be, const char *dir, const char *vol, qz_b
 	return found;
 }
 
-/* Waits for child pid: 0 if it exited 0. */
-static int wait_child(pid_t pid)
-{
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : EIO;
-}
-
 /* Where a backup being made is: what resumes it after an interruption (kept in dom0's state
  * directory, readable by root only: the sealer's state is key material). */
 typedef struct progress {
@@ -188,26 +178,14 @@ static int send_sealed(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t 
 		       qz_backup_rec_t *rec, const qz_transfer_t *tr, qz_sealer_t *s, progress_t *p,
 		       char *why, size_t whylen)
 {
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return qz_why(why, whylen, errno, "pipe: %s", strerror(errno));
-	qz_pipe_grow(fds[0]); /* the sender runs ahead while a chunk is sealed and stored */
-	pid_t pid = fork();
-	if (pid < 0) {
-		int err = errno;
-		close(fds[0]);
-		close(fds[1]);
-		return qz_why(why, whylen, err, "fork: %s", strerror(err));
-	}
-	if (pid == 0) { /* the sender */
-		close(fds[0]);
-		_exit(qz_transfer_send(be, tr, NULL, fds[1], NULL, 0) == 0 ? 0 : 1);
-	}
-	close(fds[1]);
+	int fd, pid;
+	int err = qz_transfer_start(be, tr, NULL, &fd, &pid, why, whylen);
+	if (err != 0)
+		return err;
 	struct chunk_put c = {t, s, rec, o, p, why, whylen};
-	int err = qz_seal_chunks(fds[0], s, o->threads, put_chunk, &c, why, whylen);
-	close(fds[0]);
-	int sent = wait_child(pid);
+	err = qz_seal_chunks(fd, s, o->threads, put_chunk, &c, why, whylen);
+	close(fd);
+	int sent = qz_transfer_wait(pid);
 	if (err == 0 && sent != 0)
 		err = qz_why(why, whylen, EIO, "sending %s failed", rec->snapshot);
 	return err;
@@ -255,9 +233,9 @@ static bool resumable(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 
 /* What the backup of vol is to be: the committed snapshot, full or incremental from the last
  * whole backup; EALREADY if that one is of the same snapshot. */
-static int plan(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol, qz_backup_rec_t *rec,
-		qz_backup_rec_t *last, bool *incremental, qz_transfer_t *tr, char *why,
-		size_t whylen)
+int qz_backup_plan(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol,
+		   qz_backup_rec_t *rec, qz_backup_rec_t *last, bool *incremental,
+		   qz_transfer_t *tr, char *why, size_t whylen)
 {
 	family_t f;
 	int err = fam_load(be, vol, &f);
@@ -325,7 +303,7 @@ static int begin(qz_target_t *t, const qz_backup_opts_t *o, qz_backup_rec_t *rec
 	return qz_target_put(t, name, p->hdr, p->hdrlen, why, whylen);
 }
 
-static void hold_tag(char *buf, size_t len, const char *id)
+void qz_backup_hold_tag(char *buf, size_t len, const char *id)
 {
 	snprintf(buf, len, "%s-%.16s", HOLD_TAG, id);
 }
@@ -333,7 +311,7 @@ static void hold_tag(char *buf, size_t len, const char *id)
 void qz_backup_let_go(qz_backend_t *be, const char *state_dir, const qz_backup_rec_t *r)
 {
 	char tag[64];
-	hold_tag(tag, sizeof(tag), r->id);
+	qz_backup_hold_tag(tag, sizeof(tag), r->id);
 	(void)be->ops->release(be, r->snapshot, tag);
 	progress_drop(state_dir, r->id);
 }
@@ -368,10 +346,16 @@ static int finish(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, q
 		return qz_why(why, whylen, err, "sealing the trailer: %s", strerror(err));
 	if ((err = qz_target_put(t, name, trailer, sizeof(trailer), why, whylen)) != 0)
 		return err;
+	return qz_backup_complete(be, o->state_dir, rec, why, whylen);
+}
+
+int qz_backup_complete(qz_backend_t *be, const char *state_dir, qz_backup_rec_t *rec, char *why,
+		       size_t whylen)
+{
 	char ds[QZ_NAME_MAX], bm[QZ_NAME_MAX + 32];
 	qz_name_dataset(rec->snapshot, ds, sizeof(ds));
 	snprintf(bm, sizeof(bm), "%s#" BOOKMARK_PFX "%.16s", ds, rec->id);
-	err = strlen(bm) < sizeof(rec->bookmark) ? 0 : ENAMETOOLONG;
+	int err = strlen(bm) < sizeof(rec->bookmark) ? 0 : ENAMETOOLONG;
 	if (err == 0) {
 		strcpy(rec->bookmark, bm);
 		err = be->ops->bookmark(be, rec->snapshot, rec->bookmark);
@@ -381,13 +365,13 @@ static int finish(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, q
 	if (err != 0)
 		rec->bookmark[0] = 0; /* whole, but the next backup is a full one */
 	rec->complete = true;
-	if ((err = qz_backup_rec_write(o->state_dir, rec)) != 0)
+	if ((err = qz_backup_rec_write(state_dir, rec)) != 0)
 		return qz_why(why, whylen, err, "writing the record: %s", strerror(err));
-	progress_drop(o->state_dir, rec->id);
+	progress_drop(state_dir, rec->id);
 	if (rec->base[0] != 0) { /* the base's own base is no longer needed */
 		qz_backup_rec_t *all = NULL;
 		size_t n = 0;
-		if (qz_backup_rec_list(o->state_dir, &all, &n) == 0)
+		if (qz_backup_rec_list(state_dir, &all, &n) == 0)
 			for (size_t i = 0; i < n; i++)
 				if (strcmp(all[i].bookmark, rec->base) == 0 &&
 				    strstr(all[i].base, "#" BOOKMARK_PFX) != NULL)
@@ -415,7 +399,7 @@ static int create_once(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t 
 	} else {
 		bool incremental = false;
 		memset(rec, 0, sizeof(*rec));
-		err = plan(be, o, vol, rec, &last, &incremental, &tr, why, whylen);
+		err = qz_backup_plan(be, o, vol, rec, &last, &incremental, &tr, why, whylen);
 		if (err == EALREADY)
 			*rec = last;
 		if (err == 0)
@@ -426,7 +410,7 @@ static int create_once(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t 
 	/* the snapshot stays while it is sent (whatever prunes revisions meanwhile), and across an
 	 * interruption, until the backup is whole */
 	char tag[64];
-	hold_tag(tag, sizeof(tag), rec->id);
+	qz_backup_hold_tag(tag, sizeof(tag), rec->id);
 	if (err == 0 && (err = be->ops->hold(be, rec->snapshot, tag)) == EEXIST)
 		err = 0; /* held since before an interruption */
 	else if (err != 0 && why != NULL && why[0] == 0)
@@ -593,111 +577,66 @@ static int to_fd(void *ctx, const void *buf, size_t len)
 	return qz_write_full(*(int *)ctx, buf, len);
 }
 
-/* The child of a restore: reads backup id from t, verifies it, writes it to fd; the reason of
- * a refusal goes to errfd. */
-static int feed(qz_target_t *t, qz_opener_t *o, const qz_seal_info_t *info, const char *id, int fd,
-		int errfd)
+/* One backup of a chain being restored: read from the target, opened, verified. */
+struct restore_one {
+	qz_target_t *t;
+	const qz_open_secret_t *secret;
+	const char *const *ids;
+	qz_opener_t *o;
+	qz_seal_info_t info;
+	size_t i;
+	qz_backend_t *be;
+};
+
+/* The feeder of a restore (in a child): backup ids[i] read, opened, verified, written to fd. */
+static int feed(void *ctx, int fd, char *why, size_t whylen)
 {
-	char why[300] = "";
-	qz_stream_expect_t e = {info->toguid, info->fromguid, info->raw, false};
+	struct restore_one *r = ctx;
+	qz_stream_expect_t e = {r->info.toguid, r->info.fromguid, r->info.raw, false};
 	qz_verifier_t *v = NULL;
 	int err = qz_verifier_new(&e, to_fd, &fd, &v);
 	uint64_t chunks = 0;
 	if (err == 0)
-		err = read_chunks(t, o, id, to_verifier, v, &chunks, why, sizeof(why));
+		err = read_chunks(r->t, r->o, r->ids[r->i], to_verifier, v, &chunks, why, whylen);
 	if (err == 0)
 		err = qz_verifier_end(v);
 	if (v != NULL && qz_verifier_why(v)[0] != 0)
-		snprintf(why, sizeof(why), "%s", qz_verifier_why(v));
-	if (err != 0)
-		(void)!write(errfd, why, strlen(why));
+		snprintf(why, whylen, "%s", qz_verifier_why(v));
 	qz_verifier_free(v);
 	return err;
 }
 
-static int restore_chain(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
-			 const char *const *ids, size_t n, const char *dataset, char *why,
-			 size_t whylen);
+/* Restores backup ids[i] of the chain as snap: its header opened, checked to follow the one
+ * before, its stream fed through the verifier. */
+static int restore_one(void *ctx, size_t i, const char *snap, char *why, size_t whylen)
+{
+	struct restore_one *r = ctx;
+	uint64_t prev = i > 0 ? r->info.toguid : 0;
+	qz_opener_free(r->o);
+	r->o = NULL;
+	r->i = i;
+	int err = open_header(r->t, r->secret, r->ids[i], &r->o, &r->info, why, whylen);
+	if (err != 0)
+		return err;
+	if (r->info.fromguid != prev)
+		return qz_why(why, whylen, EBADMSG,
+			      i == 0 ? "backup %s is incremental: restore its chain from the "
+				       "full backup"
+				     : "backup %s does not follow the one before it",
+			      r->ids[i]);
+	char label[64];
+	snprintf(label, sizeof(label), "backup %s", r->ids[i]);
+	return qz_transfer_receive_fed(r->be, snap, r->info.raw, feed, r, label, why, whylen);
+}
 
 int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
 		      const char *const *ids, size_t n, const char *dataset, char *why,
 		      size_t whylen)
 {
-	if (be->ops->exists(be, dataset))
-		return qz_why(why, whylen, EEXIST, "%s exists: restore into a new volume", dataset);
-	char parent[QZ_NAME_MAX];
-	qz_name_parent(dataset, parent, sizeof(parent));
-	if (!be->ops->exists(be, parent) && qz_vol_ensure_dir(be, dataset) != 0)
-		return qz_why(why, whylen, ENOENT, "cannot restore into %s: %s", dataset,
-			      qz_be_detail(be)[0] ? qz_be_detail(be) : "its parent does not exist");
-	int err = restore_chain(be, t, secret, ids, n, dataset, why, whylen);
-	if (err != 0 && be->ops->exists(be, dataset)) {
-		/* a later backup of the chain was refused: what came before it goes too */
-		qz_list_t l;
-		if (be->ops->list(be, dataset, 1, QZ_SNAPSHOT, NULL, 0, &l) == 0) {
-			for (size_t r = 0; r < l.nrows; r++) {
-				const char *snap = qz_list_cell(&l, r, 0);
-				(void)be->ops->destroy_snaps(be, &snap, 1, false);
-			}
-			qz_list_free(&l);
-		}
-		(void)be->ops->destroy(be, dataset);
-	}
+	struct restore_one r = {.t = t, .secret = secret, .ids = ids, .be = be};
+	int err = qz_transfer_restore_new(be, dataset, n, restore_one, &r, why, whylen);
+	qz_opener_free(r.o);
 	return err;
-}
-
-static int restore_chain(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
-			 const char *const *ids, size_t n, const char *dataset, char *why,
-			 size_t whylen)
-{
-	uint64_t prev = 0;
-	for (size_t i = 0; i < n; i++) {
-		qz_opener_t *o = NULL;
-		qz_seal_info_t info;
-		int err = open_header(t, secret, ids[i], &o, &info, why, whylen);
-		if (err != 0)
-			return err;
-		if (info.fromguid != prev) {
-			qz_opener_free(o);
-			return qz_why(why, whylen, EBADMSG,
-				      i == 0
-					  ? "backup %s is incremental: restore its chain from the "
-					    "full backup"
-					  : "backup %s does not follow the one before it",
-				      ids[i]);
-		}
-		char snap[QZ_NAME_MAX + 32];
-		snprintf(snap, sizeof(snap), "%s@r%zu", dataset, i + 1);
-		int fds[2], errp[2];
-		if (pipe2(fds, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
-			qz_opener_free(o);
-			return qz_why(why, whylen, errno, "pipe: %s", strerror(errno));
-		}
-		pid_t pid = fork();
-		if (pid == 0) { /* the feeder: every byte opened and verified before it goes on */
-			close(fds[0]);
-			close(errp[0]);
-			_exit(feed(t, o, &info, ids[i], fds[1], errp[1]) == 0 ? 0 : 1);
-		}
-		close(fds[1]);
-		close(errp[1]);
-		err = pid < 0 ? errno : be->ops->receive(be, snap, fds[0], false, info.raw, false);
-		close(fds[0]);
-		int fed = pid < 0 ? 0 : wait_child(pid);
-		char childwhy[300] = "";
-		ssize_t got = read(errp[0], childwhy, sizeof(childwhy) - 1);
-		childwhy[got > 0 ? got : 0] = 0;
-		close(errp[0]);
-		qz_opener_free(o);
-		if (fed != 0 && (childwhy[0] != 0 || err == 0))
-			return qz_why(why, whylen, EBADMSG, "backup %s refused: %s", ids[i],
-				      childwhy[0] ? childwhy : "the target failed");
-		if (err != 0)
-			return qz_why(why, whylen, err, "receiving backup %s: %s", ids[i],
-				      qz_strerror(err));
-		prev = info.toguid;
-	}
-	return 0;
 }
 
 int qz_backup_restore_over(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,

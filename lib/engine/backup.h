@@ -18,6 +18,7 @@
 #include "seal.h"
 #include "seal_io.h"
 #include "target.h"
+#include "token.h"
 #include "zname.h"
 
 #include <stdbool.h>
@@ -112,6 +113,20 @@ size_t qz_backup_chain(const qz_backup_rec_t *all, size_t n, size_t i, size_t *c
  * its length, or 0 if there is none. */
 size_t qz_backup_chain_for(const qz_backup_rec_t *all, size_t n, const char *volume, const char *id,
 			   size_t *chain);
+
+/* Plans the next backup of vol from the records in o->state_dir (o->full: a full one): its
+ * snapshot (the committed state) and volume in rec, the newest whole backup in *last, whether
+ * it is *incremental from last's bookmark, the transfer in *tr (names pointing into rec and
+ * last). EALREADY if the committed state is the one last backed up. */
+int qz_backup_plan(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol,
+		   qz_backup_rec_t *rec, qz_backup_rec_t *last, bool *incremental, qz_transfer_t *tr,
+		   char *why, size_t whylen);
+/* The tag of the hold that keeps backup id's snapshot until the backup is whole. */
+void qz_backup_hold_tag(char *buf, size_t len, const char *id);
+/* Backup rec is whole on its target: its snapshot bookmarked (the base of the next one), its
+ * record completed in state_dir, its base's own base bookmark let go. */
+int qz_backup_complete(qz_backend_t *be, const char *state_dir, qz_backup_rec_t *rec, char *why,
+		       size_t whylen);
 
 /* Lets go of what an unfinished backup r kept for its resumption: its snapshot's hold and its
  * progress (for abandoned and pruned backups). */

@@ -131,6 +131,26 @@ int qz_transfer_record(qz_backend_t *be, const char *snap, const char *from,
  * transfer) with the reason in why, or the send's error (why then ""). */
 int qz_transfer_send(qz_backend_t *be, const struct qz_transfer *rec, const char *token, int fd,
 		     char *why, size_t whylen);
+/* Runs qz_transfer_send(be, rec, token, ...) in a child process writing to a new pipe, whose
+ * read end goes to *fd; *pid is the child (qz_transfer_wait it). */
+int qz_transfer_start(qz_backend_t *be, const struct qz_transfer *rec, const char *token,
+		      int *fd, int *pid, char *why, size_t whylen);
+/* Waits for child pid: 0 if it exited 0, EIO otherwise. */
+int qz_transfer_wait(int pid);
+/* What feeds a restore's receive, in a child process: writes only verified bytes to fd; 0, or
+ * an error with the reason in why. */
+typedef int (*qz_feed_fn)(void *ctx, int fd, char *why, size_t whylen);
+/* Receives snap (raw or not, as recorded) from what feed writes. 0; EBADMSG with the feeder's
+ * reason when it refused ("<label> refused: <reason>"); or the receive's error. */
+int qz_transfer_receive_fed(qz_backend_t *be, const char *snap, bool raw, qz_feed_fn feed,
+			    void *ctx, const char *label, char *why, size_t whylen);
+/* Receives a chain of n streams into new dataset (which must not exist): stream i, from
+ * restore(ctx, i, snap, ...) with snap "<dataset>@r<i+1>". If any is refused, nothing of the
+ * restore is left. */
+int qz_transfer_restore_new(qz_backend_t *be, const char *dataset, size_t n,
+			    int (*restore)(void *ctx, size_t i, const char *snap, char *why,
+					   size_t whylen),
+			    void *ctx, char *why, size_t whylen);
 
 /* ---- volumes; vol is the live dataset R/<vm>/<vol> ---- */
 

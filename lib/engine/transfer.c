@@ -1,13 +1,19 @@
 /* Backup transfers: what dom0 sends, decided from ZFS and never from the receiving side. */
 #include "engine.h"
+#include "error.h"
 #include "family.h"
+#include "fdio.h"
 #include "token.h"
+#include "why.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int qz_transfer_record(qz_backend_t *be, const char *snap, const char *from, qz_transfer_t *rec)
 {
@@ -45,4 +51,109 @@ int qz_transfer_send(qz_backend_t *be, const qz_transfer_t *rec, const char *tok
 		return err;
 	return be->ops->send(be, plan.snap, plan.from, fd, plan.send_flags, plan.object,
 			     plan.offset);
+}
+
+int qz_transfer_wait(int pid)
+{
+	int status;
+	while (waitpid((pid_t)pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : EIO;
+}
+
+int qz_transfer_start(qz_backend_t *be, const qz_transfer_t *rec, const char *token, int *fd,
+		      int *pid, char *why, size_t whylen)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return qz_why(why, whylen, errno, "pipe: %s", strerror(errno));
+	qz_pipe_grow(fds[0]); /* the sender runs ahead while the receiving side works */
+	pid_t child = fork();
+	if (child < 0) {
+		int err = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return qz_why(why, whylen, err, "fork: %s", strerror(err));
+	}
+	if (child == 0) { /* the sender */
+		close(fds[0]);
+		_exit(qz_transfer_send(be, rec, token, fds[1], NULL, 0) == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	*fd = fds[0];
+	*pid = (int)child;
+	return 0;
+}
+
+int qz_transfer_receive_fed(qz_backend_t *be, const char *snap, bool raw, qz_feed_fn feed,
+			    void *ctx, const char *label, char *why, size_t whylen)
+{
+	int fds[2], errp[2];
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return qz_why(why, whylen, errno, "pipe: %s", strerror(errno));
+	if (pipe2(errp, O_CLOEXEC) != 0) {
+		int err = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return qz_why(why, whylen, err, "pipe: %s", strerror(err));
+	}
+	pid_t pid = fork();
+	if (pid == 0) { /* the feeder: only verified bytes go on */
+		close(fds[0]);
+		close(errp[0]);
+		char childwhy[300] = "";
+		int err = feed(ctx, fds[1], childwhy, sizeof(childwhy));
+		if (err != 0)
+			(void)!write(errp[1], childwhy, strlen(childwhy));
+		_exit(err == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	close(errp[1]);
+	int err = pid < 0 ? errno : be->ops->receive(be, snap, fds[0], false, raw, false);
+	close(fds[0]);
+	int fed = pid < 0 ? 0 : qz_transfer_wait(pid);
+	char childwhy[300] = "";
+	ssize_t got = read(errp[0], childwhy, sizeof(childwhy) - 1);
+	childwhy[got > 0 ? got : 0] = 0;
+	close(errp[0]);
+	if (fed != 0 && (childwhy[0] != 0 || err == 0))
+		return qz_why(why, whylen, EBADMSG, "%s refused: %s", label,
+			      childwhy[0] ? childwhy : "the target failed");
+	if (err != 0)
+		return qz_why(why, whylen, err, "receiving %s: %s", label, qz_strerror(err));
+	return 0;
+}
+
+int qz_transfer_restore_new(qz_backend_t *be, const char *dataset, size_t n,
+			    int (*restore)(void *ctx, size_t i, const char *snap, char *why,
+					   size_t whylen),
+			    void *ctx, char *why, size_t whylen)
+{
+	if (be->ops->exists(be, dataset))
+		return qz_why(why, whylen, EEXIST, "%s exists: restore into a new volume", dataset);
+	char parent[QZ_NAME_MAX];
+	qz_name_parent(dataset, parent, sizeof(parent));
+	if (!be->ops->exists(be, parent) && qz_vol_ensure_dir(be, dataset) != 0)
+		return qz_why(why, whylen, ENOENT, "cannot restore into %s: %s", dataset,
+			      qz_be_detail(be)[0] ? qz_be_detail(be) : "its parent does not exist");
+	int err = 0;
+	for (size_t i = 0; err == 0 && i < n; i++) {
+		char snap[QZ_NAME_MAX + 32];
+		snprintf(snap, sizeof(snap), "%s@r%zu", dataset, i + 1);
+		err = restore(ctx, i, snap, why, whylen);
+	}
+	if (err != 0 && be->ops->exists(be, dataset)) {
+		/* a later stream of the chain was refused: what came before it goes too */
+		qz_list_t l;
+		if (be->ops->list(be, dataset, 1, QZ_SNAPSHOT, NULL, 0, &l) == 0) {
+			for (size_t r = 0; r < l.nrows; r++) {
+				const char *snap = qz_list_cell(&l, r, 0);
+				(void)be->ops->destroy_snaps(be, &snap, 1, false);
+			}
+			qz_list_free(&l);
+		}
+		(void)be->ops->destroy(be, dataset);
+	}
+	return err;
 }

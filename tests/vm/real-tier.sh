@@ -20,6 +20,7 @@ PATH=$BUILD:$PATH bash "$HERE/keys.sh" qzt
 PATH=$BUILD:$PATH bash "$HERE/backup.sh" qzt
 PATH=$BUILD:$PATH bash "$HERE/streams.sh" qzt
 PATH=$BUILD:$PATH bash "$HERE/../cli/backups.sh" qzt
+PATH=$BUILD:$PATH bash "$HERE/../cli/zfs-backups.sh" qzt
 PATH=$BUILD:$PATH bash "$HERE/full_pool.sh" /dev/vdb
 # the Python driver, driven as qubesd drives it (Debian's python3)
 QZFS_BINARY=$BUILD/qzfs QZFS_TEST_BACKEND=real QZFS_TEST_ZPOOL=qzt \

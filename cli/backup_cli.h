@@ -1,0 +1,44 @@
+/* What the backup command groups share (cmd_backup.c, cmd_backup_zfs.c): their options, how a
+ * target is reached, how a refusal is told. */
+#ifndef QZFS_BACKUP_CLI_H
+#define QZFS_BACKUP_CLI_H
+
+#include "backup.h"
+#include "cli.h"
+#include "target.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The options of the backup commands; which ones a command takes is its `allowed` list. */
+struct opts {
+	const char *key_file;
+	int pass_fd; /* -1: none */
+	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup, *over, *keep;
+	char **args; /* the arguments that are not options, when "ARGS" is allowed */
+	int nargs;
+	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days,
+	    threads;
+	bool raw, resumed, full, dry_run, all;
+};
+
+/* Parses argv into o, accepting only the options named in allowed ("--a --b"; "ARGS" for
+ * arguments; with "--key-file" a key or passphrase is required, only with --target if
+ * "KEY-IF-TARGET"). An exit code (usage) on failure. */
+int qz_cli_backup_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed, struct opts *o);
+
+/* Connects to the target spec names; an exit code on failure. Sealed stores (zfs false):
+ * dir:PATH, qube:NAME (qrexec qubes-storage-zfs.BackupStore), exec:COMMAND. ZFS-receiving
+ * stores (zfs true): zfs:DATASET (a local one), qube:NAME (qubes-storage-zfs.BackupZfs),
+ * exec:COMMAND. */
+int qz_cli_open_target(qz_cli_t *cli, bool zfs, const char *spec, qz_target_t **t);
+
+/* Reports that err (reason why) stopped a backup command; its exit code. */
+int qz_cli_refused(qz_cli_t *cli, int err, const char *why);
+
+/* Shows one of dom0's records of a backup (a JSON object with --json). */
+void qz_cli_show_backup(qz_cli_t *cli, const qz_backup_rec_t *r);
+
+extern const qz_cmd_t qz_backup_zfs_cmds[]; /* qzfs backup zfs ... (cmd_backup_zfs.c) */
+
+#endif

@@ -1,0 +1,185 @@
+/* What the backup command groups share: options, targets, refusals (backup_cli.h). */
+#include "backup_cli.h"
+#include "error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LIBEXEC "/usr/libexec/qubes-storage-zfs"
+
+static int parse_uint(const char *s, uint64_t *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(s, &end, 0);
+	if (errno != 0 || end == s || *end != 0 || s[0] == '-')
+		return EINVAL;
+	*v = n;
+	return 0;
+}
+
+/* Whether allowed ("--a --b") names option a (n bytes) as a whole word. */
+static bool option_allowed(const char *allowed, const char *a, size_t n)
+{
+	for (const char *at = strstr(allowed, a); at != NULL; at = strstr(at + 1, a))
+		if ((at == allowed || at[-1] == ' ') && (at[n] == ' ' || at[n] == 0))
+			return true;
+	return false;
+}
+
+int qz_cli_backup_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->pass_fd = -1;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		size_t n = strlen(a);
+		if (a[0] != '-' && strstr(allowed, "ARGS") != NULL) {
+			if (o->args == NULL)
+				o->args = argv + i;
+			if (o->args + o->nargs != argv + i)
+				return qz_cli_usage(cli, "options go before the arguments");
+			o->nargs++;
+			continue;
+		}
+		if (n < 3 || !option_allowed(allowed, a, n))
+			return qz_cli_usage(cli, "unknown option");
+		bool *flag = strcmp(a, "--raw") == 0	   ? &o->raw
+			     : strcmp(a, "--resumed") == 0 ? &o->resumed
+			     : strcmp(a, "--full") == 0	   ? &o->full
+			     : strcmp(a, "--dry-run") == 0 ? &o->dry_run
+			     : strcmp(a, "--all") == 0	   ? &o->all
+							   : NULL;
+		if (flag != NULL) {
+			*flag = true;
+			continue;
+		}
+		if (i + 1 >= argc)
+			return qz_cli_usage(cli, "an option lacks its value");
+		const char *v = argv[++i];
+		uint64_t num = 0;
+		int bad = 0;
+		if (strcmp(a, "--key-file") == 0)
+			o->key_file = v;
+		else if (strcmp(a, "--dataset") == 0)
+			o->dataset = v;
+		else if (strcmp(a, "--from") == 0)
+			o->from = v;
+		else if (strcmp(a, "--token") == 0)
+			o->token = v;
+		else if (strcmp(a, "--target") == 0)
+			o->target = v;
+		else if (strcmp(a, "--state") == 0)
+			o->state = v;
+		else if (strcmp(a, "--to") == 0)
+			o->to = v;
+		else if (strcmp(a, "--volume") == 0)
+			o->volume = v;
+		else if (strcmp(a, "--backup") == 0)
+			o->backup = v;
+		else if (strcmp(a, "--over") == 0)
+			o->over = v;
+		else if (strcmp(a, "--revisions-to-keep") == 0)
+			o->keep = v;
+		else if ((bad = parse_uint(v, &num)) != 0)
+			;
+		else if (strcmp(a, "--passphrase-fd") == 0)
+			o->pass_fd = num > 1000 ? -1 : (int)num;
+		else if (strcmp(a, "--toguid") == 0)
+			o->toguid = num;
+		else if (strcmp(a, "--fromguid") == 0)
+			o->fromguid = num;
+		else if (strcmp(a, "--chunk-size") == 0)
+			o->chunk_size = num;
+		else if (strcmp(a, "--argon2-ops") == 0)
+			o->argon2_ops = num;
+		else if (strcmp(a, "--argon2-mib") == 0)
+			o->argon2_mib = num;
+		else if (strcmp(a, "--keep-last") == 0)
+			o->keep_last = num;
+		else if (strcmp(a, "--keep-days") == 0)
+			o->keep_days = num;
+		else if (strcmp(a, "--threads") == 0)
+			o->threads = num;
+		if (bad != 0)
+			return qz_cli_usage(cli, "a number was expected");
+	}
+	bool need_key = strstr(allowed, "--key-file") != NULL &&
+			(strstr(allowed, "KEY-IF-TARGET") == NULL || o->target != NULL);
+	if (o->key_file != NULL && o->pass_fd >= 0)
+		return qz_cli_usage(cli, "give --key-file FILE or --passphrase-fd N, not both");
+	if (need_key && o->key_file == NULL && o->pass_fd < 0)
+		return qz_cli_usage(cli, "give --key-file FILE or --passphrase-fd N");
+	return 0;
+}
+
+int qz_cli_refused(qz_cli_t *cli, int err, const char *why)
+{
+	if (err == EBADMSG || err == EINVAL || err == EACCES) {
+		fprintf(stderr, "qzfs %s: refused: %s\n", cli->cmd, why);
+		return err == EACCES ? QZ_EXIT_ACCESS : QZ_EXIT_FAIL;
+	}
+	fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why[0] ? why : strerror(err));
+	return err == EEXIST ? QZ_EXIT_EXISTS : QZ_EXIT_FAIL;
+}
+
+/* The store program for a local target: $QZFS_STORE (or $QZFS_ZFS_STORE), else the one beside
+ * qzfs (a build tree), else dom0's installed one, else from PATH. */
+static const char *store_program(bool zfs, char *buf, size_t len)
+{
+	const char *name = zfs ? "qzfs-backup-zfs-store" : "qzfs-backup-store";
+	const char *env = getenv(zfs ? "QZFS_ZFS_STORE" : "QZFS_STORE");
+	if (env != NULL && env[0] != 0)
+		return env;
+	ssize_t n = readlink("/proc/self/exe", buf, len - 32);
+	if (n > 0) {
+		buf[n] = 0;
+		char *slash = strrchr(buf, '/');
+		if (slash != NULL) {
+			strcpy(slash + 1, name);
+			if (access(buf, X_OK) == 0)
+				return buf;
+		}
+	}
+	snprintf(buf, len, "%s/%s", LIBEXEC, name);
+	if (access(buf, X_OK) == 0)
+		return buf;
+	return name;
+}
+
+int qz_cli_open_target(qz_cli_t *cli, bool zfs, const char *spec, qz_target_t **t)
+{
+	const char *usage = zfs ? "give --target zfs:DATASET, qube:NAME or exec:COMMAND"
+				: "give --target dir:PATH, qube:NAME or exec:COMMAND";
+	if (spec == NULL)
+		return qz_cli_usage(cli, usage);
+	char buf[4096], words[1024], why[300] = "";
+	char *argv[16] = {NULL};
+	const char *local = zfs ? "zfs:" : "dir:";
+	if (strncmp(spec, local, 4) == 0 && spec[4] != 0) {
+		argv[0] = (char *)store_program(zfs, buf, sizeof(buf));
+		argv[1] = (char *)spec + 4;
+	} else if (strncmp(spec, "qube:", 5) == 0 && spec[5] != 0) {
+		char *qv[] = {"qvm-run",
+			      "--pass-io",
+			      "--no-autostart",
+			      "--service",
+			      "--",
+			      (char *)spec + 5,
+			      zfs ? "qubes-storage-zfs.BackupZfs"
+				  : "qubes-storage-zfs.BackupStore"};
+		memcpy(argv, qv, sizeof(qv));
+	} else if (strncmp(spec, "exec:", 5) == 0 && strlen(spec + 5) < sizeof(words)) {
+		strcpy(words, spec + 5);
+		int n = 0;
+		for (char *w = strtok(words, " "); w != NULL && n < 15; w = strtok(NULL, " "))
+			argv[n++] = w;
+	}
+	if (argv[0] == NULL)
+		return qz_cli_usage(cli, usage);
+	int err = qz_target_open(argv, t, why, sizeof(why));
+	return err != 0 ? qz_cli_refused(cli, err, why) : 0;
+}

