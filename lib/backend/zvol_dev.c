@@ -2,6 +2,7 @@
 
 #include "zname.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,7 +12,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <dirent.h>
 
 /* The zvol ioctl that returns a device's dataset name (what udev's zvol_id asks). */
 #define BLKZNAME _IOR(0x12, 125, char[QZ_NAME_MAX])
@@ -23,7 +23,10 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Watches the nearest existing ancestor directory of path. */
+/*
+ * Watches the nearest existing ancestor directory of path. udev removes directories it has
+ * emptied, so one may vanish between being found and being watched: its parent is watched then.
+ */
 static int watch_nearest(int ifd, const char *path)
 {
 	char dir[QZ_NAME_MAX + 64];
@@ -37,11 +40,10 @@ static int watch_nearest(int ifd, const char *path)
 				   ? errno
 				   : 0;
 		*slash = '\0';
-		struct stat st;
-		if (stat(dir, &st) == 0)
-			return inotify_add_watch(ifd, dir, IN_CREATE | IN_MOVED_TO | IN_DELETE) < 0
-				   ? errno
-				   : 0;
+		if (inotify_add_watch(ifd, dir, IN_CREATE | IN_MOVED_TO | IN_DELETE) >= 0)
+			return 0;
+		if (errno != ENOENT && errno != ENOTDIR)
+			return errno;
 	}
 }
 
@@ -151,7 +153,8 @@ int qz_zvol_find_node(const char *vol, int oflags, char *path, size_t len, int *
 	int err = ENOENT;
 	for (struct dirent *e; err == ENOENT && (e = readdir(dev)) != NULL;) {
 		const char *n = e->d_name;
-		if (strncmp(n, "zd", 2) != 0 || n[2] == '\0' || strspn(n + 2, "0123456789") != strlen(n + 2))
+		if (strncmp(n, "zd", 2) != 0 || n[2] == '\0' ||
+		    strspn(n + 2, "0123456789") != strlen(n + 2))
 			continue; /* zdN only: zdNpM are partitions */
 		char node[300];
 		snprintf(node, sizeof(node), "/dev/%s", n);
