@@ -13,7 +13,7 @@
 /* The options of the backup commands; which ones a command takes is its `allowed` list. */
 struct opts {
 	const char *key_file;
-	int pass_fd; /* -1: none */
+	int pass_fd, pool_pass_fd; /* -1: none */
 	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup, *over, *keep;
 	char **args; /* the arguments that are not options, when "ARGS" is allowed */
 	int nargs;
@@ -38,6 +38,18 @@ int qz_cli_refused(qz_cli_t *cli, int err, const char *why);
 
 /* Shows one of dom0's records of a backup (a JSON object with --json). */
 void qz_cli_show_backup(qz_cli_t *cli, const qz_backup_rec_t *r);
+
+/* For a restore --over VOL (o->over; nothing to do without): VOL's config from
+ * --revisions-to-keep in *cfg, VOL locked (*lock, for qz_unlock_volume), and, if VOL is
+ * encrypted, the passphrase read from --pool-passphrase-fd in *pool_pass (for
+ * qz_secret_free). An exit code on failure. */
+int qz_cli_restore_over(qz_cli_t *cli, const struct opts *o, qz_volcfg_t *cfg, int *lock,
+			qz_secret_t **pool_pass);
+
+/* backup prune and backup zfs prune: retention over dom0's records in --state (default_state)
+ * and the target (ZFS-receiving if zfs), each backup let go deleted with remove. */
+int qz_cli_prune(qz_cli_t *cli, int argc, char **argv, bool zfs, const char *default_state,
+		 qz_backup_remove_fn remove);
 
 extern const qz_cmd_t qz_backup_zfs_cmds[]; /* qzfs backup zfs ... (cmd_backup_zfs.c) */
 

@@ -33,7 +33,7 @@ static bool option_allowed(const char *allowed, const char *a, size_t n)
 int qz_cli_backup_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed, struct opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->pass_fd = -1;
+	o->pass_fd = o->pool_pass_fd = -1;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		size_t n = strlen(a);
@@ -88,6 +88,8 @@ int qz_cli_backup_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed
 			;
 		else if (strcmp(a, "--passphrase-fd") == 0)
 			o->pass_fd = num > 1000 ? -1 : (int)num;
+		else if (strcmp(a, "--pool-passphrase-fd") == 0)
+			o->pool_pass_fd = num > 1000 ? -1 : (int)num;
 		else if (strcmp(a, "--toguid") == 0)
 			o->toguid = num;
 		else if (strcmp(a, "--fromguid") == 0)
@@ -182,4 +184,41 @@ int qz_cli_open_target(qz_cli_t *cli, bool zfs, const char *spec, qz_target_t **
 		return qz_cli_usage(cli, usage);
 	int err = qz_target_open(argv, t, why, sizeof(why));
 	return err != 0 ? qz_cli_refused(cli, err, why) : 0;
+}
+
+int qz_cli_restore_over(qz_cli_t *cli, const struct opts *o, qz_volcfg_t *cfg, int *lock,
+			qz_secret_t **pool_pass)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->save_on_stop = true;
+	*lock = -1;
+	*pool_pass = NULL;
+	if (o->over == NULL)
+		return 0;
+	char *end = NULL;
+	long keep = o->keep != NULL ? strtol(o->keep, &end, 10) : -2;
+	if (o->keep == NULL || *end != 0 || keep < -1 || keep > 1000)
+		return qz_cli_usage(cli, "--over needs --revisions-to-keep N, as the volume's pool "
+					 "keeps them");
+	cfg->revisions_to_keep = (int)keep;
+	/* an encrypted backup arrives with its key wrapped as its pool had it when it was made */
+	char enc[32] = "";
+	if (cli->be->ops->get_prop(cli->be, o->over, "encryption", enc, sizeof(enc)) == 0 &&
+	    strcmp(enc, "off") != 0) {
+		if (o->pool_pass_fd < 0)
+			return qz_cli_usage(
+			    cli, "over an encrypted volume, give --pool-passphrase-fd N: "
+				 "the passphrase of the pool the backup was made of");
+		int rc = 0;
+		if ((*pool_pass =
+			 qz_cli_passphrase(cli, o->pool_pass_fd, "Pool passphrase", &rc)) == NULL)
+			return rc;
+	}
+	int rc = qz_lock_volume(o->over, lock);
+	if (rc != 0) {
+		qz_secret_free(*pool_pass);
+		*pool_pass = NULL;
+		return qz_cli_fail(cli, o->over, rc);
+	}
+	return 0;
 }

@@ -557,8 +557,8 @@ static void say_dropped(void *ctx, const qz_backup_rec_t *r)
 	qz_cli_show_backup(ctx, r);
 }
 
-/* Deletes the backups retention lets go, from the target and from dom0's records. */
-static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
+int qz_cli_prune(qz_cli_t *cli, int argc, char **argv, bool zfs, const char *default_state,
+		 qz_backup_remove_fn remove)
 {
 	struct opts o;
 	int rc = qz_cli_backup_opts(cli, argc, argv,
@@ -568,7 +568,7 @@ static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 	if (o.keep_last == 0 && o.keep_days == 0)
 		return qz_cli_usage(cli, "say what to keep: --keep-last N and/or --keep-days D");
 	qz_target_t *t = NULL;
-	if (!o.dry_run && (rc = qz_cli_open_target(cli, false, o.target, &t)) != 0)
+	if (!o.dry_run && (rc = qz_cli_open_target(cli, zfs, o.target, &t)) != 0)
 		return rc;
 	qz_backup_keep_t k = {o.keep_last, o.keep_days, (uint64_t)time(NULL)};
 	char why[300] = "";
@@ -577,14 +577,20 @@ static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 		    qz_json_array(&cli->out, o.dry_run ? "would_drop" : "dropped");
 	else if (o.dry_run)
 		printf("would drop:\n");
-	int err = qz_backup_prune(cli->be, t, o.state ? o.state : DEFAULT_STATE, &k,
-				  (const char *const *)o.args, (size_t)o.nargs, o.dry_run,
+	int err = qz_backup_prune(cli->be, t, o.state ? o.state : default_state, &k,
+				  (const char *const *)o.args, (size_t)o.nargs, o.dry_run, remove,
 				  say_dropped, cli, why, sizeof(why));
 	if (cli->json)
 		qz_json_end(&cli->out, ']'), qz_json_end(&cli->out, '}');
 	if (t != NULL)
 		qz_target_close(t);
 	return err != 0 ? qz_cli_refused(cli, err, why) : QZ_EXIT_OK;
+}
+
+/* Deletes the backups retention lets go, from the target and from dom0's records. */
+static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
+{
+	return qz_cli_prune(cli, argc, argv, false, DEFAULT_STATE, qz_backup_remove_sealed);
 }
 
 /* Reads backups back from the target and checks them against dom0's records. */
@@ -680,11 +686,11 @@ static int find_chain(qz_target_t *t, const qz_open_secret_t *secret, const stru
 static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc =
-	    qz_cli_backup_opts(cli, argc, argv,
-			       "--target --state --to --over --revisions-to-keep --volume --backup "
-			       "--key-file --passphrase-fd ARGS",
-			       &o);
+	int rc = qz_cli_backup_opts(
+	    cli, argc, argv,
+	    "--target --state --to --over --revisions-to-keep --pool-passphrase-fd "
+	    "--volume --backup --key-file --passphrase-fd ARGS",
+	    &o);
 	if (rc != 0)
 		return rc;
 	int ways = (o.nargs > 0) + (o.volume != NULL) + (o.backup != NULL);
@@ -692,22 +698,15 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 		return qz_cli_usage(cli,
 				    "give --to DATASET or --over VOLUME, and the backups (full "
 				    "one first), or --volume NAME, or --backup ID");
-	/* over a volume: its config as its pool has it (how many revisions it keeps) */
-	qz_volcfg_t cfg = {.save_on_stop = true};
-	if (o.over != NULL) {
-		char *end = NULL;
-		long keep = o.keep != NULL ? strtol(o.keep, &end, 10) : -2;
-		if (o.keep == NULL || *end != 0 || keep < -1 || keep > 1000)
-			return qz_cli_usage(cli, "--over needs --revisions-to-keep N, as the "
-						 "volume's pool keeps them");
-		cfg.revisions_to_keep = (int)keep;
-	}
+	qz_volcfg_t cfg;
 	int lock = -1;
-	if (o.over != NULL && (rc = qz_lock_volume(o.over, &lock)) != 0)
-		return qz_cli_fail(cli, o.over, rc);
+	qz_secret_t *pool_pass = NULL;
+	if ((rc = qz_cli_restore_over(cli, &o, &cfg, &lock, &pool_pass)) != 0)
+		return rc;
 	struct session ss;
 	if ((rc = session_open(cli, &o, &ss)) != 0) {
 		qz_unlock_volume(lock);
+		qz_secret_free(pool_pass);
 		return rc;
 	}
 	char why[300] = "", **found = NULL;
@@ -724,11 +723,12 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 	const char *const *ids =
 	    found != NULL ? (const char *const *)found : (const char *const *)o.args;
 	if (err == 0 && o.over != NULL)
-		err = qz_backup_restore_over(cli->be, ss.t, &ss.secret, ids, n, o.over, &cfg, why,
-					     sizeof(why));
+		err = qz_backup_restore_over(cli->be, ss.t, &ss.secret, ids, n, o.over, &cfg,
+					     pool_pass, why, sizeof(why));
 	else if (err == 0)
 		err = qz_backup_restore(cli->be, ss.t, &ss.secret, ids, n, o.to, why, sizeof(why));
 	qz_unlock_volume(lock);
+	qz_secret_free(pool_pass);
 	for (size_t i = 0; found != NULL && i < n; i++)
 		free(found[i]);
 	free(found);
@@ -768,8 +768,8 @@ const qz_cmd_t qz_backup_cmds[] = {
      "read backups back, open and verify everything, compare with dom0's records", NULL,
      QZ_CMD_NOZFS},
     {"restore", cmd_restore,
-     "--target T (--to DATASET | --over VOL --revisions-to-keep N) (--key-file F | "
-     "--passphrase-fd N) (ID... | --volume NAME | --backup ID)",
+     "--target T (--to DATASET | --over VOL --revisions-to-keep N [--pool-passphrase-fd N]) "
+     "(--key-file F | --passphrase-fd N) (ID... | --volume NAME | --backup ID)",
      "restore a chain of backups (full first; or found on the target) into a new volume", NULL, 0},
     {"zfs", NULL, "COMMAND ...",
      "backups of encrypted volumes to a backup qube that receives them into its own ZFS",

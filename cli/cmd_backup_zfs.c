@@ -113,8 +113,7 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 		qz_cli_show_backup(cli, &all[i]);
 		bool there = false;
 		for (size_t j = 0; j < nheld && !there; j++) /* "<chain>.<id>", with its guid */
-			there = strlen(held[j].name) == 33 &&
-				strncmp(held[j].name + 17, all[i].id, 16) == 0 &&
+			there = qz_replica_names(held[j].name, all[i].id) &&
 				held[j].size == all[i].toguid;
 		if (o.target != NULL && !cli->json && all[i].complete && !there)
 			printf("  (the target does not hold it)\n");
@@ -165,26 +164,46 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 }
 
 /* Restores the chain of --backup ID, or of the newest whole backup of --volume NAME, into a new
- * volume dataset. */
+ * volume dataset or over an existing volume. */
 static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = qz_cli_backup_opts(cli, argc, argv, "--target --state --to --volume --backup", &o);
+	int rc = qz_cli_backup_opts(cli, argc, argv,
+				    "--target --state --to --over --revisions-to-keep "
+				    "--pool-passphrase-fd --volume --backup",
+				    &o);
 	if (rc != 0)
 		return rc;
-	if (o.to == NULL || (o.volume == NULL) == (o.backup == NULL))
-		return qz_cli_usage(cli, "give --to DATASET, and --volume NAME or --backup ID");
-	qz_target_t *t = NULL;
-	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0)
+	if ((o.to == NULL) == (o.over == NULL) || (o.volume == NULL) == (o.backup == NULL))
+		return qz_cli_usage(cli, "give --to DATASET or --over VOLUME, and --volume NAME or "
+					 "--backup ID");
+	qz_volcfg_t cfg;
+	int lock = -1;
+	qz_secret_t *pool_pass = NULL;
+	if ((rc = qz_cli_restore_over(cli, &o, &cfg, &lock, &pool_pass)) != 0)
 		return rc;
+	qz_target_t *t = NULL;
+	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0) {
+		qz_unlock_volume(lock);
+		qz_secret_free(pool_pass);
+		return rc;
+	}
 	char why[300] = "";
-	int err = qz_replica_restore(cli->be, t, state_of(&o), o.volume, o.backup, o.to, why,
-				     sizeof(why));
+	int err = qz_replica_restore(cli->be, t, state_of(&o), o.volume, o.backup, o.to, o.over,
+				     &cfg, pool_pass, why, sizeof(why));
 	qz_target_close(t);
+	qz_unlock_volume(lock);
+	qz_secret_free(pool_pass);
 	if (err != 0)
 		return qz_cli_refused(
 		    cli, err == EEXIST || err == ENOENT || err == EBUSY ? err : EBADMSG, why);
-	return qz_cli_report(cli, "restored", o.to);
+	return qz_cli_report(cli, "restored", o.to != NULL ? o.to : o.over);
+}
+
+/* Deletes the backups retention lets go, from the qube and from dom0's records. */
+static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
+{
+	return qz_cli_prune(cli, argc, argv, true, DEFAULT_STATE, qz_replica_remove);
 }
 
 const qz_cmd_t qz_backup_zfs_cmds[] = {
@@ -197,8 +216,14 @@ const qz_cmd_t qz_backup_zfs_cmds[] = {
     {"verify", cmd_verify, "--target T [--state DIR] (ID... | --all)",
      "have the target send backups back and verify every stream against dom0's records", NULL,
      QZ_CMD_NOZFS},
-    {"restore", cmd_restore, "--target T [--state DIR] --to DATASET (--volume NAME | --backup ID)",
-     "restore a chain (full first) into a new volume, every stream verified before ZFS sees it",
+    {"prune", cmd_prune,
+     "--target T [--state DIR] (--keep-last N | --keep-days D)... [--dry-run] [VOL...]",
+     "delete the backups retention lets go (never one a kept backup's chain needs)", NULL, 0},
+    {"restore", cmd_restore,
+     "--target T [--state DIR] (--to DATASET | --over VOL --revisions-to-keep N "
+     "[--pool-passphrase-fd N]) (--volume NAME | --backup ID)",
+     "restore a chain (full first) into a new volume or over one, every stream verified before "
+     "ZFS sees it",
      NULL, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

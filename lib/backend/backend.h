@@ -95,6 +95,10 @@ struct qz_backend_ops {
 	 * keyformat, keylocation, pbkdf2salt and pbkdf2iters. */
 	int (*change_key)(qz_backend_t *be, const char *root, const qz_prop_t *props, size_t nprops,
 			  const uint8_t *wkey, size_t wkeylen);
+	/* Makes encryption root root part of its parent's encryption root: its data key rewrapped
+	 * with the parent's wrapping key (both keys loaded: else EACCES; EINVAL if root is no
+	 * encryption root or its parent is not encrypted). */
+	int (*inherit_key)(qz_backend_t *be, const char *root);
 	/* Writes a send stream of snap (incremental from `from` if non-NULL) to fd. */
 	int (*send)(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,
 		    uint64_t resume_obj, uint64_t resume_off);
@@ -105,7 +109,8 @@ struct qz_backend_ops {
 	int (*zvol_open)(qz_backend_t *be, const char *vol, int oflags, int *fd);
 	/* Creates zpool `pool` on whole devices, with compression=lz4, mountpoint=none and
 	 * volmode=dev on its root; refuses devices in use (never forces). An existing zpool of
-	 * that name fails (EEXIST on the model, EINVAL from `zpool create`): callers check first. */
+	 * that name fails (EEXIST on the model, EINVAL from `zpool create`): callers check first.
+	 */
 	int (*pool_create)(qz_backend_t *be, const char *pool, const char *const *devices,
 			   size_t n);
 	/* Stores the path of a volume's block device, once it exists (udev makes it some time

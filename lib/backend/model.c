@@ -1121,6 +1121,26 @@ static int model_change_key(qz_backend_t *be, const char *root, const qz_prop_t 
 	return err;
 }
 
+static int model_inherit_key(qz_backend_t *be, const char *root)
+{
+	model_t *m = M(be);
+	struct mds *d, *parent;
+	int err = lookup_enc_root(m, root, &d);
+	if (err != 0)
+		return err;
+	char pname[QZ_NAME_MAX];
+	if (qz_name_parent(root, pname, sizeof(pname)) != 0 ||
+	    (parent = mdl_find(m, pname)) == NULL || parent->encroot == NULL)
+		return EINVAL; /* the top of a zpool, or an unencrypted parent: nothing to inherit
+				*/
+	if (!d->key_loaded || !parent->encroot->key_loaded)
+		return EACCES;
+	for (struct mds *c = m->all; c != NULL; c = c->next)
+		if (c->encroot == d)
+			c->encroot = parent->encroot;
+	return 0;
+}
+
 static int model_unload_key(qz_backend_t *be, const char *root)
 {
 	model_t *m = M(be);
@@ -1143,8 +1163,11 @@ static int model_unload_key(qz_backend_t *be, const char *root)
 
 struct mstream_begin {
 	uint64_t magic, volsize, resume_off;
-	uint8_t
-	    key[QZ_WKEY_LEN]; /* raw streams carry what restores the encryption (here: the key) */
+	/* raw streams carry what restores the encryption: here the wrapping key itself, and how
+	 * a passphrase derives it (ZFS carries the wrapped keys and the same parameters) */
+	uint8_t key[QZ_WKEY_LEN];
+	char keyformat[16];
+	char pbkdf2salt[24], pbkdf2iters[24];
 };
 
 #define COMPRESS_OFF 2 /* what raw streams put in a WRITE record of uncompressed data */
@@ -1189,9 +1212,20 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 				fdata = d;
 	if (f != NULL && fdata == NULL)
 		return qz_be_fail(be, ENOTSUP, "the model needs the bookmark's snapshot");
-	struct mstream_begin mb = {STREAM_MAGIC, s->volsize, resume_obj != 0 ? resume_off : 0, {0}};
-	if (raw)
+	struct mstream_begin mb;
+	memset(&mb, 0, sizeof(mb));
+	mb.magic = STREAM_MAGIC;
+	mb.volsize = s->volsize;
+	mb.resume_off = resume_obj != 0 ? resume_off : 0;
+	if (raw) {
 		memcpy(mb.key, s->encroot->key, QZ_WKEY_LEN);
+		const char *fmt = local_prop(s->encroot, "keyformat"),
+			   *salt = local_prop(s->encroot, "pbkdf2salt"),
+			   *iters = local_prop(s->encroot, "pbkdf2iters");
+		snprintf(mb.keyformat, sizeof(mb.keyformat), "%s", fmt != NULL ? fmt : "raw");
+		snprintf(mb.pbkdf2salt, sizeof(mb.pbkdf2salt), "%s", salt != NULL ? salt : "");
+		snprintf(mb.pbkdf2iters, sizeof(mb.pbkdf2iters), "%s", iters != NULL ? iters : "");
+	}
 	qz_drr_writer_t w = {{{0}}, out_fd, &fd};
 	qz_drr_t r;
 	memset(&r, 0, sizeof(r));
@@ -1334,8 +1368,16 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 				h->encroot = h;
 				memcpy(h->key, hd.key, QZ_WKEY_LEN);
 				mdl_put_prop(h, "encryption", "aes-256-gcm");
-				mdl_put_prop(h, "keyformat", "raw");
+				mb.keyformat[sizeof(mb.keyformat) - 1] = 0;
+				mb.pbkdf2salt[sizeof(mb.pbkdf2salt) - 1] = 0;
+				mb.pbkdf2iters[sizeof(mb.pbkdf2iters) - 1] = 0;
+				bool pass = strcmp(mb.keyformat, "passphrase") == 0;
+				mdl_put_prop(h, "keyformat", pass ? "passphrase" : "raw");
 				mdl_put_prop(h, "keylocation", "prompt");
+				if (pass) {
+					mdl_put_prop(h, "pbkdf2salt", mb.pbkdf2salt);
+					mdl_put_prop(h, "pbkdf2iters", mb.pbkdf2iters);
+				}
 			} else {
 				h->encroot = parent->encroot;
 			}
@@ -1517,6 +1559,7 @@ static const struct qz_backend_ops model_ops = {
     .load_key = model_load_key,
     .unload_key = model_unload_key,
     .change_key = model_change_key,
+    .inherit_key = model_inherit_key,
     .send = model_send,
     .receive = model_receive,
     .zvol_open = model_zvol_open,

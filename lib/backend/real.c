@@ -555,6 +555,12 @@ static int real_unload_key(qz_backend_t *be, const char *root)
 	return err;
 }
 
+static int real_inherit_key(qz_backend_t *be, const char *root)
+{
+	(void)be;
+	return lzc_change_key(root, DCP_CMD_INHERIT, NULL, NULL, 0);
+}
+
 static int real_change_key(qz_backend_t *be, const char *root, const qz_prop_t *props,
 			   size_t nprops, const uint8_t *wkey, size_t wkeylen)
 {
@@ -608,7 +614,8 @@ static int open_checked(qz_backend_t *be, const char *vol, int oflags, int *fdp,
 		char status[32] = "";
 		if (real_get_prop(be, vol, "keystatus", status, sizeof(status)) == 0 &&
 		    strcmp(status, "unavailable") == 0)
-			return qz_be_fail(be, EACCES, "the encryption key of %s is not loaded", vol);
+			return qz_be_fail(be, EACCES, "the encryption key of %s is not loaded",
+					  vol);
 		err = qz_zvol_wait_open(link, vol, oflags, LINK_WAIT_MS - KEY_CHECK_MS, fdp);
 	}
 	if (err == ETIMEDOUT) {
@@ -695,6 +702,7 @@ static const struct qz_backend_ops real_ops = {
     .load_key = real_load_key,
     .unload_key = real_unload_key,
     .change_key = real_change_key,
+    .inherit_key = real_inherit_key,
     .send = real_send,
     .receive = real_receive,
     .zvol_open = real_zvol_open,

@@ -639,31 +639,28 @@ int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *
 	return err;
 }
 
+struct sealed_restore {
+	qz_backend_t *be;
+	qz_target_t *t;
+	const qz_open_secret_t *secret;
+	const char *const *ids;
+	size_t n;
+};
+
+static int sealed_restore_new(void *ctx, const char *dataset, char *why, size_t whylen)
+{
+	struct sealed_restore *s = ctx;
+	return qz_backup_restore(s->be, s->t, s->secret, s->ids, s->n, dataset, why, whylen);
+}
+
 int qz_backup_restore_over(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
 			   const char *const *ids, size_t n, const char *vol,
-			   const qz_volcfg_t *cfg, char *why, size_t whylen)
+			   const qz_volcfg_t *cfg, const qz_secret_t *pool_pass, char *why,
+			   size_t whylen)
 {
-	char vmdir[QZ_NAME_MAX], root[QZ_NAME_MAX], tmp[QZ_NAME_MAX + 64];
-	const char *leaf = strrchr(vol, '/');
-	if (n == 0 || leaf == NULL || qz_name_parent(vol, vmdir, sizeof(vmdir)) != 0 ||
-	    qz_name_parent(vmdir, root, sizeof(root)) != 0)
-		return qz_why(why, whylen, EINVAL, "%s is not a pool's volume", vol);
-	if (!be->ops->exists(be, vol))
-		return qz_why(why, whylen, ENOENT,
-			      "%s does not exist: restore into a new volume with --to", vol);
-	/* beside the VMs, under a name no VM can have (a dot first), until it is in place */
-	char tmpdir[QZ_NAME_MAX + 64];
-	snprintf(tmpdir, sizeof(tmpdir), "%s/.restore-%.16s", root, ids[n - 1]);
-	snprintf(tmp, sizeof(tmp), "%s%s", tmpdir, leaf);
-	int err = qz_backup_restore(be, t, secret, ids, n, tmp, why, whylen);
-	if (err != 0) {
-		(void)be->ops->destroy(be, tmpdir); /* the refused chain left nothing inside it */
-		return err;
-	}
-	if ((err = qz_vol_import_volume(be, vol, cfg, tmp)) != 0)
-		qz_why(why, whylen, err, "putting the restored data in %s: %s", vol,
-		       qz_be_detail(be)[0] ? qz_be_detail(be) : qz_strerror(err));
-	(void)qz_vol_remove(be, tmp); /* what the volume was cloned from is kept as the engine
-				       * keeps a removed volume's dependents' data */
-	return err;
+	if (n == 0)
+		return qz_why(why, whylen, EINVAL, "no backups to restore");
+	struct sealed_restore s = {be, t, secret, ids, n};
+	return qz_transfer_restore_over(be, vol, cfg, pool_pass, ids[n - 1], sealed_restore_new, &s,
+					why, whylen);
 }

@@ -119,8 +119,8 @@ size_t qz_backup_chain_for(const qz_backup_rec_t *all, size_t n, const char *vol
  * it is *incremental from last's bookmark, the transfer in *tr (names pointing into rec and
  * last). EALREADY if the committed state is the one last backed up. */
 int qz_backup_plan(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol,
-		   qz_backup_rec_t *rec, qz_backup_rec_t *last, bool *incremental, qz_transfer_t *tr,
-		   char *why, size_t whylen);
+		   qz_backup_rec_t *rec, qz_backup_rec_t *last, bool *incremental,
+		   qz_transfer_t *tr, char *why, size_t whylen);
 /* The tag of the hold that keeps backup id's snapshot until the backup is whole. */
 void qz_backup_hold_tag(char *buf, size_t len, const char *id);
 /* Backup rec is whole on its target: its snapshot bookmarked (the base of the next one), its
@@ -143,21 +143,30 @@ typedef struct qz_backup_keep {
 /* Marks in drop[i] which of records all[0..n) (in the order begun) the rules of k let go. */
 void qz_backup_prune_plan(const qz_backup_rec_t *all, size_t n, const qz_backup_keep_t *k,
 			  bool *drop);
-/* Deletes from target t, then from dom0's records in state_dir, every backup the plan lets go
- * (only those of the volumes vols[0..nvols), if nvols > 0): first its header (so nothing can
- * restore it half), then its chunks, its bookmark, its record. With dry_run nothing is
- * deleted. dropped (may be NULL) is told of each backup let go. A prune that is interrupted
- * is finished by the next one. */
+/* How a prune deletes backup r from target t, given what t lists (e[0..ne), sorted by name);
+ * 0 also when t no longer holds it. */
+typedef int (*qz_backup_remove_fn)(qz_target_t *t, const qz_backup_rec_t *r,
+				   const qz_target_entry_t *e, size_t ne, char *why, size_t whylen);
+/* Deletes a sealed backup: its header first (so nothing can restore it half), then every
+ * chunk of it t lists. */
+int qz_backup_remove_sealed(qz_target_t *t, const qz_backup_rec_t *r, const qz_target_entry_t *e,
+			    size_t ne, char *why, size_t whylen);
+/* Deletes from target t (with remove), then from dom0's records in state_dir, every backup the
+ * plan lets go (only those of the volumes vols[0..nvols), if nvols > 0), then its bookmark and
+ * its record. With dry_run nothing is deleted. dropped (may be NULL) is told of each backup let
+ * go. A prune that is interrupted is finished by the next one. */
 int qz_backup_prune(qz_backend_t *be, qz_target_t *t, const char *state_dir,
 		    const qz_backup_keep_t *k, const char *const *vols, size_t nvols, bool dry_run,
+		    qz_backup_remove_fn remove,
 		    void (*dropped)(void *ctx, const qz_backup_rec_t *r), void *ctx, char *why,
 		    size_t whylen);
 
 /* Restores the chain ids[0..n) over existing pool volume vol (configured as cfg; its VM
- * halted): received beside it, then put in its place as `qzfs volume import-volume` does, the
- * state it replaces kept as a revision. Nothing changes in vol if any backup is refused. */
+ * halted), as qz_transfer_restore_over does (pool_pass: for an encrypted one). Nothing changes
+ * in vol if any backup is refused. */
 int qz_backup_restore_over(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
 			   const char *const *ids, size_t n, const char *vol,
-			   const qz_volcfg_t *cfg, char *why, size_t whylen);
+			   const qz_volcfg_t *cfg, const qz_secret_t *pool_pass, char *why,
+			   size_t whylen);
 
 #endif

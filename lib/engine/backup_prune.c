@@ -52,9 +52,8 @@ void qz_backup_prune_plan(const qz_backup_rec_t *all, size_t n, const qz_backup_
 	}
 }
 
-/* Deletes backup r's objects from t: its header first, then every chunk the target lists. */
-static int delete_objects(qz_target_t *t, const qz_backup_rec_t *r, const qz_target_entry_t *e,
-			  size_t ne, char *why, size_t whylen)
+int qz_backup_remove_sealed(qz_target_t *t, const qz_backup_rec_t *r, const qz_target_entry_t *e,
+			    size_t ne, char *why, size_t whylen)
 {
 	char name[80];
 	qz_backup_object(name, sizeof(name), r->id, QZ_BACKUP_HEADER);
@@ -76,6 +75,7 @@ static bool wanted(const char *vol, const char *const *vols, size_t nvols)
 
 int qz_backup_prune(qz_backend_t *be, qz_target_t *t, const char *state_dir,
 		    const qz_backup_keep_t *k, const char *const *vols, size_t nvols, bool dry_run,
+		    qz_backup_remove_fn remove,
 		    void (*dropped)(void *ctx, const qz_backup_rec_t *r), void *ctx, char *why,
 		    size_t whylen)
 {
@@ -96,7 +96,7 @@ int qz_backup_prune(qz_backend_t *be, qz_target_t *t, const char *state_dir,
 	for (size_t i = 0; i < n && err == 0; i++) {
 		if (!drop[i] || !wanted(all[i].volume, vols, nvols))
 			continue;
-		if (!dry_run && (err = delete_objects(t, &all[i], e, ne, why, whylen)) != 0)
+		if (!dry_run && (err = remove(t, &all[i], e, ne, why, whylen)) != 0)
 			break;
 		if (!dry_run) {
 			if (!all[i].complete)

@@ -133,8 +133,8 @@ int qz_transfer_send(qz_backend_t *be, const struct qz_transfer *rec, const char
 		     char *why, size_t whylen);
 /* Runs qz_transfer_send(be, rec, token, ...) in a child process writing to a new pipe, whose
  * read end goes to *fd; *pid is the child (qz_transfer_wait it). */
-int qz_transfer_start(qz_backend_t *be, const struct qz_transfer *rec, const char *token,
-		      int *fd, int *pid, char *why, size_t whylen);
+int qz_transfer_start(qz_backend_t *be, const struct qz_transfer *rec, const char *token, int *fd,
+		      int *pid, char *why, size_t whylen);
 /* Waits for child pid: 0 if it exited 0, EIO otherwise. */
 int qz_transfer_wait(int pid);
 /* What feeds a restore's receive, in a child process: writes only verified bytes to fd; 0, or
@@ -151,6 +151,17 @@ int qz_transfer_restore_new(qz_backend_t *be, const char *dataset, size_t n,
 			    int (*restore)(void *ctx, size_t i, const char *snap, char *why,
 					   size_t whylen),
 			    void *ctx, char *why, size_t whylen);
+/* Restores over existing pool volume vol (configured as cfg; its VM halted): restore_new(ctx,
+ * dataset, ...) receives into a new dataset beside the pool's VMs (named after tag, a backup id),
+ * which is then put in vol's place as `qzfs volume import-volume` does, the state it replaces
+ * kept as a revision. A raw stream's data arrives as an encryption root of its own, its key
+ * wrapped as the backed-up pool had it: loaded with pool_pass, it joins vol's pool's root.
+ * Nothing changes in vol if any of it fails. */
+int qz_transfer_restore_over(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg,
+			     const qz_secret_t *pool_pass, const char *tag,
+			     int (*restore_new)(void *ctx, const char *dataset, char *why,
+						size_t whylen),
+			     void *ctx, char *why, size_t whylen);
 
 /* ---- volumes; vol is the live dataset R/<vm>/<vol> ---- */
 

@@ -42,6 +42,12 @@ static void records_free(records_t *r)
 	free(r->chain);
 }
 
+bool qz_replica_names(const char *name, const char *id)
+{
+	return strlen(name) == 2 * QZ_REPLICA_ID_LEN + 1 && name[QZ_REPLICA_ID_LEN] == '.' &&
+	       strncmp(name + QZ_REPLICA_ID_LEN + 1, id, QZ_REPLICA_ID_LEN) == 0;
+}
+
 void qz_replica_name(char *buf, size_t len, const qz_backup_rec_t *all, const size_t *chain,
 		     size_t k, bool with_base)
 {
@@ -145,6 +151,18 @@ static int partial(qz_target_t *t, const char *key, const qz_transfer_t *tr, cha
 	}
 	token[0] = 0; /* not ours, or malformed: whatever it is goes */
 	return qz_target_abort(t, key, why, whylen);
+}
+
+int qz_replica_remove(qz_target_t *t, const qz_backup_rec_t *r, const qz_target_entry_t *e,
+		      size_t ne, char *why, size_t whylen)
+{
+	/* found by its id, whichever chain it is in: the records that name the chain may be
+	 * gone already (a prune interrupted after the full backup's) */
+	int err = 0;
+	for (size_t i = 0; i < ne && err == 0; i++)
+		if (qz_replica_names(e[i].name, r->id))
+			err = qz_target_delete(t, e[i].name, why, whylen);
+	return err;
 }
 
 /* Whether the target lists name with guid. */
@@ -271,17 +289,24 @@ static int feed(void *ctx, int fd, char *why, size_t whylen)
 struct restoring {
 	qz_backend_t *be;
 	qz_target_t *t;
-	const records_t *r;
+	records_t r;
+	size_t len; /* of the chain in r.chain */
 };
 
 static int restore_one(void *ctx, size_t i, const char *snap, char *why, size_t whylen)
 {
 	struct restoring *rs = ctx;
-	struct reading rd = {.t = rs->t, .rec = &rs->r->all[rs->r->chain[i]], .fd = -1};
-	qz_replica_name(rd.name, sizeof(rd.name), rs->r->all, rs->r->chain, i, true);
+	struct reading rd = {.t = rs->t, .rec = &rs->r.all[rs->r.chain[i]], .fd = -1};
+	qz_replica_name(rd.name, sizeof(rd.name), rs->r.all, rs->r.chain, i, true);
 	char label[64];
 	snprintf(label, sizeof(label), "backup %s", rd.rec->id);
 	return qz_transfer_receive_fed(rs->be, snap, true, feed, &rd, label, why, whylen);
+}
+
+static int restore_chain(void *ctx, const char *dataset, char *why, size_t whylen)
+{
+	struct restoring *rs = ctx;
+	return qz_transfer_restore_new(rs->be, dataset, rs->len, restore_one, rs, why, whylen);
 }
 
 /* The chain of id (or of volume's newest whole backup) in r->chain; its length, 0 with the
@@ -296,17 +321,24 @@ static size_t chain_of(records_t *r, const char *volume, const char *id, char *w
 }
 
 int qz_replica_restore(qz_backend_t *be, qz_target_t *t, const char *state_dir, const char *volume,
-		       const char *id, const char *dataset, char *why, size_t whylen)
+		       const char *id, const char *dataset, const char *over,
+		       const qz_volcfg_t *cfg, const qz_secret_t *pool_pass, char *why,
+		       size_t whylen)
 {
-	records_t r;
-	int err = records_load(state_dir, &r, why, whylen);
+	struct restoring rs = {.be = be, .t = t};
+	int err = records_load(state_dir, &rs.r, why, whylen);
 	if (err != 0)
 		return err;
-	size_t len = chain_of(&r, volume, id, why, whylen);
-	struct restoring rs = {be, t, &r};
-	err = len == 0 ? ENOENT
-		       : qz_transfer_restore_new(be, dataset, len, restore_one, &rs, why, whylen);
-	records_free(&r);
+	rs.len = chain_of(&rs.r, volume, id, why, whylen);
+	if (rs.len == 0)
+		err = ENOENT;
+	else if (over != NULL)
+		err = qz_transfer_restore_over(be, over, cfg, pool_pass,
+					       rs.r.all[rs.r.chain[rs.len - 1]].id, restore_chain,
+					       &rs, why, whylen);
+	else
+		err = restore_chain(&rs, dataset, why, whylen);
+	records_free(&rs.r);
 	return err;
 }
 

@@ -29,17 +29,32 @@
 int qz_replica_create(qz_backend_t *be, qz_target_t *t, const char *state_dir, const char *vol,
 		      bool full, qz_backup_rec_t *rec, char *why, size_t whylen);
 
+/* Backups are named on the target by the first QZ_REPLICA_ID_LEN characters of ids. */
+#define QZ_REPLICA_ID_LEN 16
+
+/* Whether target name "<chain key>.<id>" is that of backup id. */
+bool qz_replica_names(const char *name, const char *id);
+
 /* The name of backup all[chain[k]] on the target, "<chain key>.<id>" (with ".<base id>" for
  * an incremental one when with_base), for a chain as qz_backup_chain gives it. */
 void qz_replica_name(char *buf, size_t len, const qz_backup_rec_t *all, const size_t *chain,
 		     size_t k, bool with_base);
 
-/* Receives the chain of backup id (NULL: the newest whole backup of volume) from t into new
- * volume dataset, backup i as snapshot "@r<i+1>", every stream verified against dom0's record
- * in state_dir before ZFS sees it; if any is refused, nothing of the restore is left. */
-int qz_replica_restore(qz_backend_t *be, qz_target_t *t, const char *state_dir,
-		       const char *volume, const char *id, const char *dataset, char *why,
+/* Receives the chain of backup id (NULL: the newest whole backup of volume) from t, every
+ * stream verified against dom0's record in state_dir before ZFS sees it: into new volume
+ * dataset, backup i as snapshot "@r<i+1>"; or, when over is not NULL, over that existing pool
+ * volume (configured as cfg, its VM halted) as qz_transfer_restore_over does (pool_pass: the
+ * passphrase of the backed-up pool, for an encrypted volume), the state it replaces kept as a
+ * revision. If any stream is refused, nothing of the restore is left. */
+int qz_replica_restore(qz_backend_t *be, qz_target_t *t, const char *state_dir, const char *volume,
+		       const char *id, const char *dataset, const char *over,
+		       const qz_volcfg_t *cfg, const qz_secret_t *pool_pass, char *why,
 		       size_t whylen);
+
+/* Deletes backup r from ZFS-receiving target t, which lists e[0..ne): its snapshot (the qube
+ * destroys a chain's dataset with its last one); as qz_backup_remove_fn. */
+int qz_replica_remove(qz_target_t *t, const qz_backup_rec_t *r, const qz_target_entry_t *e,
+		      size_t ne, char *why, size_t whylen);
 
 /* Has the target send backup id's chain back and verifies every stream against dom0's record,
  * receiving nothing: 0 if all is whole and what dom0 sent, EBADMSG with the reason otherwise. */

@@ -125,6 +125,51 @@ int qz_transfer_receive_fed(qz_backend_t *be, const char *snap, bool raw, qz_fee
 	return 0;
 }
 
+/* Destroys restored dataset with its snapshots, if it is there. */
+static void drop_restored(qz_backend_t *be, const char *dataset)
+{
+	if (!be->ops->exists(be, dataset))
+		return;
+	qz_list_t l;
+	if (be->ops->list(be, dataset, 1, QZ_SNAPSHOT, NULL, 0, &l) == 0) {
+		for (size_t r = 0; r < l.nrows; r++) {
+			const char *snap = qz_list_cell(&l, r, 0);
+			(void)be->ops->destroy_snaps(be, &snap, 1, false);
+		}
+		qz_list_free(&l);
+	}
+	(void)be->ops->destroy(be, dataset);
+}
+
+/* Makes restored dataset, when a raw stream made it an encryption root of its own, part of its
+ * parent's: its key loaded with pass (the passphrase its pool had), then inherited. */
+static int join_encryption(qz_backend_t *be, const char *dataset, const qz_secret_t *pass,
+			   char *why, size_t whylen)
+{
+	char root[QZ_NAME_MAX] = "";
+	if (be->ops->get_prop(be, dataset, "encryptionroot", root, sizeof(root)) != 0 ||
+	    strcmp(root, dataset) != 0)
+		return 0;
+	if (pass == NULL)
+		return qz_why(why, whylen, EACCES,
+			      "the backup is encrypted: the passphrase of its pool is needed");
+	int err = qz_key_load(be, dataset, pass);
+	if (err == EACCES)
+		return qz_why(why, whylen, err,
+			      "the passphrase given does not open the backup's key (the passphrase "
+			      "its pool had when the backup was made is needed)");
+	if (err == 0 && (err = be->ops->inherit_key(be, dataset)) == EINVAL)
+		return qz_why(why, whylen, err,
+			      "an encrypted backup goes only over a volume of an "
+			      "encrypted pool");
+	if (err == EACCES)
+		return qz_why(why, whylen, err, "the pool's key must be loaded");
+	if (err != 0)
+		return qz_why(why, whylen, err, "%s: %s", dataset,
+			      qz_be_detail(be)[0] ? qz_be_detail(be) : qz_strerror(err));
+	return 0;
+}
+
 int qz_transfer_restore_new(qz_backend_t *be, const char *dataset, size_t n,
 			    int (*restore)(void *ctx, size_t i, const char *snap, char *why,
 					   size_t whylen),
@@ -143,17 +188,40 @@ int qz_transfer_restore_new(qz_backend_t *be, const char *dataset, size_t n,
 		snprintf(snap, sizeof(snap), "%s@r%zu", dataset, i + 1);
 		err = restore(ctx, i, snap, why, whylen);
 	}
-	if (err != 0 && be->ops->exists(be, dataset)) {
-		/* a later stream of the chain was refused: what came before it goes too */
-		qz_list_t l;
-		if (be->ops->list(be, dataset, 1, QZ_SNAPSHOT, NULL, 0, &l) == 0) {
-			for (size_t r = 0; r < l.nrows; r++) {
-				const char *snap = qz_list_cell(&l, r, 0);
-				(void)be->ops->destroy_snaps(be, &snap, 1, false);
-			}
-			qz_list_free(&l);
-		}
-		(void)be->ops->destroy(be, dataset);
+	if (err != 0) /* a later stream of the chain was refused: what came before it goes too */
+		drop_restored(be, dataset);
+	return err;
+}
+
+int qz_transfer_restore_over(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg,
+			     const qz_secret_t *pool_pass, const char *tag,
+			     int (*restore_new)(void *ctx, const char *dataset, char *why,
+						size_t whylen),
+			     void *ctx, char *why, size_t whylen)
+{
+	char vmdir[QZ_NAME_MAX], root[QZ_NAME_MAX];
+	const char *leaf = strrchr(vol, '/');
+	if (leaf == NULL || qz_name_parent(vol, vmdir, sizeof(vmdir)) != 0 ||
+	    qz_name_parent(vmdir, root, sizeof(root)) != 0)
+		return qz_why(why, whylen, EINVAL, "%s is not a pool's volume", vol);
+	if (!be->ops->exists(be, vol))
+		return qz_why(why, whylen, ENOENT,
+			      "%s does not exist: restore into a new volume with --to", vol);
+	/* beside the VMs, under a name no VM can have (a dot first), until it is in place */
+	char tmpdir[QZ_NAME_MAX + 64], tmp[QZ_NAME_MAX + 128];
+	snprintf(tmpdir, sizeof(tmpdir), "%s/.restore-%.16s", root, tag);
+	snprintf(tmp, sizeof(tmp), "%s%s", tmpdir, leaf);
+	int err = restore_new(ctx, tmp, why, whylen);
+	if (err == 0 && (err = join_encryption(be, tmp, pool_pass, why, whylen)) != 0)
+		drop_restored(be, tmp);
+	if (err != 0) {
+		(void)be->ops->destroy(be, tmpdir); /* nothing is left inside it */
+		return err;
 	}
+	if ((err = qz_vol_import_volume(be, vol, cfg, tmp)) != 0)
+		qz_why(why, whylen, err, "putting the restored data in %s: %s", vol,
+		       qz_be_detail(be)[0] ? qz_be_detail(be) : qz_strerror(err));
+	(void)qz_vol_remove(be, tmp); /* what the volume was cloned from is kept as the engine
+				       * keeps a removed volume's dependents' data */
 	return err;
 }

@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..110"
+echo "1..112"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -201,6 +201,16 @@ check "an encrypted volume is backed up with its key unloaded" 0 qzfs backup cre
 eid=$(printf '%s' "$out" | cut -d' ' -f1)
 check "... raw" 0 sh -c "qzfs backup list --state '$W/state' | grep '$eid' | grep -q raw"
 check "... and it restores" 0 qzfs backup restore $T --to $Z/renc "$eid"
+qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
+esum=$(sum $EV)
+qzfs volume start $EV --save-on-stop >/dev/null
+head -c 65536 /dev/urandom | dd of="$(dev $EV)" bs=64k conv=notrunc,fsync status=none
+qzfs volume stop $EV --save-on-stop >/dev/null
+check "... over the volume, with its pool's passphrase" 0 qzfs backup restore $T --over $EV --revisions-to-keep 1 --pool-passphrase-fd 3 "$eid" 3<"$W/pass"
+qzfs key unload $E >/dev/null
+qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
+check "... its bytes, opened by the pool's key alone" 0 test "$(sum $EV)" = "$esum"
+qzfs key unload $E >/dev/null
 
 # a passphrase alone: a fresh dom0 has no key file and no records
 P="--target dir:$W/pstore --state $W/pstate --passphrase-fd 3 --argon2-ops 1 --argon2-mib 8"

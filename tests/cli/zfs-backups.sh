@@ -4,12 +4,13 @@
 # its own) or on real ZFS in the test VM (the qube's datasets in the same zpool): full, then
 # incremental, with the key unloaded; a plain volume refused; a receive cut short resumed from
 # the qube's token; verified and restored with the same snapshots and bytes; a qube that alters
-# what it sends back, or lies about a partial receive, gets nothing past dom0.
+# what it sends back, or lies about a partial receive, gets nothing past dom0. Restored over the
+# volume (its key made the pool's again); pruned, on the qube too.
 #   tests/cli/zfs-backups.sh ZPOOL     (qzfs and qzfs-backup-zfs-store in PATH)
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..24"
+echo "1..43"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 # the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
@@ -90,13 +91,8 @@ want_out "... the incremental with its chain" "${ids[1]}: whole"
 check "the newest chain restores" 0 qzfs backup zfs restore $T --to $Z/encryption/r1 --volume $EV
 check "... as the snapshots dom0 sent (guids)" 0 test "$(guid $Z/encryption/r1@r2)" = "$(qzfs --json backup zfs list --state $W/state | grep -o '"toguid":[0-9]*' | tail -1 | cut -d: -f2)"
 check "... and the full one before it" 0 test "$(guid $Z/encryption/r1@r1)" = "$(qzfs --json backup zfs list --state $W/state | grep -o '"toguid":[0-9]*' | head -1 | cut -d: -f2)"
-if [ -z "${QZFS_BACKEND:-}" ]; then # the model's raw receive does not carry the key's wrapping
-    check "the passphrase opens what was restored" 0 qzfs key load $Z/encryption/r1 --passphrase-fd 3 3<"$W/pass"
-    check "... the newest state's bytes" 0 test "$(sha256sum <"$(qzfs device $Z/encryption/r1 | cut -d' ' -f2)" | cut -d' ' -f1)" = "${sums[1]}"
-else
-    for w in "the passphrase opens what was restored" "... the newest state's bytes"; do
-        n=$((n + 1)); echo "ok $n - $w # SKIP the model's raw receive keeps no key wrapping"; done
-fi
+check "the passphrase opens what was restored" 0 qzfs key load $Z/encryption/r1 --passphrase-fd 3 3<"$W/pass"
+check "... the newest state's bytes" 0 test "$(sha256sum <"$(qzfs device $Z/encryption/r1 | cut -d' ' -f2)" | cut -d' ' -f1)" = "${sums[1]}"
 check "restore --backup of the full one" 0 qzfs backup zfs restore $T --to $Z/encryption/r0 --backup "${ids[0]}"
 check "... its snapshot" 0 test "$(guid $Z/encryption/r0@r1)" = "$(guid $Z/encryption/r1@r1)"
 check "a restore over an existing dataset is refused" 4 qzfs backup zfs restore $T --to $Z/encryption/r1 --volume $EV
@@ -105,6 +101,34 @@ check "a restore over an existing dataset is refused" 4 qzfs backup zfs restore 
 check "a stream altered by the qube: restore refused" 1 qzfs backup zfs restore --target "exec:$W/flip.sh" --state $W/state --to $Z/encryption/bad --volume $EV
 check "... nothing left" 3 qzfs list $Z/encryption/bad
 check "... verify says so" 1 qzfs backup zfs verify --target "exec:$W/flip.sh" --state $W/state "${ids[0]}"
+
+# restore --over: a backup put in the volume's place, its key made the pool's
+qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
+before=$(sum $EV)
+over="qzfs backup zfs restore $T --over $EV --revisions-to-keep 2 --backup ${ids[0]}"
+check "restore --over an encrypted volume asks for its pool's passphrase" 2 $over
+echo "not the passphrase" >"$W/wrong"
+check "... a wrong one: refused" 1 $over --pool-passphrase-fd 3 3<"$W/wrong"
+cp /tmp/cli.err "$W/err"
+check "... saying so" 0 grep -q "does not open the backup's key" "$W/err"
+check "... the volume unchanged" 0 test "$(sum $EV)" = "$before"
+check "... nothing left beside the VMs" 0 test -z "$(qzfs list $E | grep restore-)"
+check "with the passphrase: the full backup put in the volume's place" 0 $over --pool-passphrase-fd 3 3<"$W/pass"
+check "... its bytes" 0 test "$(sum $EV)" = "${sums[0]}"
+qzfs key unload $E >/dev/null
+qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
+check "... opened by the pool's key alone (unloaded and loaded again)" 0 test "$(sum $EV)" = "${sums[0]}"
+check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume revert $EV --save-on-stop --revisions-to-keep 2 >/dev/null && test \"\$(sha256sum <\$(qzfs volume device $EV | cut -d' ' -f2) | cut -d' ' -f1)\" = $before"
+qzfs key unload $E >/dev/null
+
+# retention: a new chain begun with --full; prune lets the old one go, on the qube too
+check "a new chain: a full backup" 0 qzfs backup zfs create $T --full $EV
+want_out "... full" " full, "
+check "prune --keep-last 1" 0 qzfs backup zfs prune $T --keep-last 1 $EV
+check "... drops the old chain's two backups" 0 test "$(printf '%s\n' "$out" | grep -c -e "${ids[0]}" -e "${ids[1]}")" = 2
+check "... from dom0's records" 0 test "$(qzfs backup zfs list --state $W/state | wc -l)" = 1
+check "... and from the qube (one chain's dataset left)" 0 test "$(qube qzfs list $Q | grep -c "^$Q/[0-9a-f]* ")" = 1
+check "the kept backup verifies" 0 qzfs backup zfs verify $T --all
 
 echo "# zfs-backups: full resumed after ${resumed:-?} bytes, incremental ${inc:-?} bytes"
 rm -rf "$W"

@@ -97,6 +97,32 @@ static void create_under_unloaded_key_fails(void **s)
 	assert_false(be->ops->exists(be, N("e/v")));
 }
 
+/* An encryption root under another (what a raw receive makes) joins its parent's root. */
+static void inherit_key_joins_the_parent_root(void **s)
+{
+	(void)s;
+	mkenc(N("e"), key_a);
+	mkenc(N("e/c"), key_b);
+	mkvol(N("e/c/v"), MiB);
+	fill(N("e/c/v"), 0, 4096, 7);
+	assert_string_equal(prop(N("e/c/v"), "encryptionroot"), N("e/c"));
+	assert_int_equal(be->ops->unload_key(be, N("e/c")), 0);
+	assert_int_equal(be->ops->inherit_key(be, N("e/c")), EACCES);
+	assert_int_equal(be->ops->load_key(be, N("e/c"), key_b, QZ_WKEY_LEN, false), 0);
+	assert_int_equal(be->ops->inherit_key(be, N("e/c/v")), EINVAL);
+	assert_int_equal(be->ops->inherit_key(be, N("e/c")), 0);
+	assert_string_equal(prop(N("e/c"), "encryptionroot"), N("e"));
+	assert_string_equal(prop(N("e/c/v"), "encryptionroot"), N("e"));
+	/* the parent's key alone opens it now */
+	assert_int_equal(be->ops->unload_key(be, N("e")), 0);
+	assert_string_equal(prop(N("e/c/v"), "keystatus"), "unavailable");
+	assert_int_equal(be->ops->load_key(be, N("e"), key_a, QZ_WKEY_LEN, false), 0);
+	assert_int_equal(vol_byte(N("e/c/v"), 100), 7);
+	/* nothing to inherit from an unencrypted parent */
+	mkenc(N("p"), key_b);
+	assert_int_equal(be->ops->inherit_key(be, N("p")), EINVAL);
+}
+
 static void send_receive_full(void **s)
 {
 	(void)s;
@@ -247,6 +273,7 @@ const struct CMUnitTest crypt_send_cases[] = {
     CASE(key_state_errors),
     CASE(unload_refused_while_volume_open),
     CASE(create_under_unloaded_key_fails),
+    CASE(inherit_key_joins_the_parent_root),
     CASE(send_receive_full),
     CASE(send_receive_incremental),
     CASE(incremental_from_bookmark),

@@ -4,7 +4,7 @@
 set -u
 POOL=${1:?pool}
 . "$(dirname "$0")/tap.sh"
-echo "1..11"
+echo "1..14"
 zfs create -V 32M -o volmode=dev $POOL/bsrc
 dev=$(qzfs device $POOL/bsrc | cut -d' ' -f2)
 check "16 MiB written to the volume ($dev)" 0 dd if=/dev/urandom of="$dev" bs=1M count=16 conv=fsync status=none
@@ -32,6 +32,18 @@ zfs create -o encryption=aes-256-gcm -o keyformat=passphrase -o keylocation=file
 zfs create -V 16M -o volmode=dev $POOL/benc/v
 zfs snapshot $POOL/benc/v@one
 check "a token of another snapshot is refused" 1 sh -c "qzfs backup send $POOL/benc/v@one --token '$tok' >/dev/null"
+# the forgery that matters: a token real ZFS made for this very snapshot, from a plaintext
+# (non-raw) send of it with the key loaded; a receiver offering it wants the data decrypted
+edev=$(qzfs device $POOL/benc/v | cut -d' ' -f2)
+dd if=/dev/urandom of="$edev" bs=1M count=4 conv=fsync status=none
+zfs snapshot $POOL/benc/v@two
+zfs send $POOL/benc/v@two | head -c 1000000 | zfs receive -s $POOL/bclear 2>/dev/null
+ctok=$(zfs get -H -o value receive_resume_token $POOL/bclear 2>&1)
+check "a plaintext send of the encrypted snapshot, cut, left a token" 0 test "${#ctok}" -gt 20
+check "qzfs refuses to resume from it" 1 sh -c "qzfs backup send $POOL/benc/v@two --token '$ctok' >/dev/null"
+cp /tmp/cli.err /tmp/bclear.err
+check "... saying it asks for a non-raw stream" 0 grep -q "non-raw stream of encrypted data" /tmp/bclear.err
+zfs receive -A $POOL/bclear 2>/dev/null
 check "an encrypted volume's stream is raw" 0 sh -c "qzfs backup send $POOL/benc/v@one | qzfs backup verify-stream --raw --toguid $(zfs get -H -p -o value guid $POOL/benc/v@one) >/dev/null"
 zfs destroy -r $POOL/benc
 zfs destroy -r $POOL/bdst 2>/dev/null; zfs receive -A $POOL/bdst 2>/dev/null; zfs destroy -r $POOL/bsrc; rm -f /tmp/bsrc.zstream
