@@ -33,7 +33,8 @@ static int cmd_verify_stream(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	if (o.toguid == 0)
 		return qz_cli_usage(cli, "give the expected snapshot's --toguid");
-	qz_stream_expect_t e = {o.toguid, o.fromguid, o.raw, o.resumed};
+	qz_stream_expect_t e = {
+	    .toguid = o.toguid, .fromguid = o.fromguid, .raw = o.raw, .resumed = o.resumed};
 	int out = STDOUT_FILENO;
 	qz_verifier_t *v = NULL;
 	if (qz_verifier_new(&e, emit_fd, &out, &v) != 0)
@@ -167,7 +168,10 @@ static int emit_verified(void *ctx, const void *buf, size_t len)
 			c->other = true;
 			return EBADMSG;
 		}
-		qz_stream_expect_t e = {c->info->toguid, c->info->fromguid, c->info->raw, false};
+		qz_stream_expect_t e = {.toguid = c->info->toguid,
+					.fromguid = c->info->fromguid,
+					.raw = c->info->raw,
+					.resumed = false};
 		if (qz_verifier_new(&e, emit_fd, &c->out, &c->v) != 0)
 			return ENOMEM;
 	}

@@ -32,7 +32,8 @@ struct qz_verifier {
 	bool header_checked;
 	uint64_t features;
 	enum phase phase;
-	qz_cksum_t ck; /* the running checksum of everything verified */
+	qz_cksum_t ck;	/* the running checksum of everything verified */
+	qz_cksum_t ock; /* with e.rename: that of everything passed on */
 	uint64_t bytes, records;
 	int err;
 	char why[256];
@@ -41,6 +42,10 @@ struct qz_verifier {
 int qz_verifier_new(const qz_stream_expect_t *e, qz_stream_emit_fn emit, void *ctx,
 		    qz_verifier_t **out)
 {
+	qz_drr_t probe;
+	if (e->rename != NULL && (strlen(e->rename) >= sizeof(probe.u.begin.toname) ||
+				  strchr(e->rename, '@') == NULL || e->rename[0] == '@'))
+		return EINVAL;
 	qz_verifier_t *v = calloc(1, sizeof(*v));
 	if (v == NULL)
 		return ENOMEM;
@@ -255,11 +260,33 @@ static int reserve(qz_verifier_t *v, size_t n)
 	return 0;
 }
 
+/* Renames the snapshot in the held record if it is BEGIN, and makes its checksums (END's of
+ * the whole stream too) those of what is passed on, as the sender makes them. */
+static void rewrite_held(qz_verifier_t *v)
+{
+	qz_drr_t r;
+	memcpy(&r, v->buf, sizeof(r));
+	if (r.type == QZ_DRR_BEGIN) {
+		memset(r.u.begin.toname, 0, sizeof(r.u.begin.toname));
+		memcpy(r.u.begin.toname, v->e.rename, strlen(v->e.rename));
+	} else if (r.type == QZ_DRR_END) {
+		r.u.end.checksum = v->ock;
+	}
+	qz_fletcher4_fold(&v->ock, &r, QZ_DRR_CKSUM_OFFSET);
+	if (r.type != QZ_DRR_BEGIN)
+		r.u.tail.checksum = v->ock;
+	qz_fletcher4_fold(&v->ock, &r.u.tail.checksum, sizeof(r.u.tail.checksum));
+	qz_fletcher4_fold(&v->ock, v->buf + QZ_DRR_SIZE, v->held - QZ_DRR_SIZE);
+	memcpy(v->buf, &r, sizeof(r));
+}
+
 /* Passes on the held record. */
 static int pass_held(qz_verifier_t *v)
 {
 	if (v->held == 0)
 		return 0;
+	if (v->e.rename != NULL)
+		rewrite_held(v);
 	int err = v->emit(v->ctx, v->buf, v->held);
 	if (err != 0)
 		return v->err = err;

@@ -27,6 +27,9 @@ typedef struct qz_stream_expect {
 	uint64_t fromguid; /* the incremental base, 0 for a full stream */
 	bool raw;	   /* the data is encrypted: the stream must be raw */
 	bool resumed;	   /* a resumed send (RESUMING feature) is expected */
+	/* if not NULL, what passes on names this snapshot instead of the one the sender wrote in
+	 * BEGIN (its dataset's full name), every checksum made again to match */
+	const char *rename;
 } qz_stream_expect_t;
 
 /* Where verified bytes go; returns 0 or an errno code (which stops the verifier). */
@@ -34,8 +37,8 @@ typedef int (*qz_stream_emit_fn)(void *ctx, const void *buf, size_t len);
 
 typedef struct qz_verifier qz_verifier_t;
 
-/* A new verifier for a stream expected as e, passing verified bytes to emit(ctx, ...). 0 or
- * ENOMEM. */
+/* A new verifier for a stream expected as e, passing verified bytes to emit(ctx, ...). 0,
+ * ENOMEM, or EINVAL if e->rename is no "<dataset>@<snapshot>" that fits a BEGIN record. */
 int qz_verifier_new(const qz_stream_expect_t *e, qz_stream_emit_fn emit, void *ctx,
 		    qz_verifier_t **out);
 /* Feeds the next len bytes of the stream. 0; EBADMSG when the stream is refused (the reason in

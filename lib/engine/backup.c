@@ -179,7 +179,7 @@ static int send_sealed(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t 
 		       char *why, size_t whylen)
 {
 	int fd, pid;
-	int err = qz_transfer_start(be, tr, NULL, &fd, &pid, why, whylen);
+	int err = qz_transfer_start(be, tr, NULL, NULL, &fd, &pid, why, whylen);
 	if (err != 0)
 		return err;
 	struct chunk_put c = {t, s, rec, o, p, why, whylen};
@@ -550,7 +550,8 @@ int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_ba
 		qz_opener_free(o);
 		return qz_why(why, whylen, EBADMSG, "backup %s is not the one dom0 made", r->id);
 	}
-	qz_stream_expect_t e = {r->toguid, r->fromguid, r->raw, false};
+	qz_stream_expect_t e = {
+	    .toguid = r->toguid, .fromguid = r->fromguid, .raw = r->raw, .resumed = false};
 	uint64_t bytes = 0, chunks = 0;
 	qz_verifier_t *v = NULL;
 	if ((err = qz_verifier_new(&e, count_only, &bytes, &v)) != 0) {
@@ -592,7 +593,10 @@ struct restore_one {
 static int feed(void *ctx, int fd, char *why, size_t whylen)
 {
 	struct restore_one *r = ctx;
-	qz_stream_expect_t e = {r->info.toguid, r->info.fromguid, r->info.raw, false};
+	qz_stream_expect_t e = {.toguid = r->info.toguid,
+				.fromguid = r->info.fromguid,
+				.raw = r->info.raw,
+				.resumed = false};
 	qz_verifier_t *v = NULL;
 	int err = qz_verifier_new(&e, to_fd, &fd, &v);
 	uint64_t chunks = 0;

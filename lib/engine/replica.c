@@ -216,7 +216,11 @@ int qz_replica_create(qz_backend_t *be, qz_target_t *t, const char *state_dir, c
 	rec->resumed_from = received;
 	if (err == 0 && (token[0] != 0 || !holds(t, name, rec->toguid))) {
 		int fd, pid;
-		err = qz_transfer_start(be, &tr, token[0] ? token : NULL, &fd, &pid, why, whylen);
+		/* the stream names the snapshot as the qube does, not by its VM's dataset */
+		char rename[64];
+		snprintf(rename, sizeof(rename), "%s@%s", key, strchr(name, '.') + 1);
+		err = qz_transfer_start(be, &tr, token[0] ? token : NULL, rename, &fd, &pid, why,
+					whylen);
 		if (err == 0) {
 			err = qz_target_receive(t, name, fd, &sent, why, whylen);
 			close(fd);
@@ -263,7 +267,8 @@ static int to_verifier(void *ctx, const void *buf, size_t len)
 /* Has the target send rd's backup back, through the verifier, into rd->fd. */
 static int read_back(struct reading *rd, char *why, size_t whylen)
 {
-	qz_stream_expect_t e = {rd->rec->toguid, rd->rec->fromguid, true, false};
+	qz_stream_expect_t e = {
+	    .toguid = rd->rec->toguid, .fromguid = rd->rec->fromguid, .raw = true};
 	qz_verifier_t *v = NULL;
 	int err = qz_verifier_new(&e, to_fd, rd, &v);
 	if (err == 0)

@@ -9,8 +9,10 @@
  * what is sent, from dom0's record); what it sends back for a restore goes through the stream
  * verifier (the snapshot dom0 recorded, raw, every record's checksum) before ZFS sees a byte.
  *
- * It learns what a raw stream shows: sizes, the layout of objects, and the dataset and snapshot
- * names inside the stream (ZFS writes the sent snapshot's full name into it).
+ * It learns what a raw stream shows: sizes, the layout of objects, the encryption parameters.
+ * Not the VM's name: ZFS writes the sent snapshot's full name into the stream, and dom0 writes
+ * the qube's own "<chain key>@<id>" in its place (the stream verifier renames, checksums made
+ * again).
  *
  * dom0's records are those of backup.h, kept in a state directory of their own.
  */

@@ -3,6 +3,7 @@
 #include "error.h"
 #include "family.h"
 #include "fdio.h"
+#include "stream.h"
 #include "token.h"
 #include "why.h"
 
@@ -62,8 +63,60 @@ int qz_transfer_wait(int pid)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : EIO;
 }
 
-int qz_transfer_start(qz_backend_t *be, const qz_transfer_t *rec, const char *token, int *fd,
-		      int *pid, char *why, size_t whylen)
+static int to_fd(void *ctx, const void *buf, size_t len)
+{
+	return qz_write_full(*(int *)ctx, buf, len);
+}
+
+/* qz_transfer_send in a process of its own, its stream renamed (and verified) on the way to
+ * out; 0, or the verifier's or the sender's error. */
+static int send_renamed(qz_backend_t *be, const qz_transfer_t *rec, const char *token,
+			const char *rename, int out)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return errno;
+	qz_pipe_grow(p[0]);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int err = errno;
+		close(p[0]);
+		close(p[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		_exit(qz_transfer_send(be, rec, token, p[1], NULL, 0) == 0 ? 0 : 1);
+	}
+	close(p[1]);
+	qz_stream_expect_t e = {.toguid = rec->toguid,
+				.fromguid = rec->fromguid,
+				.raw = rec->raw,
+				.resumed = token != NULL,
+				.rename = rename};
+	qz_verifier_t *v = NULL;
+	size_t cap = 1u << 20;
+	uint8_t *buf = malloc(cap);
+	int err = buf == NULL ? ENOMEM : qz_verifier_new(&e, to_fd, &out, &v);
+	while (err == 0) {
+		ssize_t n = read(p[0], buf, cap);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : qz_verifier_end(v);
+			break;
+		}
+		err = qz_verifier_feed(v, buf, (size_t)n);
+	}
+	close(p[0]); /* a sender still writing stops */
+	int sent = qz_transfer_wait(pid);
+	qz_verifier_free(v);
+	free(buf);
+	return err != 0 ? err : sent;
+}
+
+int qz_transfer_start(qz_backend_t *be, const qz_transfer_t *rec, const char *token,
+		      const char *rename, int *fd, int *pid, char *why, size_t whylen)
 {
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0)
@@ -78,7 +131,9 @@ int qz_transfer_start(qz_backend_t *be, const qz_transfer_t *rec, const char *to
 	}
 	if (child == 0) { /* the sender */
 		close(fds[0]);
-		_exit(qz_transfer_send(be, rec, token, fds[1], NULL, 0) == 0 ? 0 : 1);
+		int err = rename != NULL ? send_renamed(be, rec, token, rename, fds[1])
+					 : qz_transfer_send(be, rec, token, fds[1], NULL, 0);
+		_exit(err == 0 ? 0 : 1);
 	}
 	close(fds[1]);
 	*fd = fds[0];

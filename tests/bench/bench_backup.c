@@ -128,7 +128,8 @@ int main(int argc, char **argv)
 	qz_fletcher4_fold(&ck, g.buf, g.len);
 	report("fletcher4", bytes, now() - t, base);
 
-	qz_stream_expect_t e = {p.toguid, p.fromguid, p.raw, false};
+	qz_stream_expect_t e = {
+	    .toguid = p.toguid, .fromguid = p.fromguid, .raw = p.raw, .resumed = false};
 	size_t out = 0;
 	qz_verifier_t *v = NULL;
 	qz_verifier_new(&e, discard, &out, &v);

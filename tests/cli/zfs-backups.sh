@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..43"
+echo "1..45"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 # the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
@@ -36,6 +36,11 @@ EOF
 cat >"$W/flip.sh" <<EOF
 #!/bin/sh
 "$W/store.sh" | { dd bs=1 count=3000 status=none; dd bs=1 count=1 status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat; }
+EOF
+# a qube that keeps a copy of everything dom0 sends it
+cat >"$W/spy.sh" <<EOF
+#!/bin/sh
+tee -a "$W/seen" | "$W/store.sh"
 EOF
 chmod +x "$W"/*.sh
 T="--target exec:$W/store.sh --state $W/state"
@@ -70,11 +75,13 @@ check "the qube holds it" 0 sh -c "qzfs backup zfs list $T | grep -v 'does not h
 want_out "... as dom0 recorded it" "${ids[0]} $EV full raw"
 
 write 200000
-check "an incremental backup" 0 qzfs backup zfs create $T $EV
+check "an incremental backup" 0 qzfs backup zfs create --target "exec:$W/spy.sh" --state $W/state $EV
 want_out "... incremental" " incremental, [0-9]* bytes"
 ids+=("$(printf '%s' "$out" | cut -d' ' -f1)")
 inc=$(printf '%s' "$out" | grep -o '[0-9]* bytes' | cut -d' ' -f1)
 check "... smaller than the full one (${inc} bytes)" 0 test "$inc" -lt 1000000
+check "... the qube got it ($(stat -c %s "$W/seen") bytes)" 0 test "$(stat -c %s "$W/seen")" -gt "$inc"
+check "... without the VM's dataset name in it" 1 grep -q -a -e "zb/work" -e "work/private" "$W/seen"
 check "an unchanged volume makes no new backup" 0 qzfs backup zfs create $T $EV
 check "... (two records)" 0 test "$(qzfs backup zfs list --state $W/state | wc -l)" = 2
 

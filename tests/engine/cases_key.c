@@ -202,7 +202,7 @@ static void transfers_of_encrypted_data_are_raw(void **s)
 	uint8_t *buf = malloc((size_t)len);
 	assert_int_equal(pread(fileno(tmp), buf, (size_t)len, 0), len);
 	fclose(tmp);
-	qz_stream_expect_t e = {rec.toguid, 0, true, false};
+	qz_stream_expect_t e = {.toguid = rec.toguid, .fromguid = 0, .raw = true, .resumed = false};
 	size_t out = 0;
 	qz_verifier_t *ver = NULL;
 	OK(qz_verifier_new(&e, count_bytes, &out, &ver));

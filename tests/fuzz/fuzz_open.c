@@ -1,6 +1,6 @@
 /* libFuzzer target: the sealed-container opener, as a restore uses it: header, framed chunks,
- * the plaintext into the stream verifier; what follows the last whole frame, as a trailer. The key is fixed (fuzz_key.h), so seeds sealed with it
- * reach the chunk and stream code. */
+ * the plaintext into the stream verifier; what follows the last whole frame, as a trailer. The key
+ * is fixed (fuzz_key.h), so seeds sealed with it reach the chunk and stream code. */
 #include "fuzz_key.h"
 #include "seal.h"
 #include "stream.h"
@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (qz_opener_new(data, hdrlen, key, &o, NULL, 0) != 0)
 		return 0;
 	const qz_seal_info_t *info = qz_opener_info(o);
-	qz_stream_expect_t e = {info->toguid, info->fromguid, info->raw, false};
+	qz_stream_expect_t e = {
+	    .toguid = info->toguid, .fromguid = info->fromguid, .raw = info->raw, .resumed = false};
 	size_t out = 0;
 	qz_verifier_t *v = NULL;
 	qz_verifier_new(&e, sink, &out, &v);
@@ -61,8 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		qz_verifier_end(v);
 	uint64_t chunks = 0, bytes = 0;
 	if (off <= size)
-		(void)qz_seal_trailer_open(data, hdrlen, key, data + off, size - off, &chunks, &bytes,
-					   NULL, 0);
+		(void)qz_seal_trailer_open(data, hdrlen, key, data + off, size - off, &chunks,
+					   &bytes, NULL, 0);
 	free(plain);
 	qz_verifier_free(v);
 	qz_opener_free(o);

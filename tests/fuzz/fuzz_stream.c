@@ -24,7 +24,7 @@ static int check_prefix(void *ctx, const void *buf, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	qz_stream_expect_t e = {1, 0, false, false};
+	qz_stream_expect_t e = {.toguid = 1, .fromguid = 0, .raw = false, .resumed = false};
 	if (size >= QZ_DRR_SIZE) {
 		qz_drr_t r;
 		memcpy(&r, data, sizeof(r));

@@ -47,7 +47,8 @@ static qz_stream_expect_t expect_of(const char *name)
 	if (sscanf((char *)f.buf, "%llu %llu %d %d", &to, &from, &raw, &resumed) != 4)
 		fail_msg("%s.expect is malformed", name);
 	free(f.buf);
-	qz_stream_expect_t e = {to, from, raw != 0, resumed != 0};
+	qz_stream_expect_t e = {
+	    .toguid = to, .fromguid = from, .raw = raw != 0, .resumed = resumed != 0};
 	return e;
 }
 

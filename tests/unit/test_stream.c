@@ -36,7 +36,8 @@ static int sink_emit(void *ctx, const void *p, size_t n)
 
 static qz_stream_expect_t expect_of(const sg_params_t *p)
 {
-	qz_stream_expect_t e = {p->toguid, p->fromguid, p->raw, p->resuming};
+	qz_stream_expect_t e = {
+	    .toguid = p->toguid, .fromguid = p->fromguid, .raw = p->raw, .resumed = p->resuming};
 	return e;
 }
 
@@ -420,6 +421,62 @@ static void the_consumers_error_stops_the_verifier(void **state)
 	sg_free(&g);
 }
 
+/* A renamed stream: the sender's dataset name is gone, BEGIN names what dom0 chose, every
+ * checksum is made again (a plain verifier takes it), and nothing else changed. */
+static void renamed_streams_hide_the_name_and_stay_whole(void **state)
+{
+	(void)state;
+	for (int raw = 0; raw <= 1; raw++) {
+		sg_params_t p = sg_defaults();
+		p.raw = raw;
+		p.fromguid = raw ? 0 : 77;
+		sg_t g;
+		sg_volume(&g, &p);
+		qz_stream_expect_t e = expect_of(&p);
+		e.rename = "backup@0123456789abcdef";
+		struct sink out = {0};
+		assert_int_equal(run(&e, g.buf, g.len, 1000, &out, NULL, 0), 0);
+		assert_int_equal(out.len, g.len);
+		assert_null(memmem(out.buf, out.len, "work/private", 12));
+		qz_drr_t begin;
+		memcpy(&begin, out.buf, sizeof(begin));
+		assert_string_equal(begin.u.begin.toname, "backup@0123456789abcdef");
+		/* past BEGIN, only checksums differ: payloads are the same bytes */
+		for (size_t i = 1; i < g.nrec; i++) {
+			size_t at = g.rec_off[i], end = i + 1 < g.nrec ? g.rec_off[i + 1] : g.len;
+			assert_memory_equal(out.buf + at + QZ_DRR_SIZE, g.buf + at + QZ_DRR_SIZE,
+					    end - at - QZ_DRR_SIZE);
+		}
+		qz_stream_expect_t plain = expect_of(&p);
+		struct sink again = {0};
+		char why[256] = "";
+		assert_int_equal(run(&plain, out.buf, out.len, 0, &again, why, sizeof(why)), 0);
+		assert_int_equal(again.len, out.len);
+		/* a damaged input is still refused before its record passes */
+		g.buf[g.rec_off[g.nrec / 2] + QZ_DRR_SIZE + 1] ^= 1;
+		struct sink bad = {0};
+		assert_int_equal(run(&e, g.buf, g.len, 0, &bad, NULL, 0), EBADMSG);
+		assert_true(bad.len <= g.rec_off[g.nrec / 2]);
+		free(bad.buf);
+		free(again.buf);
+		free(out.buf);
+		sg_free(&g);
+	}
+	sg_params_t p = sg_defaults();
+	qz_stream_expect_t e = expect_of(&p);
+	qz_verifier_t *v = NULL;
+	const char *bad[] = {"no-snapshot", "@x", NULL};
+	char longname[300];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	longname[5] = '@';
+	bad[2] = longname;
+	for (size_t i = 0; i < 3; i++) {
+		e.rename = bad[i];
+		assert_int_equal(qz_verifier_new(&e, sink_emit, NULL, &v), EINVAL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +491,7 @@ int main(void)
 	    cmocka_unit_test(records_that_break_the_rules_are_refused_even_with_good_checksums),
 	    cmocka_unit_test(a_record_without_its_checksum_is_refused),
 	    cmocka_unit_test(the_consumers_error_stops_the_verifier),
+	    cmocka_unit_test(renamed_streams_hide_the_name_and_stay_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
