@@ -218,7 +218,7 @@ int qz_replica_create(qz_backend_t *be, qz_target_t *t, const char *state_dir, c
 		int fd, pid;
 		/* the stream names the snapshot as the qube does, not by its VM's dataset */
 		char rename[64];
-		snprintf(rename, sizeof(rename), "%s@%s", key, strchr(name, '.') + 1);
+		snprintf(rename, sizeof(rename), "backup/%s@%s", key, strchr(name, '.') + 1);
 		err = qz_transfer_start(be, &tr, token[0] ? token : NULL, rename, &fd, &pid, why,
 					whylen);
 		if (err == 0) {

@@ -11,7 +11,7 @@
  *
  * It learns what a raw stream shows: sizes, the layout of objects, the encryption parameters.
  * Not the VM's name: ZFS writes the sent snapshot's full name into the stream, and dom0 writes
- * the qube's own "<chain key>@<id>" in its place (the stream verifier renames, checksums made
+ * "backup/<chain key>@<id>" in its place (the stream verifier renames, checksums made
  * again).
  *
  * dom0's records are those of backup.h, kept in a state directory of their own.
