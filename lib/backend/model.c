@@ -142,6 +142,20 @@ static bool key_available(const struct mds *d)
 
 /* ---- properties ---- */
 
+/* The hidden child "<d>/%recv" that holds the partial state of an incremental receive into d. */
+static struct mds *recv_child(model_t *m, const struct mds *d)
+{
+	char name[QZ_NAME_MAX + 8];
+	snprintf(name, sizeof(name), "%s/%%recv", d->name);
+	return mdl_find(m, name);
+}
+
+static bool is_recv_child(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	return slash != NULL && strcmp(slash, "/%recv") == 0;
+}
+
 static const char *local_prop(const struct mds *d, const char *name)
 {
 	for (struct mprop *p = d->props; p != NULL; p = p->next)
@@ -656,7 +670,10 @@ static int model_rename(qz_backend_t *be, const char *from, const char *to)
 static int model_destroy(qz_backend_t *be, const char *name)
 {
 	model_t *m = M(be);
-	if (qz_name_kind_of(name) != QZ_NAME_DATASET || name_check(name, QZ_NAME_DATASET) != 0)
+	char parent[QZ_NAME_MAX];
+	bool recv = is_recv_child(name) && qz_name_parent(name, parent, sizeof(parent)) == 0;
+	if (qz_name_kind_of(name) != QZ_NAME_DATASET ||
+	    name_check(recv ? parent : name, QZ_NAME_DATASET) != 0)
 		return EINVAL;
 	struct mds *d = mdl_find(m, name);
 	if (d == NULL)
@@ -905,9 +922,14 @@ static int format_prop(model_t *m, const struct mds *d, const char *prop, char *
 		return OUT("%s", v != NULL ? v : "none");
 	}
 	if (strcmp(prop, "receive_resume_token") == 0) {
+		const struct mds *r = recv_child(m, d);
+		if (!d->partial && r != NULL && r->partial)
+			d = r; /* an incremental's partial state */
 		if (!d->partial)
 			return OUT("-");
 		qz_token_t t = {.object = ZVOL_DATA_OBJECT,
+				.fromguid = d->part.fromguid,
+				.has_fromguid = d->part.fromguid != 0,
 				.offset = d->part.offset,
 				.bytes = d->part.bytes,
 				.toguid = d->part.toguid,
@@ -1041,7 +1063,8 @@ static int model_list(qz_backend_t *be, const char *root, int depth, unsigned ty
 	unsigned base = level(root);
 	for (struct mds *d = m->all; d != NULL && err == 0; d = d->next) {
 		if (!(d->type & types) || !qz_name_within(d->name, root) ||
-		    (depth >= 0 && level(d->name) > base + (unsigned)depth))
+		    (depth >= 0 && level(d->name) > base + (unsigned)depth) ||
+		    is_recv_child(d->name))
 			continue;
 		char **row = calloc(out->ncols, sizeof(*row));
 		if (row == NULL) {
@@ -1232,7 +1255,7 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 	r.type = QZ_DRR_BEGIN;
 	r.payloadlen = sizeof(mb);
 	uint64_t features = QZ_FEATURE_LARGE_BLOCKS | (raw ? QZ_FEATURE_RAW : 0) |
-			    (mb.resume_off != 0 ? QZ_FEATURE_RESUMING : 0);
+			    (resume_obj != 0 ? QZ_FEATURE_RESUMING : 0);
 	r.u.begin.magic = QZ_DRR_MAGIC;
 	r.u.begin.versioninfo = features << 2 | QZ_DRR_SUBSTREAM;
 	r.u.begin.creation_time = s->creation;
@@ -1344,6 +1367,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 	snprintf(toname, sizeof(toname), "%.*s", (int)sizeof(rec.u.begin.toname),
 		 rec.u.begin.toname);
 	struct mds *h = mdl_find(m, head), *parent = NULL;
+	struct mds *into = NULL; /* where the data goes: h, or for an incremental its %recv */
 	bool created = false;
 	if (hd.fromguid == 0) {
 		if (h != NULL && !h->partial)
@@ -1383,9 +1407,17 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 			}
 			created = true;
 		}
+		into = h;
 	} else {
+		/* into a hidden clone "<head>/%recv", swapped in when whole (as ZFS does) */
 		if (h == NULL)
 			return ENOENT;
+		into = recv_child(m, h);
+		bool resume = (features & QZ_FEATURE_RESUMING) != 0;
+		if (into != NULL && (!resume || into->part.fromguid != hd.fromguid))
+			return EBUSY; /* a partial receive is in the way: resume or abort it */
+		if (into == NULL && resume)
+			return EINVAL;
 		struct mds *latest = latest_snapshot(m, h);
 		if (latest == NULL || latest->guid != hd.fromguid)
 			return ENODEV;
@@ -1402,15 +1434,30 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 					return ETXTBSY; /* changed since its latest snapshot */
 			}
 		}
-		if ((err = copy_data(latest->data, h->data)) != 0)
-			return err;
-		if (ftruncate(h->data, (off_t)hd.volsize) != 0)
-			return errno;
-		h->volsize = hd.volsize;
+		if (into == NULL) {
+			char name[QZ_NAME_MAX + 8];
+			snprintf(name, sizeof(name), "%s/%%recv", head);
+			int data;
+			if ((err = mdl_new_data(m, hd.volsize, &data)) != 0)
+				return err;
+			if ((into = mdl_new_ds(m, name, QZ_VOLUME)) == NULL) {
+				close(data);
+				return ENOMEM;
+			}
+			into->data = data;
+			into->encroot = h->encroot;
+			into->volsize = hd.volsize;
+			created = true;
+			if ((err = copy_data(latest->data, data)) != 0 ||
+			    (err = ftruncate(data, (off_t)hd.volsize) != 0 ? errno : 0) != 0) {
+				free_ds(m, into);
+				return err;
+			}
+		}
 	}
 	static char buf[BLOCK];
-	bool resuming = h->partial && hd.fromguid == 0; /* a full receive stopped before */
-	uint64_t done = resuming ? h->part.offset : 0, bytes = resuming ? h->part.bytes : 0;
+	bool resuming = into->partial; /* a receive stopped before */
+	uint64_t done = resuming ? into->part.offset : 0, bytes = resuming ? into->part.bytes : 0;
 	for (;;) {
 		if ((err = read_record(fd, &ck, &rec, buf, sizeof(buf), &plen)) != 0)
 			break;
@@ -1424,7 +1471,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 			err = EINVAL;
 			break;
 		}
-		if (pwrite(h->data, buf, plen, (off_t)off) != (ssize_t)plen) {
+		if (pwrite(into->data, buf, plen, (off_t)off) != (ssize_t)plen) {
 			err = errno != 0 ? errno : EIO;
 			break;
 		}
@@ -1433,22 +1480,23 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 	}
 	if (err != 0) {
 		if ((created || resuming) && resumable) {
-			h->partial = true;
-			h->part.toguid = hd.toguid;
-			h->part.offset = done;
-			h->part.bytes = bytes;
-			h->part.raw = hd.raw;
-			snprintf(h->part.toname, sizeof(h->part.toname), "%.255s", toname);
-		} else if (resuming) {
-			/* stays as it was: the partial state of the receive before */
-		} else if (created) {
-			free_ds(m, h);
-		} else {
-			struct mds *latest = latest_snapshot(m, h);
-			copy_data(latest->data, h->data);
-			h->volsize = latest->volsize;
+			into->partial = true;
+			into->part.toguid = hd.toguid;
+			into->part.fromguid = hd.fromguid;
+			into->part.offset = done;
+			into->part.bytes = bytes;
+			into->part.raw = hd.raw;
+			snprintf(into->part.toname, sizeof(into->part.toname), "%.255s", toname);
+		} else if (!resuming) { /* else it stays: the partial state of the receive before */
+			free_ds(m, into);
 		}
 		return err;
+	}
+	if (into != h) { /* the incremental, whole: it becomes the dataset's data */
+		if ((err = copy_data(into->data, h->data)) != 0)
+			return err;
+		h->volsize = hd.volsize;
+		free_ds(m, into);
 	}
 	h->partial = false;
 	const char *snapname = snap;

@@ -50,7 +50,7 @@ struct mds {
 	bool defer_destroy;
 	bool partial; /* a resumable receive stopped part way: what its token says */
 	struct {
-		uint64_t toguid, offset, bytes;
+		uint64_t toguid, fromguid, offset, bytes;
 		bool raw;
 		char toname[256];
 	} part;

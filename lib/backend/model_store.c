@@ -168,13 +168,14 @@ static int load(model_t *m, FILE *in)
 				cur = m->all;
 		} else if (strcmp(f[0], "prop") == 0 && n == 3 && cur != NULL) {
 			err = mdl_put_prop(cur, f[1], f[2]);
-		} else if (strcmp(f[0], "part") == 0 && n == 6 && cur != NULL &&
-			   strlen(f[5]) < sizeof(cur->part.toname)) {
+		} else if (strcmp(f[0], "part") == 0 && n == 7 && cur != NULL &&
+			   strlen(f[6]) < sizeof(cur->part.toname)) {
 			cur->part.toguid = strtoull(f[1], NULL, 10);
-			cur->part.offset = strtoull(f[2], NULL, 10);
-			cur->part.bytes = strtoull(f[3], NULL, 10);
-			cur->part.raw = strcmp(f[4], "1") == 0;
-			strcpy(cur->part.toname, f[5]);
+			cur->part.fromguid = strtoull(f[2], NULL, 10);
+			cur->part.offset = strtoull(f[3], NULL, 10);
+			cur->part.bytes = strtoull(f[4], NULL, 10);
+			cur->part.raw = strcmp(f[5], "1") == 0;
+			strcpy(cur->part.toname, f[6]);
 		} else if (strcmp(f[0], "hold") == 0 && cur != NULL) {
 			struct mhold *h = calloc(1, sizeof(*h));
 			if (h == NULL || (h->tag = strdup(f[1])) == NULL) {
@@ -266,8 +267,8 @@ static void save_ds(FILE *out, const struct mds *d)
 	}
 	if (d->partial) { /* what its token says */
 		fputs("part", out);
-		const uint64_t part[] = {d->part.toguid, d->part.offset, d->part.bytes,
-					 d->part.raw};
+		const uint64_t part[] = {d->part.toguid, d->part.fromguid, d->part.offset,
+					 d->part.bytes, d->part.raw};
 		for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++) {
 			snprintf(num, sizeof(num), "%" PRIu64, part[i]);
 			put_field(out, num);

@@ -48,7 +48,8 @@ int qz_store_pieces_out(int in, int out, int timeout_ms, uint64_t *bytes, char *
 int qz_store_pieces_in(int in, int timeout_ms, int (*emit)(void *ctx, const void *buf, size_t len),
 		       void *ctx)
 {
-	static _Thread_local uint8_t buf[QZ_STORE_PIECE_MAX];
+	enum { BITE = 64 * 1024 }; /* what arrived of a piece passes on even if the rest does not */
+	static _Thread_local uint8_t buf[BITE];
 	int first = 0;
 	for (;;) {
 		uint8_t head[4];
@@ -61,11 +62,15 @@ int qz_store_pieces_in(int in, int timeout_ms, int (*emit)(void *ctx, const void
 			return first;
 		if (len > QZ_STORE_PIECE_MAX)
 			return EBADMSG;
-		n = timeout_ms < 0 ? qz_read_full(in, buf, (size_t)len)
-				   : qz_read_wait(in, buf, (size_t)len, timeout_ms);
-		if (n != (ssize_t)len)
-			return EBADMSG;
-		if (first == 0)
-			first = emit(ctx, buf, (size_t)len);
+		while (len > 0) {
+			size_t want = len < BITE ? (size_t)len : BITE;
+			n = timeout_ms < 0 ? qz_read_full(in, buf, want)
+					   : qz_read_wait(in, buf, want, timeout_ms);
+			if (n > 0 && first == 0)
+				first = emit(ctx, buf, (size_t)n);
+			if (n != (ssize_t)want)
+				return EBADMSG;
+			len -= want;
+		}
 	}
 }

@@ -56,9 +56,10 @@ bool qz_store_name_ok(const char *name, size_t len);
  * of the read (EIO if in could not be read) or write that failed, with *which = 'r' or 'w'.
  * *bytes (may be NULL) counts the stream's bytes copied. */
 int qz_store_pieces_out(int in, int out, int timeout_ms, uint64_t *bytes, char *which);
-/* Reads pieces from in up to the ending one, passing each piece's bytes to emit(ctx, ...); a
- * failed emit does not stop the reading (its first error is returned once the pieces ended).
- * EBADMSG if in ended early or a piece is too long (nothing more can be read from in then). */
+/* Reads pieces from in up to the ending one, passing their bytes to emit(ctx, ...) as they
+ * arrive (those of a piece cut short too: a ZFS receive keeps them); a failed emit does not
+ * stop the reading (its first error is returned once the pieces ended). EBADMSG if in ended
+ * early or a piece is too long (nothing more can be read from in then). */
 int qz_store_pieces_in(int in, int timeout_ms, int (*emit)(void *ctx, const void *buf, size_t len),
 		       void *ctx);
 

@@ -5,12 +5,13 @@
 # incremental, with the key unloaded; a plain volume refused; a receive cut short resumed from
 # the qube's token; verified and restored with the same snapshots and bytes; a qube that alters
 # what it sends back, or lies about a partial receive, gets nothing past dom0. Restored over the
-# volume (its key made the pool's again); pruned, on the qube too.
+# volume (its key made the pool's again); pruned, on the qube too; an incremental cut short
+# resumed.
 #   tests/cli/zfs-backups.sh ZPOOL     (qzfs and qzfs-backup-zfs-store in PATH)
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..45"
+echo "1..50"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 # the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
@@ -70,7 +71,7 @@ check "the next backup resumes it, with the key unloaded" 0 qzfs backup zfs crea
 want_out "... full" " full, [0-9]* bytes (resumed after [0-9]* bytes)"
 ids=("$(printf '%s' "$out" | cut -d' ' -f1)")
 resumed=$(printf '%s' "$out" | grep -o 'after [0-9]*' | cut -d' ' -f2)
-check "... after more than 100000 bytes (${resumed:-none})" 0 test "${resumed:-0}" -gt 100000
+check "... after more than 1000000 of the 2000000 bytes that arrived (${resumed:-none})" 0 test "${resumed:-0}" -gt 1000000
 check "the qube holds it" 0 sh -c "qzfs backup zfs list $T | grep -v 'does not hold'"
 want_out "... as dom0 recorded it" "${ids[0]} $EV full raw"
 
@@ -137,5 +138,16 @@ check "... from dom0's records" 0 test "$(qzfs backup zfs list --state $W/state 
 check "... and from the qube (one chain's dataset left)" 0 test "$(qube qzfs list $Q | grep -c "^$Q/[0-9a-f]* ")" = 1
 check "the kept backup verifies" 0 qzfs backup zfs verify $T --all
 
+# an incremental cut short: ZFS keeps it aside in the qube, and the next backup resumes it
+write 1000000
+check "an incremental backup whose connection is cut fails" 1 qzfs backup zfs create --target "exec:$W/cut.sh 300000" --state $W/state $EV
+check "the next backup resumes it" 0 qzfs backup zfs create $T $EV
+want_out "... incremental" " incremental, [0-9]* bytes"
+iresumed=$(printf '%s' "$out" | grep -o 'after [0-9]*' | cut -d' ' -f2)
+check "... restores" 0 qzfs backup zfs restore $T --to $Z/encryption/r3 --volume $EV
+qzfs key load $Z/encryption/r3 --passphrase-fd 3 3<"$W/pass" >/dev/null
+check "... with the bytes written last" 0 test "$(sha256sum <"$(qzfs device $Z/encryption/r3 | cut -d' ' -f2)" | cut -d' ' -f1)" = "${sums[2]}"
+
+echo "# zfs-backups: incremental cut at 300000 bytes, resumed after ${iresumed:-0} bytes"
 echo "# zfs-backups: full resumed after ${resumed:-?} bytes, incremental ${inc:-?} bytes"
 rm -rf "$W"

@@ -1,6 +1,7 @@
 /* Conformance: native encryption and keys; send and receive. */
 #include "cases.h"
 #include "harness.h"
+#include "token.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -266,6 +267,53 @@ static void truncated_receive(void **s)
 	assert_memory_equal(prop(N("part"), "receive_resume_token"), "1-", 2);
 }
 
+/* An incremental receive cut short keeps its partial state aside ("%recv"): the dataset stays
+ * as it was, a token names the transfer (base included), a new receive is refused until it is
+ * resumed, and the resumed stream completes it. */
+static void incremental_receive_cut_resumes(void **s)
+{
+	(void)s;
+	mkvol(N("v"), 4 * MiB);
+	fill(N("v"), 0, 4 * MiB, 1);
+	snap(N("v@a"));
+	int fd = send_to_file(N("v@a"), NULL, 0);
+	assert_int_equal(be->ops->receive(be, N("copy@a"), fd, false, false, false), 0);
+	close(fd);
+	uint64_t before = vol_hash(N("copy"));
+	fill(N("v"), 0, 4 * MiB, 2);
+	snap(N("v@b"));
+	fd = send_to_file(N("v@b"), N("v@a"), 0);
+	off_t size = lseek(fd, 0, SEEK_END);
+	assert_int_equal(ftruncate(fd, size / 2), 0);
+	lseek(fd, 0, SEEK_SET);
+	assert_int_not_equal(be->ops->receive(be, N("copy@b"), fd, true, false, false), 0);
+	close(fd);
+	assert_false(be->ops->exists(be, N("copy@b")));
+	assert_int_equal(vol_hash(N("copy")), before);
+	qz_token_t t;
+	char why[200];
+	assert_int_equal(
+	    qz_token_parse(prop(N("copy"), "receive_resume_token"), &t, why, sizeof(why)), 0);
+	assert_int_equal(t.toguid, prop_u64(N("v@b"), "guid"));
+	assert_int_equal(t.fromguid, prop_u64(N("v@a"), "guid"));
+	assert_true(t.bytes > 0 && t.bytes < (uint64_t)size);
+	/* the same stream from its start is refused while the partial state is there */
+	fd = send_to_file(N("v@b"), N("v@a"), 0);
+	assert_int_equal(be->ops->receive(be, N("copy@b"), fd, true, false, false), EBUSY);
+	close(fd);
+	/* the resumed stream completes it */
+	char path[] = "/tmp/qzfs-conformance-XXXXXX";
+	fd = mkstemp(path);
+	unlink(path);
+	assert_int_equal(be->ops->send(be, N("v@b"), N("v@a"), fd, 0, t.object, t.offset), 0);
+	lseek(fd, 0, SEEK_SET);
+	assert_int_equal(be->ops->receive(be, N("copy@b"), fd, true, false, false), 0);
+	close(fd);
+	assert_int_equal(vol_hash(N("copy")), vol_hash(N("v")));
+	assert_string_equal(prop(N("copy"), "receive_resume_token"), "-");
+	assert_false(be->ops->exists(be, N("copy/%%recv")));
+}
+
 const struct CMUnitTest crypt_send_cases[] = {
     CASE(encryption_root_and_children),
     CASE(encryption_needs_a_key),
@@ -282,5 +330,6 @@ const struct CMUnitTest crypt_send_cases[] = {
     CASE(receive_garbage_is_refused),
     CASE(raw_send_with_key_unloaded),
     CASE(truncated_receive),
+    CASE(incremental_receive_cut_resumes),
 };
 const size_t crypt_send_ncases = sizeof(crypt_send_cases) / sizeof(crypt_send_cases[0]);
