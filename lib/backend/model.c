@@ -1261,6 +1261,8 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 	r.u.begin.creation_time = s->creation;
 	r.u.begin.objset_type = QZ_OBJSET_ZVOL;
 	r.u.begin.flags = QZ_DRR_FLAG_FREERECORDS;
+	if (f != NULL && head_of(m, f) != head_of(m, s))
+		r.u.begin.flags |= QZ_DRR_FLAG_CLONE; /* from a clone's origin: a clone stream */
 	r.u.begin.toguid = s->guid;
 	r.u.begin.fromguid = f != NULL ? f->guid : 0;
 	snprintf(r.u.begin.toname, sizeof(r.u.begin.toname), "%s", snap);
@@ -1412,6 +1414,8 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 		/* into a hidden clone "<head>/%recv", swapped in when whole (as ZFS does) */
 		if (h == NULL)
 			return ENOENT;
+		if (rec.u.begin.flags & QZ_DRR_FLAG_CLONE)
+			return EINVAL; /* ZFS receives a clone stream into a new dataset only */
 		into = recv_child(m, h);
 		bool resume = (features & QZ_FEATURE_RESUMING) != 0;
 		if (into != NULL && (!resume || into->part.fromguid != hd.fromguid))

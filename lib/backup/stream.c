@@ -260,16 +260,20 @@ static int reserve(qz_verifier_t *v, size_t n)
 	return 0;
 }
 
-/* Renames the snapshot in the held record if it is BEGIN, and makes its checksums (END's of
+/* Renames the snapshot in the held record if it is BEGIN (and clears its clone flag, as
+ * v->e asks), and makes its checksums (END's of
  * the whole stream too) those of what is passed on, as the sender makes them. */
 static void rewrite_held(qz_verifier_t *v)
 {
 	qz_drr_t r;
 	memcpy(&r, v->buf, sizeof(r));
-	if (r.type == QZ_DRR_BEGIN) {
+	if (r.type == QZ_DRR_BEGIN && v->e.rename != NULL) {
 		memset(r.u.begin.toname, 0, sizeof(r.u.begin.toname));
 		memcpy(r.u.begin.toname, v->e.rename, strlen(v->e.rename));
-	} else if (r.type == QZ_DRR_END) {
+	}
+	if (r.type == QZ_DRR_BEGIN && v->e.unclone)
+		r.u.begin.flags &= ~(uint32_t)QZ_DRR_FLAG_CLONE;
+	if (r.type == QZ_DRR_END) {
 		r.u.end.checksum = v->ock;
 	}
 	qz_fletcher4_fold(&v->ock, &r, QZ_DRR_CKSUM_OFFSET);
@@ -285,7 +289,7 @@ static int pass_held(qz_verifier_t *v)
 {
 	if (v->held == 0)
 		return 0;
-	if (v->e.rename != NULL)
+	if (v->e.rename != NULL || v->e.unclone)
 		rewrite_held(v);
 	int err = v->emit(v->ctx, v->buf, v->held);
 	if (err != 0)

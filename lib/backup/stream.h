@@ -30,6 +30,11 @@ typedef struct qz_stream_expect {
 	/* if not NULL, what passes on names this snapshot instead of the one the sender wrote in
 	 * BEGIN (its dataset's full name), every checksum made again to match */
 	const char *rename;
+	/* clear BEGIN's clone flag (every checksum made again): ZFS marks an incremental from a
+	 * clone's origin (a volume reverted or restored over is such a clone) as a clone stream,
+	 * which it receives into a new dataset only; as it holds the same changes, the receiving
+	 * side takes it as any incremental then */
+	bool unclone;
 } qz_stream_expect_t;
 
 /* Where verified bytes go; returns 0 or an errno code (which stops the verifier). */

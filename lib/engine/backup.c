@@ -596,7 +596,7 @@ static int feed(void *ctx, int fd, char *why, size_t whylen)
 	qz_stream_expect_t e = {.toguid = r->info.toguid,
 				.fromguid = r->info.fromguid,
 				.raw = r->info.raw,
-				.resumed = false};
+				.unclone = true}; /* backups made before streams were uncloned */
 	qz_verifier_t *v = NULL;
 	int err = qz_verifier_new(&e, to_fd, &fd, &v);
 	uint64_t chunks = 0;

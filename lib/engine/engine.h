@@ -132,9 +132,10 @@ int qz_transfer_record(qz_backend_t *be, const char *snap, const char *from,
 int qz_transfer_send(qz_backend_t *be, const struct qz_transfer *rec, const char *token, int fd,
 		     char *why, size_t whylen);
 /* Runs qz_transfer_send(be, rec, token, ...) in a child process writing to a new pipe, whose
- * read end goes to *fd; *pid is the child (qz_transfer_wait it). With rename, the stream goes
- * through the stream verifier, which writes rename ("<dataset>@<snapshot>") in place of the
- * snapshot's full name (a receiver that need not learn it). */
+ * read end goes to *fd; *pid is the child (qz_transfer_wait it). With rename, or when rec's base
+ * is the origin of the snapshot's dataset (a clone stream to ZFS), the stream goes through the
+ * stream verifier, which writes rename ("<dataset>@<snapshot>") in place of the snapshot's full
+ * name (a receiver that need not learn it) and clears the clone flag (qz_stream_expect_t). */
 int qz_transfer_start(qz_backend_t *be, const struct qz_transfer *rec, const char *token,
 		      const char *rename, int *fd, int *pid, char *why, size_t whylen);
 /* Waits for child pid: 0 if it exited 0, EIO otherwise. */

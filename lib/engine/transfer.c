@@ -68,10 +68,21 @@ static int to_fd(void *ctx, const void *buf, size_t len)
 	return qz_write_full(*(int *)ctx, buf, len);
 }
 
-/* qz_transfer_send in a process of its own, its stream renamed (and verified) on the way to
- * out; 0, or the verifier's or the sender's error. */
-static int send_renamed(qz_backend_t *be, const qz_transfer_t *rec, const char *token,
-			const char *rename, int out)
+/* Whether rec's base lives in another dataset than its snapshot: the snapshot's dataset is a
+ * clone of it (reverted, restored over), and ZFS marks the stream a clone stream. */
+static bool from_a_clones_origin(const qz_transfer_t *rec)
+{
+	if (rec->from == NULL)
+		return false;
+	size_t a = strcspn(rec->from, "@#"), b = strcspn(rec->snap, "@");
+	return a != b || strncmp(rec->from, rec->snap, a) != 0;
+}
+
+/* qz_transfer_send in a process of its own, its stream rewritten (and verified) on the way to
+ * out: renamed if rename is not NULL, its clone flag cleared; 0, or the verifier's or the
+ * sender's error. */
+static int send_rewritten(qz_backend_t *be, const qz_transfer_t *rec, const char *token,
+			  const char *rename, int out)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
@@ -93,7 +104,8 @@ static int send_renamed(qz_backend_t *be, const qz_transfer_t *rec, const char *
 				.fromguid = rec->fromguid,
 				.raw = rec->raw,
 				.resumed = token != NULL,
-				.rename = rename};
+				.rename = rename,
+				.unclone = true};
 	qz_verifier_t *v = NULL;
 	size_t cap = 1u << 20;
 	uint8_t *buf = malloc(cap);
@@ -131,8 +143,9 @@ int qz_transfer_start(qz_backend_t *be, const qz_transfer_t *rec, const char *to
 	}
 	if (child == 0) { /* the sender */
 		close(fds[0]);
-		int err = rename != NULL ? send_renamed(be, rec, token, rename, fds[1])
-					 : qz_transfer_send(be, rec, token, fds[1], NULL, 0);
+		int err = rename != NULL || from_a_clones_origin(rec)
+			      ? send_rewritten(be, rec, token, rename, fds[1])
+			      : qz_transfer_send(be, rec, token, fds[1], NULL, 0);
 		_exit(err == 0 ? 0 : 1);
 	}
 	close(fds[1]);

@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..112"
+echo "1..117"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -251,5 +251,16 @@ want_out "... begins" '^{"event":"begin","id":"[0-9a-f]*","volume":"'"$V"'","kin
 want_out "... progresses" '^{"event":"progress",.*"bytes":[1-9]'
 want_out "... is done, one event a line" '^{"event":"done",.*"kind":"incremental"'
 check "an unchanged volume: event unchanged" 0 qzfs --json backup create $T $V
-want_out "..." '^{"event":"unchanged","volume":"'"$V"'","id":"[0-9a-f]*"}$' 
+want_out "..." '^{"event":"unchanged","volume":"'"$V"'","id":"[0-9a-f]*"}$'
+# a reverted volume is a clone of the revision it went back to: an incremental from a backup of
+# that revision is a clone stream to ZFS, which qzfs makes one any receive takes
+check "revert, then a full backup of the state reverted to" 0 sh -c "qzfs volume revert $V --save-on-stop --revisions-to-keep 1 >/dev/null && qzfs backup create $T --full $V >/dev/null"
+qzfs volume start $V --save-on-stop >/dev/null
+head -c 65536 /dev/urandom | dd of="$(dev $V)" bs=64k seek=20 conv=notrunc,fsync status=none
+qzfs volume stop $V --save-on-stop >/dev/null
+check "... an incremental after it" 0 qzfs backup create $T $V
+want_out "... (incremental)" " incremental, "
+check "... restores with its chain" 0 qzfs backup restore $T --to $Z/rlast --volume $V
+check "... the volume's bytes" 0 test "$(dsum $Z/rlast)" = "$(sum $V)"
+
 rm -rf "$W"

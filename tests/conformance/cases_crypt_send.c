@@ -1,5 +1,6 @@
 /* Conformance: native encryption and keys; send and receive. */
 #include "cases.h"
+#include "drr.h"
 #include "harness.h"
 #include "token.h"
 
@@ -314,6 +315,29 @@ static void incremental_receive_cut_resumes(void **s)
 	assert_false(be->ops->exists(be, N("copy/%%recv")));
 }
 
+/* An incremental from a clone's origin is a clone stream: ZFS takes it into a new dataset
+ * only, never as an incremental into an existing copy (qzfs clears the flag: stream.h). */
+static void incremental_from_a_clones_origin_is_a_clone_stream(void **s)
+{
+	(void)s;
+	mkvol(N("v"), MiB);
+	fill(N("v"), 0, 8192, 1);
+	snap(N("v@a"));
+	int fd = send_to_file(N("v@a"), NULL, 0);
+	assert_int_equal(be->ops->receive(be, N("copy@a"), fd, false, false, false), 0);
+	close(fd);
+	assert_int_equal(be->ops->clone(be, N("v@a"), N("c"), NULL, 0), 0);
+	fill(N("c"), 8192, 8192, 2);
+	snap(N("c@b"));
+	fd = send_to_file(N("c@b"), N("v@a"), 0);
+	qz_drr_t begin;
+	assert_int_equal(pread(fd, &begin, sizeof(begin), 0), (ssize_t)sizeof(begin));
+	assert_true(begin.u.begin.flags & QZ_DRR_FLAG_CLONE);
+	assert_int_equal(be->ops->receive(be, N("copy@b"), fd, false, false, false), EINVAL);
+	close(fd);
+	assert_false(be->ops->exists(be, N("copy@b")));
+}
+
 const struct CMUnitTest crypt_send_cases[] = {
     CASE(encryption_root_and_children),
     CASE(encryption_needs_a_key),
@@ -331,5 +355,6 @@ const struct CMUnitTest crypt_send_cases[] = {
     CASE(raw_send_with_key_unloaded),
     CASE(truncated_receive),
     CASE(incremental_receive_cut_resumes),
+    CASE(incremental_from_a_clones_origin_is_a_clone_stream),
 };
 const size_t crypt_send_ncases = sizeof(crypt_send_cases) / sizeof(crypt_send_cases[0]);
