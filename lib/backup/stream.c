@@ -273,9 +273,8 @@ static void rewrite_held(qz_verifier_t *v)
 	}
 	if (r.type == QZ_DRR_BEGIN && v->e.unclone)
 		r.u.begin.flags &= ~(uint32_t)QZ_DRR_FLAG_CLONE;
-	if (r.type == QZ_DRR_END) {
+	if (r.type == QZ_DRR_END)
 		r.u.end.checksum = v->ock;
-	}
 	qz_fletcher4_fold(&v->ock, &r, QZ_DRR_CKSUM_OFFSET);
 	if (r.type != QZ_DRR_BEGIN)
 		r.u.tail.checksum = v->ock;

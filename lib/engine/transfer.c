@@ -78,28 +78,51 @@ static bool from_a_clones_origin(const qz_transfer_t *rec)
 	return a != b || strncmp(rec->from, rec->snap, a) != 0;
 }
 
+typedef int (*sender_fn)(qz_backend_t *be, const qz_transfer_t *rec, const char *token,
+			 const char *rename, int out);
+
+/* Runs send(be, rec, token, rename, ...) in a child process writing into a new pipe, whose read
+ * end goes to *fd; *pid is the child. */
+static int fork_sender(sender_fn send, qz_backend_t *be, const qz_transfer_t *rec,
+		       const char *token, const char *rename, int *fd, pid_t *pid)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return errno;
+	qz_pipe_grow(fds[0]); /* the sender runs ahead while the receiving side works */
+	if ((*pid = fork()) < 0) {
+		int err = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
+	if (*pid == 0) {
+		close(fds[0]);
+		_exit(send(be, rec, token, rename, fds[1]) == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	*fd = fds[0];
+	return 0;
+}
+
+static int send_plain(qz_backend_t *be, const qz_transfer_t *rec, const char *token,
+		      const char *rename, int out)
+{
+	(void)rename;
+	return qz_transfer_send(be, rec, token, out, NULL, 0);
+}
+
 /* qz_transfer_send in a process of its own, its stream rewritten (and verified) on the way to
  * out: renamed if rename is not NULL, its clone flag cleared; 0, or the verifier's or the
  * sender's error. */
 static int send_rewritten(qz_backend_t *be, const qz_transfer_t *rec, const char *token,
 			  const char *rename, int out)
 {
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) != 0)
-		return errno;
-	qz_pipe_grow(p[0]);
-	pid_t pid = fork();
-	if (pid < 0) {
-		int err = errno;
-		close(p[0]);
-		close(p[1]);
+	int in;
+	pid_t pid;
+	int err = fork_sender(send_plain, be, rec, token, NULL, &in, &pid);
+	if (err != 0)
 		return err;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		_exit(qz_transfer_send(be, rec, token, p[1], NULL, 0) == 0 ? 0 : 1);
-	}
-	close(p[1]);
 	qz_stream_expect_t e = {.toguid = rec->toguid,
 				.fromguid = rec->fromguid,
 				.raw = rec->raw,
@@ -109,9 +132,9 @@ static int send_rewritten(qz_backend_t *be, const qz_transfer_t *rec, const char
 	qz_verifier_t *v = NULL;
 	size_t cap = 1u << 20;
 	uint8_t *buf = malloc(cap);
-	int err = buf == NULL ? ENOMEM : qz_verifier_new(&e, to_fd, &out, &v);
+	err = buf == NULL ? ENOMEM : qz_verifier_new(&e, to_fd, &out, &v);
 	while (err == 0) {
-		ssize_t n = read(p[0], buf, cap);
+		ssize_t n = read(in, buf, cap);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -120,7 +143,7 @@ static int send_rewritten(qz_backend_t *be, const qz_transfer_t *rec, const char
 		}
 		err = qz_verifier_feed(v, buf, (size_t)n);
 	}
-	close(p[0]); /* a sender still writing stops */
+	close(in); /* a sender still writing stops */
 	int sent = qz_transfer_wait(pid);
 	qz_verifier_free(v);
 	free(buf);
@@ -130,26 +153,12 @@ static int send_rewritten(qz_backend_t *be, const qz_transfer_t *rec, const char
 int qz_transfer_start(qz_backend_t *be, const qz_transfer_t *rec, const char *token,
 		      const char *rename, int *fd, int *pid, char *why, size_t whylen)
 {
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return qz_why(why, whylen, errno, "pipe: %s", strerror(errno));
-	qz_pipe_grow(fds[0]); /* the sender runs ahead while the receiving side works */
-	pid_t child = fork();
-	if (child < 0) {
-		int err = errno;
-		close(fds[0]);
-		close(fds[1]);
-		return qz_why(why, whylen, err, "fork: %s", strerror(err));
-	}
-	if (child == 0) { /* the sender */
-		close(fds[0]);
-		int err = rename != NULL || from_a_clones_origin(rec)
-			      ? send_rewritten(be, rec, token, rename, fds[1])
-			      : qz_transfer_send(be, rec, token, fds[1], NULL, 0);
-		_exit(err == 0 ? 0 : 1);
-	}
-	close(fds[1]);
-	*fd = fds[0];
+	bool rewrite = rename != NULL || from_a_clones_origin(rec);
+	pid_t child;
+	int err =
+	    fork_sender(rewrite ? send_rewritten : send_plain, be, rec, token, rename, fd, &child);
+	if (err != 0)
+		return qz_why(why, whylen, err, "starting the sender: %s", strerror(err));
 	*pid = (int)child;
 	return 0;
 }
