@@ -118,8 +118,8 @@ static int send_plain(qz_backend_t *be, const qz_transfer_t *rec, const char *to
 static int send_rewritten(qz_backend_t *be, const qz_transfer_t *rec, const char *token,
 			  const char *rename, int out)
 {
-	int in;
-	pid_t pid;
+	int in = -1;
+	pid_t pid = -1;
 	int err = fork_sender(send_plain, be, rec, token, NULL, &in, &pid);
 	if (err != 0)
 		return err;
@@ -154,7 +154,7 @@ int qz_transfer_start(qz_backend_t *be, const qz_transfer_t *rec, const char *to
 		      const char *rename, int *fd, int *pid, char *why, size_t whylen)
 {
 	bool rewrite = rename != NULL || from_a_clones_origin(rec);
-	pid_t child;
+	pid_t child = -1;
 	int err =
 	    fork_sender(rewrite ? send_rewritten : send_plain, be, rec, token, rename, fd, &child);
 	if (err != 0)

@@ -11,7 +11,7 @@ trap 'rm -rf "$T"' EXIT
 echo "1..9"
 PY=/usr/bin/python3 # the system's Python, as in dom0 (a pyenv one lacks its setuptools setup)
 SITELIB=/usr/lib/python3/site-packages
-check "make install" 0 make -s install install-vm DESTDIR="$T/root" PREFIX=/usr SITELIB=$SITELIB BUILDDIR="$T/build" PYTHON=$PY
+check "make install" 0 make -s install install-vm DESTDIR="$T/root" PREFIX=/usr SITELIB=$SITELIB BUILDDIR="${QZFS_RELEASE_BUILD:-$T/build}" PYTHON=$PY
 
 # the spec's %files, with its macros as make install was told
 version=$(sed -n 's/^Version: *//p' rpm/qubes-storage-zfs.spec)
