@@ -665,6 +665,6 @@ int qz_backup_restore_over(qz_backend_t *be, qz_target_t *t, const qz_open_secre
 	if (n == 0)
 		return qz_why(why, whylen, EINVAL, "no backups to restore");
 	struct sealed_restore s = {be, t, secret, ids, n};
-	return qz_transfer_restore_over(be, vol, cfg, pool_pass, ids[n - 1], sealed_restore_new, &s,
-					why, whylen);
+	return qz_transfer_restore_over(be, vol, cfg, pool_pass, sealed_restore_new, &s, why,
+					whylen);
 }

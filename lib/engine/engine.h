@@ -155,13 +155,13 @@ int qz_transfer_restore_new(qz_backend_t *be, const char *dataset, size_t n,
 					   size_t whylen),
 			    void *ctx, char *why, size_t whylen);
 /* Restores over existing pool volume vol (configured as cfg; its VM halted): restore_new(ctx,
- * dataset, ...) receives into a new dataset beside the pool's VMs (named after tag, a backup id),
- * which is then put in vol's place as `qzfs volume import-volume` does, the state it replaces
- * kept as a revision. A raw stream's data arrives as an encryption root of its own, its key
- * wrapped as the backed-up pool had it: loaded with pool_pass, it joins vol's pool's root.
- * Nothing changes in vol if any of it fails. */
+ * dataset, ...) receives into a new dataset beside the pool's VMs (one per volume: what an
+ * interrupted restore over vol left there is removed first), which is then put in vol's place as
+ * `qzfs volume import-volume` does, the state it replaces kept as a revision. A raw stream's data
+ * arrives as an encryption root of its own, its key wrapped as the backed-up pool had it: loaded
+ * with pool_pass, it joins vol's pool's root. Nothing changes in vol if any of it fails. */
 int qz_transfer_restore_over(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg,
-			     const qz_secret_t *pool_pass, const char *tag,
+			     const qz_secret_t *pool_pass,
 			     int (*restore_new)(void *ctx, const char *dataset, char *why,
 						size_t whylen),
 			     void *ctx, char *why, size_t whylen);

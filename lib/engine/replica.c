@@ -338,9 +338,8 @@ int qz_replica_restore(qz_backend_t *be, qz_target_t *t, const char *state_dir, 
 	if (rs.len == 0)
 		err = ENOENT;
 	else if (over != NULL)
-		err = qz_transfer_restore_over(be, over, cfg, pool_pass,
-					       rs.r.all[rs.r.chain[rs.len - 1]].id, restore_chain,
-					       &rs, why, whylen);
+		err = qz_transfer_restore_over(be, over, cfg, pool_pass, restore_chain, &rs, why,
+					       whylen);
 	else
 		err = restore_chain(&rs, dataset, why, whylen);
 	records_free(&rs.r);

@@ -271,7 +271,7 @@ int qz_transfer_restore_new(qz_backend_t *be, const char *dataset, size_t n,
 }
 
 int qz_transfer_restore_over(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg,
-			     const qz_secret_t *pool_pass, const char *tag,
+			     const qz_secret_t *pool_pass,
 			     int (*restore_new)(void *ctx, const char *dataset, char *why,
 						size_t whylen),
 			     void *ctx, char *why, size_t whylen)
@@ -281,21 +281,34 @@ int qz_transfer_restore_over(qz_backend_t *be, const char *vol, const qz_volcfg_
 	if (leaf == NULL || qz_name_parent(vol, vmdir, sizeof(vmdir)) != 0 ||
 	    qz_name_parent(vmdir, root, sizeof(root)) != 0)
 		return qz_why(why, whylen, EINVAL, "%s is not a pool's volume", vol);
+	int err = qz_vol_recover(be, vol); /* what a crash left there, restore or not */
+	if (err != 0)
+		return qz_why(why, whylen, err, "%s: %s", vol,
+			      qz_be_detail(be)[0] ? qz_be_detail(be) : qz_strerror(err));
 	if (!be->ops->exists(be, vol))
 		return qz_why(why, whylen, ENOENT,
 			      "%s does not exist: restore into a new volume with --to", vol);
-	/* beside the VMs, under a name no VM can have (a dot first), until it is in place */
-	char tmpdir[QZ_NAME_MAX + 64], tmp[QZ_NAME_MAX + 128];
-	snprintf(tmpdir, sizeof(tmpdir), "%s/.restore-%.16s", root, tag);
-	snprintf(tmp, sizeof(tmp), "%s%s", tmpdir, leaf);
-	int err = restore_new(ctx, tmp, why, whylen);
+	/* Beside the VMs, under a name no VM can have (a dot first), one per volume: the volume's
+	 * lock, which the caller holds, makes it ours, so what an interrupted restore left there
+	 * (received data, or the origin of the volume it was put into) is cleared first. */
+	char tmpdir[QZ_NAME_MAX], tmp[QZ_NAME_MAX];
+	if ((size_t)snprintf(tmpdir, sizeof(tmpdir), "%s/.restore-%s", root,
+			     strrchr(vmdir, '/') + 1) >= sizeof(tmpdir) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s%s", tmpdir, leaf) >= sizeof(tmp))
+		return qz_why(why, whylen, ENAMETOOLONG, "%s: name too long to restore over", vol);
+	if (be->ops->exists(be, tmp) && (err = qz_vol_remove(be, tmp)) != 0)
+		return qz_why(why, whylen, err,
+			      "clearing what an interrupted restore left in %s: %s", tmp,
+			      qz_be_detail(be)[0] ? qz_be_detail(be) : qz_strerror(err));
+	err = restore_new(ctx, tmp, why, whylen);
 	if (err == 0 && (err = join_encryption(be, tmp, pool_pass, why, whylen)) != 0)
 		drop_restored(be, tmp);
 	if (err != 0) {
 		(void)be->ops->destroy(be, tmpdir); /* nothing is left inside it */
 		return err;
 	}
-	if ((err = qz_vol_import_volume(be, vol, cfg, tmp)) != 0)
+	if ((err = qz_crash_point("restore-over.received")) == 0 &&
+	    (err = qz_vol_import_volume(be, vol, cfg, tmp)) != 0)
 		qz_why(why, whylen, err, "putting the restored data in %s: %s", vol,
 		       qz_be_detail(be)[0] ? qz_be_detail(be) : qz_strerror(err));
 	(void)qz_vol_remove(be, tmp); /* what the volume was cloned from is kept as the engine

@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..117"
+echo "1..121"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -123,6 +123,29 @@ check "restore --over from an altered backup is refused" 1 qzfs backup restore $
 cp "$W/keep" "$W/store/${ids[0]}.c00000001"
 check "... the volume unchanged" 0 test "$(sum $V)" = "$before"
 check "... and nothing left beside the VMs" 0 test -z "$(qzfs list $R | grep restore-)"
+
+# restore --over stopped at each of its crash points in turn (power lost there): recovered (as the
+# VM's next start does), the volume holds its state before or after, never a mix; the same
+# restore, run again (every other time without that recovery), completes
+crashes=0; mixed=""; retried=""; prev=$(sum $V)
+for n in $(seq 1 40); do
+    if [ $((n % 2)) = 1 ]; then chain=("${ids[0]}" "${ids[1]}"); want=${sums[1]}; else chain=("${ids[0]}"); want=${sums[0]}; fi
+    env QZFS_CRASH_AT=$n qzfs backup restore $T --over $V --revisions-to-keep 2 "${chain[@]}" >/dev/null 2>&1
+    rc=$?
+    [ $rc = 86 ] || break
+    crashes=$n
+    if [ $((n % 2)) = 1 ]; then
+        now=$(qzfs volume recover $V >/dev/null 2>&1 && sum $V)
+        [ "$now" = "$prev" ] || [ "$now" = "$want" ] || mixed+=" $n"
+    fi
+    qzfs backup restore $T --over $V --revisions-to-keep 2 "${chain[@]}" >/dev/null 2>&1 &&
+        [ "$(sum $V)" = "$want" ] || retried+=" $n"
+    prev=$want
+done
+check "restore --over stopped at each of its $crashes crash points, then finishing by itself (exit $rc)" 0 test $crashes -ge 3 -a $rc = 0
+check "... the volume before or after, never between (wrong after points:${mixed:- none})" 0 test -z "$mixed"
+check "... each restore run again completes with the backup's bytes (failed after:${retried:- none})" 0 test -z "$retried"
+check "... and nothing of them left beside the VMs" 0 test -z "$(qzfs list $R | grep restore-)"
 
 # interrupted 10 times, resumed each time: at most about a chunk is sent twice per interruption
 V2=$R/big/private
