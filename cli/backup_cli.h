@@ -36,6 +36,12 @@ int qz_cli_open_target(qz_cli_t *cli, bool zfs, const char *spec, qz_target_t **
 /* Reports that err (reason why) stopped a backup command; its exit code. */
 int qz_cli_refused(qz_cli_t *cli, int err, const char *why);
 
+/* Tells how backing vol up ended (err 0: rec made; EALREADY: unchanged, rec the last one; else
+ * failed, why): a JSON event with --json, else a line on stdout (made) or stderr (unchanged).
+ * sealed: a sealed backup's (its chunks; begun anew). */
+void qz_cli_backup_made(qz_cli_t *cli, const char *vol, int err, const qz_backup_rec_t *rec,
+			const char *why, bool sealed);
+
 /* Shows one of dom0's records of a backup (a JSON object with --json). */
 void qz_cli_show_backup(qz_cli_t *cli, const qz_backup_rec_t *r);
 

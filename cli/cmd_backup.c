@@ -369,6 +369,50 @@ static void show_progress(void *ctx, const qz_backup_rec_t *rec)
 	}
 }
 
+void qz_cli_backup_made(qz_cli_t *cli, const char *vol, int err, const qz_backup_rec_t *rec,
+			const char *why, bool sealed)
+{
+	const char *kind = rec->base[0] ? "incremental" : "full";
+	if (cli->json) { /* after begin and progress events, one of these */
+		qz_json_object(&cli->out, NULL);
+		qz_json_string(&cli->out, "event",
+			       err == 0		 ? "done"
+			       : err == EALREADY ? "unchanged"
+						 : "failed");
+		qz_json_string(&cli->out, "volume", vol);
+		if (err == 0 || err == EALREADY)
+			qz_json_string(&cli->out, "id", rec->id);
+		if (err == 0) {
+			qz_json_string(&cli->out, "kind", kind);
+			qz_json_uint(&cli->out, "bytes", rec->bytes);
+			if (sealed)
+				qz_json_uint(&cli->out, "chunks", rec->chunks);
+			qz_json_uint(&cli->out, "resumed_from", rec->resumed_from);
+			if (sealed)
+				qz_json_bool(&cli->out, "begun_anew", rec->begun_anew);
+		} else if (err != EALREADY) {
+			qz_json_string(&cli->out, "why", why);
+		}
+		qz_json_end(&cli->out, '}');
+		fflush(stdout);
+	}
+	if (err == EALREADY) {
+		fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why);
+	} else if (err == 0 && !cli->json) {
+		if (sealed && isatty(STDERR_FILENO))
+			fputc('\n', stderr); /* after show_progress's line */
+		printf("%s %s %s, %" PRIu64 " bytes", rec->id, rec->volume, kind, rec->bytes);
+		if (sealed)
+			printf(" in %" PRIu64 " chunks", rec->chunks);
+		if (rec->resumed_from > 0)
+			printf(" (resumed after %" PRIu64 " bytes)", rec->resumed_from);
+		if (rec->begun_anew)
+			printf(" (begun anew: the stream made again differed from the unfinished "
+			       "backup's)");
+		putchar('\n');
+	}
+}
+
 /* Backs the named volumes up to the target. */
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
@@ -410,44 +454,9 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	for (int i = 0; err == 0 && i < o.nargs; i++) {
 		qz_backup_rec_t rec;
 		err = qz_backup_create(cli->be, t, &bo, o.args[i], &rec, why, sizeof(why));
-		if (cli->json) { /* one event per line: begin, progress..., then one of these */
-			qz_json_object(&cli->out, NULL);
-			qz_json_string(&cli->out, "event",
-				       err == 0		 ? "done"
-				       : err == EALREADY ? "unchanged"
-							 : "failed");
-			qz_json_string(&cli->out, "volume", o.args[i]);
-			if (err == 0 || err == EALREADY)
-				qz_json_string(&cli->out, "id", rec.id);
-			if (err == 0) {
-				qz_json_string(&cli->out, "kind",
-					       rec.base[0] ? "incremental" : "full");
-				qz_json_uint(&cli->out, "bytes", rec.bytes);
-				qz_json_uint(&cli->out, "chunks", rec.chunks);
-				qz_json_uint(&cli->out, "resumed_from", rec.resumed_from);
-				qz_json_bool(&cli->out, "begun_anew", rec.begun_anew);
-			} else if (err != EALREADY) {
-				qz_json_string(&cli->out, "why", why);
-			}
-			qz_json_end(&cli->out, '}');
-			fflush(stdout);
-		}
-		if (err == EALREADY) {
-			fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why);
+		qz_cli_backup_made(cli, o.args[i], err, &rec, why, true);
+		if (err == EALREADY)
 			err = 0;
-		} else if (err == 0 && !cli->json) {
-			if (isatty(STDERR_FILENO))
-				fputc('\n', stderr);
-			printf("%s %s %s, %" PRIu64 " bytes in %" PRIu64 " chunks", rec.id,
-			       rec.volume, rec.base[0] ? "incremental" : "full", rec.bytes,
-			       rec.chunks);
-			if (rec.resumed_from > 0)
-				printf(" (resumed after %" PRIu64 " bytes)", rec.resumed_from);
-			if (rec.begun_anew)
-				printf(" (begun anew: the stream made again differed from the "
-				       "unfinished backup's)");
-			putchar('\n');
-		}
 	}
 	qz_target_close(t);
 	qz_seal_key_free(key);

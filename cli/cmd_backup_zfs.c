@@ -19,39 +19,6 @@ static const char *state_of(const struct opts *o)
 	return o->state != NULL ? o->state : DEFAULT_STATE;
 }
 
-/* Tells how backing vol up ended (one JSON event per volume with --json). */
-static void tell(qz_cli_t *cli, const char *vol, int err, const qz_backup_rec_t *rec,
-		 const char *why)
-{
-	if (cli->json) {
-		qz_json_object(&cli->out, NULL);
-		qz_json_string(&cli->out, "event",
-			       err == 0		 ? "done"
-			       : err == EALREADY ? "unchanged"
-						 : "failed");
-		qz_json_string(&cli->out, "volume", vol);
-		if (err == 0 || err == EALREADY)
-			qz_json_string(&cli->out, "id", rec->id);
-		if (err == 0) {
-			qz_json_string(&cli->out, "kind", rec->base[0] ? "incremental" : "full");
-			qz_json_uint(&cli->out, "bytes", rec->bytes);
-			qz_json_uint(&cli->out, "resumed_from", rec->resumed_from);
-		} else if (err != EALREADY) {
-			qz_json_string(&cli->out, "why", why);
-		}
-		qz_json_end(&cli->out, '}');
-		fflush(stdout);
-	} else if (err == EALREADY) {
-		fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why);
-	} else if (err == 0) {
-		printf("%s %s %s, %" PRIu64 " bytes", rec->id, rec->volume,
-		       rec->base[0] ? "incremental" : "full", rec->bytes);
-		if (rec->resumed_from > 0)
-			printf(" (resumed after %" PRIu64 " bytes)", rec->resumed_from);
-		putchar('\n');
-	}
-}
-
 /* Backs the named encrypted volumes up to the target. */
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
@@ -72,7 +39,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		qz_backup_rec_t rec;
 		err = qz_replica_create(cli->be, t, state_of(&o), o.args[i], o.full, &rec, why,
 					sizeof(why));
-		tell(cli, o.args[i], err, &rec, why);
+		qz_cli_backup_made(cli, o.args[i], err, &rec, why, false);
 		if (err == EALREADY)
 			err = 0;
 	}
