@@ -6,12 +6,12 @@
 # the qube's token; verified and restored with the same snapshots and bytes; a qube that alters
 # what it sends back, or lies about a partial receive, gets nothing past dom0. Restored over the
 # volume (its key made the pool's again); pruned, on the qube too; an incremental cut short
-# resumed.
+# resumed; dom0's qzfs killed mid-stream, and the next backup completing the work.
 #   tests/cli/zfs-backups.sh ZPOOL     (qzfs and qzfs-backup-zfs-store in PATH)
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..50"
+echo "1..57"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 # the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
@@ -32,6 +32,11 @@ EOF
 cat >"$W/cut.sh" <<EOF
 #!/bin/sh
 stdbuf -o0 head -c \$1 | "$W/store.sh"
+EOF
+# dom0's qzfs killed (SIGKILL, its parent here) once $1 bytes reached the qube
+cat >"$W/kill.sh" <<EOF
+#!/bin/sh
+{ stdbuf -o0 head -c \$1; kill -KILL \$PPID; } | "$W/store.sh"
 EOF
 # a qube that flips one byte of what it sends back, 3000 bytes into its answers
 cat >"$W/flip.sh" <<EOF
@@ -148,6 +153,20 @@ check "... restores" 0 qzfs backup zfs restore $T --to $Z/encryption/r3 --volume
 qzfs key load $Z/encryption/r3 --passphrase-fd 3 3<"$W/pass" >/dev/null
 check "... with the bytes written last" 0 test "$(sha256sum <"$(qzfs device $Z/encryption/r3 | cut -d' ' -f2)" | cut -d' ' -f1)" = "${sums[2]}"
 
+# dom0's qzfs killed mid-stream (its sender process with it): the next backup completes the work
+write 600000
+check "a backup whose qzfs is killed mid-stream" 137 qzfs backup zfs create --target "exec:$W/kill.sh 200000" --state $W/state $EV
+sleep 1
+check "... its sender does not outlive it" 1 pgrep -f "qzfs backup zfs create --target exec:$W/kill.sh"
+check "the next backup completes it" 0 qzfs backup zfs create $T $EV
+want_out "... incremental" " incremental, [0-9]* bytes"
+kresumed=$(printf '%s' "$out" | grep -o 'after [0-9]*' | cut -d' ' -f2)
+check "... restores" 0 qzfs backup zfs restore $T --to $Z/encryption/r4 --volume $EV
+qzfs key load $Z/encryption/r4 --passphrase-fd 3 3<"$W/pass" >/dev/null
+check "... with the bytes written last" 0 test "$(sha256sum <"$(qzfs device $Z/encryption/r4 | cut -d' ' -f2)" | cut -d' ' -f1)" = "${sums[3]}"
+check "every backup verifies" 0 qzfs backup zfs verify $T --all
+
 echo "# zfs-backups: incremental cut at 300000 bytes, resumed after ${iresumed:-0} bytes"
+echo "# zfs-backups: qzfs killed at 200000 bytes, resumed after ${kresumed:-0} bytes"
 echo "# zfs-backups: full resumed after ${resumed:-?} bytes, incremental ${inc:-?} bytes"
 rm -rf "$W"
