@@ -36,6 +36,13 @@ int qz_cli_open_target(qz_cli_t *cli, bool zfs, const char *spec, qz_target_t **
 /* Reports that err (reason why) stopped a backup command; its exit code. */
 int qz_cli_refused(qz_cli_t *cli, int err, const char *why);
 
+/* The volumes a backup create's arguments (o->args) name, in *vols (n of them; free with
+ * qz_cli_free_volumes): a volume as it is; a VM's dataset (R/<vm>) stands for each of its
+ * volumes that has a committed state (a private volume, a template's root; not a volatile one),
+ * in name order. An exit code on failure (a VM with no such volume). */
+int qz_cli_backup_volumes(qz_cli_t *cli, const struct opts *o, char ***vols, size_t *n);
+void qz_cli_free_volumes(char **vols, size_t n);
+
 /* Tells how backing vol up ended (err 0: rec made; EALREADY: unchanged, rec the last one; else
  * failed, why): a JSON event with --json, else a line on stdout (made) or stderr (unchanged).
  * sealed: a sealed backup's (its chunks; begun anew). */

@@ -1,5 +1,6 @@
 /* What the backup command groups share: options, targets, refusals (backup_cli.h). */
 #include "backup_cli.h"
+#include "engine.h"
 #include "error.h"
 
 #include <errno.h>
@@ -221,4 +222,92 @@ int qz_cli_restore_over(qz_cli_t *cli, const struct opts *o, qz_volcfg_t *cfg, i
 		return qz_cli_fail(cli, o->over, rc);
 	}
 	return 0;
+}
+
+/* Collects, of the volumes qz_pool_volumes describes, those of one VM that have a committed state.
+ */
+struct vm_volumes {
+	const char *vm; /* R/<vm> */
+	size_t len;
+	char **vols;
+	size_t n, cap;
+	int err;
+};
+
+static void add_volume(struct vm_volumes *c, const char *vol)
+{
+	if (c->err != 0)
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		char **v = realloc(c->vols, cap * sizeof(*v));
+		if (v == NULL) {
+			c->err = ENOMEM;
+			return;
+		}
+		c->vols = v;
+		c->cap = cap;
+	}
+	if ((c->vols[c->n] = strdup(vol)) == NULL)
+		c->err = ENOMEM;
+	else
+		c->n++;
+}
+
+static void collect_committed(void *arg, const char *vol, const qz_volinfo_t *info)
+{
+	struct vm_volumes *c = arg;
+	if (strncmp(vol, c->vm, c->len) == 0 && vol[c->len] == '/' &&
+	    strchr(vol + c->len + 1, '/') == NULL && info->current[0] != '\0')
+		add_volume(c, vol);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int qz_cli_backup_volumes(qz_cli_t *cli, const struct opts *o, char ***vols, size_t *n)
+{
+	struct vm_volumes all = {0};
+	for (int i = 0; all.err == 0 && i < o->nargs; i++) {
+		char role[16] = "", root[QZ_NAME_MAX];
+		if (cli->be->ops->get_prop(cli->be, o->args[i], QZ_ROLE_PROP, role, sizeof(role)) !=
+			0 ||
+		    strcmp(role, "vm") != 0 ||
+		    qz_name_parent(o->args[i], root, sizeof(root)) != 0) {
+			add_volume(&all, o->args[i]); /* a volume; the backup tells what is wrong */
+			continue;
+		}
+		struct vm_volumes vm = {.vm = o->args[i], .len = strlen(o->args[i])};
+		int err = qz_pool_volumes(cli->be, root, collect_committed, &vm);
+		if (err == 0 && vm.err == 0 && vm.n == 0)
+			err = qz_cli_usage(cli, "a VM named has no volume with a committed state "
+						"to back up (a private volume, a template's root)");
+		else if (err != 0 || vm.err != 0)
+			err = qz_cli_fail(cli, o->args[i], err != 0 ? err : vm.err);
+		if (vm.n > 0)
+			qsort(vm.vols, vm.n, sizeof(*vm.vols), by_name);
+		for (size_t k = 0; k < vm.n; k++)
+			add_volume(&all, vm.vols[k]);
+		qz_cli_free_volumes(vm.vols, vm.n);
+		if (err != 0) {
+			qz_cli_free_volumes(all.vols, all.n);
+			return err;
+		}
+	}
+	if (all.err != 0) {
+		qz_cli_free_volumes(all.vols, all.n);
+		return qz_cli_fail(cli, "naming the volumes", all.err);
+	}
+	*vols = all.vols;
+	*n = all.n;
+	return 0;
+}
+
+void qz_cli_free_volumes(char **vols, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(vols[i]);
+	free(vols);
 }

@@ -425,7 +425,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
-		return qz_cli_usage(cli, "name the volumes to back up");
+		return qz_cli_usage(cli, "name the volumes (or VMs' datasets) to back up");
 	if (o.threads > 4)
 		return qz_cli_usage(cli,
 				    "--threads takes 1 to 4 (0 or none: one per CPU, at most 4)");
@@ -451,13 +451,21 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 			       .full = o.full,
 			       .progress = show_progress,
 			       .ctx = cli};
-	for (int i = 0; err == 0 && i < o.nargs; i++) {
+	char **vols = NULL;
+	size_t nvols = 0;
+	if ((rc = qz_cli_backup_volumes(cli, &o, &vols, &nvols)) != 0) {
+		qz_target_close(t);
+		qz_seal_key_free(key);
+		return rc;
+	}
+	for (size_t i = 0; err == 0 && i < nvols; i++) {
 		qz_backup_rec_t rec;
-		err = qz_backup_create(cli->be, t, &bo, o.args[i], &rec, why, sizeof(why));
-		qz_cli_backup_made(cli, o.args[i], err, &rec, why, true);
+		err = qz_backup_create(cli->be, t, &bo, vols[i], &rec, why, sizeof(why));
+		qz_cli_backup_made(cli, vols[i], err, &rec, why, true);
 		if (err == EALREADY)
 			err = 0;
 	}
+	qz_cli_free_volumes(vols, nvols);
 	qz_target_close(t);
 	qz_seal_key_free(key);
 	return err != 0 ? qz_cli_refused(cli, err, why) : QZ_EXIT_OK;
@@ -769,7 +777,7 @@ const qz_cmd_t qz_backup_cmds[] = {
     {"info", cmd_info, "", "show a backup container's header (stdin)", NULL, QZ_CMD_NOZFS},
     {"create", cmd_create,
      "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--chunk-size B] [--full] "
-     "[--threads N] VOL...",
+     "[--threads N] (VOL | VM-DATASET)...",
      "back volumes up to target T (dir:PATH, qube:NAME, exec:CMD), sealed", NULL, 0},
     {"list", cmd_list, "[--state DIR | --target T (--key-file F | --passphrase-fd N)]",
      "dom0's records of backups, or what a target holds (opened with the key)", NULL, QZ_CMD_NOZFS},

@@ -27,7 +27,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
-		return qz_cli_usage(cli, "name the volumes to back up");
+		return qz_cli_usage(cli, "name the volumes (or VMs' datasets) to back up");
 	if (mkdir(state_of(&o), 0700) != 0 && errno != EEXIST)
 		return qz_cli_fail(cli, state_of(&o), errno);
 	qz_target_t *t = NULL;
@@ -35,14 +35,21 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	char why[300] = "";
 	int err = 0;
-	for (int i = 0; err == 0 && i < o.nargs; i++) {
+	char **vols = NULL;
+	size_t nvols = 0;
+	if ((rc = qz_cli_backup_volumes(cli, &o, &vols, &nvols)) != 0) {
+		qz_target_close(t);
+		return rc;
+	}
+	for (size_t i = 0; err == 0 && i < nvols; i++) {
 		qz_backup_rec_t rec;
-		err = qz_replica_create(cli->be, t, state_of(&o), o.args[i], o.full, &rec, why,
+		err = qz_replica_create(cli->be, t, state_of(&o), vols[i], o.full, &rec, why,
 					sizeof(why));
-		qz_cli_backup_made(cli, o.args[i], err, &rec, why, false);
+		qz_cli_backup_made(cli, vols[i], err, &rec, why, false);
 		if (err == EALREADY)
 			err = 0;
 	}
+	qz_cli_free_volumes(vols, nvols);
 	qz_target_close(t);
 	return err != 0 ? qz_cli_refused(cli, err == EPERM ? EINVAL : err, why) : QZ_EXIT_OK;
 }
@@ -174,7 +181,7 @@ static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 }
 
 const qz_cmd_t qz_backup_zfs_cmds[] = {
-    {"create", cmd_create, "--target T [--state DIR] [--full] VOL...",
+    {"create", cmd_create, "--target T [--state DIR] [--full] (VOL | VM-DATASET)...",
      "back encrypted volumes up, raw, to a backup qube that receives them into its ZFS (T: "
      "qube:NAME, zfs:DATASET, exec:CMD)",
      NULL, 0},

@@ -5,12 +5,12 @@
 # that alters, drops, reorders, replays or swaps what it stores: every restore refuses and
 # leaves nothing; an encrypted pool backed up with its key unloaded; a passphrase alone restores;
 # what a target holds is found with the key alone, and restores by volume name; retention drops
-# old chains, never a backup a kept one needs.
+# old chains, never a backup a kept one needs; a VM's dataset stands for its volumes.
 #   tests/cli/backups.sh ZPOOL     (qzfs and qzfs-backup-store in PATH)
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..121"
+echo "1..125"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -126,20 +126,31 @@ check "... and nothing left beside the VMs" 0 test -z "$(qzfs list $R | grep res
 
 # restore --over stopped at each of its crash points in turn (power lost there): recovered (as the
 # VM's next start does), the volume holds its state before or after, never a mix; the same
-# restore, run again (every other time without that recovery), completes
-crashes=0; mixed=""; retried=""; prev=$(sum $V)
+# restore, run again (every other time without that recovery), completes. A small volume of its
+# own, with a full backup and an incremental
+C=$R/crash/private
+qzfs volume create $C --save-on-stop --size 1048576 --revisions-to-keep 2
+cids=(); csums=()
+for i in 0 1; do
+    qzfs volume start $C --save-on-stop >/dev/null
+    head -c 65536 /dev/urandom | dd of="$(dev $C)" bs=64k seek=$i conv=notrunc,fsync status=none
+    qzfs volume stop $C --save-on-stop >/dev/null
+    csums+=("$(sum $C)")
+    cids+=("$(qzfs backup create $T $C | cut -d' ' -f1)")
+done
+crashes=0; mixed=""; retried=""; prev=$(sum $C)
 for n in $(seq 1 40); do
-    if [ $((n % 2)) = 1 ]; then chain=("${ids[0]}" "${ids[1]}"); want=${sums[1]}; else chain=("${ids[0]}"); want=${sums[0]}; fi
-    env QZFS_CRASH_AT=$n qzfs backup restore $T --over $V --revisions-to-keep 2 "${chain[@]}" >/dev/null 2>&1
+    if [ $((n % 2)) = 1 ]; then chain=("${cids[0]}"); want=${csums[0]}; else chain=("${cids[@]}"); want=${csums[1]}; fi
+    env QZFS_CRASH_AT=$n qzfs backup restore $T --over $C --revisions-to-keep 2 "${chain[@]}" >/dev/null 2>&1
     rc=$?
     [ $rc = 86 ] || break
     crashes=$n
     if [ $((n % 2)) = 1 ]; then
-        now=$(qzfs volume recover $V >/dev/null 2>&1 && sum $V)
+        now=$(qzfs volume recover $C >/dev/null 2>&1 && sum $C)
         [ "$now" = "$prev" ] || [ "$now" = "$want" ] || mixed+=" $n"
     fi
-    qzfs backup restore $T --over $V --revisions-to-keep 2 "${chain[@]}" >/dev/null 2>&1 &&
-        [ "$(sum $V)" = "$want" ] || retried+=" $n"
+    qzfs backup restore $T --over $C --revisions-to-keep 2 "${chain[@]}" >/dev/null 2>&1 &&
+        [ "$(sum $C)" = "$want" ] || retried+=" $n"
     prev=$want
 done
 check "restore --over stopped at each of its $crashes crash points, then finishing by itself (exit $rc)" 0 test $crashes -ge 3 -a $rc = 0
@@ -285,5 +296,22 @@ check "... an incremental after it" 0 qzfs backup create $T $V
 want_out "... (incremental)" " incremental, "
 check "... restores with its chain" 0 qzfs backup restore $T --to $Z/rlast --volume $V
 check "... the volume's bytes" 0 test "$(dsum $Z/rlast)" = "$(sum $V)"
+
+# a VM's dataset names each of its volumes that has a committed state
+M=$R/multi
+for v in private root; do
+    qzfs volume create $M/$v --save-on-stop --size 1048576
+    qzfs volume start $M/$v --save-on-stop >/dev/null
+    qzfs volume stop $M/$v --save-on-stop >/dev/null
+done
+qzfs volume create $M/volatile --size 1048576
+qzfs volume start $M/volatile --size 1048576 >/dev/null # it exists while its VM runs, and commits nothing
+check "a backup of a VM's dataset" 0 qzfs backup create $T $M
+check "... is one of its private volume and one of its root, not of its volatile one" 0 test "$(printf '%s\n' "$out" | cut -d' ' -f2 | tr '\n' ' ')" = "$M/private $M/root "
+qzfs volume stop $M/volatile --size 1048576 >/dev/null
+qzfs volume create $R/onlyvolatile/volatile --size 1048576
+check "a VM's dataset with nothing to back up is refused" 2 qzfs backup create $T $R/onlyvolatile
+cp /tmp/cli.err "$W/err"
+check "... saying why" 0 grep -q "no volume with a committed state" "$W/err"
 
 rm -rf "$W"

@@ -205,7 +205,8 @@ int case_setup(void **state)
 	(void)state;
 	if (strcmp(kind, "model") == 0 && qz_backend_model_open(&be, pool, NULL) != 0)
 		return -1;
-	snprintf(base, sizeof(base), "%s/c%u", pool, ++case_no);
+	/* the process id keeps suites that run side by side on one zpool apart */
+	snprintf(base, sizeof(base), "%s/c%ld-%u", pool, (long)getpid(), ++case_no);
 	wipe(base);
 	qz_prop_t p[] = {{"mountpoint", "none"}};
 	return be->ops->create(be, base, QZ_FILESYSTEM, p, 1, NULL, 0) == 0 ? 0 : -1;

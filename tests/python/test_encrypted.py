@@ -15,8 +15,9 @@ from zfs_harness import BACKEND, ZPOOL, PoolTestCase, appvm_config, read, templa
 HERE = os.path.dirname(os.path.abspath(__file__))
 A, B = b"A" * 4096, b"B" * 4096
 # unload_timeout of the tests' pools, seconds: longer than the gap between two steps of a test
-# (on real ZFS in the emulated test VM, a step can take seconds)
-TIMEOUT = 1.0 if BACKEND == "model" else 8.0
+# (on real ZFS in the emulated test VM, a step can take seconds, more while other suites run
+# beside these)
+TIMEOUT = 1.0 if BACKEND == "model" else 12.0
 
 
 class LogCapture(logging.Handler):

@@ -1,8 +1,13 @@
 #!/bin/bash
-# Runs INSIDE the test VM: makes a pool on the first virtio disk, runs the conformance and engine
-# suites (the engine's cases that make a zpool of their own get the third disk), the qzfs
-# command-line checks, the udev rule and the Python driver on real OpenZFS. Prints TAP;
-# scripts/test counts it.
+# Runs INSIDE the test VM: makes a pool on the first virtio disk and runs, on real OpenZFS, the
+# conformance and engine suites, the qzfs command-line checks, the udev rule and the Python
+# driver. Prints TAP; scripts/test counts it.
+#
+# The VM has two CPUs, a suite mostly runs one process at a time and the Python driver's tests
+# spend much of theirs waiting for key-unload timeouts, so three lanes run side by side, each
+# suite under names of its own on the shared zpool. Lane b's output is shown as it comes, the
+# others' when all end. Disks: vda the shared zpool, vdb cli_volume.sh's spare (lane b), vdc the
+# engine's spare and vdd full_pool.sh's small zpool (lane a).
 set -u
 BUILD=${1:?build directory}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -10,19 +15,43 @@ echo "# real OpenZFS: module $(cat /sys/module/zfs/version), $(zfs version 2>/de
 if ! zpool create -f -o ashift=12 -O mountpoint=none -O compression=off qzt /dev/vda; then
     echo "1..1"; echo "not ok 1 - zpool create on /dev/vda"; exit 1
 fi
-for suite in conformance engine; do
-    QZFS_TEST_BACKEND=real QZFS_TEST_POOL=qzt QZFS_TEST_SPARE_DISK=/dev/vdc "$BUILD/tests/$suite"
-done
-PATH=$BUILD:$PATH bash "$HERE/cli.sh" qzt
-PATH=$BUILD:$PATH bash "$HERE/cli_volume.sh" qzt
-PATH=$BUILD:$PATH bash "$HERE/udev.sh" qzt "$BUILD"
-PATH=$BUILD:$PATH bash "$HERE/keys.sh" qzt
-PATH=$BUILD:$PATH bash "$HERE/backup.sh" qzt
-PATH=$BUILD:$PATH bash "$HERE/streams.sh" qzt
-PATH=$BUILD:$PATH bash "$HERE/../cli/backups.sh" qzt
-PATH=$BUILD:$PATH bash "$HERE/../cli/zfs-backups.sh" qzt
-PATH=$BUILD:$PATH bash "$HERE/full_pool.sh" /dev/vdb
-# the Python driver, driven as qubesd drives it (Debian's python3)
-QZFS_BINARY=$BUILD/qzfs QZFS_TEST_BACKEND=real QZFS_TEST_ZPOOL=qzt \
-    /usr/bin/python3 "$HERE/../python/run.py"
+export PATH=$BUILD:$PATH
+timed() { # NAME COMMAND...: runs it, then says how long it took
+    local name=$1 t0=$SECONDS
+    shift
+    "$@"
+    echo "# $name took $((SECONDS - t0)) s"
+}
+suite() { # NAME: one of the C suites
+    timed "$1" env QZFS_TEST_BACKEND=real QZFS_TEST_POOL=qzt QZFS_TEST_SPARE_DISK=/dev/vdc \
+        "$BUILD/tests/$1"
+}
+lane_a() {
+    suite engine
+    timed full_pool.sh bash "$HERE/full_pool.sh" /dev/vdd
+    timed keys.sh bash "$HERE/keys.sh" qzt
+    timed streams.sh bash "$HERE/streams.sh" qzt
+    timed udev.sh bash "$HERE/udev.sh" qzt "$BUILD"
+}
+lane_b() {
+    suite conformance
+    timed cli.sh bash "$HERE/cli.sh" qzt
+    timed cli_volume.sh bash "$HERE/cli_volume.sh" qzt
+    timed backup.sh bash "$HERE/backup.sh" qzt
+    timed backups.sh bash "$HERE/../cli/backups.sh" qzt
+    timed zfs-backups.sh bash "$HERE/../cli/zfs-backups.sh" qzt
+}
+lane_c() { # the Python driver, driven as qubesd drives it (Debian's python3)
+    timed python env QZFS_BINARY=$BUILD/qzfs QZFS_TEST_BACKEND=real QZFS_TEST_ZPOOL=qzt \
+        /usr/bin/python3 "$HERE/../python/run.py"
+}
+t0=$SECONDS
+A=$(mktemp /tmp/lane-a.XXXXXX) C=$(mktemp /tmp/lane-c.XXXXXX)
+lane_a >"$A" 2>&1 &
+lane_c >"$C" 2>&1 &
+lane_b 2>&1
+wait
+cat "$A" "$C"
+rm -f "$A" "$C"
+echo "# the three lanes took $((SECONDS - t0)) s"
 zpool destroy qzt
