@@ -138,13 +138,15 @@ for i in 0 1; do
     csums+=("$(sum $C)")
     cids+=("$(qzfs backup create $T $C | cut -d' ' -f1)")
 done
-crashes=0; mixed=""; retried=""; prev=$(sum $C)
-for n in $(seq 1 40); do
+# (on real ZFS in the emulated VM, every third point: 1 and 4, the point between the swap's renames)
+step=1; [ -n "${QZFS_BACKEND:-}" ] || step=3
+crashes=0; stopped=""; mixed=""; retried=""; prev=$(sum $C)
+for n in $(seq 1 $step 40); do
     if [ $((n % 2)) = 1 ]; then chain=("${cids[0]}"); want=${csums[0]}; else chain=("${cids[@]}"); want=${csums[1]}; fi
     env QZFS_CRASH_AT=$n qzfs backup restore $T --over $C --revisions-to-keep 2 "${chain[@]}" >/dev/null 2>&1
     rc=$?
     [ $rc = 86 ] || break
-    crashes=$n
+    crashes=$((crashes + 1)); stopped+=" $n"
     if [ $((n % 2)) = 1 ]; then
         now=$(qzfs volume recover $C >/dev/null 2>&1 && sum $C)
         [ "$now" = "$prev" ] || [ "$now" = "$want" ] || mixed+=" $n"
@@ -153,7 +155,7 @@ for n in $(seq 1 40); do
         [ "$(sum $C)" = "$want" ] || retried+=" $n"
     prev=$want
 done
-check "restore --over stopped at each of its $crashes crash points, then finishing by itself (exit $rc)" 0 test $crashes -ge 3 -a $rc = 0
+check "restore --over stopped at its crash points$stopped, then finishing by itself (exit $rc)" 0 test $crashes -ge 2 -a $rc = 0
 check "... the volume before or after, never between (wrong after points:${mixed:- none})" 0 test -z "$mixed"
 check "... each restore run again completes with the backup's bytes (failed after:${retried:- none})" 0 test -z "$retried"
 check "... and nothing of them left beside the VMs" 0 test -z "$(qzfs list $R | grep restore-)"
