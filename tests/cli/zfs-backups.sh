@@ -143,15 +143,19 @@ check "... from dom0's records" 0 test "$(qzfs backup zfs list --state $W/state 
 check "... and from the qube (one chain's dataset left)" 0 test "$(qube qzfs list $Q | grep -c "^$Q/[0-9a-f]* ")" = 1
 check "the kept backup verifies" 0 qzfs backup zfs verify $T --all
 
+restores_newest() { # DATASET SUM: the newest chain restores into DATASET with the bytes SUM
+    check "... restores" 0 qzfs backup zfs restore $T --to "$1" --volume $EV
+    qzfs key load "$1" --passphrase-fd 3 3<"$W/pass" >/dev/null
+    check "... with the bytes written last" 0 test "$(sha256sum <"$(qzfs device "$1" | cut -d' ' -f2)" | cut -d' ' -f1)" = "$2"
+}
+
 # an incremental cut short: ZFS keeps it aside in the qube, and the next backup resumes it
 write 1000000
 check "an incremental backup whose connection is cut fails" 1 qzfs backup zfs create --target "exec:$W/cut.sh 300000" --state $W/state $EV
 check "the next backup resumes it" 0 qzfs backup zfs create $T $EV
 want_out "... incremental" " incremental, [0-9]* bytes"
 iresumed=$(printf '%s' "$out" | grep -o 'after [0-9]*' | cut -d' ' -f2)
-check "... restores" 0 qzfs backup zfs restore $T --to $Z/encryption/r3 --volume $EV
-qzfs key load $Z/encryption/r3 --passphrase-fd 3 3<"$W/pass" >/dev/null
-check "... with the bytes written last" 0 test "$(sha256sum <"$(qzfs device $Z/encryption/r3 | cut -d' ' -f2)" | cut -d' ' -f1)" = "${sums[2]}"
+restores_newest $Z/encryption/r3 "${sums[2]}"
 
 # dom0's qzfs killed mid-stream (its sender process with it): the next backup completes the work
 write 600000
@@ -161,9 +165,7 @@ check "... its sender does not outlive it" 1 pgrep -f "qzfs backup zfs create --
 check "the next backup completes it" 0 qzfs backup zfs create $T $EV
 want_out "... incremental" " incremental, [0-9]* bytes"
 kresumed=$(printf '%s' "$out" | grep -o 'after [0-9]*' | cut -d' ' -f2)
-check "... restores" 0 qzfs backup zfs restore $T --to $Z/encryption/r4 --volume $EV
-qzfs key load $Z/encryption/r4 --passphrase-fd 3 3<"$W/pass" >/dev/null
-check "... with the bytes written last" 0 test "$(sha256sum <"$(qzfs device $Z/encryption/r4 | cut -d' ' -f2)" | cut -d' ' -f1)" = "${sums[3]}"
+restores_newest $Z/encryption/r4 "${sums[3]}"
 check "every backup verifies" 0 qzfs backup zfs verify $T --all
 
 echo "# zfs-backups: incremental cut at 300000 bytes, resumed after ${iresumed:-0} bytes"
