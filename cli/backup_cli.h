@@ -39,7 +39,8 @@ int qz_cli_refused(qz_cli_t *cli, int err, const char *why);
 /* The volumes a backup create's arguments (o->args) name, in *vols (n of them; free with
  * qz_cli_free_volumes): a volume as it is; a VM's dataset (R/<vm>) stands for each of its
  * volumes that has a committed state (a private volume, a template's root; not a volatile one),
- * in name order. An exit code on failure (a VM with no such volume). */
+ * in name order; a VM's name (no '/') for those of its datasets in every pool of ours. An exit
+ * code on failure (a VM with no such volume, a name no VM of ours has). */
 int qz_cli_backup_volumes(qz_cli_t *cli, const struct opts *o, char ***vols, size_t *n);
 void qz_cli_free_volumes(char **vols, size_t n);
 

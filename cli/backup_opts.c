@@ -267,38 +267,86 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A usage error about one argument: "ARG: WHAT". */
+static int usage_about(qz_cli_t *cli, const char *arg, const char *what)
+{
+	char msg[QZ_NAME_MAX + 256];
+	snprintf(msg, sizeof(msg), "%s: %s", arg, what);
+	return qz_cli_usage(cli, msg);
+}
+
+/* Adds to all, in name order, the volumes of VM dataset dir (R/<vm>) that have a committed
+ * state; a usage error if it has none. */
+static int add_vm(qz_cli_t *cli, const char *dir, struct vm_volumes *all)
+{
+	char root[QZ_NAME_MAX];
+	struct vm_volumes vm = {.vm = dir, .len = strlen(dir)};
+	int err = qz_name_parent(dir, root, sizeof(root));
+	if (err == 0)
+		err = qz_pool_volumes(cli->be, root, collect_committed, &vm);
+	if (err == 0 && vm.err == 0 && vm.n == 0)
+		err = usage_about(cli, dir,
+				  "this VM has no volume with a committed state to back up (a "
+				  "private volume, a template's root)");
+	else if (err != 0 || vm.err != 0)
+		err = qz_cli_fail(cli, dir, err != 0 ? err : vm.err);
+	if (vm.n > 0)
+		qsort(vm.vols, vm.n, sizeof(*vm.vols), by_name);
+	for (size_t k = 0; k < vm.n; k++)
+		add_volume(all, vm.vols[k]);
+	qz_cli_free_volumes(vm.vols, vm.n);
+	return err;
+}
+
+struct vm_dirs {
+	qz_cli_t *cli;
+	struct vm_volumes *all;
+	int err;
+};
+
+static void add_vm_dir(void *arg, const char *dir)
+{
+	struct vm_dirs *d = arg;
+	if (d->err == 0)
+		d->err = add_vm(d->cli, dir, d->all);
+}
+
+/* One argument: a VM's name (no '/'), a VM's dataset or a volume. */
+static int add_arg(qz_cli_t *cli, const char *arg, struct vm_volumes *all)
+{
+	if (strchr(arg, '/') == NULL) {
+		struct vm_dirs d = {cli, all, 0};
+		size_t found = 0;
+		int err = qz_pool_find_vm(cli->be, arg, add_vm_dir, &d, &found);
+		if (err == EINVAL)
+			return usage_about(cli, arg, "not a Qubes VM name (nor a dataset)");
+		if (err != 0)
+			return qz_cli_fail(cli, arg, err);
+		if (d.err == 0 && found == 0)
+			return usage_about(cli, arg,
+					   "no VM of this name has volumes in a pool of "
+					   "qubes-storage-zfs (is its zpool imported?)");
+		return d.err;
+	}
+	char role[16] = "";
+	if (cli->be->ops->get_prop(cli->be, arg, QZ_ROLE_PROP, role, sizeof(role)) == 0 &&
+	    strcmp(role, "vm") == 0)
+		return add_vm(cli, arg, all);
+	add_volume(all, arg); /* a volume; the backup tells what is wrong */
+	return 0;
+}
+
 int qz_cli_backup_volumes(qz_cli_t *cli, const struct opts *o, char ***vols, size_t *n)
 {
 	struct vm_volumes all = {0};
-	for (int i = 0; all.err == 0 && i < o->nargs; i++) {
-		char role[16] = "", root[QZ_NAME_MAX];
-		if (cli->be->ops->get_prop(cli->be, o->args[i], QZ_ROLE_PROP, role, sizeof(role)) !=
-			0 ||
-		    strcmp(role, "vm") != 0 ||
-		    qz_name_parent(o->args[i], root, sizeof(root)) != 0) {
-			add_volume(&all, o->args[i]); /* a volume; the backup tells what is wrong */
-			continue;
-		}
-		struct vm_volumes vm = {.vm = o->args[i], .len = strlen(o->args[i])};
-		int err = qz_pool_volumes(cli->be, root, collect_committed, &vm);
-		if (err == 0 && vm.err == 0 && vm.n == 0)
-			err = qz_cli_usage(cli, "a VM named has no volume with a committed state "
-						"to back up (a private volume, a template's root)");
-		else if (err != 0 || vm.err != 0)
-			err = qz_cli_fail(cli, o->args[i], err != 0 ? err : vm.err);
-		if (vm.n > 0)
-			qsort(vm.vols, vm.n, sizeof(*vm.vols), by_name);
-		for (size_t k = 0; k < vm.n; k++)
-			add_volume(&all, vm.vols[k]);
-		qz_cli_free_volumes(vm.vols, vm.n);
-		if (err != 0) {
-			qz_cli_free_volumes(all.vols, all.n);
-			return err;
-		}
-	}
-	if (all.err != 0) {
+	int err = 0;
+	for (int i = 0; err == 0 && all.err == 0 && i < o->nargs; i++)
+		err = add_arg(cli, o->args[i], &all);
+	if (err == 0 && all.err != 0)
+		err = qz_cli_fail(cli, "naming the volumes", all.err);
+	if (err != 0) {
 		qz_cli_free_volumes(all.vols, all.n);
-		return qz_cli_fail(cli, "naming the volumes", all.err);
+		return err;
 	}
 	*vols = all.vols;
 	*n = all.n;

@@ -425,7 +425,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
-		return qz_cli_usage(cli, "name the volumes (or VMs' datasets) to back up");
+		return qz_cli_usage(cli, "name the VMs or volumes to back up");
 	if (o.threads > 4)
 		return qz_cli_usage(cli,
 				    "--threads takes 1 to 4 (0 or none: one per CPU, at most 4)");
@@ -777,7 +777,7 @@ const qz_cmd_t qz_backup_cmds[] = {
     {"info", cmd_info, "", "show a backup container's header (stdin)", NULL, QZ_CMD_NOZFS},
     {"create", cmd_create,
      "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--chunk-size B] [--full] "
-     "[--threads N] (VOL | VM-DATASET)...",
+     "[--threads N] (VOL | VM | VM-DATASET)...",
      "back volumes up to target T (dir:PATH, qube:NAME, exec:CMD), sealed", NULL, 0},
     {"list", cmd_list, "[--state DIR | --target T (--key-file F | --passphrase-fd N)]",
      "dom0's records of backups, or what a target holds (opened with the key)", NULL, QZ_CMD_NOZFS},

@@ -27,7 +27,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
-		return qz_cli_usage(cli, "name the volumes (or VMs' datasets) to back up");
+		return qz_cli_usage(cli, "name the VMs or volumes to back up");
 	if (mkdir(state_of(&o), 0700) != 0 && errno != EEXIST)
 		return qz_cli_fail(cli, state_of(&o), errno);
 	qz_target_t *t = NULL;
@@ -181,7 +181,7 @@ static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 }
 
 const qz_cmd_t qz_backup_zfs_cmds[] = {
-    {"create", cmd_create, "--target T [--state DIR] [--full] (VOL | VM-DATASET)...",
+    {"create", cmd_create, "--target T [--state DIR] [--full] (VOL | VM | VM-DATASET)...",
      "back encrypted volumes up, raw, to a backup qube that receives them into its ZFS (T: "
      "qube:NAME, zfs:DATASET, exec:CMD)",
      NULL, 0},

@@ -81,8 +81,8 @@ struct qz_backend_ops {
 	int (*zpool_get)(qz_backend_t *be, const char *zpool, const char *prop, char *buf,
 			 size_t len);
 	int (*set_prop)(qz_backend_t *be, const char *name, const char *prop, const char *value);
-	/* Lists root and its descendants (depth levels, -1 = all) of the given kinds, with props.
-	 */
+	/* Lists root and its descendants (depth levels, -1 = all) of the given kinds, with props;
+	 * root NULL (depth -1 only): everything in every imported zpool. */
 	int (*list)(qz_backend_t *be, const char *root, int depth, unsigned types,
 		    const char *const *props, size_t nprops, qz_list_t *out);
 	bool (*exists)(qz_backend_t *be, const char *name);

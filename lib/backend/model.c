@@ -1048,9 +1048,9 @@ static int model_list(qz_backend_t *be, const char *root, int depth, unsigned ty
 	model_t *m = M(be);
 	memset(out, 0, sizeof(*out));
 	out->ncols = nprops + 1;
-	if (name_check(root, QZ_NAME_DATASET) != 0)
+	if (root == NULL ? depth >= 0 : name_check(root, QZ_NAME_DATASET) != 0)
 		return EINVAL;
-	if (mdl_find(m, root) == NULL)
+	if (root != NULL && mdl_find(m, root) == NULL)
 		return ENOENT;
 	size_t n = 0;
 	for (struct mds *d = m->all; d != NULL; d = d->next)
@@ -1060,9 +1060,9 @@ static int model_list(qz_backend_t *be, const char *root, int depth, unsigned ty
 		return ENOMEM;
 	size_t k = 0;
 	int err = 0;
-	unsigned base = level(root);
+	unsigned base = root != NULL ? level(root) : 0;
 	for (struct mds *d = m->all; d != NULL && err == 0; d = d->next) {
-		if (!(d->type & types) || !qz_name_within(d->name, root) ||
+		if (!(d->type & types) || (root != NULL && !qz_name_within(d->name, root)) ||
 		    (depth >= 0 && level(d->name) > base + (unsigned)depth) ||
 		    is_recv_child(d->name))
 			continue;

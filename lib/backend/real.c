@@ -480,9 +480,9 @@ static int real_list(qz_backend_t *be, const char *root, int depth, unsigned typ
 {
 	memset(out, 0, sizeof(*out));
 	out->ncols = nprops + 1;
-	if (qz_name_check(root, QZ_NAME_DATASET) != 0)
+	if (root == NULL ? depth >= 0 : qz_name_check(root, QZ_NAME_DATASET) != 0)
 		return EINVAL;
-	if (!lzc_exists(root))
+	if (root != NULL && !lzc_exists(root))
 		return ENOENT;
 	if (depth >= 0) { /* bounded listings, the engine's per-volume ones: one ioctl */
 		int err = list_by_program(root, depth, types, props, nprops, out);
@@ -519,7 +519,8 @@ static int real_list(qz_backend_t *be, const char *root, int depth, unsigned typ
 		argv[a++] = "-d";
 		argv[a++] = dep;
 	}
-	argv[a++] = (char *)root;
+	if (root != NULL)
+		argv[a++] = (char *)root;
 	argv[a] = NULL;
 	struct qz_spawn_out o;
 	int err = run_zfs(be, argv, &o);

@@ -86,6 +86,12 @@ int qz_pool_destroy(qz_backend_t *be, const char *root);
 int qz_pool_volumes(qz_backend_t *be, const char *root,
 		    void (*fn)(void *arg, const char *vol, const qz_volinfo_t *info), void *arg);
 
+/* Calls fn for each dataset R/<vm> of Qubes VM vm in a pool of ours, in any imported zpool (a
+ * VM's volumes can be in several pools), in name order; *found receives how many. EINVAL if vm
+ * is not a valid Qubes VM name. */
+int qz_pool_find_vm(qz_backend_t *be, const char *vm, void (*fn)(void *arg, const char *dir),
+		    void *arg, size_t *found);
+
 /* ---- encrypted pools: the root is an encryption root with a passphrase ---- */
 
 #define QZ_PASSPHRASE_MIN   8 /* what ZFS accepts */

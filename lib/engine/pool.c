@@ -2,6 +2,7 @@
 #include "engine.h"
 #include "zname.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,4 +95,45 @@ int qz_pool_destroy(qz_backend_t *be, const char *root)
 		err = be->ops->destroy(be, root);
 	qz_list_free(&l);
 	return err;
+}
+
+/* Qubes' rule for VM names: a letter, then letters, digits, '_', '.' or '-'; 31 at most. */
+static bool vm_name_ok(const char *vm)
+{
+	size_t n = strlen(vm);
+	if (n == 0 || n > 31 || !isalpha((unsigned char)vm[0]))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!isalnum((unsigned char)vm[i]) && strchr("_.-", vm[i]) == NULL)
+			return false;
+	return true;
+}
+
+int qz_pool_find_vm(qz_backend_t *be, const char *vm, void (*fn)(void *arg, const char *dir),
+		    void *arg, size_t *found)
+{
+	*found = 0;
+	if (!vm_name_ok(vm))
+		return qz_be_fail(be, EINVAL, "'%s' is not a Qubes VM name", vm);
+	const char *const role[] = {QZ_ROLE_PROP};
+	qz_list_t l;
+	int err = be->ops->list(be, NULL, -1, QZ_FILESYSTEM, role, 1, &l);
+	if (err != 0)
+		return err;
+	for (size_t r = 0; r < l.nrows; r++) {
+		const char *name = qz_list_cell(&l, r, 0);
+		const char *leaf = strrchr(name, '/');
+		char parent[QZ_NAME_MAX];
+		if (leaf == NULL || strcmp(leaf + 1, vm) != 0 ||
+		    strcmp(qz_list_cell(&l, r, 1), "vm") != 0)
+			continue;
+		snprintf(parent, sizeof(parent), "%.*s", (int)(leaf - name), name);
+		long p = qz_list_find(&l, parent);
+		if (p < 0 || strcmp(qz_list_cell(&l, (size_t)p, 1), "pool") != 0)
+			continue;
+		fn(arg, name);
+		(*found)++;
+	}
+	qz_list_free(&l);
+	return 0;
 }

@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..125"
+echo "1..134"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -315,5 +315,23 @@ qzfs volume create $R/onlyvolatile/volatile --size 1048576
 check "a VM's dataset with nothing to back up is refused" 2 qzfs backup create $T $R/onlyvolatile
 cp /tmp/cli.err "$W/err"
 check "... saying why" 0 grep -q "no volume with a committed state" "$W/err"
+
+# a VM's name stands for its volumes in every pool of ours (here two)
+qzfs pool setup $Z/bq2 bq2 >/dev/null
+qzfs volume create $Z/bq2/multi/private --save-on-stop --size 1048576
+qzfs volume start $Z/bq2/multi/private --save-on-stop >/dev/null
+qzfs volume stop $Z/bq2/multi/private --save-on-stop >/dev/null
+check "a backup of a VM by its name" 0 qzfs backup create $T multi
+cp /tmp/cli.err "$W/err"
+check "... is of its volumes in both pools: the new one" 0 test "$(printf '%s\n' "$out" | cut -d' ' -f2)" = "$Z/bq2/multi/private"
+check "... and the two backed up before, unchanged" 0 test "$(grep -o "^qzfs backup create: [^ ]* is unchanged" "$W/err" | cut -d' ' -f4 | tr '\n' ' ')" = "$M/private $M/root "
+check "... and the new one restores" 0 qzfs backup restore $T --to $Z/rmulti --volume $Z/bq2/multi/private
+check "... with its bytes" 0 test "$(dsum $Z/rmulti)" = "$(sum $Z/bq2/multi/private)"
+check "a name no VM of ours has is refused" 2 qzfs backup create $T nosuchvm
+cp /tmp/cli.err "$W/err"
+check "... saying so" 0 grep -q "nosuchvm: no VM of this name" "$W/err"
+check "... as is a name Qubes would not give a VM" 2 qzfs backup create $T 9lives
+cp /tmp/cli.err "$W/err"
+check "... saying so" 0 grep -q "9lives: not a Qubes VM name" "$W/err"
 
 rm -rf "$W"

@@ -166,6 +166,27 @@ static void list_recursive_depth_and_types(void **s)
 	assert_int_equal(be->ops->list(be, N("zz"), -1, QZ_VOLUME, cols, 1, &l), ENOENT);
 }
 
+static void list_without_root_spans_every_zpool(void **s)
+{
+	(void)s;
+	mkfs(N("a"));
+	mkvol(N("a/v"), MiB);
+	assert_int_equal(be->ops->set_prop(be, N("a"), "qubes:rev", "mark"), 0);
+	const char *cols[] = {"qubes:rev"};
+	qz_list_t l;
+	assert_int_equal(be->ops->list(be, NULL, -1, QZ_FILESYSTEM, cols, 1, &l), 0);
+	long ia = qz_list_find(&l, N("a"));
+	assert_true(ia >= 0);
+	assert_string_equal(qz_list_cell(&l, (size_t)ia, 1), "mark");
+	assert_true(qz_list_find(&l, N("a/v")) < 0); /* a volume, not asked for */
+	size_t zpools = 0;
+	for (size_t r = 0; r < l.nrows; r++)
+		zpools += strchr(qz_list_cell(&l, r, 0), '/') == NULL;
+	assert_true(zpools >= 1);
+	qz_list_free(&l);
+	assert_int_equal(be->ops->list(be, NULL, 1, QZ_FILESYSTEM, cols, 1, &l), EINVAL);
+}
+
 static void list_reads_many_props_in_one_call(void **s)
 {
 	(void)s;
@@ -196,6 +217,7 @@ const struct CMUnitTest dataset_cases[] = {
     CASE(set_prop_rules),
     CASE(volsize_grows_and_keeps_data),
     CASE(list_recursive_depth_and_types),
+    CASE(list_without_root_spans_every_zpool),
     CASE(list_reads_many_props_in_one_call),
 };
 const size_t dataset_ncases = sizeof(dataset_cases) / sizeof(dataset_cases[0]);
