@@ -7,6 +7,8 @@
 
 #include "drr.h"
 #include "fdio.h"
+#include "nvlist.h"
+#include "stream.h"
 #include "token.h"
 #include "zname.h"
 #include "zprop.h"
@@ -1182,7 +1184,8 @@ static int model_unload_key(qz_backend_t *be, const char *root)
 
 /* ---- send and receive: ZFS's record format (BEGIN, OBJECT, WRITE..., END, with the running
  * fletcher-4), so the stream verifier and the backup code see the model's streams as real ones.
- * BEGIN's payload, an XDR nvlist in real streams, carries what the model needs instead. ---- */
+ * BEGIN's payload is a packed nvlist as in real streams: "qzfs_model", what the model needs,
+ * and for a raw stream crypt_keydata/portable_mac, the snapshot's objset MAC. ---- */
 
 struct mstream_begin {
 	uint64_t magic, volsize, resume_off;
@@ -1193,7 +1196,22 @@ struct mstream_begin {
 	char pbkdf2salt[24], pbkdf2iters[24];
 };
 
-#define COMPRESS_OFF 2 /* what raw streams put in a WRITE record of uncompressed data */
+#define COMPRESS_OFF	  2 /* what raw streams put in a WRITE record of uncompressed data */
+#define MODEL_PAYLOAD_MAX 512
+
+/* The model's portable objset MAC of a snapshot: one per state (its guid), the same after a
+ * raw send and receive, as ZFS's is; not a MAC, since the model authenticates nothing. */
+static void objset_mac(uint64_t guid, uint8_t mac[QZ_OBJSET_MAC_LEN])
+{
+	uint64_t x = guid ^ 0x6f626a7365746d61ULL;
+	for (size_t i = 0; i < QZ_OBJSET_MAC_LEN; i += 8) {
+		uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+		memcpy(mac + i, &z, 8);
+	}
+}
 
 static int out_fd(void *ctx, const void *buf, size_t len)
 {
@@ -1253,7 +1271,18 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 	qz_drr_t r;
 	memset(&r, 0, sizeof(r));
 	r.type = QZ_DRR_BEGIN;
-	r.payloadlen = sizeof(mb);
+	uint8_t payload[MODEL_PAYLOAD_MAX];
+	qz_nvl_writer_t nv;
+	qz_nvl_begin(&nv, payload, sizeof(payload));
+	qz_nvl_add_bytes(&nv, "qzfs_model", &mb, sizeof(mb));
+	if (raw) {
+		uint8_t mac[QZ_OBJSET_MAC_LEN];
+		objset_mac(s->guid, mac);
+		qz_nvl_add_list(&nv, "crypt_keydata");
+		qz_nvl_add_bytes(&nv, "portable_mac", mac, sizeof(mac));
+		qz_nvl_end(&nv);
+	}
+	r.payloadlen = (uint32_t)qz_nvl_end(&nv);
 	uint64_t features = QZ_FEATURE_LARGE_BLOCKS | (raw ? QZ_FEATURE_RAW : 0) |
 			    (resume_obj != 0 ? QZ_FEATURE_RESUMING : 0);
 	r.u.begin.magic = QZ_DRR_MAGIC;
@@ -1266,7 +1295,7 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 	r.u.begin.toguid = s->guid;
 	r.u.begin.fromguid = f != NULL ? f->guid : 0;
 	snprintf(r.u.begin.toname, sizeof(r.u.begin.toname), "%s", snap);
-	int err = qz_drr_write(&w, &r, &mb, sizeof(mb));
+	int err = qz_drr_write(&w, &r, payload, r.payloadlen);
 	if (err == 0 && raw) {
 		memset(&r, 0, sizeof(r));
 		r.type = QZ_DRR_OBJECT_RANGE;
@@ -1348,13 +1377,20 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 	qz_cksum_t ck = {{0, 0, 0, 0}};
 	qz_drr_t rec;
 	struct mstream_begin mb;
+	uint8_t payload[MODEL_PAYLOAD_MAX];
 	size_t plen = 0;
-	int err = read_record(fd, &ck, &rec, &mb, sizeof(mb), &plen);
+	int err = read_record(fd, &ck, &rec, payload, sizeof(payload), &plen);
 	if (err != 0)
 		return err;
 	if (rec.type != QZ_DRR_BEGIN || rec.u.begin.magic != QZ_DRR_MAGIC)
 		return EINVAL;
-	if (plen != sizeof(mb) || mb.magic != STREAM_MAGIC)
+	static const char *const model_key[] = {"qzfs_model"};
+	qz_nvpair_t p;
+	if (qz_nvl_find(payload, plen, model_key, 1, &p) != 0 || p.type != QZ_NV_UINT8_ARRAY ||
+	    p.nelem != sizeof(mb) || p.vlen < sizeof(mb))
+		return qz_be_fail(be, ENOTSUP, "not a stream the model made");
+	memcpy(&mb, p.val, sizeof(mb));
+	if (mb.magic != STREAM_MAGIC)
 		return qz_be_fail(be, ENOTSUP, "not a stream the model made");
 	uint64_t features = QZ_DRR_FEATURES(rec.u.begin.versioninfo);
 	struct {

@@ -2,6 +2,7 @@
 #include "stream.h"
 
 #include "drr.h"
+#include "nvlist.h"
 #include "why.h"
 
 #include <errno.h>
@@ -35,6 +36,8 @@ struct qz_verifier {
 	qz_cksum_t ck;	/* the running checksum of everything verified */
 	qz_cksum_t ock; /* with e.rename: that of everything passed on */
 	uint64_t bytes, records;
+	uint8_t mac[QZ_OBJSET_MAC_LEN]; /* BEGIN's portable objset MAC, if has_mac */
+	bool has_mac;
 	int err;
 	char why[256];
 };
@@ -245,6 +248,34 @@ static int check_header(qz_verifier_t *v, uint64_t *payload)
 	return 0;
 }
 
+/* Reads BEGIN's payload (a raw stream's crypt_keydata) for the objset MAC dom0 expects. */
+static int check_begin_payload(qz_verifier_t *v, const uint8_t *payload, size_t len)
+{
+	static const char *const path[] = {"crypt_keydata", "portable_mac"};
+	qz_nvpair_t p;
+	if ((v->features & QZ_FEATURE_RAW) && len > 0 &&
+	    qz_nvl_find(payload, len, path, 2, &p) == 0 && p.type == QZ_NV_UINT8_ARRAY &&
+	    p.nelem == QZ_OBJSET_MAC_LEN && p.vlen == QZ_OBJSET_MAC_LEN) {
+		memcpy(v->mac, p.val, QZ_OBJSET_MAC_LEN);
+		v->has_mac = true;
+	}
+	if (v->e.objset_mac == NULL)
+		return 0;
+	if (!v->has_mac)
+		return REFUSE(v, "the stream carries no objset MAC, where dom0 recorded one");
+	if (memcmp(v->mac, v->e.objset_mac, QZ_OBJSET_MAC_LEN) != 0)
+		return REFUSE(v, "a stream of another state of the volume than dom0 sent (its "
+				 "objset MAC is not the one dom0 recorded)");
+	return 0;
+}
+
+bool qz_verifier_objset_mac(const qz_verifier_t *v, uint8_t mac[QZ_OBJSET_MAC_LEN])
+{
+	if (v->has_mac)
+		memcpy(mac, v->mac, QZ_OBJSET_MAC_LEN);
+	return v->has_mac;
+}
+
 static int reserve(qz_verifier_t *v, size_t n)
 {
 	if (n <= v->cap)
@@ -326,6 +357,9 @@ int qz_verifier_feed(qz_verifier_t *v, const void *data, size_t len)
 				continue;
 		}
 		/* the record is complete: its payload joins the running checksum */
+		if (v->records == 0 && check_begin_payload(v, v->buf + v->held + QZ_DRR_SIZE,
+							   v->need - QZ_DRR_SIZE) != 0)
+			break;
 		qz_fletcher4_fold(&v->ck, v->buf + v->held + QZ_DRR_SIZE, v->need - QZ_DRR_SIZE);
 		v->records++;
 		v->held += v->need;

@@ -20,6 +20,7 @@
 
 #define QZ_STREAM_MAX_BEGIN_PAYLOAD (1u << 20)	/* BEGIN's nvlist: about 1 KiB in real streams */
 #define QZ_STREAM_MAX_PAYLOAD	    (16u << 20) /* ZFS's largest block */
+#define QZ_OBJSET_MAC_LEN	    32		/* a raw stream's portable objset MAC */
 
 /* What dom0 expects of a stream, from its own record. */
 typedef struct qz_stream_expect {
@@ -35,6 +36,12 @@ typedef struct qz_stream_expect {
 	 * which it receives into a new dataset only; as it holds the same changes, the receiving
 	 * side takes it as any incremental then */
 	bool unclone;
+	/* if not NULL (QZ_OBJSET_MAC_LEN bytes): the portable objset MAC a raw stream's BEGIN must
+	 * carry (crypt_keydata/portable_mac), that of the very state dom0 sent. ZFS stores it with
+	 * the received objset and, once the key is loaded, authenticates the objset, and through
+	 * it every block, against it: another state (an older one relabelled, say) is refused
+	 * here, altered blocks by ZFS on first use */
+	const uint8_t *objset_mac;
 } qz_stream_expect_t;
 
 /* Where verified bytes go; returns 0 or an errno code (which stops the verifier). */
@@ -54,6 +61,8 @@ int qz_verifier_feed(qz_verifier_t *v, const void *buf, size_t len);
 int qz_verifier_end(qz_verifier_t *v);
 /* Why the stream was refused ("" while it is not). */
 const char *qz_verifier_why(const qz_verifier_t *v);
+/* Whether the stream's BEGIN record (read whole) carried a portable objset MAC; into mac. */
+bool qz_verifier_objset_mac(const qz_verifier_t *v, uint8_t mac[QZ_OBJSET_MAC_LEN]);
 /* Bytes and records verified so far. */
 void qz_verifier_counts(const qz_verifier_t *v, uint64_t *bytes, uint64_t *records);
 void qz_verifier_free(qz_verifier_t *v);

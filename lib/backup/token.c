@@ -3,6 +3,7 @@
 
 #include "backend.h"
 #include "fletcher.h"
+#include "nvlist.h"
 #include "why.h"
 
 #include <errno.h>
@@ -10,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-enum { NV_BOOLEAN = 1, NV_UINT64 = 8, NV_STRING = 9 };
 
 /* A lowercase hex number of 1 to 16 digits ending at '-'; advances *p past the '-'. */
 static int hex_field(const char **p, uint64_t *v)
@@ -49,24 +48,31 @@ static size_t align8(size_t n)
 
 struct key {
 	const char *name;
-	int type;
+	uint32_t type;
 	unsigned bit; /* seen-bit */
 };
 
 static const struct key keys[] = {
-    {"object", NV_UINT64, 1u << 0},	 {"offset", NV_UINT64, 1u << 1},
-    {"bytes", NV_UINT64, 1u << 2},	 {"toguid", NV_UINT64, 1u << 3},
-    {"toname", NV_STRING, 1u << 4},	 {"fromguid", NV_UINT64, 1u << 5},
-    {"embedok", NV_BOOLEAN, 1u << 6},	 {"largeblockok", NV_BOOLEAN, 1u << 7},
-    {"compressok", NV_BOOLEAN, 1u << 8}, {"rawok", NV_BOOLEAN, 1u << 9},
+    {"object", QZ_NV_UINT64, 1u << 0},	    {"offset", QZ_NV_UINT64, 1u << 1},
+    {"bytes", QZ_NV_UINT64, 1u << 2},	    {"toguid", QZ_NV_UINT64, 1u << 3},
+    {"toname", QZ_NV_STRING, 1u << 4},	    {"fromguid", QZ_NV_UINT64, 1u << 5},
+    {"embedok", QZ_NV_BOOLEAN, 1u << 6},    {"largeblockok", QZ_NV_BOOLEAN, 1u << 7},
+    {"compressok", QZ_NV_BOOLEAN, 1u << 8}, {"rawok", QZ_NV_BOOLEAN, 1u << 9},
 };
 #define REQUIRED 0x1fu /* object, offset, bytes, toguid, toname */
+
+struct reading {
+	qz_token_t *out;
+	unsigned seen;
+	char *why;
+	size_t whylen;
+};
 
 /* Reads one pair's value into out. */
 static int take(const struct key *k, const uint8_t *val, size_t vlen, qz_token_t *out, char *why,
 		size_t whylen)
 {
-	if (k->type == NV_UINT64) {
+	if (k->type == QZ_NV_UINT64) {
 		if (vlen != 8)
 			return qz_why(why, whylen, EINVAL, "%s: a number of the wrong size",
 				      k->name);
@@ -78,7 +84,7 @@ static int take(const struct key *k, const uint8_t *val, size_t vlen, qz_token_t
 		out->has_fromguid |= i == 5;
 		return 0;
 	}
-	if (k->type == NV_STRING) {
+	if (k->type == QZ_NV_STRING) {
 		const uint8_t *nul = memchr(val, '\0', vlen);
 		if (nul == NULL || (size_t)(nul - val) >= sizeof(out->toname) ||
 		    align8((size_t)(nul - val) + 1) != vlen)
@@ -93,53 +99,31 @@ static int take(const struct key *k, const uint8_t *val, size_t vlen, qz_token_t
 	return 0;
 }
 
+static int read_pair(void *ctx, const qz_nvpair_t *p)
+{
+	struct reading *r = ctx;
+	const struct key *k = NULL;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].name, p->name) == 0)
+			k = &keys[i];
+	if (k == NULL)
+		return qz_why(r->why, r->whylen, EINVAL, "unknown key '%.40s'", p->name);
+	if (k->type != p->type || p->nelem != (p->type == QZ_NV_BOOLEAN ? 0u : 1u))
+		return qz_why(r->why, r->whylen, EINVAL, "%s has the wrong type", p->name);
+	if (r->seen & k->bit)
+		return qz_why(r->why, r->whylen, EINVAL, "%s appears twice", p->name);
+	r->seen |= k->bit;
+	return take(k, p->val, p->vlen, r->out, r->why, r->whylen);
+}
+
 /* Reads a packed native little-endian nvlist holding only the known keys. */
 static int unpack(const uint8_t *b, size_t len, qz_token_t *out, char *why, size_t whylen)
 {
-	if (len < 16 || b[0] != 0 || b[1] != 1 || b[2] != 0 || b[3] != 0)
-		return qz_why(why, whylen, EINVAL, "not a native little-endian nvlist");
-	if (le32(b + 4) != 0 || le32(b + 8) != 1)
-		return qz_why(why, whylen, EINVAL, "unexpected nvlist version or flags");
-	size_t pos = 12;
-	unsigned seen = 0;
-	for (;;) {
-		if (len - pos < 4)
-			return qz_why(why, whylen, EINVAL, "the nvlist is cut short");
-		uint32_t size = le32(b + pos);
-		if (size == 0) {
-			pos += 4;
-			break;
-		}
-		if (size < 24 || size % 8 != 0 || size > len - pos)
-			return qz_why(why, whylen, EINVAL, "a pair of impossible size %u", size);
-		const uint8_t *p = b + pos;
-		size_t name_sz = (size_t)(p[4] | p[5] << 8);
-		uint32_t reserve = (uint32_t)(p[6] | p[7] << 8), elems = le32(p + 8);
-		int type = (int)le32(p + 12);
-		if (name_sz < 2 || 16 + align8(name_sz) > size || reserve != 0 ||
-		    p[16 + name_sz - 1] != '\0' || strlen((const char *)p + 16) != name_sz - 1)
-			return qz_why(why, whylen, EINVAL, "a malformed pair name");
-		const char *name = (const char *)p + 16;
-		const struct key *k = NULL;
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (strcmp(keys[i].name, name) == 0)
-				k = &keys[i];
-		if (k == NULL)
-			return qz_why(why, whylen, EINVAL, "unknown key '%.40s'", name);
-		if (k->type != type || elems != (type == NV_BOOLEAN ? 0u : 1u))
-			return qz_why(why, whylen, EINVAL, "%s has the wrong type", name);
-		if (seen & k->bit)
-			return qz_why(why, whylen, EINVAL, "%s appears twice", name);
-		seen |= k->bit;
-		size_t voff = 16 + align8(name_sz);
-		int err = take(k, p + voff, size - voff, out, why, whylen);
-		if (err != 0)
-			return err;
-		pos += size;
-	}
-	if (pos != len)
-		return qz_why(why, whylen, EINVAL, "%zu bytes after the nvlist", len - pos);
-	if ((seen & REQUIRED) != REQUIRED)
+	struct reading r = {out, 0, why, whylen};
+	int err = qz_nvl_each(b, len, read_pair, &r, why, whylen);
+	if (err != 0)
+		return err == ENOTSUP ? EINVAL : err;
+	if ((r.seen & REQUIRED) != REQUIRED)
 		return qz_why(why, whylen, EINVAL,
 			      "object, offset, bytes, toguid or toname missing");
 	return 0;
@@ -223,75 +207,29 @@ int qz_token_plan(const qz_token_t *t, const qz_transfer_t *rec, qz_resume_t *pl
 
 /* ---- writing (the model backend's partial receives answer real tokens) ---- */
 
-struct packer {
-	uint8_t *b;
-	size_t len, cap;
-	bool full;
-};
-
-static void put(struct packer *k, const void *p, size_t n)
-{
-	if (k->len + n > k->cap) {
-		k->full = true;
-		return;
-	}
-	memcpy(k->b + k->len, p, n);
-	k->len += n;
-}
-
-static void put_le(struct packer *k, uint64_t v, size_t n)
-{
-	uint8_t le[8];
-	for (size_t i = 0; i < n; i++)
-		le[i] = (uint8_t)(v >> (8 * i));
-	put(k, le, n);
-}
-
-/* One pair: a number (val != NULL, 8 bytes), a string (str), or a flag (neither). */
-static void pair(struct packer *k, const char *name, const uint64_t *val, const char *str)
-{
-	static const uint8_t zero[8];
-	size_t name_sz = strlen(name) + 1, vlen = val ? 8 : str ? align8(strlen(str) + 1) : 0;
-	put_le(k, 16 + align8(name_sz) + vlen, 4);
-	put_le(k, name_sz, 2);
-	put_le(k, 0, 2);
-	put_le(k, val || str ? 1 : 0, 4);
-	put_le(k, val ? NV_UINT64 : str ? NV_STRING : NV_BOOLEAN, 4);
-	put(k, name, name_sz);
-	put(k, zero, align8(name_sz) - name_sz);
-	if (val != NULL)
-		put_le(k, *val, 8);
-	if (str != NULL) {
-		put(k, str, strlen(str) + 1);
-		put(k, zero, vlen - strlen(str) - 1);
-	}
-}
-
 int qz_token_format(const qz_token_t *t, char *out, size_t outlen)
 {
 	uint8_t packed[QZ_TOKEN_MAX_PACKED], comp[QZ_TOKEN_MAX_PACKED + 64];
-	struct packer k = {packed, 0, sizeof(packed), false};
-	put(&k, (const uint8_t[]){0, 1, 0, 0}, 4); /* native encoding, little-endian */
-	put_le(&k, 0, 4);			   /* version */
-	put_le(&k, 1, 4);			   /* unique names */
+	qz_nvl_writer_t k;
+	qz_nvl_begin(&k, packed, sizeof(packed));
 	if (t->has_fromguid)
-		pair(&k, "fromguid", &t->fromguid, NULL);
-	pair(&k, "object", &t->object, NULL);
-	pair(&k, "offset", &t->offset, NULL);
-	pair(&k, "bytes", &t->bytes, NULL);
-	pair(&k, "toguid", &t->toguid, NULL);
-	pair(&k, "toname", NULL, t->toname);
+		qz_nvl_add_u64(&k, "fromguid", t->fromguid);
+	qz_nvl_add_u64(&k, "object", t->object);
+	qz_nvl_add_u64(&k, "offset", t->offset);
+	qz_nvl_add_u64(&k, "bytes", t->bytes);
+	qz_nvl_add_u64(&k, "toguid", t->toguid);
+	qz_nvl_add_string(&k, "toname", t->toname);
 	const bool flags[] = {t->embedok, t->largeblockok, t->compressok, t->rawok};
 	const char *names[] = {"embedok", "largeblockok", "compressok", "rawok"};
 	for (size_t i = 0; i < 4; i++)
 		if (flags[i])
-			pair(&k, names[i], NULL, NULL);
-	put_le(&k, 0, 4);
+			qz_nvl_add_flag(&k, names[i]);
+	size_t packedlen = qz_nvl_end(&k);
 	uLongf clen = sizeof(comp);
-	if (k.full || compress2(comp, &clen, packed, k.len, 6) != Z_OK)
+	if (packedlen == 0 || compress2(comp, &clen, packed, packedlen, 6) != Z_OK)
 		return ENAMETOOLONG;
 	int n = snprintf(out, outlen, "1-%llx-%zx-",
-			 (unsigned long long)qz_fletcher4_word0(comp, clen), k.len);
+			 (unsigned long long)qz_fletcher4_word0(comp, clen), packedlen);
 	if (n < 0 || (size_t)n + 2 * clen + 1 > outlen)
 		return ENAMETOOLONG;
 	for (uLongf i = 0; i < clen; i++)

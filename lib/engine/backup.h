@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "seal.h"
 #include "seal_io.h"
+#include "stream.h"
 #include "target.h"
 #include "token.h"
 #include "zname.h"
@@ -42,6 +43,8 @@ typedef struct qz_backup_rec {
 	uint64_t toguid, fromguid, created, chunks, bytes;
 	uint32_t chunk_size;
 	bool raw, complete;
+	bool has_mac; /* to a ZFS-receiving qube: the raw stream's portable objset MAC, which */
+	uint8_t objset_mac[QZ_OBJSET_MAC_LEN]; /* what it sends back must carry (stream.h) */
 	uint64_t resumed_from; /* not recorded: where the last qz_backup_create resumed it */
 	bool begun_anew;       /* not recorded: begun anew, as the unfinished backup of its volume
 				* could not be resumed with the stream made again (it differed) */

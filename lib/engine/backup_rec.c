@@ -1,6 +1,7 @@
 /* dom0's records of backups: one text file per backup, "<id>.rec", lines "key value". */
 #include "backup.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +51,12 @@ int qz_backup_rec_write(const char *dir, const qz_backup_rec_t *r)
 		r->id, r->seq, r->volume, r->snapshot, r->base[0] ? r->base : "-",
 		r->bookmark[0] ? r->bookmark : "-", r->toguid, r->fromguid, r->created, r->chunks,
 		r->bytes, r->chunk_size, r->raw, r->complete);
+	if (r->has_mac) {
+		fputs("objset_mac ", f);
+		for (size_t i = 0; i < QZ_OBJSET_MAC_LEN; i++)
+			fprintf(f, "%02x", r->objset_mac[i]);
+		fputc('\n', f);
+	}
 	int err = fflush(f) != 0 || fsync(fileno(f)) != 0 ? errno : 0;
 	if (fclose(f) != 0 && err == 0)
 		err = errno;
@@ -80,6 +87,21 @@ static int set_name(char *dst, const char *v)
 	if (strlen(v) >= QZ_NAME_MAX)
 		return EINVAL;
 	strcpy(dst, strcmp(v, "-") == 0 ? "" : v);
+	return 0;
+}
+
+static int set_mac(qz_backup_rec_t *r, const char *v)
+{
+	if (strlen(v) != 2 * QZ_OBJSET_MAC_LEN || r->has_mac)
+		return EINVAL;
+	for (size_t i = 0; i < QZ_OBJSET_MAC_LEN; i++) {
+		unsigned x;
+		if (!isxdigit((unsigned char)v[2 * i]) || !isxdigit((unsigned char)v[2 * i + 1]) ||
+		    sscanf(v + 2 * i, "%2x", &x) != 1)
+			return EINVAL;
+		r->objset_mac[i] = (uint8_t)x;
+	}
+	r->has_mac = true;
 	return 0;
 }
 
@@ -143,7 +165,10 @@ int qz_backup_rec_read(const char *dir, const char *id, qz_backup_rec_t *r)
 			err = set_u64(&n, v) != 0 || n > 1 ? EINVAL : (r->raw = n == 1, 0);
 		else if (strcmp(line, "complete") == 0)
 			err = set_u64(&n, v) != 0 || n > 1 ? EINVAL : (r->complete = n == 1, 0);
-		else
+		else if (strcmp(line, "objset_mac") == 0) { /* optional, so not counted */
+			err = set_mac(r, v);
+			continue;
+		} else
 			err = EINVAL;
 		seen++;
 	}

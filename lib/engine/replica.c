@@ -200,6 +200,9 @@ int qz_replica_create(qz_backend_t *be, qz_target_t *t, const char *state_dir, c
 		if (err == 0 && unfinished(be, &r, vol, &old))
 			qz_backup_let_go(be, state_dir, &old); /* it will not be resumed */
 	}
+	/* what the qube sends back must be of this very state (see read_back) */
+	if (err == 0 && !rec->has_mac)
+		err = qz_transfer_objset_mac(be, &tr, rec->objset_mac, &rec->has_mac, why, whylen);
 	char name[64], key[QZ_BACKUP_ID_HEX + 1], tag[64];
 	if (err == 0)
 		err = target_name(&r, rec, name, sizeof(name), key, why, whylen);
@@ -267,8 +270,10 @@ static int to_verifier(void *ctx, const void *buf, size_t len)
 /* Has the target send rd's backup back, through the verifier, into rd->fd. */
 static int read_back(struct reading *rd, char *why, size_t whylen)
 {
-	qz_stream_expect_t e = {
-	    .toguid = rd->rec->toguid, .fromguid = rd->rec->fromguid, .raw = true};
+	qz_stream_expect_t e = {.toguid = rd->rec->toguid,
+				.fromguid = rd->rec->fromguid,
+				.raw = true,
+				.objset_mac = rd->rec->has_mac ? rd->rec->objset_mac : NULL};
 	qz_verifier_t *v = NULL;
 	int err = qz_verifier_new(&e, to_fd, rd, &v);
 	if (err == 0)

@@ -7,7 +7,9 @@
  * What the qube says is checked as for sealed targets: a receive it cut short is resumed only
  * through its resume token when the token names this very transfer (qz_transfer_send decides
  * what is sent, from dom0's record); what it sends back for a restore goes through the stream
- * verifier (the snapshot dom0 recorded, raw, every record's checksum) before ZFS sees a byte.
+ * verifier (the snapshot dom0 recorded, raw, every record's checksum, and the portable objset
+ * MAC dom0 read from its own send: the very state sent, which ZFS authenticates block by block
+ * once the key is loaded) before ZFS sees a byte.
  *
  * It learns what a raw stream shows: sizes, the layout of objects, the encryption parameters.
  * Not the VM's name: ZFS writes the sent snapshot's full name into the stream, and dom0 writes

@@ -112,6 +112,24 @@ static int send_plain(qz_backend_t *be, const qz_transfer_t *rec, const char *to
 	return qz_transfer_send(be, rec, token, out, NULL, 0);
 }
 
+/* Feeds v what comes from in, read into buf[0..cap), until it ends (then ends v), or with
+ * begin_only until v has read the BEGIN record whole. 0, or the read's or v's error. */
+static int pump(int in, qz_verifier_t *v, uint8_t *buf, size_t cap, bool begin_only)
+{
+	for (;;) {
+		ssize_t n = read(in, buf, cap);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? errno : qz_verifier_end(v);
+		uint64_t bytes = 0, records = 0;
+		int err = qz_verifier_feed(v, buf, (size_t)n);
+		qz_verifier_counts(v, &bytes, &records);
+		if (err != 0 || (begin_only && records > 0))
+			return err;
+	}
+}
+
 /* qz_transfer_send in a process of its own, its stream rewritten (and verified) on the way to
  * out: renamed if rename is not NULL, its clone flag cleared; 0, or the verifier's or the
  * sender's error. */
@@ -133,16 +151,8 @@ static int send_rewritten(qz_backend_t *be, const qz_transfer_t *rec, const char
 	size_t cap = 1u << 20;
 	uint8_t *buf = malloc(cap);
 	err = buf == NULL ? ENOMEM : qz_verifier_new(&e, to_fd, &out, &v);
-	while (err == 0) {
-		ssize_t n = read(in, buf, cap);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : qz_verifier_end(v);
-			break;
-		}
-		err = qz_verifier_feed(v, buf, (size_t)n);
-	}
+	if (err == 0)
+		err = pump(in, v, buf, cap, false);
 	close(in); /* a sender still writing stops */
 	int sent = qz_transfer_wait(pid);
 	qz_verifier_free(v);
@@ -161,6 +171,41 @@ int qz_transfer_start(qz_backend_t *be, const qz_transfer_t *rec, const char *to
 		return qz_why(why, whylen, err, "starting the sender: %s", strerror(err));
 	*pid = (int)child;
 	return 0;
+}
+
+static int discard(void *ctx, const void *buf, size_t len)
+{
+	(void)ctx;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+int qz_transfer_objset_mac(qz_backend_t *be, const qz_transfer_t *rec, uint8_t *mac, bool *has,
+			   char *why, size_t whylen)
+{
+	*has = false;
+	int in = -1;
+	pid_t pid = -1;
+	int err = fork_sender(send_plain, be, rec, NULL, NULL, &in, &pid);
+	if (err != 0)
+		return qz_why(why, whylen, err, "starting the sender: %s", strerror(err));
+	qz_stream_expect_t e = {.toguid = rec->toguid, .fromguid = rec->fromguid, .raw = rec->raw};
+	qz_verifier_t *v = NULL;
+	uint8_t buf[64 << 10];
+	err = qz_verifier_new(&e, discard, NULL, &v);
+	if (err == 0)
+		err = pump(in, v, buf, sizeof(buf), true);
+	if (err == 0)
+		*has = qz_verifier_objset_mac(v, mac);
+	else if (v != NULL && qz_verifier_why(v)[0] != 0)
+		qz_why(why, whylen, err, "sending %s: %s", rec->snap, qz_verifier_why(v));
+	else
+		qz_why(why, whylen, err, "sending %s: %s", rec->snap, strerror(err));
+	close(in); /* the sender stops */
+	(void)qz_transfer_wait(pid);
+	qz_verifier_free(v);
+	return err;
 }
 
 int qz_transfer_receive_fed(qz_backend_t *be, const char *snap, bool raw, qz_feed_fn feed,

@@ -11,7 +11,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..57"
+echo "1..63"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 # the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
@@ -115,6 +115,20 @@ check "a stream altered by the qube: restore refused" 1 qzfs backup zfs restore 
 check "... nothing left" 3 qzfs list $Z/encryption/bad
 check "... verify says so" 1 qzfs backup zfs verify --target "exec:$W/flip.sh" --state $W/state "${ids[0]}"
 
+# a qube that sends back another state of the volume than dom0 sent (relabelled, checksums
+# made again) carries another objset MAC than dom0 read from its own send: here dom0's record
+# of the incremental is made to differ instead
+check "dom0 recorded each backup's objset MAC" 0 test "$(grep -l "^objset_mac [0-9a-f]\{64\}$" "$W"/state/*.rec | wc -l)" = 2
+cp -r "$W/state" "$W/other"
+other=$(sed -n 's/^objset_mac //p' "$W/other/${ids[1]}.rec" | tr '0-9a-f' '1-9a-f0') # every digit changed
+sed -i "s/^objset_mac .*/objset_mac $other/" "$W/other/${ids[1]}.rec"
+check "... (one made to differ)" 1 cmp -s "$W/state/${ids[1]}.rec" "$W/other/${ids[1]}.rec"
+check "another state sent back: restore refused" 1 qzfs backup zfs restore --target "exec:$W/store.sh" --state $W/other --to $Z/encryption/bad --volume $EV
+cp /tmp/cli.err "$W/err"
+check "... saying so" 0 grep -q "another state of the volume" "$W/err"
+check "... nothing left" 3 qzfs list $Z/encryption/bad
+check "... verify says so" 1 qzfs backup zfs verify --target "exec:$W/store.sh" --state $W/other "${ids[1]}"
+
 # restore --over: a backup put in the volume's place, its key made the pool's
 qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
 before=$(sum $EV)
@@ -166,6 +180,7 @@ check "the next backup completes it" 0 qzfs backup zfs create $T $EV
 want_out "... incremental" " incremental, [0-9]* bytes"
 kresumed=$(printf '%s' "$out" | grep -o 'after [0-9]*' | cut -d' ' -f2)
 restores_newest $Z/encryption/r4 "${sums[3]}"
+
 check "every backup verifies" 0 qzfs backup zfs verify $T --all
 
 echo "# zfs-backups: incremental cut at 300000 bytes, resumed after ${iresumed:-0} bytes"

@@ -2,6 +2,7 @@
 #include "cases.h"
 #include "drr.h"
 #include "harness.h"
+#include "nvlist.h"
 #include "token.h"
 
 #include <errno.h>
@@ -315,6 +316,69 @@ static void incremental_receive_cut_resumes(void **s)
 	assert_false(be->ops->exists(be, N("copy/%%recv")));
 }
 
+/* The portable objset MAC in the BEGIN record of the stream in fd (at offset 0): true and into
+ * mac if it carries one (crypt_keydata/portable_mac). */
+static bool objset_mac_in(int fd, uint8_t mac[32])
+{
+	static const char *const path[] = {"crypt_keydata", "portable_mac"};
+	qz_drr_t begin;
+	assert_int_equal(pread(fd, &begin, sizeof(begin), 0), (ssize_t)sizeof(begin));
+	assert_int_equal(begin.type, QZ_DRR_BEGIN);
+	uint8_t *payload = malloc(begin.payloadlen + 1);
+	assert_int_equal(pread(fd, payload, begin.payloadlen, sizeof(begin)),
+			 (ssize_t)begin.payloadlen);
+	qz_nvpair_t p;
+	bool has = qz_nvl_find(payload, begin.payloadlen, path, 2, &p) == 0;
+	if (has) {
+		assert_int_equal(p.type, QZ_NV_UINT8_ARRAY);
+		assert_int_equal(p.nelem, 32);
+		memcpy(mac, p.val, 32);
+	}
+	free(payload);
+	return has;
+}
+
+static void raw_streams_carry_the_snapshots_objset_mac(void **s)
+{
+	(void)s;
+	mkenc(N("e"), key_a);
+	mkvol(N("e/v"), MiB);
+	fill(N("e/v"), 0, 65536, 0x11);
+	snap(N("e/v@a"));
+	fill(N("e/v"), 65536, 65536, 0x22);
+	snap(N("e/v@b"));
+	uint8_t a[32], b[32], again[32], inc[32];
+	int fa = send_to_file(N("e/v@a"), NULL, QZ_SEND_RAW);
+	assert_true(objset_mac_in(fa, a));
+	int fb = send_to_file(N("e/v@b"), NULL, QZ_SEND_RAW);
+	assert_true(objset_mac_in(fb, b));
+	close(fb);
+	assert_memory_not_equal(a, b, 32); /* one per state */
+	int fi = send_to_file(N("e/v@b"), N("e/v@a"), QZ_SEND_RAW);
+	assert_true(objset_mac_in(fi, inc));
+	assert_memory_equal(inc, b, 32); /* an incremental carries its snapshot's */
+	/* received raw elsewhere, each state is sent on with the MAC it came with */
+	assert_int_equal(be->ops->receive(be, N("copy@a"), fa, false, true, false), 0);
+	assert_int_equal(be->ops->receive(be, N("copy@b"), fi, false, true, false), 0);
+	close(fa);
+	close(fi);
+	int fr = send_to_file(N("copy@a"), NULL, QZ_SEND_RAW);
+	assert_true(objset_mac_in(fr, again));
+	close(fr);
+	assert_memory_equal(again, a, 32);
+	fr = send_to_file(N("copy@b"), N("copy@a"), QZ_SEND_RAW);
+	assert_true(objset_mac_in(fr, again));
+	close(fr);
+	assert_memory_equal(again, b, 32);
+	/* unencrypted data has none */
+	mkvol(N("plain"), MiB);
+	fill(N("plain"), 0, 65536, 0x33);
+	snap(N("plain@a"));
+	int fp = send_to_file(N("plain@a"), NULL, QZ_SEND_RAW);
+	assert_false(objset_mac_in(fp, again));
+	close(fp);
+}
+
 /* An incremental from a clone's origin is a clone stream: ZFS takes it into a new dataset
  * only, never as an incremental into an existing copy (qzfs clears the flag: stream.h). */
 static void incremental_from_a_clones_origin_is_a_clone_stream(void **s)
@@ -356,5 +420,6 @@ const struct CMUnitTest crypt_send_cases[] = {
     CASE(truncated_receive),
     CASE(incremental_receive_cut_resumes),
     CASE(incremental_from_a_clones_origin_is_a_clone_stream),
+    CASE(raw_streams_carry_the_snapshots_objset_mac),
 };
 const size_t crypt_send_ncases = sizeof(crypt_send_cases) / sizeof(crypt_send_cases[0]);

@@ -1,7 +1,8 @@
 /* Unit tests on the committed corpus of real ZFS streams and tokens (tests/corpus/real, made in
  * the test VM by scripts/make-corpus): every real stream passes the verifier unchanged with what
  * dom0 would expect of it; the plaintext send of encrypted data is refused as raw; bits flipped
- * anywhere in real streams are caught before their record passes; real tokens parse. */
+ * anywhere in real streams are caught before their record passes; raw streams' objset MACs are
+ * read, and a stream with another than dom0 recorded is refused; real tokens parse. */
 #include "stream.h"
 #include "token.h"
 
@@ -163,6 +164,56 @@ static void flipped_bits_in_real_streams_are_caught(void **state)
 	free_names(v);
 }
 
+/* The MAC the verifier reads from BEGIN, NULL when it finds none. */
+static bool mac_of(const char *name, uint8_t mac[QZ_OBJSET_MAC_LEN])
+{
+	struct file f = slurp(name, ".zstream");
+	qz_stream_expect_t e = expect_of(name);
+	struct sink s = {f.buf, 0, true};
+	qz_verifier_t *v = NULL;
+	assert_int_equal(qz_verifier_new(&e, sink_emit, &s, &v), 0);
+	assert_int_equal(qz_verifier_feed(v, f.buf, f.len), 0);
+	bool has = qz_verifier_objset_mac(v, mac);
+	qz_verifier_free(v);
+	free(f.buf);
+	return has;
+}
+
+static void raw_streams_carry_the_objset_mac_dom0_can_demand(void **state)
+{
+	(void)state;
+	uint8_t full[QZ_OBJSET_MAC_LEN], inc[QZ_OBJSET_MAC_LEN], none[QZ_OBJSET_MAC_LEN];
+	assert_true(mac_of("raw-full", full));
+	assert_true(mac_of("raw-incremental", inc));
+	assert_false(mac_of("plain-full", none));
+	assert_memory_not_equal(full, inc, sizeof(full)); /* two states, two MACs */
+	/* what the verifier read is the value of crypt_keydata's portable_mac pair */
+	struct file f = slurp("raw-full", ".zstream");
+	const char key[] = "portable_mac";
+	uint8_t *at = memmem(f.buf, f.len, key, sizeof(key));
+	assert_non_null(at);
+	assert_memory_equal(at + 16, full, sizeof(full)); /* the name padded to 16 bytes */
+	/* the MAC dom0 recorded passes; any other is refused before a byte passes */
+	qz_stream_expect_t e = expect_of("raw-full");
+	e.objset_mac = full;
+	struct sink s;
+	char why[256];
+	assert_int_equal(verify(&e, &f, &s, why), 0);
+	assert_int_equal(s.out, f.len);
+	full[7] ^= 1;
+	assert_int_equal(verify(&e, &f, &s, why), EBADMSG);
+	assert_int_equal(s.out, 0);
+	assert_non_null(strstr(why, "another state"));
+	free(f.buf);
+	/* a raw stream that carries none is refused when dom0 recorded one */
+	f = slurp("compressed-full", ".zstream");
+	e = expect_of("compressed-full");
+	e.objset_mac = full;
+	assert_int_equal(verify(&e, &f, &s, why), EBADMSG);
+	assert_int_equal(s.out, 0);
+	free(f.buf);
+}
+
 static void real_tokens_parse_and_plan(void **state)
 {
 	(void)state;
@@ -198,6 +249,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(real_streams_pass_unchanged),
 	    cmocka_unit_test(the_plaintext_send_of_encrypted_data_is_refused),
+	    cmocka_unit_test(raw_streams_carry_the_objset_mac_dom0_can_demand),
 	    cmocka_unit_test(flipped_bits_in_real_streams_are_caught),
 	    cmocka_unit_test(real_tokens_parse_and_plan),
 	};
