@@ -18,7 +18,7 @@ struct opts {
 	char **args; /* the arguments that are not options, when "ARGS" is allowed */
 	int nargs;
 	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days,
-	    threads;
+	    threads, full_every_days;
 	bool raw, resumed, full, dry_run, all;
 };
 
@@ -26,6 +26,9 @@ struct opts {
  * arguments; with "--key-file" a key or passphrase is required, only with --target if
  * "KEY-IF-TARGET"). An exit code (usage) on failure. */
 int qz_cli_backup_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed, struct opts *o);
+
+/* --full-every DAYS in seconds, as qz_backup_opts_t.full_every takes it (0: not given). */
+uint64_t qz_cli_full_every(const struct opts *o);
 
 /* Connects to the target spec names; an exit code on failure. Sealed stores (zfs false):
  * dir:PATH, qube:NAME (qrexec qubes-storage-zfs.BackupStore), exec:COMMAND. ZFS-receiving

@@ -107,6 +107,8 @@ int qz_cli_backup_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed
 			o->keep_days = num;
 		else if (strcmp(a, "--threads") == 0)
 			o->threads = num;
+		else if (strcmp(a, "--full-every") == 0)
+			o->full_every_days = num;
 		if (bad != 0)
 			return qz_cli_usage(cli, "a number was expected");
 	}
@@ -117,6 +119,11 @@ int qz_cli_backup_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed
 	if (need_key && o->key_file == NULL && o->pass_fd < 0)
 		return qz_cli_usage(cli, "give --key-file FILE or --passphrase-fd N");
 	return 0;
+}
+
+uint64_t qz_cli_full_every(const struct opts *o)
+{
+	return o->full_every_days > UINT64_MAX / 86400 ? UINT64_MAX : o->full_every_days * 86400;
 }
 
 int qz_cli_refused(qz_cli_t *cli, int err, const char *why)

@@ -420,7 +420,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	int rc = qz_cli_backup_opts(
 	    cli, argc, argv,
 	    "--target --state --key-file --passphrase-fd --chunk-size --argon2-ops "
-	    "--argon2-mib --full --threads ARGS",
+	    "--argon2-mib --full --full-every --threads ARGS",
 	    &o);
 	if (rc != 0)
 		return rc;
@@ -449,6 +449,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 			       .chunk_size = (uint32_t)o.chunk_size,
 			       .threads = (unsigned)o.threads,
 			       .full = o.full,
+			       .full_every = qz_cli_full_every(&o),
 			       .progress = show_progress,
 			       .ctx = cli};
 	char **vols = NULL;
@@ -777,7 +778,7 @@ const qz_cmd_t qz_backup_cmds[] = {
     {"info", cmd_info, "", "show a backup container's header (stdin)", NULL, QZ_CMD_NOZFS},
     {"create", cmd_create,
      "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--chunk-size B] [--full] "
-     "[--threads N] (VOL | VM | VM-DATASET)...",
+     "[--full-every DAYS] [--threads N] (VOL | VM | VM-DATASET)...",
      "back volumes up to target T (dir:PATH, qube:NAME, exec:CMD), sealed", NULL, 0},
     {"list", cmd_list, "[--state DIR | --target T (--key-file F | --passphrase-fd N)]",
      "dom0's records of backups, or what a target holds (opened with the key)", NULL, QZ_CMD_NOZFS},

@@ -23,7 +23,8 @@ static const char *state_of(const struct opts *o)
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = qz_cli_backup_opts(cli, argc, argv, "--target --state --full ARGS", &o);
+	int rc =
+	    qz_cli_backup_opts(cli, argc, argv, "--target --state --full --full-every ARGS", &o);
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
@@ -41,10 +42,11 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		qz_target_close(t);
 		return rc;
 	}
+	qz_backup_opts_t bo = {
+	    .state_dir = state_of(&o), .full = o.full, .full_every = qz_cli_full_every(&o)};
 	for (size_t i = 0; err == 0 && i < nvols; i++) {
 		qz_backup_rec_t rec;
-		err = qz_replica_create(cli->be, t, state_of(&o), vols[i], o.full, &rec, why,
-					sizeof(why));
+		err = qz_replica_create(cli->be, t, &bo, vols[i], &rec, why, sizeof(why));
 		qz_cli_backup_made(cli, vols[i], err, &rec, why, false);
 		if (err == EALREADY)
 			err = 0;
@@ -181,7 +183,8 @@ static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 }
 
 const qz_cmd_t qz_backup_zfs_cmds[] = {
-    {"create", cmd_create, "--target T [--state DIR] [--full] (VOL | VM | VM-DATASET)...",
+    {"create", cmd_create,
+     "--target T [--state DIR] [--full] [--full-every DAYS] (VOL | VM | VM-DATASET)...",
      "back encrypted volumes up, raw, to a backup qube that receives them into its ZFS (T: "
      "qube:NAME, zfs:DATASET, exec:CMD)",
      NULL, 0},

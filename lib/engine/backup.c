@@ -231,6 +231,22 @@ static bool resumable(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 	return false;
 }
 
+/* Whether the chain that backup last ends began (its full backup was made) age seconds ago or
+ * more; also when that full backup is not in dir's records. */
+static bool chain_began_before(const char *dir, const qz_backup_rec_t *last, uint64_t age)
+{
+	qz_backup_rec_t *all = NULL;
+	size_t n = 0, *chain = NULL, len = 0;
+	if (qz_backup_rec_list(dir, &all, &n) == 0 && n > 0 &&
+	    (chain = malloc(n * sizeof(*chain))) != NULL)
+		len = qz_backup_chain_for(all, n, NULL, last->id, chain);
+	uint64_t now = (uint64_t)time(NULL);
+	bool old = len == 0 || (now >= all[chain[0]].created && now - all[chain[0]].created >= age);
+	free(chain);
+	free(all);
+	return old;
+}
+
 /* What the backup of vol is to be: the committed snapshot, full or incremental from the last
  * whole backup; EALREADY if that one is of the same snapshot. */
 int qz_backup_plan(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol,
@@ -251,7 +267,9 @@ int qz_backup_plan(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol,
 			      "never stopped, or revisions_to_keep -1)",
 			      vol);
 	snprintf(rec->volume, sizeof(rec->volume), "%s", vol);
-	*incremental = last_backup(be, o->state_dir, vol, last, &rec->seq) && !o->full;
+	*incremental =
+	    last_backup(be, o->state_dir, vol, last, &rec->seq) && !o->full &&
+	    !(o->full_every != 0 && chain_began_before(o->state_dir, last, o->full_every));
 	err = qz_transfer_record(be, rec->snapshot, *incremental ? last->bookmark : NULL, tr);
 	if (err == 0 && *incremental && tr->fromguid != last->toguid)
 		*incremental = false; /* a bookmark of that name, not of that snapshot */

@@ -58,6 +58,9 @@ typedef struct qz_backup_opts {
 	uint32_t chunk_size;
 	unsigned threads; /* sealing threads (0: one per CPU) */
 	bool full;	  /* a full backup even if an incremental one could be made (a new chain) */
+	/* seconds, 0 for never: a full backup (a new chain) also when the chain the last backup
+	 * ends began so long ago or more, so that retention can let the old chain go */
+	uint64_t full_every;
 	/* called once a backup has begun (or resumes: rec->bytes are stored already), then after
 	 * every chunk stored (may be NULL) */
 	void (*progress)(void *ctx, const qz_backup_rec_t *rec);
@@ -117,7 +120,8 @@ size_t qz_backup_chain(const qz_backup_rec_t *all, size_t n, size_t i, size_t *c
 size_t qz_backup_chain_for(const qz_backup_rec_t *all, size_t n, const char *volume, const char *id,
 			   size_t *chain);
 
-/* Plans the next backup of vol from the records in o->state_dir (o->full: a full one): its
+/* Plans the next backup of vol from the records in o->state_dir (a full one if o->full, or
+ * if o->full_every says the chain is old enough): its
  * snapshot (the committed state) and volume in rec, the newest whole backup in *last, whether
  * it is *incremental from last's bookmark, the transfer in *tr (names pointing into rec and
  * last). EALREADY if the committed state is the one last backed up. */

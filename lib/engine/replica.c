@@ -96,14 +96,13 @@ static bool unfinished(qz_backend_t *be, const records_t *r, const char *vol, qz
 }
 
 /* A new backup of vol as planned from the records: its record written. */
-static int begin(qz_backend_t *be, const char *state_dir, const char *vol, bool full,
-		 qz_backup_rec_t *rec, qz_transfer_t *tr, char *why, size_t whylen)
+static int begin(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol, qz_backup_rec_t *rec,
+		 qz_transfer_t *tr, char *why, size_t whylen)
 {
-	qz_backup_opts_t o = {.state_dir = state_dir, .full = full};
 	qz_backup_rec_t last;
 	bool incremental = false;
 	memset(rec, 0, sizeof(*rec));
-	int err = qz_backup_plan(be, &o, vol, rec, &last, &incremental, tr, why, whylen);
+	int err = qz_backup_plan(be, o, vol, rec, &last, &incremental, tr, why, whylen);
 	if (err == EALREADY)
 		*rec = last;
 	if (err != 0)
@@ -124,7 +123,7 @@ static int begin(qz_backend_t *be, const char *state_dir, const char *vol, bool 
 		snprintf(rec->base, sizeof(rec->base), "%s", last.bookmark);
 		tr->from = rec->base; /* not last's, which ends here */
 	}
-	if ((err = qz_backup_rec_write(state_dir, rec)) != 0)
+	if ((err = qz_backup_rec_write(o->state_dir, rec)) != 0)
 		return qz_why(why, whylen, err, "writing the record: %s", strerror(err));
 	return 0;
 }
@@ -180,23 +179,24 @@ static bool holds(qz_target_t *t, const char *name, uint64_t guid)
 	return found;
 }
 
-int qz_replica_create(qz_backend_t *be, qz_target_t *t, const char *state_dir, const char *vol,
-		      bool full, qz_backup_rec_t *rec, char *why, size_t whylen)
+int qz_replica_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
+		      qz_backup_rec_t *rec, char *why, size_t whylen)
 {
+	const char *state_dir = o->state_dir;
 	records_t r;
 	int err = records_load(state_dir, &r, why, whylen);
 	if (err != 0)
 		return err;
 	qz_transfer_t tr;
 	qz_backup_rec_t old;
-	bool resuming = !full && unfinished(be, &r, vol, &old);
+	bool resuming = !o->full && unfinished(be, &r, vol, &old);
 	if (resuming) {
 		*rec = old;
 		err = qz_transfer_record(be, rec->snapshot, rec->base[0] ? rec->base : NULL, &tr);
 		resuming = err == 0 && tr.toguid == rec->toguid && tr.fromguid == rec->fromguid;
 	}
 	if (!resuming) {
-		err = begin(be, state_dir, vol, full, rec, &tr, why, whylen);
+		err = begin(be, o, vol, rec, &tr, why, whylen);
 		if (err == 0 && unfinished(be, &r, vol, &old))
 			qz_backup_let_go(be, state_dir, &old); /* it will not be resumed */
 	}

@@ -23,15 +23,16 @@
 
 #include "backup.h"
 
-/* Backs encrypted volume vol up to ZFS-receiving target t: incremental from its last whole
- * backup in state_dir if that one's bookmark is still there (and full is false), full
- * otherwise. An unfinished backup of vol is resumed: from the target's partial receive when its
- * token names that transfer (else the partial state is aborted and the stream sent again).
- * EPERM if vol is not encrypted (a ZFS-receiving qube could read it: back it up sealed);
- * EALREADY if its committed state is the one last backed up. *rec receives the record
+/* Backs encrypted volume vol up to ZFS-receiving target t, with dom0's records in o->state_dir:
+ * incremental from its last whole backup if that one's bookmark is still there (and neither
+ * o->full nor o->full_every asks for a full one), full otherwise (the other options are the
+ * sealed backups' and are not used). An unfinished backup of vol is resumed: from the target's
+ * partial receive when its token names that transfer (else the partial state is aborted and the
+ * stream sent again). EPERM if vol is not encrypted (a ZFS-receiving qube could read it: back it up
+ * sealed); EALREADY if its committed state is the one last backed up. *rec receives the record
  * (resumed_from: the bytes the target had received before). */
-int qz_replica_create(qz_backend_t *be, qz_target_t *t, const char *state_dir, const char *vol,
-		      bool full, qz_backup_rec_t *rec, char *why, size_t whylen);
+int qz_replica_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
+		      qz_backup_rec_t *rec, char *why, size_t whylen);
 
 /* Backups are named on the target by the first QZ_REPLICA_ID_LEN characters of ids. */
 #define QZ_REPLICA_ID_LEN 16

@@ -10,7 +10,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..134"
+echo "1..144"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -333,5 +333,24 @@ check "... saying so" 0 grep -q "nosuchvm: no VM of this name" "$W/err"
 check "... as is a name Qubes would not give a VM" 2 qzfs backup create $T 9lives
 cp /tmp/cli.err "$W/err"
 check "... saying so" 0 grep -q "9lives: not a Qubes VM name" "$W/err"
+
+# --full-every DAYS: a new chain once the one the last backup ends began DAYS ago or more
+MV=$Z/bq2/multi/private
+changed() { qzfs volume start $MV --save-on-stop >/dev/null; head -c 65536 /dev/urandom | dd of="$(dev $MV)" bs=64k conv=notrunc,fsync status=none; qzfs volume stop $MV --save-on-stop >/dev/null; }
+changed
+check "--full-every 7, the chain begun today" 0 qzfs backup create $T --full-every 7 multi
+want_out "... goes on incremental" "$MV incremental,"
+first=$(qzfs backup list --state "$W/state" | grep " $MV full " | cut -d' ' -f1)
+sed -i "s/^created .*/created $(($(date +%s) - 8 * 86400))/" "$W/state/$first.rec"
+changed
+check "--full-every 7, the chain begun 8 days ago" 0 qzfs backup create $T --full-every 7 multi
+want_out "... begins a new one: full" "$MV full,"
+changed
+check "--full-every 7 once more" 0 qzfs backup create $T --full-every 7 multi
+want_out "... incremental from the new chain" "$MV incremental,"
+check "prune --keep-last 1 lets the old chain go" 0 qzfs backup prune $TS --keep-last 1 $MV
+check "... and keeps the new one's two backups" 0 test "$(qzfs backup list --state "$W/state" | grep -c " $MV ")" = 2
+check "... which restore" 0 qzfs backup restore $T --to $Z/rmulti2 --volume $MV
+check "... with the bytes written last" 0 test "$(dsum $Z/rmulti2)" = "$(sum $MV)"
 
 rm -rf "$W"

@@ -6,12 +6,13 @@
 # the qube's token; verified and restored with the same snapshots and bytes; a qube that alters
 # what it sends back, or lies about a partial receive, gets nothing past dom0. Restored over the
 # volume (its key made the pool's again); pruned, on the qube too; an incremental cut short
-# resumed; dom0's qzfs killed mid-stream, and the next backup completing the work.
+# resumed; dom0's qzfs killed mid-stream, and the next backup completing the work; a new chain
+# by --full-every.
 #   tests/cli/zfs-backups.sh ZPOOL     (qzfs and qzfs-backup-zfs-store in PATH)
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..63"
+echo "1..67"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 # the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
@@ -181,6 +182,14 @@ want_out "... incremental" " incremental, [0-9]* bytes"
 kresumed=$(printf '%s' "$out" | grep -o 'after [0-9]*' | cut -d' ' -f2)
 restores_newest $Z/encryption/r4 "${sums[3]}"
 
+# --full-every 30 once the chain's full backup is 31 days old: a new chain
+for rec in $(grep -l '^fromguid 0$' "$W"/state/*.rec); do
+    sed -i "s/^created .*/created $(($(date +%s) - 31 * 86400))/" "$rec"
+done
+write 65536
+check "--full-every 30, the chain begun 31 days ago" 0 qzfs backup zfs create $T --full-every 30 $EV
+want_out "... a full backup" " full, [0-9]* bytes"
+restores_newest $Z/encryption/r5 "${sums[4]}"
 check "every backup verifies" 0 qzfs backup zfs verify $T --all
 
 echo "# zfs-backups: incremental cut at 300000 bytes, resumed after ${iresumed:-0} bytes"
