@@ -4,6 +4,7 @@ VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 PREFIX     ?= /usr
 BINDIR     ?= $(PREFIX)/bin
 UDEVDIR    ?= $(PREFIX)/lib/udev
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
 LIBEXECDIR ?= $(PREFIX)/libexec/qubes-storage-zfs
 SYSCONFDIR ?= /etc
 PYTHON     ?= python3
@@ -27,6 +28,13 @@ install: all
 	install -D -m 0755 $(BUILDDIR)/qzfs-backup-zfs-store $(DESTDIR)$(LIBEXECDIR)/qzfs-backup-zfs-store
 	install -D -m 0644 qrexec/30-qubes-storage-zfs.policy \
 		$(DESTDIR)$(SYSCONFDIR)/qubes/policy.d/30-qubes-storage-zfs.policy
+	install -D -m 0755 systemd/qzfs-scheduled-backup $(DESTDIR)$(LIBEXECDIR)/qzfs-scheduled-backup
+	install -D -m 0600 systemd/backup.conf $(DESTDIR)$(SYSCONFDIR)/qubes-storage-zfs/backup.conf
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in qubes-storage-zfs-backup.service qubes-storage-zfs-backup.timer; do \
+		sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u; \
+	done
 
 # In a qube's template: the passphrase prompt service (for an encrypted pool's
 # ask_password_domain) and the backup store service with its program (for a backup qube).

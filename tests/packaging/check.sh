@@ -8,7 +8,7 @@ ROOT=$PWD
 . tests/vm/tap.sh
 T=$(mktemp -d /tmp/qzfs-pkg.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-echo "1..9"
+echo "1..10"
 PY=/usr/bin/python3 # the system's Python, as in dom0 (a pyenv one lacks its setuptools setup)
 SITELIB=/usr/lib/python3/site-packages
 check "make install" 0 make -s install install-vm DESTDIR="$T/root" PREFIX=/usr SITELIB=$SITELIB BUILDDIR="${QZFS_RELEASE_BUILD:-$T/build}" PYTHON=$PY
@@ -17,7 +17,8 @@ check "make install" 0 make -s install install-vm DESTDIR="$T/root" PREFIX=/usr 
 version=$(sed -n 's/^Version: *//p' rpm/qubes-storage-zfs.spec)
 sed -n '/^%files/,$p' rpm/qubes-storage-zfs.spec | sed 's/^%config([a-z]*) //' | grep '^%{' | sed \
     -e "s|%{_bindir}|/usr/bin|; s|%{python3_sitelib}|$SITELIB|; s|%{_udevrulesdir}|/usr/lib/udev/rules.d|" \
-    -e "s|%{_libexecdir}|/usr/libexec|; s|%{_sysconfdir}|/etc|; s|%{version}|$version|" >"$T/files"
+    -e "s|%{_libexecdir}|/usr/libexec|; s|%{_sysconfdir}|/etc|; s|%{version}|$version|" \
+    -e "s|%{_unitdir}|/usr/lib/systemd/system|" >"$T/files"
 (cd "$T/root" && find . -type f | sed 's|^\.||' | sort) >"$T/installed"
 uncovered() { # installed files no %files line covers
     while read -r f; do
@@ -34,6 +35,20 @@ check "every %files entry is installed" 0 test -z "$(missing)"
 check "spec version matches pyproject" 0 grep -q "^version = \"$version\"" pyproject.toml
 check "the udev rule runs the installed qzfs" 0 grep -q 'PROGRAM=="/usr/bin/qzfs udev is-ours' \
     "$T/root/usr/lib/udev/rules.d/59-qubes-storage-zfs.rules"
+units_verify() { # the installed units, as systemd reads them (its ExecStart in DESTDIR)
+    local d=$T/units
+    mkdir -p "$d"
+    sed "s|ExecStart=/|ExecStart=$T/root/|" "$T/root/usr/lib/systemd/system/qubes-storage-zfs-backup.service" >"$d/qubes-storage-zfs-backup.service"
+    cp "$T/root/usr/lib/systemd/system/qubes-storage-zfs-backup.timer" "$d/"
+    grep -q "^ExecStart=$T/root/usr/libexec/qubes-storage-zfs/qzfs-scheduled-backup /etc/qubes-storage-zfs/backup.conf$" "$d/qubes-storage-zfs-backup.service" &&
+        test -x "$T/root/usr/libexec/qubes-storage-zfs/qzfs-scheduled-backup" &&
+        systemd-analyze verify --man=no "$d"/* >"$d/log" 2>&1 && ! grep -q . "$d/log" || { cat "$d/log"; false; }
+}
+if command -v systemd-analyze >/dev/null; then
+    check "the backup timer and its service verify (systemd-analyze)" 0 units_verify
+else
+    n=$((n + 1)); echo "ok $n - backup units # SKIP systemd-analyze is not installed"
+fi
 entry_point() { # SITE: qubesd's way of finding the driver
     PYTHONPATH="$1:$ROOT/tests/python/standin" $PY -c '
 import importlib.metadata as md
