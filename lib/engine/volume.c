@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -885,6 +886,20 @@ int qz_vol_export(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, cha
 	return err != 0 ? err : be->ops->zvol_path(be, target, path, len);
 }
 
+/* Whether paths a and b name the same device: the same node (through any link), or the same file
+ * (the model's volumes are files). */
+static bool same_device(const char *a, const char *b)
+{
+	struct stat x, y;
+	if (strcmp(a, b) == 0)
+		return true;
+	if (stat(a, &x) != 0 || stat(b, &y) != 0)
+		return false;
+	if (S_ISBLK(x.st_mode) && S_ISBLK(y.st_mode))
+		return x.st_rdev == y.st_rdev;
+	return x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 int qz_vol_export_end(qz_backend_t *be, const char *vol, const char *path)
 {
 	family_t f;
@@ -896,11 +911,13 @@ int qz_vol_export_end(qz_backend_t *be, const char *vol, const char *path)
 		char p[512];
 		if (strncmp(f.ds[i].suffix, "export-", 7) != 0)
 			continue;
-		/* udev's name needs no device (nor a loaded key); any other is asked of ZFS */
+		/* udev's name needs no device (nor a loaded key); any other is asked of ZFS:
+		 * export gives the kernel's node /dev/zdN when udev's link was slow to come, and
+		 * the link may be there by now */
 		snprintf(p, sizeof(p), "/dev/zvol/%s", f.ds[i].name);
 		if (strcmp(p, path) == 0 ||
 		    (be->ops->zvol_path(be, f.ds[i].name, p, sizeof(p)) == 0 &&
-		     strcmp(p, path) == 0)) {
+		     same_device(p, path))) {
 			err = be->ops->destroy(be, f.ds[i].name);
 			break;
 		}

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -346,6 +347,22 @@ static void import_data_round_trip(void **s)
 	OK(qz_vol_export_end(be, p, path));
 	assert_false(be->ops->exists(be, exp));
 	assert_int_equal(qz_vol_export_end(be, p, "/dev/zvol/elsewhere"), EINVAL);
+	/* another name of the export's device (the kernel's /dev/zdN, given when udev's link was
+	 * slow to come) ends it too; another name of the volume's own device ends nothing */
+	OK(qz_vol_export(be, p, &cfg, path, sizeof(path)));
+	char dir[] = "/tmp/qzfs-export.XXXXXX", other[300], own[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(other, sizeof(other), "%s/node", dir);
+	OK(be->ops->zvol_path(be, p, own, sizeof(own)));
+	assert_int_equal(symlink(own, other), 0);
+	assert_int_equal(qz_vol_export_end(be, p, other), EINVAL);
+	assert_true(be->ops->exists(be, exp));
+	assert_int_equal(unlink(other), 0);
+	assert_int_equal(symlink(path, other), 0);
+	OK(qz_vol_export_end(be, p, other));
+	assert_false(be->ops->exists(be, exp));
+	unlink(other);
+	rmdir(dir);
 	OK(qz_vol_stop(be, p, &cfg));
 }
 
