@@ -67,7 +67,7 @@ check "... the one before it" 0 test "$(dsum $Z/rv)" = "${sums[2]}"
 mv "$W/trailer" "$W/store/${ids[3]}.e"
 qzfs backup keygen "$W/key2" >/dev/null
 check "with another key, no header opens" 0 qzfs backup list --target dir:$W/store --key-file "$W/key2"
-cp /tmp/cli.err "$W/err"
+cp "$TAP_ERR" "$W/err"
 check "... nothing is listed" 0 test -z "$out"
 check "... and it says so" 0 grep -q "do not open" "$W/err"
 check "restore --volume of a volume the target has no backup of" 1 qzfs backup restore $K1 --to $Z/rx --volume $Z/nothing
@@ -313,7 +313,7 @@ check "... is one of its private volume and one of its root, not of its volatile
 qzfs volume stop $M/volatile --size 1048576 >/dev/null
 qzfs volume create $R/onlyvolatile/volatile --size 1048576
 check "a VM's dataset with nothing to back up is refused" 2 qzfs backup create $T $R/onlyvolatile
-cp /tmp/cli.err "$W/err"
+cp "$TAP_ERR" "$W/err"
 check "... saying why" 0 grep -q "no volume with a committed state" "$W/err"
 
 # a VM's name stands for its volumes in every pool of ours (here two)
@@ -322,16 +322,16 @@ qzfs volume create $Z/bq2/multi/private --save-on-stop --size 1048576
 qzfs volume start $Z/bq2/multi/private --save-on-stop >/dev/null
 qzfs volume stop $Z/bq2/multi/private --save-on-stop >/dev/null
 check "a backup of a VM by its name" 0 qzfs backup create $T multi
-cp /tmp/cli.err "$W/err"
+cp "$TAP_ERR" "$W/err"
 check "... is of its volumes in both pools: the new one" 0 test "$(printf '%s\n' "$out" | cut -d' ' -f2)" = "$Z/bq2/multi/private"
 check "... and the two backed up before, unchanged" 0 test "$(grep -o "^qzfs backup create: [^ ]* is unchanged" "$W/err" | cut -d' ' -f4 | tr '\n' ' ')" = "$M/private $M/root "
 check "... and the new one restores" 0 qzfs backup restore $T --to $Z/rmulti --volume $Z/bq2/multi/private
 check "... with its bytes" 0 test "$(dsum $Z/rmulti)" = "$(sum $Z/bq2/multi/private)"
 check "a name no VM of ours has is refused" 2 qzfs backup create $T nosuchvm
-cp /tmp/cli.err "$W/err"
+cp "$TAP_ERR" "$W/err"
 check "... saying so" 0 grep -q "nosuchvm: no VM of this name" "$W/err"
 check "... as is a name Qubes would not give a VM" 2 qzfs backup create $T 9lives
-cp /tmp/cli.err "$W/err"
+cp "$TAP_ERR" "$W/err"
 check "... saying so" 0 grep -q "9lives: not a Qubes VM name" "$W/err"
 
 # --full-every DAYS: a new chain once the one the last backup ends began DAYS ago or more

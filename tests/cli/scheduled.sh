@@ -11,7 +11,7 @@ RUN=$(cd "$(dirname "$0")/../.." && pwd)/systemd/qzfs-scheduled-backup
 echo "1..26"
 W=$(mktemp -d /tmp/qzfs-scheduled.XXXXXX)
 mkdir -p "$W/store" "$W/state"
-R=$Z/sched; V=$R/work/private
+R=$Z/sched; V=$R/sched-work/private
 dev() { qzfs volume device "$1" | cut -d' ' -f2; }
 changed() { # new bytes in the volume, committed as its VM's stop does
     qzfs volume start $V --save-on-stop >/dev/null
@@ -20,7 +20,7 @@ changed() { # new bytes in the volume, committed as its VM's stop does
 }
 records() { ls "$W/state" | grep -c '\.rec$'; }
 conf() { printf '%s\n' "$@" >"$W/conf"; }
-good=("TARGET=dir:$W/store" "KEY_FILE=$W/key" "STATE=$W/state" 'VMS="work"')
+good=("TARGET=dir:$W/store" "KEY_FILE=$W/key" "STATE=$W/state" 'VMS="sched-work"')
 qzfs pool setup $R sched >/dev/null
 qzfs volume create $V --save-on-stop --size 1048576
 changed
@@ -31,16 +31,16 @@ refused() { # "description" "pattern of the reason" CONF-LINES...
     conf "$@"
     check "$what is refused" 2 "$RUN" "$W/conf"
     n=$((n + 1))
-    if grep -q -- "$why" /tmp/cli.err && [ "$(records)" = 0 ]; then echo "ok $n - ... saying so, nothing done"
-    else echo "not ok $n - ... saying so, nothing done: $(head -c 300 /tmp/cli.err), $(records) records"; fi
+    if grep -q -- "$why" "$TAP_ERR" && [ "$(records)" = 0 ]; then echo "ok $n - ... saying so, nothing done"
+    else echo "not ok $n - ... saying so, nothing done: $(head -c 300 "$TAP_ERR"), $(records) records"; fi
 }
 check "no configuration is refused" 2 "$RUN" "$W/none"
 refused "a line that is not KEY=VALUE" "line 2 is not KEY=VALUE" "${good[@]:0:1}" "rm -rf /" "${good[@]:1}"
 refused "an unknown setting" "no such setting: KEEP" "${good[@]}" "KEEP=3"
 refused "a setting given twice" "VMS is set twice" "${good[@]}" "VMS=other"
-refused "a sealed backup with no key" "KEY_FILE must be set" "TARGET=dir:$W/store" "VMS=work"
+refused "a sealed backup with no key" "KEY_FILE must be set" "TARGET=dir:$W/store" "VMS=sched-work"
 refused "a key for a ZFS qube's backups" "KEY_FILE is for KIND=sealed" "KIND=zfs" "${good[@]}"
-refused "a VM name that is an option" "'--full' is no VM name" "${good[@]:0:3}" 'VMS="work --full"'
+refused "a VM name that is an option" "'--full' is no VM name" "${good[@]:0:3}" 'VMS="sched-work --full"'
 refused "a retention that is no number" "KEEP_LAST is a whole number" "${good[@]}" "KEEP_LAST=-1"
 
 conf "# daily" "${good[@]}" "FULL_EVERY_DAYS=7" "KEEP_LAST=1" "VERIFY=all"
@@ -54,13 +54,13 @@ first=$(qzfs backup list --state "$W/state" | grep " $V full " | cut -d' ' -f1)
 sed -i "s/^created .*/created $(($(date +%s) - 8 * 86400))/" "$W/state/$first.rec"
 changed
 check "a run 8 days into the chain (FULL_EVERY_DAYS=7)" 0 "$RUN" "$W/conf"
-check "... begins a new chain and prunes the old one (KEEP_LAST=1)" 0 test "$(qzfs backup list --state "$W/state" | cut -d' ' -f3 | tr '\n' ' ')" = "full "
+check "... begins a new chain and prunes the old one (KEEP_LAST=1)" 0 test "$(qzfs backup list --state "$W/state" | grep " $V " | cut -d' ' -f3 | tr '\n' ' ')" = "full "
 check "... which restores" 0 qzfs backup restore --target dir:$W/store --state $W/state --key-file $W/key --to $Z/schedr --volume $V
 check "... with the bytes written last" 0 test "$(sha256sum <"$(qzfs device $Z/schedr | cut -d' ' -f2)" | cut -d' ' -f1)" = "$(sha256sum <"$(dev $V)" | cut -d' ' -f1)"
 # a new chain by hand: KEEP_LAST=1 would let the one before go, but not after a failed backup
 qzfs backup create --target dir:$W/store --state $W/state --key-file $W/key --full $V >/dev/null
 changed
-conf "${good[@]:0:3}" 'VMS="work gone"' "FULL_EVERY_DAYS=7" "KEEP_LAST=1"
+conf "${good[@]:0:3}" 'VMS="sched-work gone"' "FULL_EVERY_DAYS=7" "KEEP_LAST=1"
 before=$(ls "$W/state"/*.rec)
 check "a run naming a VM that is gone fails" 2 "$RUN" "$W/conf"
 check "... and prunes nothing" 0 ls $before

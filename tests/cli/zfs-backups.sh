@@ -97,7 +97,7 @@ qzfs pool setup $Z/pl pl >/dev/null
 qzfs volume create $P --save-on-stop --size 1048576 >/dev/null
 qzfs volume start $P --save-on-stop >/dev/null; qzfs volume stop $P --save-on-stop >/dev/null
 check "a plain volume is refused (the qube could read it)" 1 qzfs backup zfs create $T $P
-cp /tmp/cli.err "$W/err"
+cp "$TAP_ERR" "$W/err"
 check "... saying why" 0 grep -q "is not encrypted" "$W/err"
 
 check "every backup verifies (sent back, checked against dom0's records)" 0 qzfs backup zfs verify $T --all
@@ -125,7 +125,7 @@ other=$(sed -n 's/^objset_mac //p' "$W/other/${ids[1]}.rec" | tr '0-9a-f' '1-9a-
 sed -i "s/^objset_mac .*/objset_mac $other/" "$W/other/${ids[1]}.rec"
 check "... (one made to differ)" 1 cmp -s "$W/state/${ids[1]}.rec" "$W/other/${ids[1]}.rec"
 check "another state sent back: restore refused" 1 qzfs backup zfs restore --target "exec:$W/store.sh" --state $W/other --to $Z/encryption/bad --volume $EV
-cp /tmp/cli.err "$W/err"
+cp "$TAP_ERR" "$W/err"
 check "... saying so" 0 grep -q "another state of the volume" "$W/err"
 check "... nothing left" 3 qzfs list $Z/encryption/bad
 check "... verify says so" 1 qzfs backup zfs verify --target "exec:$W/store.sh" --state $W/other "${ids[1]}"
@@ -137,7 +137,7 @@ over="qzfs backup zfs restore $T --over $EV --revisions-to-keep 2 --backup ${ids
 check "restore --over an encrypted volume asks for its pool's passphrase" 2 $over
 echo "not the passphrase" >"$W/wrong"
 check "... a wrong one: refused" 1 $over --pool-passphrase-fd 3 3<"$W/wrong"
-cp /tmp/cli.err "$W/err"
+cp "$TAP_ERR" "$W/err"
 check "... saying so" 0 grep -q "does not open the backup's key" "$W/err"
 check "... the volume unchanged" 0 test "$(sum $EV)" = "$before"
 check "... nothing left beside the VMs" 0 test -z "$(qzfs list $E | grep restore-)"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 . tests/vm/tap.sh
 T=$(mktemp -d /tmp/qzfs-pkg.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap 'rm -rf "$T" "$TAP_ERR"' EXIT
 echo "1..10"
 PY=/usr/bin/python3 # the system's Python, as in dom0 (a pyenv one lacks its setuptools setup)
 SITELIB=/usr/lib/python3/site-packages

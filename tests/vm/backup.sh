@@ -41,7 +41,7 @@ zfs send $POOL/benc/v@two | head -c 1000000 | zfs receive -s $POOL/bclear 2>/dev
 ctok=$(zfs get -H -o value receive_resume_token $POOL/bclear 2>&1)
 check "a plaintext send of the encrypted snapshot, cut, left a token" 0 test "${#ctok}" -gt 20
 check "qzfs refuses to resume from it" 1 sh -c "qzfs backup send $POOL/benc/v@two --token '$ctok' >/dev/null"
-cp /tmp/cli.err /tmp/bclear.err
+cp "$TAP_ERR" /tmp/bclear.err
 check "... saying it asks for a non-raw stream" 0 grep -q "non-raw stream of encrypted data" /tmp/bclear.err
 zfs receive -A $POOL/bclear 2>/dev/null
 check "an encrypted volume's stream is raw" 0 sh -c "qzfs backup send $POOL/benc/v@one | qzfs backup verify-stream --raw --toguid $(zfs get -H -p -o value guid $POOL/benc/v@one) >/dev/null"
