@@ -15,9 +15,8 @@ W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
 T="--target dir:$W/store --state $W/state --key-file $W/key"
-dev() { qzfs volume device "$1" | cut -d' ' -f2; }
-sum() { sha256sum <"$(dev "$1")" | cut -d' ' -f1; }
-dsum() { sha256sum <"$(qzfs device "$1" | cut -d' ' -f2)" | cut -d' ' -f1; } # a plain dataset
+sum() { devread "$(dev "$1")" | sha256sum | cut -d' ' -f1; }
+dsum() { devread "$(qzfs device "$1" | cut -d' ' -f2)" | sha256sum | cut -d' ' -f1; } # a plain dataset
 qzfs pool setup $R bq >/dev/null
 qzfs volume create $V --save-on-stop --size 16777216 --revisions-to-keep 1
 qzfs backup keygen "$W/key" >/dev/null
@@ -25,9 +24,9 @@ ids=()
 for i in 0 1 2 3; do
     qzfs volume start $V --save-on-stop >/dev/null
     d=$(dev $V)
-    [ $i = 0 ] && head -c 4000000 /dev/urandom | dd of="$d" bs=1M conv=notrunc,fsync status=none &&
-        yes backupbackup | head -c 1000000 | dd of="$d" bs=1M seek=5 conv=notrunc,fsync status=none
-    head -c 65536 /dev/urandom | dd of="$d" bs=64k seek=$((i * 7 + 100)) conv=notrunc,fsync status=none
+    [ $i = 0 ] && head -c 4000000 /dev/urandom | devdd of="$d" bs=1M conv=notrunc,fsync &&
+        yes backupbackup | head -c 1000000 | devdd of="$d" bs=1M seek=5 conv=notrunc,fsync
+    head -c 65536 /dev/urandom | devdd of="$d" bs=64k seek=$((i * 7 + 100)) conv=notrunc,fsync
     qzfs volume stop $V --save-on-stop >/dev/null
     sums[$i]=$(sum $V)
     check "backup $i of the volume" 0 qzfs backup create $T --chunk-size 65536 --threads $((i % 2 + 1)) $V
@@ -42,7 +41,7 @@ check "an unchanged volume makes no new backup" 0 qzfs backup create $T $V
 check "... (four records)" 0 test "$(qzfs backup list --state "$W/state" | wc -l)" = 4
 # a running VM: its backup is its committed state, not what it is writing
 qzfs volume start $V --save-on-stop >/dev/null
-printf 'uncommitted' | dd of="$(dev $V)" bs=4096 seek=200 conv=notrunc,fsync status=none
+printf 'uncommitted' | devdd of="$(dev $V)" bs=4096 seek=200 conv=notrunc,fsync
 check "a running volume's backup is its committed state (unchanged)" 0 qzfs backup create $T $V
 qzfs volume stop $V --save-on-stop >/dev/null
 check "every backup verifies" 0 qzfs backup verify $T "${ids[@]}"
@@ -133,7 +132,7 @@ qzfs volume create $C --save-on-stop --size 1048576 --revisions-to-keep 2
 cids=(); csums=()
 for i in 0 1; do
     qzfs volume start $C --save-on-stop >/dev/null
-    head -c 65536 /dev/urandom | dd of="$(dev $C)" bs=64k seek=$i conv=notrunc,fsync status=none
+    head -c 65536 /dev/urandom | devdd of="$(dev $C)" bs=64k seek=$i conv=notrunc,fsync
     qzfs volume stop $C --save-on-stop >/dev/null
     csums+=("$(sum $C)")
     cids+=("$(qzfs backup create $T $C | cut -d' ' -f1)")
@@ -164,7 +163,7 @@ check "... and nothing of them left beside the VMs" 0 test -z "$(qzfs list $R | 
 V2=$R/big/private
 qzfs volume create $V2 --save-on-stop --size 8388608
 qzfs volume start $V2 --save-on-stop >/dev/null
-head -c 1500000 /dev/urandom | dd of="$(dev $V2)" bs=1M conv=notrunc,fsync status=none
+head -c 1500000 /dev/urandom | devdd of="$(dev $V2)" bs=1M conv=notrunc,fsync
 qzfs volume stop $V2 --save-on-stop >/dev/null
 printf '#!/bin/sh\ntee -a "$1" | qzfs-backup-store "$2"\n' >"$W/counted"
 printf '#!/bin/sh\nstdbuf -o0 head -c "$1" | qzfs-backup-store "$2"\n' >"$W/cut"
@@ -230,7 +229,7 @@ E=$Z/encryption/sec; EV=$E/work/private
 qzfs pool setup $E sec --encrypted --passphrase-fd 3 --pbkdf2-iters 100000 3<"$W/pass" >/dev/null
 qzfs volume create $EV --save-on-stop --size 8388608
 qzfs volume start $EV --save-on-stop >/dev/null
-head -c 1000000 /dev/urandom | dd of="$(dev $EV)" bs=1M conv=notrunc,fsync status=none
+head -c 1000000 /dev/urandom | devdd of="$(dev $EV)" bs=1M conv=notrunc,fsync
 qzfs volume stop $EV --save-on-stop >/dev/null
 qzfs key unload $E >/dev/null
 check "an encrypted volume is backed up with its key unloaded" 0 qzfs backup create $T $EV
@@ -240,7 +239,7 @@ check "... and it restores" 0 qzfs backup restore $T --to $Z/renc "$eid"
 qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
 esum=$(sum $EV)
 qzfs volume start $EV --save-on-stop >/dev/null
-head -c 65536 /dev/urandom | dd of="$(dev $EV)" bs=64k conv=notrunc,fsync status=none
+head -c 65536 /dev/urandom | devdd of="$(dev $EV)" bs=64k conv=notrunc,fsync
 qzfs volume stop $EV --save-on-stop >/dev/null
 check "... over the volume, with its pool's passphrase" 0 qzfs backup restore $T --over $EV --revisions-to-keep 1 --pool-passphrase-fd 3 "$eid" 3<"$W/pass"
 qzfs key unload $E >/dev/null
@@ -280,7 +279,7 @@ check "the kept backup verifies" 0 qzfs backup verify $T "$fid"
 check "... and restores the volume's bytes" 0 qzfs backup restore $T --to $Z/rpr "$fid"
 check "... the same" 0 test "$(dsum $Z/rpr)" = "$(sum $V)"
 qzfs volume start $V --save-on-stop >/dev/null
-head -c 65536 /dev/urandom | dd of="$(dev $V)" bs=64k seek=50 conv=notrunc,fsync status=none
+head -c 65536 /dev/urandom | devdd of="$(dev $V)" bs=64k seek=50 conv=notrunc,fsync
 qzfs volume stop $V --save-on-stop >/dev/null
 check "the next backup is incremental from the kept one (--json events)" 0 qzfs --json backup create $T $V
 want_out "... begins" '^{"event":"begin","id":"[0-9a-f]*","volume":"'"$V"'","kind":"incremental","bytes":0,"chunks":0,"resumed_from":0}'
@@ -292,7 +291,7 @@ want_out "..." '^{"event":"unchanged","volume":"'"$V"'","id":"[0-9a-f]*"}$'
 # that revision is a clone stream to ZFS, which qzfs makes one any receive takes
 check "revert, then a full backup of the state reverted to" 0 sh -c "qzfs volume revert $V --save-on-stop --revisions-to-keep 1 >/dev/null && qzfs backup create $T --full $V >/dev/null"
 qzfs volume start $V --save-on-stop >/dev/null
-head -c 65536 /dev/urandom | dd of="$(dev $V)" bs=64k seek=20 conv=notrunc,fsync status=none
+head -c 65536 /dev/urandom | devdd of="$(dev $V)" bs=64k seek=20 conv=notrunc,fsync
 qzfs volume stop $V --save-on-stop >/dev/null
 check "... an incremental after it" 0 qzfs backup create $T $V
 want_out "... (incremental)" " incremental, "
@@ -336,7 +335,7 @@ check "... saying so" 0 grep -q "9lives: not a Qubes VM name" "$W/err"
 
 # --full-every DAYS: a new chain once the one the last backup ends began DAYS ago or more
 MV=$Z/bq2/multi/private
-changed() { qzfs volume start $MV --save-on-stop >/dev/null; head -c 65536 /dev/urandom | dd of="$(dev $MV)" bs=64k conv=notrunc,fsync status=none; qzfs volume stop $MV --save-on-stop >/dev/null; }
+changed() { qzfs volume start $MV --save-on-stop >/dev/null; head -c 65536 /dev/urandom | devdd of="$(dev $MV)" bs=64k conv=notrunc,fsync; qzfs volume stop $MV --save-on-stop >/dev/null; }
 changed
 check "--full-every 7, the chain begun today" 0 qzfs backup create $T --full-every 7 multi
 want_out "... goes on incremental" "$MV incremental,"

@@ -52,8 +52,7 @@ EOF
 chmod +x "$W"/*.sh
 T="--target exec:$W/store.sh --state $W/state"
 guid() { qzfs --json list "${1%@*}" | grep -o "\"name\":\"$1\"[^}]*\"guid\":\"[0-9]*\"" | grep -o '[0-9]*"$' | tr -d '"'; }
-dev() { qzfs volume device "$1" | cut -d' ' -f2; }
-sum() { sha256sum <"$(dev "$1")" | cut -d' ' -f1; }
+sum() { devread "$(dev "$1")" | sha256sum | cut -d' ' -f1; }
 
 echo "correct horse battery" >"$W/pass"
 E=$Z/encryption/zb; EV=$E/work/private
@@ -62,7 +61,7 @@ qzfs volume create $EV --save-on-stop --size 8388608 --revisions-to-keep 2
 write() { # write BYTES: random data at the start of the volume, committed
     qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
     qzfs volume start $EV --save-on-stop >/dev/null
-    head -c "$1" /dev/urandom | dd of="$(dev $EV)" bs=64k conv=notrunc,fsync status=none
+    head -c "$1" /dev/urandom | devdd of="$(dev $EV)" bs=64k conv=notrunc,fsync
     qzfs volume stop $EV --save-on-stop >/dev/null
     sums+=("$(sum $EV)")
     qzfs key unload $E >/dev/null
@@ -106,7 +105,7 @@ check "the newest chain restores" 0 qzfs backup zfs restore $T --to $Z/encryptio
 check "... as the snapshots dom0 sent (guids)" 0 test "$(guid $Z/encryption/r1@r2)" = "$(qzfs --json backup zfs list --state $W/state | grep -o '"toguid":[0-9]*' | tail -1 | cut -d: -f2)"
 check "... and the full one before it" 0 test "$(guid $Z/encryption/r1@r1)" = "$(qzfs --json backup zfs list --state $W/state | grep -o '"toguid":[0-9]*' | head -1 | cut -d: -f2)"
 check "the passphrase opens what was restored" 0 qzfs key load $Z/encryption/r1 --passphrase-fd 3 3<"$W/pass"
-check "... the newest state's bytes" 0 test "$(sha256sum <"$(qzfs device $Z/encryption/r1 | cut -d' ' -f2)" | cut -d' ' -f1)" = "${sums[1]}"
+check "... the newest state's bytes" 0 test "$(devread "$(qzfs device $Z/encryption/r1 | cut -d' ' -f2)" | sha256sum | cut -d' ' -f1)" = "${sums[1]}"
 check "restore --backup of the full one" 0 qzfs backup zfs restore $T --to $Z/encryption/r0 --backup "${ids[0]}"
 check "... its snapshot" 0 test "$(guid $Z/encryption/r0@r1)" = "$(guid $Z/encryption/r1@r1)"
 check "a restore over an existing dataset is refused" 4 qzfs backup zfs restore $T --to $Z/encryption/r1 --volume $EV
@@ -161,7 +160,7 @@ check "the kept backup verifies" 0 qzfs backup zfs verify $T --all
 restores_newest() { # DATASET SUM: the newest chain restores into DATASET with the bytes SUM
     check "... restores" 0 qzfs backup zfs restore $T --to "$1" --volume $EV
     qzfs key load "$1" --passphrase-fd 3 3<"$W/pass" >/dev/null
-    check "... with the bytes written last" 0 test "$(sha256sum <"$(qzfs device "$1" | cut -d' ' -f2)" | cut -d' ' -f1)" = "$2"
+    check "... with the bytes written last" 0 test "$(devread "$(qzfs device "$1" | cut -d' ' -f2)" | sha256sum | cut -d' ' -f1)" = "$2"
 }
 
 # an incremental cut short: ZFS keeps it aside in the qube, and the next backup resumes it

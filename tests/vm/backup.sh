@@ -7,7 +7,7 @@ POOL=${1:?pool}
 echo "1..14"
 zfs create -V 32M -o volmode=dev $POOL/bsrc
 dev=$(qzfs device $POOL/bsrc | cut -d' ' -f2)
-check "16 MiB written to the volume ($dev)" 0 dd if=/dev/urandom of="$dev" bs=1M count=16 conv=fsync status=none
+check "16 MiB written to the volume ($dev)" 0 devdd if=/dev/urandom of="$dev" bs=1M count=16 conv=fsync
 zfs snapshot $POOL/bsrc@one
 # a transfer cut short: only the first part of the stream arrives (from a file: a send into a
 # pipe that closes early is not what is tested here)
@@ -35,7 +35,7 @@ check "a token of another snapshot is refused" 1 sh -c "qzfs backup send $POOL/b
 # the forgery that matters: a token real ZFS made for this very snapshot, from a plaintext
 # (non-raw) send of it with the key loaded; a receiver offering it wants the data decrypted
 edev=$(qzfs device $POOL/benc/v | cut -d' ' -f2)
-dd if=/dev/urandom of="$edev" bs=1M count=4 conv=fsync status=none
+devdd if=/dev/urandom of="$edev" bs=1M count=4 conv=fsync
 zfs snapshot $POOL/benc/v@two
 zfs send $POOL/benc/v@two | head -c 1000000 | zfs receive -s $POOL/bclear 2>/dev/null
 ctok=$(zfs get -H -o value receive_resume_token $POOL/bclear 2>&1)

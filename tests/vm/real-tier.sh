@@ -38,6 +38,7 @@ lane_a() {
     timed streams.sh bash "$HERE/streams.sh" qzt
     timed udev.sh bash "$HERE/udev.sh" qzt "$BUILD"
     timed zfs-backups.sh bash "$HERE/../cli/zfs-backups.sh" qzt
+    timed scheduled.sh bash "$HERE/../cli/scheduled.sh" qzt
     timed full_pool.sh bash "$HERE/full_pool.sh" /dev/vdd
 }
 lane_b() {

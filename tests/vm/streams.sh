@@ -13,11 +13,11 @@ zfs create -o encryption=aes-256-gcm -o keyformat=passphrase -o keylocation="fil
 for ds in $POOL/splain $POOL/senc/vol; do zfs create -V 16M -o volmode=dev "$ds"; done
 plain=$(qzfs device $POOL/splain | cut -d' ' -f2); enc=$(qzfs device $POOL/senc/vol | cut -d' ' -f2)
 for d in "$plain" "$enc"; do
-    dd if=/dev/urandom of="$d" bs=1M count=4 conv=fsync status=none
-    yes backup | head -c 2000000 | dd of="$d" bs=1M seek=6 conv=fsync status=none
+    devdd if=/dev/urandom of="$d" bs=1M count=4 conv=fsync
+    yes backup | head -c 2000000 | devdd of="$d" bs=1M seek=6 conv=fsync
 done
 zfs snapshot $POOL/splain@one $POOL/senc/vol@one
-dd if=/dev/urandom of="$enc" bs=64k count=3 seek=40 conv=fsync status=none
+devdd if=/dev/urandom of="$enc" bs=64k count=3 seek=40 conv=fsync
 zfs snapshot $POOL/senc/vol@two
 guid() { zfs get -H -p -o value guid "$1"; }
 g1=$(guid $POOL/senc/vol@one); g2=$(guid $POOL/senc/vol@two); gp=$(guid $POOL/splain@one)

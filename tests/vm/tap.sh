@@ -2,7 +2,29 @@
 n=0
 # each script its own file for the last command's stderr: the VM runs two lanes of scripts at once
 TAP_ERR=$(mktemp /tmp/tap-err.XXXXXX)
-trap 'rm -f "$TAP_ERR"' EXIT
+trap 'rm -f "$TAP_ERR" "$TAP_ERR.dev"' EXIT
+# A zvol's open fails with ERESTARTSYS ("Unknown error 512") when ZFS waited about a second for a
+# contended pool lock (OpenZFS 2.1 on Linux 5.13+; the emulated VM is slow enough to hit it). qzfs
+# retries such opens itself; the tests' own reads and writes of devices do it with these two.
+retry_open() { # COMMAND...: run it again (up to 30 times) while it fails only for that reason
+    local i rc
+    for i in $(seq 30); do
+        "$@" 2>"$TAP_ERR.dev" && return 0
+        rc=$?
+        grep -q 'Unknown error 512' "$TAP_ERR.dev" || { cat "$TAP_ERR.dev" >&2; return $rc; }
+        sleep 0.3
+    done
+    cat "$TAP_ERR.dev" >&2
+    return $rc
+}
+devread() { # DEVICE [BYTES]: its bytes (the first BYTES) on stdout
+    if [ $# -gt 1 ]; then retry_open head -c "$2" "$1"; else retry_open cat "$1"; fi
+}
+devdd() { retry_open dd status=none "$@"; } # dd ARGS..., of a device
+# The device qzfs gives: udev's link, or the kernel's node when the link is slow to come (udev
+# in the emulated VM, behind on another lane's volumes, has taken more than the 10 s qzfs waits).
+dev() { qzfs volume device "$1" | cut -d' ' -f2; } # of a Qubes volume
+zvoldev() { qzfs device "$1" | cut -d' ' -f2; }    # of a plain zvol
 check() { # check "description" expected-exit command...
     local what=$1 want=$2; shift 2
     n=$((n + 1))
