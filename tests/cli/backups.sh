@@ -78,7 +78,7 @@ hostile() { # hostile "what" : restore the whole chain, expect a refusal and not
     check "$1: nothing left" 3 qzfs list $Z/bad
 }
 cp "$S/$c1" "$W/keep"
-printf '\x55' | dd of="$S/$c1" bs=1 seek=100 conv=notrunc status=none
+flip_byte "$S/$c1" 100
 hostile "a chunk altered"
 check "... and verify says so" 1 qzfs backup verify $T "${ids[0]}"
 check "... verify --all too" 1 qzfs backup verify $T --all
@@ -117,7 +117,7 @@ check "... and changes nothing" 0 test "$(sum $V)" = "$before"
 check "... nor leaves anything" 0 test -z "$(qzfs list $R | grep restore-)"
 check "restore --over needs the volume's revisions-to-keep" 2 qzfs backup restore $T --over $V "${ids[0]}"
 cp "$W/store/${ids[0]}.c00000001" "$W/keep"
-printf '\x55' | dd of="$W/store/${ids[0]}.c00000001" bs=1 seek=100 conv=notrunc status=none
+flip_byte "$W/store/${ids[0]}.c00000001" 100
 check "restore --over from an altered backup is refused" 1 qzfs backup restore $T --over $V --revisions-to-keep 2 "${ids[0]}"
 cp "$W/keep" "$W/store/${ids[0]}.c00000001"
 check "... the volume unchanged" 0 test "$(sum $V)" = "$before"

@@ -42,7 +42,7 @@ check "the sealed file does not hold the plaintext" 1 grep -q backupbackup "$T/p
 # one byte changed in the middle of the sealed file
 size=$(stat -c %s "$T/plain.sealed")
 cp "$T/plain.sealed" "$T/bad.sealed"
-printf '\x55' | dd of="$T/bad.sealed" bs=1 seek=$((size / 2)) conv=notrunc status=none
+flip_byte "$T/bad.sealed" $((size / 2))
 check "a tampered backup is refused" 1 bash -c "qzfs backup open --key-file '$T/key' <'$T/bad.sealed' | zfs receive $POOL/tampered 2>/dev/null; exit \${PIPESTATUS[0]}"
 check "... and nothing was received" 1 zfs list $POOL/tampered
 zfs destroy -r $POOL/restored; zfs destroy -r $POOL/splain; zfs destroy -r $POOL/senc

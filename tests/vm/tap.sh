@@ -21,6 +21,13 @@ devread() { # DEVICE [BYTES]: its bytes (the first BYTES) on stdout
     if [ $# -gt 1 ]; then retry_open head -c "$2" "$1"; else retry_open cat "$1"; fi
 }
 devdd() { retry_open dd status=none "$@"; } # dd ARGS..., of a device
+flip_byte() { # FILE OFFSET: inverts that byte's bits, so the file surely changes (setting a
+    # byte of ciphertext to a fixed value leaves it as it was once in 256 runs)
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    [ -n "$b" ] || { echo "flip_byte: $1 has no byte $2" >&2; return 1; }
+    printf "\\$(printf '%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
 # The device qzfs gives: udev's link, or the kernel's node when the link is slow to come (udev
 # in the emulated VM, behind on another lane's volumes, has taken more than the 10 s qzfs waits).
 dev() { qzfs volume device "$1" | cut -d' ' -f2; } # of a Qubes volume
