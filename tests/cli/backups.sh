@@ -15,8 +15,6 @@ W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
 T="--target dir:$W/store --state $W/state --key-file $W/key"
-sum() { devread "$(dev "$1")" | sha256sum | cut -d' ' -f1; }
-dsum() { devread "$(qzfs device "$1" | cut -d' ' -f2)" | sha256sum | cut -d' ' -f1; } # a plain dataset
 qzfs pool setup $R bq >/dev/null
 qzfs volume create $V --save-on-stop --size 16777216 --revisions-to-keep 1
 qzfs backup keygen "$W/key" >/dev/null
@@ -28,7 +26,7 @@ for i in 0 1 2 3; do
         yes backupbackup | head -c 1000000 | devdd of="$d" bs=1M seek=5 conv=notrunc,fsync
     head -c 65536 /dev/urandom | devdd of="$d" bs=64k seek=$((i * 7 + 100)) conv=notrunc,fsync
     qzfs volume stop $V --save-on-stop >/dev/null
-    sums[$i]=$(sum $V)
+    sums[$i]=$(volsum $V)
     check "backup $i of the volume" 0 qzfs backup create $T --chunk-size 65536 --threads $((i % 2 + 1)) $V
     ids[$i]=$(printf '%s' "$out" | cut -d' ' -f1)
 done
@@ -46,9 +44,9 @@ check "a running volume's backup is its committed state (unchanged)" 0 qzfs back
 qzfs volume stop $V --save-on-stop >/dev/null
 check "every backup verifies" 0 qzfs backup verify $T "${ids[@]}"
 check "the chain restores" 0 qzfs backup restore $T --to $Z/r1 "${ids[@]}"
-check "... with the last backup's bytes" 0 test "$(dsum $Z/r1)" = "${sums[3]}"
+check "... with the last backup's bytes" 0 test "$(zvolsum $Z/r1)" = "${sums[3]}"
 check "a shorter chain restores an older state" 0 qzfs backup restore $T --to $Z/r2 "${ids[0]}" "${ids[1]}"
-check "... with that state's bytes" 0 test "$(dsum $Z/r2)" = "${sums[1]}"
+check "... with that state's bytes" 0 test "$(zvolsum $Z/r2)" = "${sums[1]}"
 check "an incremental alone is refused" 1 qzfs backup restore $T --to $Z/r3 "${ids[2]}"
 check "a restore over an existing dataset is refused" 4 qzfs backup restore $T --to $Z/r1 "${ids[0]}"
 
@@ -58,11 +56,11 @@ check "the target's backups, opened with the key" 0 qzfs backup list $K1
 check "... four whole ones of the volume, by name" 0 test "$(printf '%s\n' "$out" | grep " $V " | grep -vc unfinished)" = 4
 check "restore --backup: the chain found on the target" 0 qzfs backup restore $K1 --to $Z/rb2 --backup "${ids[2]}"
 want_out "... three backups, full first" "restoring 3 backup(s): ${ids[0]} ${ids[1]} ${ids[2]}"
-check "... with that state's bytes" 0 test "$(dsum $Z/rb2)" = "${sums[2]}"
+check "... with that state's bytes" 0 test "$(zvolsum $Z/rb2)" = "${sums[2]}"
 mv "$W/store/${ids[3]}.e" "$W/trailer"
 check "a withheld trailer: that backup looks unfinished" 0 sh -c "qzfs backup list $K1 | grep '${ids[3]}' | grep -q unfinished"
 check "restore --volume takes the newest backup that restores whole" 0 qzfs backup restore $K1 --to $Z/rv --volume $V
-check "... the one before it" 0 test "$(dsum $Z/rv)" = "${sums[2]}"
+check "... the one before it" 0 test "$(zvolsum $Z/rv)" = "${sums[2]}"
 mv "$W/trailer" "$W/store/${ids[3]}.e"
 qzfs backup keygen "$W/key2" >/dev/null
 check "with another key, no header opens" 0 qzfs backup list --target dir:$W/store --key-file "$W/key2"
@@ -103,24 +101,24 @@ check "... the four backups" 0 test "$(printf '%s\n' "$out" | grep -c ': whole, 
 # restored as a pool volume, then put in the VM's place: its state before stays a revision
 check "a chain restored as a pool volume" 0 qzfs backup restore $T --to $R/restored/private "${ids[0]}" "${ids[1]}"
 check "... put in the VM's place" 0 qzfs volume import-volume $V $R/restored/private --save-on-stop --revisions-to-keep 2
-check "... with the restored bytes" 0 test "$(sum $V)" = "${sums[1]}"
+check "... with the restored bytes" 0 test "$(volsum $V)" = "${sums[1]}"
 check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume info $V --save-on-stop --revisions-to-keep 2 | grep -q 'revision r'"
-before=$(sum $V)
+before=$(volsum $V)
 check "restore --over: a backup put in the VM's place in one step" 0 qzfs backup restore $T --over $V --revisions-to-keep 2 "${ids[0]}"
-check "... with its bytes" 0 test "$(sum $V)" = "${sums[0]}"
+check "... with its bytes" 0 test "$(volsum $V)" = "${sums[0]}"
 check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume revert $V --save-on-stop --revisions-to-keep 2 >/dev/null && test \"\$(sha256sum <\$(qzfs volume device $V | cut -d' ' -f2) | cut -d' ' -f1)\" = $before"
 check "... nothing of it left beside the VMs" 0 test -z "$(qzfs list $R | grep restore-)"
 qzfs volume start $V --save-on-stop >/dev/null
 check "restore --over a running volume is refused" 1 qzfs backup restore $T --over $V --revisions-to-keep 2 "${ids[0]}"
 qzfs volume stop $V --save-on-stop >/dev/null
-check "... and changes nothing" 0 test "$(sum $V)" = "$before"
+check "... and changes nothing" 0 test "$(volsum $V)" = "$before"
 check "... nor leaves anything" 0 test -z "$(qzfs list $R | grep restore-)"
 check "restore --over needs the volume's revisions-to-keep" 2 qzfs backup restore $T --over $V "${ids[0]}"
 cp "$W/store/${ids[0]}.c00000001" "$W/keep"
 flip_byte "$W/store/${ids[0]}.c00000001" 100
 check "restore --over from an altered backup is refused" 1 qzfs backup restore $T --over $V --revisions-to-keep 2 "${ids[0]}"
 cp "$W/keep" "$W/store/${ids[0]}.c00000001"
-check "... the volume unchanged" 0 test "$(sum $V)" = "$before"
+check "... the volume unchanged" 0 test "$(volsum $V)" = "$before"
 check "... and nothing left beside the VMs" 0 test -z "$(qzfs list $R | grep restore-)"
 
 # restore --over stopped at each of its crash points in turn (power lost there): recovered (as the
@@ -134,12 +132,12 @@ for i in 0 1; do
     qzfs volume start $C --save-on-stop >/dev/null
     head -c 65536 /dev/urandom | devdd of="$(dev $C)" bs=64k seek=$i conv=notrunc,fsync
     qzfs volume stop $C --save-on-stop >/dev/null
-    csums+=("$(sum $C)")
+    csums+=("$(volsum $C)")
     cids+=("$(qzfs backup create $T $C | cut -d' ' -f1)")
 done
 # (on real ZFS in the emulated VM, every third point: 1 and 4, the point between the swap's renames)
 step=1; [ -n "${QZFS_BACKEND:-}" ] || step=3
-crashes=0; stopped=""; mixed=""; retried=""; prev=$(sum $C)
+crashes=0; stopped=""; mixed=""; retried=""; prev=$(volsum $C)
 for n in $(seq 1 $step 40); do
     if [ $((n % 2)) = 1 ]; then chain=("${cids[0]}"); want=${csums[0]}; else chain=("${cids[@]}"); want=${csums[1]}; fi
     env QZFS_CRASH_AT=$n qzfs backup restore $T --over $C --revisions-to-keep 2 "${chain[@]}" >/dev/null 2>&1
@@ -147,11 +145,11 @@ for n in $(seq 1 $step 40); do
     [ $rc = 86 ] || break
     crashes=$((crashes + 1)); stopped+=" $n"
     if [ $((n % 2)) = 1 ]; then
-        now=$(qzfs volume recover $C >/dev/null 2>&1 && sum $C)
+        now=$(qzfs volume recover $C >/dev/null 2>&1 && volsum $C)
         [ "$now" = "$prev" ] || [ "$now" = "$want" ] || mixed+=" $n"
     fi
     qzfs backup restore $T --over $C --revisions-to-keep 2 "${chain[@]}" >/dev/null 2>&1 &&
-        [ "$(sum $C)" = "$want" ] || retried+=" $n"
+        [ "$(volsum $C)" = "$want" ] || retried+=" $n"
     prev=$want
 done
 check "restore --over stopped at its crash points$stopped, then finishing by itself (exit $rc)" 0 test $crashes -ge 2 -a $rc = 0
@@ -186,7 +184,7 @@ check "re-sent per interruption: $resent bytes, not more than a chunk" 0 test $r
 rid=$(qzfs backup list --state "$W/st2" | cut -d' ' -f1)
 check "the resumed backup verifies" 0 qzfs backup verify --target dir:$W/s2 --state "$W/st2" --key-file "$W/key" $rid
 check "... and restores the volume's bytes" 0 qzfs backup restore --target dir:$W/s2 --key-file "$W/key" --to $Z/rres $rid
-check "... the same" 0 test "$(dsum $Z/rres)" = "$(sum $V2)"
+check "... the same" 0 test "$(zvolsum $Z/rres)" = "$(volsum $V2)"
 
 # an unfinished backup whose stream, made again, is not what was stored (simulated: the chain
 # of prints in dom0's progress altered) is begun anew, never continued
@@ -237,27 +235,27 @@ eid=$(printf '%s' "$out" | cut -d' ' -f1)
 check "... raw" 0 sh -c "qzfs backup list --state '$W/state' | grep '$eid' | grep -q raw"
 check "... and it restores" 0 qzfs backup restore $T --to $Z/renc "$eid"
 qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
-esum=$(sum $EV)
+esum=$(volsum $EV)
 qzfs volume start $EV --save-on-stop >/dev/null
 head -c 65536 /dev/urandom | devdd of="$(dev $EV)" bs=64k conv=notrunc,fsync
 qzfs volume stop $EV --save-on-stop >/dev/null
 check "... over the volume, with its pool's passphrase" 0 qzfs backup restore $T --over $EV --revisions-to-keep 1 --pool-passphrase-fd 3 "$eid" 3<"$W/pass"
 qzfs key unload $E >/dev/null
 qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
-check "... its bytes, opened by the pool's key alone" 0 test "$(sum $EV)" = "$esum"
+check "... its bytes, opened by the pool's key alone" 0 test "$(volsum $EV)" = "$esum"
 qzfs key unload $E >/dev/null
 
 # a passphrase alone: a fresh dom0 has no key file and no records
 P="--target dir:$W/pstore --state $W/pstate --passphrase-fd 3 --argon2-ops 1 --argon2-mib 8"
 mkdir -p "$W/pstore"
-now=$(sum $V) # the running VM's writes were committed when it stopped
+now=$(volsum $V) # the running VM's writes were committed when it stopped
 check "a backup with a passphrase" 0 qzfs backup create $P $V 3<"$W/pass"
 pid=$(printf '%s' "$out" | cut -d' ' -f1)
 rm -rf "$W/pstate"
 check "the passphrase alone restores it" 0 qzfs backup restore --target dir:$W/pstore --passphrase-fd 3 --to $Z/rp "$pid" 3<"$W/pass"
-check "... with the same bytes" 0 test "$(dsum $Z/rp)" = "$now"
+check "... with the same bytes" 0 test "$(zvolsum $Z/rp)" = "$now"
 check "... and finds it by the volume's name" 0 qzfs backup restore --target dir:$W/pstore --passphrase-fd 3 --to $Z/rpv --volume $V 3<"$W/pass"
-check "... the same bytes" 0 test "$(dsum $Z/rpv)" = "$now"
+check "... the same bytes" 0 test "$(zvolsum $Z/rpv)" = "$now"
 echo "a wrong passphrase" >"$W/wrong"
 check "a wrong passphrase opens nothing" 1 qzfs backup restore --target dir:$W/pstore --passphrase-fd 3 --to $Z/rw "$pid" 3<"$W/wrong"
 # retention: a new chain begun with --full; prune lets the old chain go, never what a kept backup
@@ -277,7 +275,7 @@ check "... drops the old chain from the target" 0 test -z "$(ls "$S" | grep -e "
 check "... and from dom0's records, keeping other volumes'" 0 test "$(qzfs backup list --state "$W/state" | grep -c -e " $V " -e "$eid")" = 2
 check "the kept backup verifies" 0 qzfs backup verify $T "$fid"
 check "... and restores the volume's bytes" 0 qzfs backup restore $T --to $Z/rpr "$fid"
-check "... the same" 0 test "$(dsum $Z/rpr)" = "$(sum $V)"
+check "... the same" 0 test "$(zvolsum $Z/rpr)" = "$(volsum $V)"
 qzfs volume start $V --save-on-stop >/dev/null
 head -c 65536 /dev/urandom | devdd of="$(dev $V)" bs=64k seek=50 conv=notrunc,fsync
 qzfs volume stop $V --save-on-stop >/dev/null
@@ -296,7 +294,7 @@ qzfs volume stop $V --save-on-stop >/dev/null
 check "... an incremental after it" 0 qzfs backup create $T $V
 want_out "... (incremental)" " incremental, "
 check "... restores with its chain" 0 qzfs backup restore $T --to $Z/rlast --volume $V
-check "... the volume's bytes" 0 test "$(dsum $Z/rlast)" = "$(sum $V)"
+check "... the volume's bytes" 0 test "$(zvolsum $Z/rlast)" = "$(volsum $V)"
 
 # a VM's dataset names each of its volumes that has a committed state
 M=$R/multi
@@ -325,7 +323,7 @@ cp "$TAP_ERR" "$W/err"
 check "... is of its volumes in both pools: the new one" 0 test "$(printf '%s\n' "$out" | cut -d' ' -f2)" = "$Z/bq2/multi/private"
 check "... and the two backed up before, unchanged" 0 test "$(grep -o "^qzfs backup create: [^ ]* is unchanged" "$W/err" | cut -d' ' -f4 | tr '\n' ' ')" = "$M/private $M/root "
 check "... and the new one restores" 0 qzfs backup restore $T --to $Z/rmulti --volume $Z/bq2/multi/private
-check "... with its bytes" 0 test "$(dsum $Z/rmulti)" = "$(sum $Z/bq2/multi/private)"
+check "... with its bytes" 0 test "$(zvolsum $Z/rmulti)" = "$(volsum $Z/bq2/multi/private)"
 check "a name no VM of ours has is refused" 2 qzfs backup create $T nosuchvm
 cp "$TAP_ERR" "$W/err"
 check "... saying so" 0 grep -q "nosuchvm: no VM of this name" "$W/err"
@@ -350,6 +348,6 @@ want_out "... incremental from the new chain" "$MV incremental,"
 check "prune --keep-last 1 lets the old chain go" 0 qzfs backup prune $TS --keep-last 1 $MV
 check "... and keeps the new one's two backups" 0 test "$(qzfs backup list --state "$W/state" | grep -c " $MV ")" = 2
 check "... which restore" 0 qzfs backup restore $T --to $Z/rmulti2 --volume $MV
-check "... with the bytes written last" 0 test "$(dsum $Z/rmulti2)" = "$(sum $MV)"
+check "... with the bytes written last" 0 test "$(zvolsum $Z/rmulti2)" = "$(volsum $MV)"
 
 rm -rf "$W"

@@ -52,7 +52,6 @@ EOF
 chmod +x "$W"/*.sh
 T="--target exec:$W/store.sh --state $W/state"
 guid() { qzfs --json list "${1%@*}" | grep -o "\"name\":\"$1\"[^}]*\"guid\":\"[0-9]*\"" | grep -o '[0-9]*"$' | tr -d '"'; }
-sum() { devread "$(dev "$1")" | sha256sum | cut -d' ' -f1; }
 
 echo "correct horse battery" >"$W/pass"
 E=$Z/encryption/zb; EV=$E/work/private
@@ -63,7 +62,7 @@ write() { # write BYTES: random data at the start of the volume, committed
     qzfs volume start $EV --save-on-stop >/dev/null
     head -c "$1" /dev/urandom | devdd of="$(dev $EV)" bs=64k conv=notrunc,fsync
     qzfs volume stop $EV --save-on-stop >/dev/null
-    sums+=("$(sum $EV)")
+    sums+=("$(volsum $EV)")
     qzfs key unload $E >/dev/null
 }
 sums=()
@@ -105,7 +104,7 @@ check "the newest chain restores" 0 qzfs backup zfs restore $T --to $Z/encryptio
 check "... as the snapshots dom0 sent (guids)" 0 test "$(guid $Z/encryption/r1@r2)" = "$(qzfs --json backup zfs list --state $W/state | grep -o '"toguid":[0-9]*' | tail -1 | cut -d: -f2)"
 check "... and the full one before it" 0 test "$(guid $Z/encryption/r1@r1)" = "$(qzfs --json backup zfs list --state $W/state | grep -o '"toguid":[0-9]*' | head -1 | cut -d: -f2)"
 check "the passphrase opens what was restored" 0 qzfs key load $Z/encryption/r1 --passphrase-fd 3 3<"$W/pass"
-check "... the newest state's bytes" 0 test "$(devread "$(qzfs device $Z/encryption/r1 | cut -d' ' -f2)" | sha256sum | cut -d' ' -f1)" = "${sums[1]}"
+check "... the newest state's bytes" 0 test "$(zvolsum $Z/encryption/r1)" = "${sums[1]}"
 check "restore --backup of the full one" 0 qzfs backup zfs restore $T --to $Z/encryption/r0 --backup "${ids[0]}"
 check "... its snapshot" 0 test "$(guid $Z/encryption/r0@r1)" = "$(guid $Z/encryption/r1@r1)"
 check "a restore over an existing dataset is refused" 4 qzfs backup zfs restore $T --to $Z/encryption/r1 --volume $EV
@@ -131,20 +130,20 @@ check "... verify says so" 1 qzfs backup zfs verify --target "exec:$W/store.sh" 
 
 # restore --over: a backup put in the volume's place, its key made the pool's
 qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
-before=$(sum $EV)
+before=$(volsum $EV)
 over="qzfs backup zfs restore $T --over $EV --revisions-to-keep 2 --backup ${ids[0]}"
 check "restore --over an encrypted volume asks for its pool's passphrase" 2 $over
 echo "not the passphrase" >"$W/wrong"
 check "... a wrong one: refused" 1 $over --pool-passphrase-fd 3 3<"$W/wrong"
 cp "$TAP_ERR" "$W/err"
 check "... saying so" 0 grep -q "does not open the backup's key" "$W/err"
-check "... the volume unchanged" 0 test "$(sum $EV)" = "$before"
+check "... the volume unchanged" 0 test "$(volsum $EV)" = "$before"
 check "... nothing left beside the VMs" 0 test -z "$(qzfs list $E | grep restore-)"
 check "with the passphrase: the full backup put in the volume's place" 0 $over --pool-passphrase-fd 3 3<"$W/pass"
-check "... its bytes" 0 test "$(sum $EV)" = "${sums[0]}"
+check "... its bytes" 0 test "$(volsum $EV)" = "${sums[0]}"
 qzfs key unload $E >/dev/null
 qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
-check "... opened by the pool's key alone (unloaded and loaded again)" 0 test "$(sum $EV)" = "${sums[0]}"
+check "... opened by the pool's key alone (unloaded and loaded again)" 0 test "$(volsum $EV)" = "${sums[0]}"
 check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume revert $EV --save-on-stop --revisions-to-keep 2 >/dev/null && test \"\$(sha256sum <\$(qzfs volume device $EV | cut -d' ' -f2) | cut -d' ' -f1)\" = $before"
 qzfs key unload $E >/dev/null
 
@@ -160,7 +159,7 @@ check "the kept backup verifies" 0 qzfs backup zfs verify $T --all
 restores_newest() { # DATASET SUM: the newest chain restores into DATASET with the bytes SUM
     check "... restores" 0 qzfs backup zfs restore $T --to "$1" --volume $EV
     qzfs key load "$1" --passphrase-fd 3 3<"$W/pass" >/dev/null
-    check "... with the bytes written last" 0 test "$(devread "$(qzfs device "$1" | cut -d' ' -f2)" | sha256sum | cut -d' ' -f1)" = "$2"
+    check "... with the bytes written last" 0 test "$(zvolsum "$1")" = "$2"
 }
 
 # an incremental cut short: ZFS keeps it aside in the qube, and the next backup resumes it

@@ -6,7 +6,7 @@ POOL=${1:?pool}
 . "$(dirname "$0")/tap.sh"
 echo "1..14"
 zfs create -V 32M -o volmode=dev $POOL/bsrc
-dev=$(qzfs device $POOL/bsrc | cut -d' ' -f2)
+dev=$(zvoldev $POOL/bsrc)
 check "16 MiB written to the volume ($dev)" 0 devdd if=/dev/urandom of="$dev" bs=1M count=16 conv=fsync
 zfs snapshot $POOL/bsrc@one
 # a transfer cut short: only the first part of the stream arrives (from a file: a send into a
@@ -34,7 +34,7 @@ zfs snapshot $POOL/benc/v@one
 check "a token of another snapshot is refused" 1 sh -c "qzfs backup send $POOL/benc/v@one --token '$tok' >/dev/null"
 # the forgery that matters: a token real ZFS made for this very snapshot, from a plaintext
 # (non-raw) send of it with the key loaded; a receiver offering it wants the data decrypted
-edev=$(qzfs device $POOL/benc/v | cut -d' ' -f2)
+edev=$(zvoldev $POOL/benc/v)
 devdd if=/dev/urandom of="$edev" bs=1M count=4 conv=fsync
 zfs snapshot $POOL/benc/v@two
 zfs send $POOL/benc/v@two | head -c 1000000 | zfs receive -s $POOL/bclear 2>/dev/null

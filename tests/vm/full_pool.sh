@@ -14,12 +14,12 @@ SAVE="--save-on-stop --size 1G"
 APP="--snap-on-start --source $R/tpl/root"
 check "a pool on a small zpool" 0 qzfs pool setup $R full --block-devices $DISK
 check "a template root" 0 sh -c "qzfs volume create $R/tpl/root $SAVE && qzfs volume start $R/tpl/root $SAVE"
-dev=$(qzfs --json volume device $R/tpl/root | sed 's/.*"path":"\([^"]*\)".*/\1/')
+dev=$(dev $R/tpl/root)
 devdd if=/dev/urandom of="$dev" bs=1M count=8 conv=fsync
 check "committed" 0 qzfs volume stop $R/tpl/root $SAVE
-sum0=$(devread "$(qzfs volume device $R/tpl/root | cut -d' ' -f2)" 8M | sha256sum)
+sum0=$(devread "$(dev $R/tpl/root)" 8M | sha256sum)
 check "a private volume" 0 sh -c "qzfs volume create $R/work/private $SAVE && qzfs volume start $R/work/private $SAVE"
-dev=$(qzfs --json volume device $R/work/private | sed 's/.*"path":"\([^"]*\)".*/\1/')
+dev=$(dev $R/work/private)
 check "the VM fills the zpool (its writes fail)" 1 devdd if=/dev/urandom of="$dev" bs=1M conv=fsync
 full_ok() { # runs a qzfs command: exit 0, or exit 8 saying the pool is full
     "$@" 2>/tmp/full.err; rc=$?
@@ -31,5 +31,5 @@ check "stop (commit) on a full pool: done, or a clear error" 0 full_ok qzfs volu
 check "an AppVM start on a full pool: done, or a clear error" 0 full_ok qzfs volume start $R/app/root $APP
 check "a new volume on a full pool: done, or a clear error" 0 full_ok qzfs volume create $R/new/private $SAVE
 check "nothing half-made: no transient datasets" 1 sh -c "zfs list -H -o name -r -t all $R | grep -E ':(prep|new|import|export)'"
-check "the template's committed data survived" 0 test "$(devread "$(qzfs volume device $R/tpl/root | cut -d' ' -f2)" 8M | sha256sum)" = "$sum0"
+check "the template's committed data survived" 0 test "$(devread "$(dev $R/tpl/root)" 8M | sha256sum)" = "$sum0"
 zpool destroy qzf

@@ -18,7 +18,7 @@ check "qzfs unloads its key" 0 qzfs key unload $POOL/encryption/q
 check "zfs loads a key qzfs made" 0 sh -c "echo $P | zfs load-key $POOL/encryption/q"
 V=$POOL/encryption/q/vm/private
 qzfs volume create $V --save-on-stop --size 16M >/dev/null
-dev=$(qzfs volume device $V | cut -d' ' -f2)
+dev=$(dev $V)
 exec 9<"$dev"
 check "unload refused while a zvol is open: exit 5" 5 qzfs key unload $POOL/encryption/q
 exec 9<&-

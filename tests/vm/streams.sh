@@ -11,7 +11,7 @@ echo "correct horse battery" >"$T/pass"
 zfs create -o encryption=aes-256-gcm -o keyformat=passphrase -o keylocation="file://$T/pass" \
     $POOL/senc
 for ds in $POOL/splain $POOL/senc/vol; do zfs create -V 16M -o volmode=dev "$ds"; done
-plain=$(qzfs device $POOL/splain | cut -d' ' -f2); enc=$(qzfs device $POOL/senc/vol | cut -d' ' -f2)
+plain=$(zvoldev $POOL/splain); enc=$(zvoldev $POOL/senc/vol)
 for d in "$plain" "$enc"; do
     devdd if=/dev/urandom of="$d" bs=1M count=4 conv=fsync
     yes backup | head -c 2000000 | devdd of="$d" bs=1M seek=6 conv=fsync

@@ -32,6 +32,8 @@ flip_byte() { # FILE OFFSET: inverts that byte's bits, so the file surely change
 # in the emulated VM, behind on another lane's volumes, has taken more than the 10 s qzfs waits).
 dev() { qzfs volume device "$1" | cut -d' ' -f2; } # of a Qubes volume
 zvoldev() { qzfs device "$1" | cut -d' ' -f2; }    # of a plain zvol
+volsum() { devread "$(dev "$1")" | sha256sum | cut -d' ' -f1; }      # a Qubes volume's bytes' hash
+zvolsum() { devread "$(zvoldev "$1")" | sha256sum | cut -d' ' -f1; } # a plain zvol's
 check() { # check "description" expected-exit command...
     local what=$1 want=$2; shift 2
     n=$((n + 1))
