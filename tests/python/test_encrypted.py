@@ -10,7 +10,8 @@ import subprocess
 import qubes.storage
 from qubes_storage_zfs import encrypted, qzfs
 
-from zfs_harness import BACKEND, ZPOOL, PoolTestCase, appvm_config, read, template_config, write
+from zfs_harness import (BACKEND, ZPOOL, PoolTestCase, appvm_config, open_device, read,
+                         template_config, write)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 A, B = b"A" * 4096, b"B" * 4096
@@ -185,7 +186,7 @@ class Encrypted(EncryptedTestCase):
         write(tpl.volumes["private"], A)
         await tpl.storage.stop()
         path = await tpl.volumes["private"].export()  # e.g. a backup reading it
-        with open(path, "rb") as held:
+        with open_device(path) as held:
             await self.after_timeout()
             self.assertTrue(await self.key_loaded())  # an export is under way
             self.assertEqual(held.read(4096), A)

@@ -7,8 +7,8 @@ import os
 
 import qubes.storage
 
-from zfs_harness import (MiB, PoolTestCase, appvm_config, digest, dispvm_config, read,
-                         template_config, write)
+from zfs_harness import (MiB, PoolTestCase, appvm_config, digest, dispvm_config, open_device,
+                         read, template_config, write)
 
 A, B, C = b"A" * 4096, b"B" * 4096, b"C" * 4096
 
@@ -104,7 +104,7 @@ class Data(PoolTestCase):
         data = os.urandom(3 * MiB)
         path = await private.import_data(32 * MiB)
         self.assertEqual(read(path, 4096), b"\0" * 4096)  # a fresh target reads as zeros
-        with open(path, "r+b") as f:
+        with open_device(path, "r+b") as f:
             f.write(data)
         await private.import_data_end(True)
         exported = await private.export()
@@ -114,7 +114,7 @@ class Data(PoolTestCase):
             await private.export_end(exported)
         # a failed import changes nothing
         path = await private.import_data(32 * MiB)
-        with open(path, "r+b") as f:
+        with open_device(path, "r+b") as f:
             f.write(b"junk" * 1024)
         await private.import_data_end(False)
         self.assertEqual(await self.committed(private, 3 * MiB), data)
@@ -302,7 +302,7 @@ def digest_bytes(data):
 
 
 def blockdev_size(path):
-    with open(path, "rb") as dev:
+    with open_device(path) as dev:
         return dev.seek(0, os.SEEK_END)
 
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 import qubes.storage
@@ -71,9 +72,24 @@ def dispvm_config(pool, volatile=16 * MiB):
     }
 
 
+ERESTARTSYS = 512  # OpenZFS 2.1's zvol_open gives it when the pool lock is busy; it passes
+
+
+def open_device(path, mode="rb", timeout=30.0):
+    """open(path, mode), again while OpenZFS 2.1 leaks ERESTARTSYS from a zvol's open."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return open(path, mode)
+        except OSError as e:
+            if e.errno != ERESTARTSYS or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
 def write(volume, data, offset=0):
     """Writes into the volume's block device, as the VM would."""
-    with open(volume.block_device().path, "r+b") as dev:
+    with open_device(volume.block_device().path, "r+b") as dev:
         dev.seek(offset)
         dev.write(data)
         dev.flush()
@@ -82,7 +98,7 @@ def write(volume, data, offset=0):
 
 def read(volume_or_path, size, offset=0):
     path = volume_or_path if isinstance(volume_or_path, str) else volume_or_path.block_device().path
-    with open(path, "rb") as dev:
+    with open_device(path) as dev:
         dev.seek(offset)
         return dev.read(size)
 
@@ -90,7 +106,7 @@ def read(volume_or_path, size, offset=0):
 def digest(path, size):
     """sha256 of the first size bytes at path."""
     h = hashlib.sha256()
-    with open(path, "rb") as dev:
+    with open_device(path) as dev:
         left = size
         while left > 0:
             chunk = dev.read(min(left, MiB))
