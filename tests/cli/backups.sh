@@ -106,7 +106,7 @@ check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume info $
 before=$(volsum $V)
 check "restore --over: a backup put in the VM's place in one step" 0 qzfs backup restore $T --over $V --revisions-to-keep 2 "${ids[0]}"
 check "... with its bytes" 0 test "$(volsum $V)" = "${sums[0]}"
-check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume revert $V --save-on-stop --revisions-to-keep 2 >/dev/null && test \"\$(sha256sum <\$(qzfs volume device $V | cut -d' ' -f2) | cut -d' ' -f1)\" = $before"
+check "... the state it replaced kept as a revision" 0 test "$(qzfs volume revert $V --save-on-stop --revisions-to-keep 2 >/dev/null && volsum $V)" = "$before"
 check "... nothing of it left beside the VMs" 0 test -z "$(qzfs list $R | grep restore-)"
 qzfs volume start $V --save-on-stop >/dev/null
 check "restore --over a running volume is refused" 1 qzfs backup restore $T --over $V --revisions-to-keep 2 "${ids[0]}"

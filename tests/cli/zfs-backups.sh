@@ -144,7 +144,7 @@ check "... its bytes" 0 test "$(volsum $EV)" = "${sums[0]}"
 qzfs key unload $E >/dev/null
 qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
 check "... opened by the pool's key alone (unloaded and loaded again)" 0 test "$(volsum $EV)" = "${sums[0]}"
-check "... the state it replaced kept as a revision" 0 sh -c "qzfs volume revert $EV --save-on-stop --revisions-to-keep 2 >/dev/null && test \"\$(sha256sum <\$(qzfs volume device $EV | cut -d' ' -f2) | cut -d' ' -f1)\" = $before"
+check "... the state it replaced kept as a revision" 0 test "$(qzfs volume revert $EV --save-on-stop --revisions-to-keep 2 >/dev/null && volsum $EV)" = "$before"
 qzfs key unload $E >/dev/null
 
 # retention: a new chain begun with --full; prune lets the old one go, on the qube too
