@@ -271,10 +271,10 @@ int qz_backup_plan(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol,
 	    last_backup(be, o->state_dir, vol, last, &rec->seq) && !o->full &&
 	    !(o->full_every != 0 && chain_began_before(o->state_dir, last, o->full_every));
 	err = qz_transfer_record(be, rec->snapshot, *incremental ? last->bookmark : NULL, tr);
-	if (err == 0 && *incremental && tr->fromguid != last->toguid)
+	if (err == 0 && *incremental && tr->fromguid != last->toguid) {
 		*incremental = false; /* a bookmark of that name, not of that snapshot */
-	if (err == 0 && !*incremental)
 		err = qz_transfer_record(be, rec->snapshot, NULL, tr);
+	}
 	if (err != 0)
 		return qz_why(why, whylen, err, "%s: %s", rec->snapshot, qz_strerror(err));
 	if (*incremental && tr->toguid == last->toguid)
