@@ -416,6 +416,15 @@ static char *format_value(nvlist_t *props, const char *prop)
 	}
 }
 
+/* Whether a channel program reads prop as zfs does. The encryption properties it does not (seen
+ * on OpenZFS 2.1.11: encryption off and pbkdf2 0 on encrypted datasets, no encryptionroot,
+ * keystatus none where zfs says -). */
+static bool program_reads(const char *prop)
+{
+	return strcmp(prop, "encryption") != 0 && strncmp(prop, "key", 3) != 0 &&
+	       strncmp(prop, "pbkdf2", 6) != 0 && strcmp(prop, "encryptionroot") != 0;
+}
+
 /* Lists through list_program; ENOTSUP when it cannot (the caller then runs zfs list). */
 static int list_by_program(const char *root, int depth, unsigned types, const char *const *props,
 			   size_t nprops, qz_list_t *out)
@@ -423,6 +432,9 @@ static int list_by_program(const char *root, int depth, unsigned types, const ch
 	static const char *const tnames[] = {"filesystem", "volume", "snapshot"};
 	if (types & QZ_BOOKMARK)
 		return ENOTSUP;
+	for (size_t i = 0; i < nprops; i++)
+		if (!program_reads(props[i]))
+			return ENOTSUP;
 	char pool[QZ_NAME_MAX];
 	snprintf(pool, sizeof(pool), "%.*s", (int)qz_name_pool_len(root), root);
 	nvlist_t *args = fnvlist_alloc(), *pnv = fnvlist_alloc(), *tnv = fnvlist_alloc();

@@ -27,6 +27,39 @@ static void encryption_root_and_children(void **s)
 	assert_string_equal(prop(N("plain"), "encryption"), "off");
 }
 
+/* A listing's encryption properties are get_prop's, at every depth: on OpenZFS 2.1 a channel
+ * program reads encryption as off, pbkdf2 as 0, no encryptionroot and keystatus none. */
+static void listings_report_encryption_as_get_prop_does(void **s)
+{
+	(void)s;
+	mkenc(N("e"), key_a);
+	mkvol(N("e/v"), MiB);
+	snap(N("e/v@s"));
+	mkvol(N("plain"), MiB);
+	static const char *const cols[] = {"encryption", "encryptionroot", "keystatus",
+					   "keyformat",	 "pbkdf2iters",	   "guid"};
+	const size_t ncols = sizeof(cols) / sizeof(cols[0]);
+	for (int depth = 0; depth <= 2; depth++) {
+		qz_list_t l;
+		assert_int_equal(be->ops->list(be, N("e"), depth,
+					       QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT, cols, ncols,
+					       &l),
+				 0);
+		assert_int_equal(l.nrows, (size_t)(depth + 1));
+		for (size_t r = 0; r < l.nrows; r++)
+			for (size_t c = 0; c < ncols; c++)
+				assert_string_equal(qz_list_cell(&l, r, c + 1),
+						    prop(qz_list_cell(&l, r, 0), cols[c]));
+		qz_list_free(&l);
+	}
+	qz_list_t l;
+	assert_int_equal(be->ops->list(be, N("plain"), 0, QZ_VOLUME, cols, ncols, &l), 0);
+	assert_int_equal(l.nrows, 1);
+	for (size_t c = 0; c < ncols; c++)
+		assert_string_equal(qz_list_cell(&l, 0, c + 1), prop(N("plain"), cols[c]));
+	qz_list_free(&l);
+}
+
 static void encryption_needs_a_key(void **s)
 {
 	(void)s;
@@ -404,6 +437,7 @@ static void incremental_from_a_clones_origin_is_a_clone_stream(void **s)
 
 const struct CMUnitTest crypt_send_cases[] = {
     CASE(encryption_root_and_children),
+    CASE(listings_report_encryption_as_get_prop_does),
     CASE(encryption_needs_a_key),
     CASE(unload_and_load_key),
     CASE(key_state_errors),
