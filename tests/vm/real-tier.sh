@@ -6,8 +6,8 @@
 # The VM has two CPUs and a suite mostly runs one process at a time, so two lanes run side by
 # side (three were slower: the emulated CPUs were oversubscribed), each suite under names of its
 # own on the shared zpool. Lane b's output is shown as it comes, lane a's when both end. Disks:
-# vda the shared zpool, vdb cli_volume.sh's spare, vdc the engine's spare and vdd full_pool.sh's
-# small zpool (all lane a). The encrypted-pool driver tests run after both lanes, alone.
+# vda the shared zpool, vdb cli_volume.sh's spare, vdc the engine's spare (lane a) and vdd
+# full_pool.sh's small zpool (lane b). The encrypted-pool driver tests run after both lanes, alone.
 # The Python driver's tests drive the release qzfs
 # ($QZFS_RELEASE_BUILD, when given): the C suites and the command-line checks run the ASan build.
 set -u
@@ -41,12 +41,12 @@ lane_a() {
     timed cli_volume.sh bash "$HERE/cli_volume.sh" qzt
     timed zfs-backups.sh bash "$HERE/../cli/zfs-backups.sh" qzt
     timed scheduled.sh bash "$HERE/../cli/scheduled.sh" qzt
-    timed full_pool.sh bash "$HERE/full_pool.sh" /dev/vdd
 }
 lane_b() {
     suite conformance
     timed backup.sh bash "$HERE/backup.sh" qzt
     timed backups.sh bash "$HERE/../cli/backups.sh" qzt
+    timed full_pool.sh bash "$HERE/full_pool.sh" /dev/vdd
     driver_tests "test_[fp]*.py"
 }
 t0=$SECONDS
