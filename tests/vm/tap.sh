@@ -32,8 +32,15 @@ flip_byte() { # FILE OFFSET: inverts that byte's bits, so the file surely change
 # in the emulated VM, behind on another lane's volumes, has taken more than the 10 s qzfs waits).
 dev() { qzfs volume device "$1" | cut -d' ' -f2; } # of a Qubes volume
 zvoldev() { qzfs device "$1" | cut -d' ' -f2; }    # of a plain zvol
-volsum() { devread "$(dev "$1")" | sha256sum | cut -d' ' -f1; }      # a Qubes volume's bytes' hash
-zvolsum() { devread "$(zvoldev "$1")" | sha256sum | cut -d' ' -f1; } # a plain zvol's
+# DEVICE: its bytes' hash; for a read that fails, a word no other call prints (sha256sum of what
+# a failed read gave is the empty input's hash, so two failed reads would compare equal)
+devsum() {
+    local h
+    if h=$(set -o pipefail; devread "$1" | sha256sum); then echo "${h%% *}"; else
+        echo "unreadable:$1:$BASHPID:$RANDOM$RANDOM"; fi
+}
+volsum() { devsum "$(dev "$1")"; }      # a Qubes volume's bytes' hash
+zvolsum() { devsum "$(zvoldev "$1")"; } # a plain zvol's
 check() { # check "description" expected-exit command...
     local what=$1 want=$2; shift 2
     n=$((n + 1))
