@@ -149,6 +149,11 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 	return run_op(cli, argc, argv, qz_vol_verify);
 }
 
+static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
+{
+	return run_op(cli, argc, argv, qz_vol_prune);
+}
+
 static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
@@ -255,6 +260,8 @@ const qz_cmd_t qz_volume_cmds[] = {
     {"remove", cmd_remove, "VOL", "remove a volume and its revisions", NULL, QZ_CMD_LOCK},
     {"start", cmd_start, "VOL " VOLCFG_USAGE, "prepare a volume for its VM", NULL, QZ_CMD_LOCK},
     {"stop", cmd_stop, "VOL " VOLCFG_USAGE, "commit or discard after the VM", NULL, QZ_CMD_LOCK},
+    {"prune", cmd_prune, "VOL " VOLCFG_USAGE,
+     "drop revisions beyond --revisions-to-keep (all with -1)", NULL, QZ_CMD_LOCK},
     {"info", cmd_info, "VOL " VOLCFG_USAGE, "size, usage, dirty, outdated, revisions", NULL, 0},
     {"revert", cmd_revert, "VOL [REVISION]", "make a revision current; nothing is lost", NULL,
      QZ_CMD_LOCK},

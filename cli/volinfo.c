@@ -23,6 +23,10 @@ void qz_cli_volinfo(qz_cli_t *cli, const char *key, const char *vol, const qz_vo
 		qz_json_uint(&cli->out, "size", in->size);
 		qz_json_uint(&cli->out, "usage", in->usage);
 		qz_json_string(&cli->out, "current", in->current);
+		if (in->source[0] != '\0') {
+			qz_json_string(&cli->out, "source", in->source);
+			qz_json_string(&cli->out, "source_state", in->source_state);
+		}
 		if (in->device[0] != '\0')
 			qz_json_string(&cli->out, "device", in->device);
 		qz_json_object(&cli->out, "revisions");

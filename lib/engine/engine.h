@@ -18,6 +18,7 @@
 #define QZFS_ENGINE_H
 
 #include "backend.h"
+#include "zname.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -51,6 +52,9 @@ typedef struct qz_volinfo {
 	uint64_t size;	  /* volsize, or the configured size when it does not exist */
 	uint64_t usage;	  /* bytes referenced */
 	char current[32]; /* the committed state's revision id, or "" */
+	/* started from another volume's state: that volume's live dataset and the revision id */
+	char source[QZ_NAME_MAX];
+	char source_state[32];
 	char device[256]; /* the block device, when the caller asked for it (qz_vol_device) */
 	size_t nrevisions;
 	qz_revision_t revisions[QZ_MAX_REVISIONS]; /* oldest first */
@@ -75,6 +79,9 @@ void qz_unlock_volume(int fd);
 /* Makes root (and its parents) ready: mountpoint=none, volmode=dev, marked with the pool name.
  * An existing dataset is taken only if it is empty or already ours. */
 int qz_pool_setup(qz_backend_t *be, const char *root, const char *poolname);
+/* Creates root's missing ancestors below its zpool: filesystems with mountpoint=none, marked
+ * qubes-zfs:role=parent (pool destroy leaves them). ENOENT when the zpool does not exist. */
+int qz_pool_make_parents(qz_backend_t *be, const char *root);
 /* Creates zpool (the first component of root) on block devices, then sets root up. */
 int qz_pool_setup_devices(qz_backend_t *be, const char *root, const char *poolname,
 			  const char *const *devices, size_t n);
@@ -181,7 +188,11 @@ int qz_transfer_restore_over(qz_backend_t *be, const char *vol, const qz_volcfg_
 
 /* Completes or rolls back whatever a crashed operation left on vol. */
 int qz_vol_recover(qz_backend_t *be, const char *vol);
+/* Sizes are any positive number of bytes: ZFS gets them rounded up to the volume block size. */
 int qz_vol_create(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
+/* Applies cfg->revisions_to_keep to the revisions there are: drops those beyond it, and with -1
+ * every snapshot (the live volume is then the committed state). */
+int qz_vol_prune(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
 /* Removes the volume with all its revisions (what clones still need goes to R/.trash). */
 int qz_vol_remove(qz_backend_t *be, const char *vol);
 int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
@@ -190,7 +201,8 @@ int qz_vol_info(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, qz_vo
 /* Makes revision rev (NULL: the newest revision) the current state; the state it replaces
  * becomes a revision; nothing is destroyed. Refused while the volume is started. */
 int qz_vol_revert(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, const char *rev);
-/* Grows the volume (also while it runs); shrinking only with allow_shrink. */
+/* Grows the volume (also while it runs); shrinking only with allow_shrink. A halted volume's new
+ * size is committed at once (a revision), so that clones and exports see it. */
 int qz_vol_resize(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, uint64_t size,
 		  bool allow_shrink);
 /* Stores the block device path of the live volume (waits for udev). */

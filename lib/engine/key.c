@@ -103,19 +103,10 @@ int qz_pool_setup_encrypted(qz_backend_t *be, const char *root, const char *pool
 			    root);
 		return qz_pool_setup(be, root, poolname);
 	}
-	if (qz_name_parent(root, parent, sizeof(parent)) != 0)
-		return qz_be_fail(be, EINVAL, "an encrypted pool lives inside a zpool, not at %s",
-				  root);
-	if (!be->ops->exists(be, parent)) { /* <zpool>/encryption: a plain container */
-		char grand[QZ_NAME_MAX];
-		qz_prop_t p[] = {{"mountpoint", "none"}};
-		if (qz_name_parent(parent, grand, sizeof(grand)) != 0 ||
-		    !be->ops->exists(be, grand))
-			return qz_be_fail(be, ENOENT, "the parent of %s does not exist", parent);
-		int err = be->ops->create(be, parent, QZ_FILESYSTEM, p, 1, NULL, 0);
-		if (err != 0)
-			return err;
-	}
+	int err = qz_pool_make_parents(be, root); /* <zpool>/encryption: plain containers */
+	if (err != 0)
+		return err;
+	(void)qz_name_parent(root, parent, sizeof(parent));
 	if (be->ops->get_prop(be, parent, "encryption", enc, sizeof(enc)) == 0 &&
 	    strcmp(enc, "off") != 0)
 		return qz_be_fail(be, EINVAL, "%s is already encrypted: choose another parent",
@@ -125,7 +116,7 @@ int qz_pool_setup_encrypted(qz_backend_t *be, const char *root, const char *pool
 	uint8_t *wkey = sodium_malloc(QZ_WKEY_LEN);
 	if (wkey == NULL)
 		return ENOMEM;
-	int err = new_wrapping(pass, iters, salt_s, iters_s, props, wkey);
+	err = new_wrapping(pass, iters, salt_s, iters_s, props, wkey);
 	props[4] = (qz_prop_t){"encryption", "aes-256-gcm"};
 	props[5] = (qz_prop_t){"mountpoint", "none"};
 	props[6] = (qz_prop_t){"volmode", "dev"};

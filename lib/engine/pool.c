@@ -9,6 +9,22 @@
 
 static const char *const cols[] = {"type", QZ_ROLE_PROP, QZ_POOL_PROP};
 
+int qz_pool_make_parents(qz_backend_t *be, const char *root)
+{
+	char parent[QZ_NAME_MAX];
+	if (qz_name_parent(root, parent, sizeof(parent)) != 0)
+		return qz_be_fail(be, EINVAL, "a pool lives inside a zpool, not at %s", root);
+	if (be->ops->exists(be, parent))
+		return 0;
+	if (strchr(parent, '/') == NULL)
+		return qz_be_fail(be, ENOENT, "zpool %s does not exist", parent);
+	int err = qz_pool_make_parents(be, parent);
+	qz_prop_t p[] = {{"mountpoint", "none"}, {QZ_ROLE_PROP, "parent"}};
+	if (err == 0 && (err = be->ops->create(be, parent, QZ_FILESYSTEM, p, 2, NULL, 0)) == EEXIST)
+		err = 0; /* made meanwhile by another setup */
+	return err;
+}
+
 int qz_pool_setup(qz_backend_t *be, const char *root, const char *poolname)
 {
 	if (qz_name_check(root, QZ_NAME_DATASET) != 0 || strchr(root, ':') != NULL)
@@ -20,11 +36,8 @@ int qz_pool_setup(qz_backend_t *be, const char *root, const char *poolname)
 			 {QZ_ROLE_PROP, "pool"},
 			 {QZ_POOL_PROP, poolname}};
 	if (!be->ops->exists(be, root)) {
-		char parent[QZ_NAME_MAX];
-		if (qz_name_parent(root, parent, sizeof(parent)) != 0 ||
-		    !be->ops->exists(be, parent))
-			return qz_be_fail(be, ENOENT, "the parent of %s does not exist", root);
-		return be->ops->create(be, root, QZ_FILESYSTEM, p, 4, NULL, 0);
+		int err = qz_pool_make_parents(be, root);
+		return err != 0 ? err : be->ops->create(be, root, QZ_FILESYSTEM, p, 4, NULL, 0);
 	}
 	qz_list_t l;
 	int err = be->ops->list(be, root, 1, QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT, cols, 3, &l);

@@ -38,11 +38,13 @@ static int check_vol_name(qz_backend_t *be, const char *vol)
 	return 0;
 }
 
-static int check_size(qz_backend_t *be, uint64_t size)
+/* Rounds *size up to the volume block size (what ZFS takes), as lvm_thin rounds to its extents. */
+static int check_size(qz_backend_t *be, uint64_t *size)
 {
-	if (size == 0 || size % VOLBLOCK != 0)
-		return qz_be_fail(be, EINVAL, "size %" PRIu64 " is not a positive multiple of %d",
-				  size, VOLBLOCK);
+	if (*size == 0 || *size > UINT64_MAX / 2)
+		return qz_be_fail(be, EINVAL, "size %" PRIu64 " is not a usable volume size",
+				  *size);
+	*size = (*size + VOLBLOCK - 1) / VOLBLOCK * VOLBLOCK;
 	return 0;
 }
 
@@ -128,7 +130,8 @@ static int cmp_newest_first(const void *a, const void *b)
 	return x->createtxg < y->createtxg ? 1 : x->createtxg > y->createtxg ? -1 : 0;
 }
 
-/* Keeps the current state and the newest keep revisions; defers the others' destruction. */
+/* Keeps the current state and the newest keep revisions; defers the others' destruction. With
+ * keep < 0 (no snapshots at all) the current state's snapshot goes too. */
 static int prune(qz_backend_t *be, const char *vol, int keep)
 {
 	family_t f;
@@ -144,7 +147,7 @@ static int prune(qz_backend_t *be, const char *vol, int keep)
 		goto out;
 	}
 	for (size_t i = 0; i < f.nsnaps; i++)
-		if (f.snaps[i].rev != 0 && !f.snaps[i].deferred && &f.snaps[i] != cur)
+		if (f.snaps[i].rev != 0 && !f.snaps[i].deferred && (&f.snaps[i] != cur || keep < 0))
 			revs[n++] = &f.snaps[i];
 	qsort(revs, n, sizeof(*revs), cmp_newest_first);
 	for (size_t i = keep < 0 ? 0 : (size_t)keep; i < n; i++)
@@ -171,6 +174,15 @@ static int drop_stale_marker(qz_backend_t *be, const family_t *f)
 		return 0;
 	const char *m = marker;
 	return be->ops->destroy_snaps(be, &m, 1, true);
+}
+
+/* Whether f holds any revision snapshot (what revisions_to_keep -1 must not keep). */
+static bool has_revisions(const family_t *f)
+{
+	for (size_t i = 0; i < f->nsnaps; i++)
+		if (f->snaps[i].rev != 0 && !f->snaps[i].deferred)
+			return true;
+	return false;
 }
 
 /* Loads vol's family, first completing or rolling back what a crashed operation left. */
@@ -251,7 +263,8 @@ int qz_vol_create(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 static int create_locked(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 {
 	int err;
-	if ((cfg->save_on_stop || !cfg->snap_on_start) && (err = check_size(be, cfg->size)) != 0)
+	uint64_t size = cfg->size;
+	if ((cfg->save_on_stop || !cfg->snap_on_start) && (err = check_size(be, &size)) != 0)
 		return err;
 	family_t f;
 	if ((err = load_recovered(be, vol, &f)) != 0)
@@ -266,7 +279,7 @@ static int create_locked(qz_backend_t *be, const char *vol, const qz_volcfg_t *c
 				  "%s is not in a VM dataset of a qubes-storage-zfs pool", vol);
 	if ((err = ensure_vm_dir(be, vol)) != 0 || !cfg->save_on_stop)
 		return err; /* the others are made at start */
-	if ((err = create_zvol(be, vol, cfg->size, NULL)) != 0)
+	if ((err = create_zvol(be, vol, size, NULL)) != 0)
 		return err;
 	CRASH("create.made");
 	return cfg->revisions_to_keep < 0 ? 0 : snap_rev(be, vol, 1);
@@ -400,10 +413,14 @@ static int clone_as(qz_backend_t *be, const char *snap, const char *target)
 	return be->ops->clone(be, snap, target, p, 1);
 }
 
+/* Grows ds to want bytes (0: as it is), rounded up to the volume block size. */
 static int grow_to(qz_backend_t *be, const char *ds, uint64_t have, uint64_t want)
 {
-	if (want <= have)
+	if (want == 0)
 		return 0;
+	int err = check_size(be, &want);
+	if (err != 0 || want <= have)
+		return err;
 	char sz[32];
 	snprintf(sz, sizeof(sz), "%" PRIu64, want);
 	return be->ops->set_prop(be, ds, "volsize", sz);
@@ -516,6 +533,7 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 	long live = fam_ds(&f, "");
 	bool running = fam_running(&f);
 	const fam_snap_t *cur = fam_current(&f);
+	bool has_revs = has_revisions(&f);
 	uint64_t have = live >= 0 ? f.ds[live].volsize : 0;
 	unsigned next_rev = fam_next_rev(&f);
 	if (err == 0)
@@ -530,6 +548,8 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 			return qz_be_fail(be, ENOENT, "volume %s does not exist", vol);
 		if (running)
 			return 0; /* started before without a stop: its data is kept */
+		if (cfg->revisions_to_keep < 0 && has_revs && (err = prune(be, vol, -1)) != 0)
+			return err; /* switched to -1: the live volume is the state */
 		if (cur == NULL && cfg->revisions_to_keep >= 0) {
 			if ((err = snap_rev(be, vol, next_rev)) != 0) /* created before a crash */
 				return err;
@@ -563,27 +583,30 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 	}
 	if (cfg->snap_on_start) {
 		bool temp;
-		uint64_t have_src = 0;
 		for (int attempt = 0; attempt < 2; attempt++) {
-			if ((err = source_state(be, cfg->source, snap, &temp, &have_src)) != 0)
+			if ((err = source_state(be, cfg->source, snap, &temp, NULL)) != 0)
 				return err;
 			err = clone_as(be, snap, vol);
 			source_done(be, snap, temp);
 			if (err != ENOENT) /* ENOENT: the source committed meanwhile */
 				break;
 		}
-		if (err != 0)
+		if (err != 0 || cfg->size == 0)
 			return err;
-		return grow_to(be, vol, have_src, cfg->size); /* a clone has its origin's size */
+		char vs[32]; /* a clone has its snapshot's size; the config may ask for more */
+		if ((err = be->ops->get_prop(be, vol, "volsize", vs, sizeof(vs))) != 0)
+			return err;
+		return grow_to(be, vol, strtoull(vs, NULL, 10), cfg->size);
 	}
-	if ((err = check_size(be, cfg->size)) != 0)
+	uint64_t size = cfg->size;
+	if ((err = check_size(be, &size)) != 0)
 		return err;
 	if (!cfg->ephemeral)
-		return create_zvol(be, vol, cfg->size, NULL);
+		return create_zvol(be, vol, size, NULL);
 	uint8_t key[QZ_WKEY_LEN];
 	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
 		return EIO;
-	err = create_zvol(be, vol, cfg->size, key);
+	err = create_zvol(be, vol, size, key);
 	explicit_bzero(key, sizeof(key));
 	return err;
 }
@@ -595,8 +618,11 @@ int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 	if (err != 0)
 		return err;
 	long live = fam_ds(&f, "");
-	bool running = fam_running(&f);
+	bool running = fam_running(&f), has_revs = has_revisions(&f);
 	unsigned next_rev = fam_next_rev(&f);
+	char marker[QZ_NAME_MAX];
+	const char *m = marker;
+	bool marked = fam_name(marker, vol, '@', QZ_RUNNING_SNAP) == 0 && fam_snap(&f, marker);
 	err = destroy_suffix(be, &f, "import");
 	fam_free(&f);
 	if (err != 0)
@@ -607,17 +633,18 @@ int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 		err = be->ops->destroy(be, vol);
 		return err == ENOENT ? 0 : err;
 	}
+	if (cfg->revisions_to_keep < 0) { /* no snapshots: the live volume is the state */
+		if (running && (err = be->ops->set_prop(be, vol, QZ_DIRTY_PROP, "0")) != 0)
+			return err;
+		if (marked && (err = be->ops->destroy_snaps(be, &m, 1, true)) != 0)
+			return err;
+		return has_revs ? prune(be, vol, -1) : 0;
+	}
 	if (!running)
 		return 0; /* nothing to commit: cheap, as at every qubesd start */
-	if (cfg->revisions_to_keep < 0)
-		return be->ops->set_prop(be, vol, QZ_DIRTY_PROP, "0");
 	if ((err = snap_rev(be, vol, next_rev)) != 0) /* the commit */
 		return err;
 	CRASH("stop.committed");
-	char marker[QZ_NAME_MAX];
-	if ((err = fam_name(marker, vol, '@', QZ_RUNNING_SNAP)) != 0)
-		return err;
-	const char *m = marker;
 	if ((err = be->ops->destroy_snaps(be, &m, 1, true)) != 0)
 		return err;
 	CRASH("stop.unmarked");
@@ -663,6 +690,9 @@ static void describe(qz_backend_t *be, const qz_list_t *l, const family_t *f, qz
 	family_of(f->ds[live].origin, src);
 	if (strcmp(src, f->vol) == 0)
 		return;
+	const char *at = strchr(f->ds[live].origin, '@');
+	snprintf(info->source, sizeof(info->source), "%s", src);
+	snprintf(info->source_state, sizeof(info->source_state), "%s", at != NULL ? at + 1 : "");
 	family_t sf;
 	int err = l != NULL ? fam_from_list(l, src, &sf) : fam_load(be, src, &sf);
 	if (err == 0) {
@@ -756,26 +786,46 @@ int qz_vol_revert(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, con
 int qz_vol_resize(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, uint64_t size,
 		  bool allow_shrink)
 {
-	int err = check_vol_name(be, vol);
-	if (err == 0)
-		err = check_size(be, size);
-	if (err != 0)
+	int err = check_size(be, &size);
+	family_t f;
+	if (err != 0 || (err = load_recovered(be, vol, &f)) != 0)
 		return err;
-	char vs[32];
-	err = be->ops->get_prop(be, vol, "volsize", vs, sizeof(vs));
-	if (err == ENOENT)
+	long live = fam_ds(&f, "");
+	uint64_t have = live >= 0 ? f.ds[live].volsize : 0;
+	/* a halted volume's new size is its committed state's: clones and exports take that */
+	bool commit = live >= 0 && cfg->save_on_stop && cfg->revisions_to_keep >= 0 &&
+		      !fam_running(&f) && fam_current(&f) != NULL;
+	unsigned next_rev = fam_next_rev(&f);
+	fam_free(&f);
+	if (live < 0)
 		return cfg->save_on_stop ? qz_be_fail(be, ENOENT, "volume %s does not exist", vol)
 					 : 0; /* made at start, with the new size */
-	if (err != 0)
-		return err;
-	uint64_t have = strtoull(vs, NULL, 10);
 	if (size < have && !allow_shrink)
 		return qz_be_fail(be, EINVAL, "shrinking %s would lose data; not without asking",
 				  vol);
 	if (size == have)
 		return 0;
+	char vs[32];
 	snprintf(vs, sizeof(vs), "%" PRIu64, size);
-	return be->ops->set_prop(be, vol, "volsize", vs);
+	if ((err = be->ops->set_prop(be, vol, "volsize", vs)) != 0 || !commit)
+		return err;
+	CRASH("resize.grown");
+	if ((err = snap_rev(be, vol, next_rev)) != 0)
+		return err;
+	return prune(be, vol, cfg->revisions_to_keep);
+}
+
+int qz_vol_prune(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	family_t f;
+	int err = load_recovered(be, vol, &f);
+	if (err != 0)
+		return err;
+	bool running = fam_running(&f), has_revs = has_revisions(&f);
+	fam_free(&f);
+	if (cfg->revisions_to_keep < 0 && running && has_revs)
+		return qz_be_fail(be, EBUSY, "%s is started: stop its VM first", vol);
+	return has_revs ? prune(be, vol, cfg->revisions_to_keep) : 0;
 }
 
 int qz_vol_device(qz_backend_t *be, const char *vol, char *path, size_t len)
@@ -788,7 +838,7 @@ int qz_vol_import_begin(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 			char *path, size_t len)
 {
 	(void)cfg;
-	int err = check_size(be, size);
+	int err = check_size(be, &size);
 	family_t f;
 	if (err != 0 || (err = load_recovered(be, vol, &f)) != 0)
 		return err;
@@ -866,11 +916,10 @@ int qz_vol_import_volume(qz_backend_t *be, const char *vol, const qz_volcfg_t *c
 
 int qz_vol_export(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, char *path, size_t len)
 {
-	(void)cfg;
 	char snap[QZ_NAME_MAX], target[QZ_NAME_MAX], sfx[32];
 	bool temp;
 	family_t f;
-	int err = qz_vol_recover(be, vol);
+	int err = cfg->revisions_to_keep < 0 ? qz_vol_prune(be, vol, cfg) : qz_vol_recover(be, vol);
 	if (err == 0)
 		err = source_state(be, vol, snap, &temp, NULL);
 	if (err != 0 || (err = fam_load(be, vol, &f)) != 0)

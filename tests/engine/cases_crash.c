@@ -181,6 +181,11 @@ static int op_import_across(void)
 	return qz_vol_import_volume(be, P, &priv, OTHER);
 }
 
+static int op_resize(void)
+{
+	return qz_vol_resize(be, P, &priv, 2 * MiB, false);
+}
+
 static int op_remove(void)
 {
 	return qz_vol_remove(be, P);
@@ -201,6 +206,7 @@ static const struct scenario scenarios[] = {
     {"start both flags", history, op_start_both, after_start_both, {0x70, 0x70}, P, 4},
     {"import-data-end", importing, op_import_end, after_revert, {3, 0x66}, P, 4},
     {"import-volume", history, op_import_volume, after_revert, {3, 0x70}, P, 4},
+    {"resize (halted: committed)", history, op_resize, after_revert, {3, 3}, P, 4},
     {"remove", history, op_remove, after_remove, {-1, -1}, NULL, 0},
     {"import-volume from another zpool",
      other_zpool,

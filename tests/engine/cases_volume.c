@@ -428,7 +428,9 @@ static void bad_input_changes_nothing(void **s)
 {
 	(void)s;
 	qz_volcfg_t bad = private_cfg;
-	bad.size = 1000;
+	bad.size = 0;
+	assert_int_equal(qz_vol_create(be, V("work", "private"), &bad), EINVAL);
+	bad.size = UINT64_MAX;
 	assert_int_equal(qz_vol_create(be, V("work", "private"), &bad), EINVAL);
 	assert_false(be->ops->exists(be, N("pool/work")));
 	assert_int_equal(qz_vol_create(be, N("pool/vm@x/private"), &private_cfg), EINVAL);
@@ -442,6 +444,147 @@ static void bad_input_changes_nothing(void **s)
 	assert_int_equal(qz_vol_start(be, V("app", "root"), &nosrc), ENOENT);
 	assert_int_equal(qz_vol_verify(be, V("app", "root"), &nosrc), ENOENT);
 	OK(qz_vol_verify(be, V("work", "private"), &private_cfg));
+}
+
+/* How many snapshots vol has (revisions, the current state, markers). */
+static size_t snapshot_count(const char *vol)
+{
+	qz_list_t l;
+	const char *cols[] = {"type"};
+	OK(be->ops->list(be, vol, 1, QZ_SNAPSHOT, cols, 1, &l));
+	size_t n = l.nrows;
+	qz_list_free(&l);
+	return n;
+}
+
+static uint64_t export_size(const char *vol, const qz_volcfg_t *cfg)
+{
+	char path[256];
+	OK(qz_vol_export(be, vol, cfg, path, sizeof(path)));
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	off_t end = lseek(fd, 0, SEEK_END);
+	close(fd);
+	OK(qz_vol_export_end(be, vol, path));
+	return (uint64_t)end;
+}
+
+static void sizes_round_up_to_the_volume_block(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	qz_volcfg_t cfg = private_cfg;
+	cfg.size = 1000000; /* an image of 1,000,000 bytes, as Qubes' ImportWithSize gives it */
+	OK(qz_vol_create(be, p, &cfg));
+	assert_int_equal(prop_u64(p, "volsize"), 1015808);    /* 62 blocks of 16 KiB */
+	OK(qz_vol_resize(be, p, &cfg, 4000000000ULL, false)); /* "4G" as the client reads it */
+	assert_int_equal(prop_u64(p, "volsize"), 4000006144ULL);
+	char path[256];
+	OK(qz_vol_import_begin(be, p, &cfg, 1000000, path, sizeof(path)));
+	OK(qz_vol_import_end(be, p, &cfg, true));
+	assert_int_equal(prop_u64(p, "volsize"), 1015808);
+	qz_volcfg_t vol = {.size = 13 * MiB + 1}; /* volatile: made at start */
+	OK(qz_vol_start(be, V("work", "volatile"), &vol));
+	assert_int_equal(prop_u64(V("work", "volatile"), "volsize"), 13 * MiB + 16384);
+}
+
+static void resize_of_a_halted_volume_is_committed(void **s)
+{
+	(void)s;
+	const char *t = V("tmpl", "root"), *a = V("app", "root");
+	qz_volcfg_t cfg = template_root, acfg = appvm_root(t);
+	OK(qz_vol_create(be, t, &cfg));
+	OK(qz_vol_start(be, t, &cfg));
+	fill(t, 0, 4096, 0x42);
+	OK(qz_vol_stop(be, t, &cfg));
+	OK(qz_vol_resize(be, t, &cfg, 6 * MiB, false));
+	assert_int_equal(export_size(t, &cfg), 6 * MiB); /* what clones and backups get */
+	acfg.size = 0;
+	OK(qz_vol_start(be, a, &acfg));
+	assert_int_equal(prop_u64(a, "volsize"), 6 * MiB);
+	assert_int_equal(vol_byte(a, 0), 0x42);
+	OK(qz_vol_stop(be, a, &acfg));
+	assert_int_equal(info_of(t, &cfg)->nrevisions, 1); /* pruned to revisions_to_keep */
+	/* a snap_on_start volume resized in its config gets the size at its next start */
+	acfg.size = 7 * MiB;
+	OK(qz_vol_resize(be, a, &acfg, acfg.size, false));
+	OK(qz_vol_start(be, a, &acfg));
+	assert_int_equal(prop_u64(a, "volsize"), 7 * MiB);
+	OK(qz_vol_stop(be, a, &acfg));
+}
+
+static void switching_to_minus_one_keeps_no_old_state(void **s)
+{
+	(void)s;
+	const char *t = V("tmpl", "root"), *a = V("app", "root");
+	qz_volcfg_t cfg = template_root, acfg = appvm_root(t);
+	OK(qz_vol_create(be, t, &cfg));
+	for (int b = 1; b <= 2; b++) {
+		OK(qz_vol_start(be, t, &cfg));
+		fill(t, 0, 4096, b);
+		OK(qz_vol_stop(be, t, &cfg));
+	}
+	assert_int_equal(info_of(t, &cfg)->nrevisions, 1);
+	cfg.revisions_to_keep = -1; /* qvm-volume config tmpl:root revisions_to_keep -1 */
+	OK(qz_vol_prune(be, t, &cfg));
+	assert_int_equal(info_of(t, &cfg)->nrevisions, 0);
+	assert_string_equal(info_of(t, &cfg)->current, "");
+	assert_int_equal(snapshot_count(t), 0);
+	OK(qz_vol_start(be, t, &cfg));
+	fill(t, 0, 4096, 0x31); /* M1, written while it runs */
+	char path[256];
+	assert_int_equal(qz_vol_export(be, t, &cfg, path, sizeof(path)), EBUSY);
+	assert_int_equal(qz_vol_prune(be, t, &cfg), 0); /* nothing left to drop */
+	OK(qz_vol_stop(be, t, &cfg));
+	OK(qz_vol_start(be, a, &acfg));
+	assert_int_equal(vol_byte(a, 0), 0x31); /* the live volume is the committed state */
+	OK(qz_vol_stop(be, a, &acfg));
+	OK(qz_vol_export(be, t, &cfg, path, sizeof(path)));
+	OK(qz_vol_export_end(be, t, path));
+	assert_int_equal(snapshot_count(t), 0);
+}
+
+static void a_stop_with_minus_one_drops_what_an_earlier_setting_kept(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	qz_volcfg_t cfg = private_cfg;
+	OK(qz_vol_create(be, p, &cfg));
+	OK(qz_vol_start(be, p, &cfg));
+	fill(p, 0, 4096, 7);
+	OK(qz_vol_stop(be, p, &cfg));
+	cfg.revisions_to_keep = -1;
+	OK(qz_vol_stop(be, p, &cfg)); /* qubesd's start-up stop of every halted VM */
+	assert_int_equal(snapshot_count(p), 0);
+	assert_int_equal(vol_byte(p, 0), 7);
+}
+
+static void started_clones_name_their_source_state(void **s)
+{
+	(void)s;
+	const char *t = V("tmpl", "root"), *a = V("app", "root");
+	qz_volcfg_t cfg = template_root, acfg = appvm_root(t);
+	OK(qz_vol_create(be, t, &cfg));
+	OK(qz_vol_start(be, a, &acfg));
+	char state[32];
+	memcpy(state, info_of(a, &acfg)->source_state, sizeof(state));
+	assert_string_equal(info_of(a, &acfg)->source, t);
+	assert_string_equal(state, info_of(t, &cfg)->current);
+	assert_string_equal(state, "r1");
+	assert_string_equal(info_of(t, &cfg)->source, "");
+}
+
+static void pool_setup_makes_missing_parents(void **s)
+{
+	(void)s;
+	const char *deep = N("pool2/a/b/qubes");
+	OK(qz_pool_setup(be, deep, "deep"));
+	assert_string_equal(prop(N("pool2/a/b"), QZ_ROLE_PROP), "parent");
+	assert_string_equal(prop(N("pool2/a/b"), "mountpoint"), "none");
+	assert_string_equal(prop(N("pool2"), QZ_ROLE_PROP), "parent");
+	assert_string_equal(prop(deep, QZ_ROLE_PROP), "pool");
+	assert_int_equal(qz_pool_setup(be, "nosuchzpool/a/qubes", "x"), ENOENT);
+	assert_false(be->ops->exists(be, "nosuchzpool/a"));
 }
 
 static void pool_setup_and_destroy(void **s)
@@ -565,6 +708,12 @@ const struct CMUnitTest volume_cases[] = {
     ECASE(remove_template_while_appvm_runs),
     ECASE(resize_rules),
     ECASE(bad_input_changes_nothing),
+    ECASE(sizes_round_up_to_the_volume_block),
+    ECASE(resize_of_a_halted_volume_is_committed),
+    ECASE(switching_to_minus_one_keeps_no_old_state),
+    ECASE(a_stop_with_minus_one_drops_what_an_earlier_setting_kept),
+    ECASE(started_clones_name_their_source_state),
+    ECASE(pool_setup_makes_missing_parents),
     ECASE(pool_setup_and_destroy),
     ECASE(pool_volumes_in_one_listing),
     ECASE(pool_on_block_devices),
