@@ -110,17 +110,34 @@ static int finish_swap(qz_backend_t *be, const family_t *f)
 	return be->ops->rename(be, newname, f->vol);
 }
 
-/* Destroys generations that no longer hold any revision. */
-static void collect_generations(qz_backend_t *be, const family_t *f)
+/* Whether f has generations (":g<N>" datasets: states swapped out, kept for their revisions). */
+static bool has_generations(const family_t *f)
 {
-	for (size_t i = 0; i < f->nds; i++) {
-		if (f->ds[i].suffix[0] != 'g')
-			continue;
-		bool holds = false;
-		for (size_t k = 0; k < f->nsnaps && !holds; k++)
-			holds = f->snaps[k].ds == i;
-		if (!holds)
-			(void)be->ops->destroy(be, f->ds[i].name); /* clones may keep it: fine */
+	for (size_t i = 0; i < f->nds; i++)
+		if (f->ds[i].suffix[0] == 'g')
+			return true;
+	return false;
+}
+
+/* Destroys the generations of vol that hold no snapshot, again while one goes: a generation's
+ * last snapshot may be the deferred origin of another generation, gone with it. What clones
+ * still keep stays (their removal collects it). */
+static void collect_generations(qz_backend_t *be, const char *vol)
+{
+	for (bool progress = true; progress;) {
+		family_t f;
+		if (fam_load(be, vol, &f) != 0)
+			return;
+		progress = false;
+		for (size_t i = 0; i < f.nds; i++) {
+			if (f.ds[i].suffix[0] != 'g')
+				continue;
+			bool holds = false;
+			for (size_t k = 0; k < f.nsnaps && !holds; k++)
+				holds = f.snaps[k].ds == i;
+			progress |= !holds && be->ops->destroy(be, f.ds[i].name) == 0;
+		}
+		fam_free(&f);
 	}
 }
 
@@ -153,11 +170,8 @@ static int prune(qz_backend_t *be, const char *vol, int keep)
 	for (size_t i = keep < 0 ? 0 : (size_t)keep; i < n; i++)
 		doomed[nd++] = revs[i]->name;
 	err = be->ops->destroy_snaps(be, doomed, nd, true);
-	if (err == 0 && nd > 0) {
-		fam_free(&f);
-		if (fam_load(be, vol, &f) == 0)
-			collect_generations(be, &f);
-	}
+	if (err == 0 && has_generations(&f))
+		collect_generations(be, vol);
 out:
 	free(revs);
 	free(doomed);

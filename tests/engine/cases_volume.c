@@ -559,6 +559,54 @@ static void a_stop_with_minus_one_drops_what_an_earlier_setting_kept(void **s)
 	assert_int_equal(vol_byte(p, 0), 7);
 }
 
+static size_t generation_count(const char *vol)
+{
+	qz_list_t l;
+	const char *cols[] = {"type"};
+	char dir[QZ_NAME_MAX], prefix[QZ_NAME_MAX + 4];
+	OK(qz_name_parent(vol, dir, sizeof(dir)));
+	snprintf(prefix, sizeof(prefix), "%s:g", vol);
+	OK(be->ops->list(be, dir, -1, QZ_VOLUME, cols, 1, &l));
+	size_t n = 0;
+	for (size_t r = 0; r < l.nrows; r++)
+		n += strncmp(qz_list_cell(&l, r, 0), prefix, strlen(prefix)) == 0;
+	qz_list_free(&l);
+	return n;
+}
+
+static void import_into(const char *vol, const qz_volcfg_t *cfg, int b)
+{
+	char path[256], imp[QZ_NAME_MAX + 8];
+	OK(qz_vol_import_begin(be, vol, cfg, MiB, path, sizeof(path)));
+	snprintf(imp, sizeof(imp), "%s:import", vol);
+	fill(imp, 0, 4096, b);
+	OK(qz_vol_import_end(be, vol, cfg, true));
+}
+
+static void generations_go_with_their_last_revision(void **s)
+{
+	(void)s;
+	const char *p = V("work", "private");
+	qz_volcfg_t cfg = template_root; /* revisions_to_keep 1 */
+	OK(qz_vol_create(be, p, &cfg));
+	import_into(p, &cfg, 1);
+	import_into(p, &cfg, 2);
+	assert_int_equal(info_of(p, &cfg)->nrevisions, 1);
+	assert_int_equal(generation_count(p), 1); /* the one that holds that revision */
+	OK(qz_vol_revert(be, p, &cfg, NULL));	  /* the live volume is now a clone of it */
+	assert_int_equal(vol_byte(p, 0), 1);
+	cfg.revisions_to_keep = 0;
+	import_into(p, &cfg, 3);
+	assert_int_equal(info_of(p, &cfg)->nrevisions, 0);
+	assert_int_equal(generation_count(p), 0); /* the clone's origin went after it */
+	cfg.revisions_to_keep = -1;
+	OK(qz_vol_prune(be, p, &cfg));
+	import_into(p, &cfg, 4);
+	assert_int_equal(generation_count(p), 0);
+	assert_int_equal(snapshot_count(p), 0);
+	assert_int_equal(vol_byte(p, 0), 4);
+}
+
 static void started_clones_name_their_source_state(void **s)
 {
 	(void)s;
@@ -712,6 +760,7 @@ const struct CMUnitTest volume_cases[] = {
     ECASE(resize_of_a_halted_volume_is_committed),
     ECASE(switching_to_minus_one_keeps_no_old_state),
     ECASE(a_stop_with_minus_one_drops_what_an_earlier_setting_kept),
+    ECASE(generations_go_with_their_last_revision),
     ECASE(started_clones_name_their_source_state),
     ECASE(pool_setup_makes_missing_parents),
     ECASE(pool_setup_and_destroy),
