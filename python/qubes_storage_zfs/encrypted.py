@@ -15,6 +15,7 @@ loses nothing: an idle pool is scheduled for unloading when it is loaded.
 import asyncio
 import logging
 import os
+import re
 import subprocess
 import weakref
 
@@ -28,6 +29,9 @@ LOGGER = logging.getLogger("qubes.storage.zfs_encrypted")
 #: The prompt program (POOL DOMAIN [--confirm] -> the passphrase on stdout); QZFS_ASKPASS
 #: overrides it (tests).
 ASKPASS = os.environ.get("QZFS_ASKPASS", "/usr/libexec/qubes-storage-zfs/askpass")
+
+# Qubes' rule for VM names (dom0 is one)
+_VM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,30}$")
 
 # commands that need the key loaded; stop and remove never do (qubesd stops every halted VM
 # when it starts: that must not ask for a passphrase)
@@ -48,9 +52,12 @@ class ZFSEncryptedPool(ZFSZvolPool):
                          ephemeral_volatile=ephemeral_volatile)
         self.zpool_name = str(zpool_name)
         self.ask_password_domain = str(ask_password_domain)
+        if not _VM_NAME.match(self.ask_password_domain):
+            self._problem = "ask_password_domain must name dom0 or a qube, not {!r}".format(
+                ask_password_domain)
         try:
             self.unload_timeout = float(unload_timeout)
-            if self.unload_timeout < 0:
+            if not 0 <= self.unload_timeout < 1e9:  # nan and inf too
                 raise ValueError(unload_timeout)
         except (TypeError, ValueError):
             self.unload_timeout = 1200.0

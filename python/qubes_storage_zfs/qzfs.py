@@ -12,8 +12,17 @@ import qubes.storage
 #: The qzfs binary; QZFS_BINARY overrides it (tests, a development build).
 BINARY = os.environ.get("QZFS_BINARY", "/usr/bin/qzfs")
 
-#: How many synchronous calls were made, for tests: there must be at most one per pool.
-sync_calls = 0
+#: How many synchronous reads had to list a pool on qubesd's event loop (tests count them).
+sync_reads = 0
+
+#: qzfs gives ZFS sizes rounded up to a multiple of this (the volume block size).
+VOLBLOCK = 16384
+
+
+def volsize(size):
+    """The size ZFS has for a volume qzfs was asked to make size bytes large."""
+    size = int(size or 0)
+    return (size + VOLBLOCK - 1) // VOLBLOCK * VOLBLOCK
 
 
 def _result(args, returncode, out, err):
@@ -51,9 +60,7 @@ async def run(*args):
 
 
 def run_sync(*args):
-    """Like run(), blocking: only for filling a pool's cold cache."""
-    global sync_calls  # pylint: disable=global-statement
-    sync_calls += 1
+    """Like run(), blocking: in a thread of its own, or for a pool's cold cache."""
     try:
         proc = subprocess.run(
             [BINARY, "--json", *args], stdin=subprocess.DEVNULL,

@@ -12,6 +12,7 @@ qubesd's calls and caches what `qzfs` answers, so that the synchronous propertie
 import asyncio
 import logging
 import re
+import threading
 
 import qubes.storage
 import qubes.utils
@@ -29,6 +30,27 @@ def _parse_devices(value):
     return [d for d in re.split(r"[\s,;]+", str(value or "")) if d]
 
 
+def parse_bool(value):
+    """An option given as a bool or as qubes.xml and qvm-pool give it (Qubes 4.2 hands the
+    string over unconverted: "False" must not count as true). ValueError otherwise."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(value)
+
+
+def parse_keep(value):
+    """revisions_to_keep: -1 (no snapshots at all), 0 or N. ValueError otherwise."""
+    keep = int(str(value).strip())
+    if keep < -1:
+        raise ValueError(value)
+    return keep
+
+
 class ZFSZvolPool(qubes.storage.Pool):
     """A Qubes pool living in a ZFS dataset. Building it never fails and touches nothing:
     a bad option or a missing ZFS makes a degraded pool that says what is wrong when used."""
@@ -40,30 +62,37 @@ class ZFSZvolPool(qubes.storage.Pool):
                  ephemeral_volatile=False):
         self._problem = None
         try:
-            keep = int(revisions_to_keep)
-            if keep < -1:
-                raise ValueError(revisions_to_keep)
+            keep = parse_keep(revisions_to_keep)
         except (TypeError, ValueError):
             keep = 1
             self._problem = "revisions_to_keep must be -1, 0 or a positive number, not {!r}".format(
                 revisions_to_keep)
         try:
-            super().__init__(name=name, revisions_to_keep=keep,
-                             ephemeral_volatile=ephemeral_volatile)
+            ephemeral = parse_bool(ephemeral_volatile)
         except ValueError:
-            super().__init__(name=name, revisions_to_keep=keep)
+            ephemeral = False
             self._problem = "ephemeral_volatile must be True or False, not {!r}".format(
                 ephemeral_volatile)
+        super().__init__(name=name, revisions_to_keep=keep, ephemeral_volatile=ephemeral)
         self.dataset = str(dataset).strip("/")
         self.block_devices = _parse_devices(block_devices)
         if not _DATASET.match(self.dataset) or len(self.dataset) > 200:
             self._problem = "{!r} is not a ZFS dataset name".format(dataset)
+        self._lock = threading.Lock()  # the cache, shared with the background listing
         self._cache = None  # what `qzfs pool volumes` said, updated after each change
+        self._listed = 0  # the ticket of the listing the cache holds
+        self._tickets = 0  # listings started
         self._stale = False  # changed since the last full listing
-        self._refreshing = None  # the background refresh, while one runs
+        self._lister = None  # the background listing's thread, while one runs
         self._changes = 0  # changes reported by qzfs commands, and when each volume's was
         self._changed = {}
         self._volumes = {}  # vid -> volume, for the volumes qubesd configured
+        # qubesd loads qubes.xml and then reads sizes and revisions synchronously: the listing
+        # starts now, beside the event loop, so that those reads find it made
+        self._list_in_background()
+
+    def __repr__(self):
+        return "<{} {!r} on {}>".format(type(self).__name__, self.name, self.dataset)
 
     @property
     def config(self):
@@ -104,67 +133,96 @@ class ZFSZvolPool(qubes.storage.Pool):
     # ---- the cache behind the synchronous surface ----
 
     def _state(self):
-        """The cached listing; a cold cache is filled by one synchronous call (at most once:
-        a failure is remembered, and explained by the pool's next asynchronous call)."""
+        """The cached listing. A cold cache waits for the listing under way (started when the
+        pool was loaded); only a read that comes before any listing was possible lists here,
+        blocking (logged: qubesd's event loop waits for it). A failure is remembered, and
+        explained by the pool's next asynchronous call."""
+        lister = self._lister
+        if self._cache is None and lister is not None:
+            lister.join()
+        if self._cache is None and not self._problem:
+            qzfs.sync_reads += 1
+            LOGGER.warning("pool %s: read before its listing was made: qzfs runs on qubesd's "
+                           "event loop", self.name)
         if self._cache is None:
-            try:
-                self.check()
-                self._cache = qzfs.run_sync("pool", "volumes", self.dataset)
-            except qubes.storage.StoragePoolException as exc:
-                LOGGER.warning("pool %s is unavailable: %s", self.name, exc)
-                self._cache = {"error": str(exc), "volumes": {}}
+            self._list_now()
         return self._cache
 
+    def _begin_listing(self):
+        with self._lock:
+            self._tickets += 1
+            return self._tickets, self._changes
+
+    def _keep_listing(self, ticket, started, fresh):
+        """Takes a listing made since ticket was issued, unless a newer one is there. A volume
+        whose state a command reported while the listing ran keeps that newer state."""
+        with self._lock:
+            if ticket < self._listed:
+                return
+            if self._cache is not None and "error" not in self._cache and "error" not in fresh:
+                old, new = self._cache.get("volumes", {}), fresh.setdefault("volumes", {})
+                for dataset, when in self._changed.items():
+                    if when > started:
+                        if dataset in old:
+                            new[dataset] = old[dataset]
+                        else:
+                            new.pop(dataset, None)
+            self._cache, self._listed = fresh, ticket
+            self._stale = self._changes != started
+
+    def _list_now(self):
+        """Lists the pool, blocking (the background thread; the logged fallback)."""
+        ticket, started = self._begin_listing()
+        try:
+            self.check()
+            fresh = qzfs.run_sync("pool", "volumes", self.dataset)
+        except qubes.storage.StoragePoolException as exc:
+            LOGGER.warning("pool %s is unavailable: %s", self.name, exc)
+            fresh = {"error": str(exc), "volumes": {}}
+        self._keep_listing(ticket, started, fresh)
+
+    def _list_in_background(self):
+        """Lists the pool in a thread of its own (never a task of qubesd's loop: none is left
+        pending when qubesd exits), unless one is under way."""
+        if self._problem or (self._lister is not None and self._lister.is_alive()):
+            return
+        self._lister = threading.Thread(target=self._list_now, daemon=True,
+                                        name="qzfs list " + self.name)
+        self._lister.start()
+
     async def refresh(self):
-        """Reads the whole pool again (one qzfs call). A volume whose state a command reported
-        while the listing ran keeps that newer state."""
-        started = self._changes
+        """Reads the whole pool again (one qzfs call), awaited."""
+        ticket, started = self._begin_listing()
         fresh = await self.qzfs("pool", "volumes", self.dataset)
-        if self._cache is not None and "error" not in self._cache:
-            old, new = self._cache.get("volumes", {}), fresh.setdefault("volumes", {})
-            for dataset, when in self._changed.items():
-                if when > started:
-                    if dataset in old:
-                        new[dataset] = old[dataset]
-                    else:
-                        new.pop(dataset, None)
-        self._cache = fresh
-        self._stale = self._changes != started
+        self._keep_listing(ticket, started, fresh)
 
     def remember(self, dataset, info):
-        """Stores the state of one volume that a qzfs command answered. A change may change
-        what other volumes report (outdated clones, the pool's usage): the cache is then read
-        again in the background when next asked."""
-        self._changes += 1
-        self._changed[dataset] = self._changes
-        if self._cache is not None and "name" in info:
-            volumes = self._cache.setdefault("volumes", {})
-            if info.get("exists"):
-                volumes[dataset] = info
-            else:
-                volumes.pop(dataset, None)
-        self._stale = True
+        """Stores the state of one volume that a qzfs command answered. A commit makes the
+        volumes started from an older state of it outdated at once; other figures (the pool's
+        usage) are listed again in the background when next asked."""
+        with self._lock:
+            self._changes += 1
+            self._changed[dataset] = self._changes
+            if self._cache is not None and "name" in info:
+                volumes = self._cache.setdefault("volumes", {})
+                if info.get("exists"):
+                    volumes[dataset] = info
+                else:
+                    volumes.pop(dataset, None)
+                current = info.get("current")
+                for name, other in volumes.items():
+                    if other.get("source") == dataset and current:
+                        other["outdated"] = other.get("source_state") != current
+                        self._changed[name] = self._changes  # newer than a listing under way
+            self._stale = True
 
     def _fresh_state(self):
-        """The cached state; if a change made it stale, a refresh starts in the background
+        """The cached state; if a change made it stale, a listing starts in the background
         (qubesd's synchronous calls never wait for ZFS) and what we have is answered now."""
         state = self._state()
-        if self._stale and self._refreshing is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-            if loop is not None:
-                self._refreshing = loop.create_task(self._refresh_quietly())
+        if self._stale:
+            self._list_in_background()
         return state
-
-    async def _refresh_quietly(self):
-        try:
-            await self.refresh()
-        except qubes.storage.StoragePoolException as exc:
-            LOGGER.warning("pool %s: %s", self.name, exc)
-        finally:
-            self._refreshing = None
 
     def info(self, dataset):
         """The cached state of the volume with that dataset, or None."""
@@ -228,8 +286,10 @@ class ZFSZvolVolume(qubes.storage.Volume):
     """One zvol; every coroutine is one `qzfs volume` command under this volume's lock."""
 
     def __init__(self, *args, **kwargs):
+        self._keep = None
         super().__init__(*args, **kwargs)
         self._device = None  # the block device path qzfs reported at start
+        self._importing = None  # the size import_data was given, until import_data_end
         self._qzfs_lock = asyncio.Lock()
         self._problem = None
         if not all(_NAME.match(part) for part in self.vid.split("/")):
@@ -238,6 +298,29 @@ class ZFSZvolVolume(qubes.storage.Volume):
     @property
     def dataset(self):
         return self.pool.dataset + "/" + self.vid
+
+    @property
+    def revisions_to_keep(self):
+        return self._keep
+
+    @revisions_to_keep.setter
+    def revisions_to_keep(self, value):
+        """qubesd sets it (qvm-volume config, qubes.xml); fewer revisions than there are take
+        effect at once, in the background: old states must not serve exports and clones."""
+        keep = parse_keep(value)
+        before, self._keep = self._keep, keep
+        if before is None:
+            return  # qubesd making the volume
+        if (keep < before if keep >= 0 and before >= 0 else keep < 0 <= before):
+            threading.Thread(target=self._prune, daemon=True, name="qzfs prune").start()
+
+    def _prune(self):
+        try:
+            self.pool.remember(self.dataset, qzfs.run_sync(
+                "volume", "prune", self.dataset, *self._config_args()))
+        except qubes.storage.StoragePoolException as exc:
+            LOGGER.warning("volume %s: revisions_to_keep %s not applied yet: %s", self.vid,
+                           self._keep, exc)
 
     def _config_args(self):
         """The volume's configuration, as qzfs takes it on every call."""
@@ -261,8 +344,10 @@ class ZFSZvolVolume(qubes.storage.Volume):
                                           *self._config_args())
         if "name" in result:
             self.pool.remember(self.dataset, result)
+            # ZFS's size, unless it is the size qubesd gave rounded up to the volume block
             if result.get("exists") and result.get("size"):
-                self._size = int(result["size"])
+                if qzfs.volsize(self._size) != int(result["size"]):
+                    self._size = int(result["size"])
             self._device = result.get("device", self._device)
         return result
 
@@ -295,8 +380,10 @@ class ZFSZvolVolume(qubes.storage.Volume):
         return True
 
     async def resize(self, size):
-        """Grows the volume, also while its VM runs; shrinking is refused (data would be cut)."""
+        """Grows the volume, also while its VM runs; shrinking is refused (data would be cut).
+        A volume made at start (snapshot, volatile) gets the size then."""
         await self._volume("resize", str(int(size)))
+        self._size = int(size)
 
     async def revert(self, revision=None):
         await self._volume("revert", *([str(revision)] if revision is not None else []))
@@ -308,10 +395,15 @@ class ZFSZvolVolume(qubes.storage.Volume):
         await self._volume("export-end", path)
 
     async def import_data(self, size):
-        return (await self._volume("import-data", str(int(size))))["path"]
+        path = (await self._volume("import-data", str(int(size))))["path"]
+        self._importing = int(size)
+        return path
 
     async def import_data_end(self, success):
         await self._volume("import-data-end", "ok" if success else "fail")
+        if success and self._importing:
+            self._size = self._importing  # the image's size, as given
+        self._importing = None
 
     async def import_volume(self, src_volume):
         """Copies the source's committed state in: a clone or a ZFS send from our pools, a
@@ -348,11 +440,17 @@ class ZFSZvolVolume(qubes.storage.Volume):
 
     @property
     def revisions(self):
+        if self.revisions_to_keep < 0:  # what a switch to -1 drops, in the background
+            return {}
         return dict(self._info().get("revisions", {}))
 
     @property
     def size(self):
-        return int(self._info().get("size") or self._size)
+        """The size qubesd gave, while ZFS has it (rounded up to the volume block size)."""
+        have = int(self._info().get("size") or 0)
+        if not have or qzfs.volsize(self._size) == have:
+            return self._size
+        return have
 
     @property
     def usage(self):

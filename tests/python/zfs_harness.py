@@ -153,10 +153,10 @@ class PoolTestCase(unittest.IsolatedAsyncioTestCase):
         return pool
 
     async def asyncTearDown(self):
-        for pool in self.app.pools.values():  # background refreshes end with the test
-            task = getattr(pool, "_refreshing", None)
-            if task is not None:
-                await task
+        for pool in self.app.pools.values():  # background listings end with the test
+            lister = getattr(pool, "_lister", None)
+            if lister is not None:
+                lister.join()
 
     def tearDown(self):
         if BACKEND == "real":
