@@ -52,6 +52,14 @@ static qz_volinfo_t *info_of(const char *vol, const qz_volcfg_t *cfg)
 	return &info;
 }
 
+/* Starts vol, writes byte b at its start and stops it: a committed state holding b. */
+static void commit_byte(const char *vol, const qz_volcfg_t *cfg, int b)
+{
+	OK(qz_vol_start(be, vol, cfg));
+	fill(vol, 0, 4096, b);
+	OK(qz_vol_stop(be, vol, cfg));
+}
+
 static void private_volume_lifecycle(void **s)
 {
 	(void)s;
@@ -318,9 +326,7 @@ static void import_data_round_trip(void **s)
 	const char *p = V("work", "private");
 	qz_volcfg_t cfg = private_cfg;
 	OK(qz_vol_create(be, p, &cfg));
-	OK(qz_vol_start(be, p, &cfg));
-	fill(p, 0, 4096, 1);
-	OK(qz_vol_stop(be, p, &cfg));
+	commit_byte(p, &cfg, 1);
 	char path[256];
 	OK(qz_vol_import_begin(be, p, &cfg, 8 * MiB, path, sizeof(path)));
 	char imp[256];
@@ -494,9 +500,7 @@ static void resize_of_a_halted_volume_is_committed(void **s)
 	const char *t = V("tmpl", "root"), *a = V("app", "root");
 	qz_volcfg_t cfg = template_root, acfg = appvm_root(t);
 	OK(qz_vol_create(be, t, &cfg));
-	OK(qz_vol_start(be, t, &cfg));
-	fill(t, 0, 4096, 0x42);
-	OK(qz_vol_stop(be, t, &cfg));
+	commit_byte(t, &cfg, 0x42);
 	OK(qz_vol_resize(be, t, &cfg, 6 * MiB, false));
 	assert_int_equal(export_size(t, &cfg), 6 * MiB); /* what clones and backups get */
 	acfg.size = 0;
@@ -519,11 +523,8 @@ static void switching_to_minus_one_keeps_no_old_state(void **s)
 	const char *t = V("tmpl", "root"), *a = V("app", "root");
 	qz_volcfg_t cfg = template_root, acfg = appvm_root(t);
 	OK(qz_vol_create(be, t, &cfg));
-	for (int b = 1; b <= 2; b++) {
-		OK(qz_vol_start(be, t, &cfg));
-		fill(t, 0, 4096, b);
-		OK(qz_vol_stop(be, t, &cfg));
-	}
+	for (int b = 1; b <= 2; b++)
+		commit_byte(t, &cfg, b);
 	assert_int_equal(info_of(t, &cfg)->nrevisions, 1);
 	cfg.revisions_to_keep = -1; /* qvm-volume config tmpl:root revisions_to_keep -1 */
 	OK(qz_vol_prune(be, t, &cfg));
@@ -550,9 +551,7 @@ static void a_stop_with_minus_one_drops_what_an_earlier_setting_kept(void **s)
 	const char *p = V("work", "private");
 	qz_volcfg_t cfg = private_cfg;
 	OK(qz_vol_create(be, p, &cfg));
-	OK(qz_vol_start(be, p, &cfg));
-	fill(p, 0, 4096, 7);
-	OK(qz_vol_stop(be, p, &cfg));
+	commit_byte(p, &cfg, 7);
 	cfg.revisions_to_keep = -1;
 	OK(qz_vol_stop(be, p, &cfg)); /* qubesd's start-up stop of every halted VM */
 	assert_int_equal(snapshot_count(p), 0);

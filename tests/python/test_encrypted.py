@@ -15,10 +15,38 @@ from zfs_harness import (BACKEND, ZPOOL, PoolTestCase, appvm_config, open_device
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 A, B = b"A" * 4096, b"B" * 4096
-# unload_timeout of the tests' pools, seconds: longer than the gap between two steps of a test
-# (on real ZFS in the emulated test VM, a step can take seconds, more while other suites run
-# beside these)
-TIMEOUT = 1.0 if BACKEND == "model" else 12.0
+# unload_timeout of the tests' pools: it passes only when a test moves the clock on (Clock), so
+# that nothing depends on how long a step takes (seconds, in the emulated test VM)
+TIMEOUT = 600.0
+
+
+class Clock:
+    """The unload timer's clock, moved on by the tests (encrypted.ZFSEncryptedPool.clock)."""
+
+    class Handle:
+        def __init__(self, when, callback, args):
+            self.when, self.callback, self.args, self.cancelled = when, callback, args, False
+
+        def cancel(self):
+            self.cancelled = True
+
+    def __init__(self):
+        self.now = 0.0
+        self.handles = []
+
+    def call_later(self, delay, callback, *args):
+        handle = Clock.Handle(self.now + delay, callback, args)
+        self.handles.append(handle)
+        return handle
+
+    def advance(self, seconds):
+        """Runs, in order, what falls due in the next seconds."""
+        self.now += seconds
+        due = sorted((h for h in self.handles if h.when <= self.now and not h.cancelled),
+                     key=lambda h: h.when)
+        self.handles = [h for h in self.handles if h not in due and not h.cancelled]
+        for handle in due:
+            handle.callback(*handle.args)
 
 
 class LogCapture(logging.Handler):
@@ -41,6 +69,7 @@ class EncryptedTestCase(PoolTestCase):
             HERE, "askpass-test")
         self.logs = LogCapture()
         logging.getLogger("qubes.storage").addHandler(self.logs)
+        self.clock = encrypted.ZFSEncryptedPool.clock = Clock()
         self.pool_name = "sec" + self.dataset.rsplit("qt", 1)[-1]
         self.pool = await self.add_encrypted(self.pool_name)
 
@@ -65,15 +94,11 @@ class EncryptedTestCase(PoolTestCase):
         return pool
 
     async def after_timeout(self):
-        """Lets unload_timeout pass, and the check it starts finish (qzfs can be slow in the
-        test VM)."""
+        """Lets unload_timeout pass (on the tests' clock), and the check it starts finish."""
+        await asyncio.sleep(0)  # a reloaded pool schedules its unload on the next round
         before = self.pool.unload_check
-        await asyncio.sleep(TIMEOUT + 0.3)
-        for _ in range(600):  # until the next check has started
-            if self.pool.unload_check is not before or self.pool._unload_timer is None:
-                break
-            await asyncio.sleep(0.1)
-        if self.pool.unload_check is not None:
+        self.clock.advance(TIMEOUT)
+        if self.pool.unload_check is not before:
             await self.pool.unload_check
 
     def asked(self):
@@ -94,6 +119,7 @@ class EncryptedTestCase(PoolTestCase):
                     await pool.unload_check
         await super().asyncTearDown()
         encrypted.ASKPASS = self.saved_askpass
+        encrypted.ZFSEncryptedPool.clock = None
         logging.getLogger("qubes.storage").removeHandler(self.logs)
         for k in ("QZFS_TEST_PASSPHRASE", "QZFS_TEST_ASKLOG"):
             os.environ.pop(k, None)
