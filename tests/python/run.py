@@ -2,7 +2,9 @@
 
     python3 tests/python/run.py [PATTERN]
 
-The driver is used from the source tree, with the stand-in `qubes` package; its entry points
+The driver is used from the source tree, with the real `qubes` package of the qubes-core-admin
+tree QZFS_QUBES_CORE names (scripts/test: Qubes 4.2 and 4.3), or else with our stand-in (kept
+for Python 3.13, where Debian 12 has no lxml for the real one); its entry points
 are written from pyproject.toml into a temporary dist-info (scripts/dist_info.py), so the driver is found the way qubesd
 finds it (importlib.metadata, group qubes.storage). Environment: QZFS_BINARY (the qzfs to
 run), QZFS_TEST_BACKEND=model|real, QZFS_TEST_ZPOOL (real: a scratch zpool)."""
@@ -27,7 +29,12 @@ def main():
     logging.getLogger("asyncio").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="qzfs-py-") as site:
         dist_info.write(site)
-        sys.path[:0] = [site, os.path.join(ROOT, "python"), os.path.join(HERE, "standin"), HERE]
+        # the real qubes package (qubes-core-admin of one release, with Qubes' own test
+        # stand-ins for libvirt and qubesdb) when QZFS_QUBES_CORE names its tree; else ours
+        real = os.environ.get("QZFS_QUBES_CORE")
+        qubes_path = [real, os.path.join(real, "test-packages")] if real else [
+            os.path.join(HERE, "standin")]
+        sys.path[:0] = [site, os.path.join(ROOT, "python"), *qubes_path, HERE]
         pattern = sys.argv[1] if len(sys.argv) > 1 else "test_*.py"
         suite = unittest.defaultTestLoader.discover(HERE, pattern=pattern, top_level_dir=HERE)
         print("1..{}".format(suite.countTestCases()), flush=True)

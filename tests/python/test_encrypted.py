@@ -10,8 +10,8 @@ import subprocess
 import qubes.storage
 from qubes_storage_zfs import encrypted, qzfs
 
-from zfs_harness import (BACKEND, ZPOOL, PoolTestCase, appvm_config, open_device, read,
-                         template_config, write)
+from zfs_harness import (BACKEND, ZPOOL, PoolTestCase, appvm_config, load_pool, open_device,
+                         read, template_config, write)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 A, B = b"A" * 4096, b"B" * 4096
@@ -74,7 +74,7 @@ class EncryptedTestCase(PoolTestCase):
         self.pool = await self.add_encrypted(self.pool_name)
 
     async def add_encrypted(self, name, **options):
-        pool = qubes.storage.load_pool("zfs_encrypted", name, zpool_name=self.zpool_root(),
+        pool = load_pool("zfs_encrypted", name, zpool_name=self.zpool_root(),
                                        unload_timeout=str(TIMEOUT), **options)
         pool.pbkdf2_iters = 100000  # the fewest ZFS takes: the tests run under emulation
         await pool.setup()
@@ -89,7 +89,7 @@ class EncryptedTestCase(PoolTestCase):
         config = dict(self.pool.config)
         del config["name"], config["driver"]
         self.pool.cancel_unload()
-        pool = qubes.storage.load_pool("zfs_encrypted", self.pool_name, **config)
+        pool = load_pool("zfs_encrypted", self.pool_name, **config)
         self.app.pools[self.pool_name] = self.pool = pool
         return pool
 

@@ -3,7 +3,9 @@ zpool), fake VMs with the volume configuration qubesd gives templates, AppVMs an
 disposables, and reading and writing volumes through their block devices."""
 
 import hashlib
+import importlib
 import itertools
+import logging
 import os
 import shutil
 import subprocess
@@ -29,8 +31,22 @@ class App:
         return self.pools[str(pool)]
 
 
+def load_pool(driver, name, **options):
+    """What qubesd does for `qvm-pool add` (then setup()) and when qubes.xml loads: options are
+    strings; unknown ones and missing required ones are refused (the Admin API's check)."""
+    if hasattr(qubes.storage, "load_pool"):  # the stand-in
+        return qubes.storage.load_pool(driver, name, **options)
+    app = importlib.import_module("qubes.app")
+    params = qubes.storage.driver_parameters(driver)
+    if set(options) - set(params):
+        raise qubes.exc.QubesValueError("unknown options {}".format(set(options) - set(params)))
+    return app.Qubes._get_pool(  # pylint: disable=protected-access
+        name=name, driver=driver, **{k: str(v) for k, v in options.items()})
+
+
 class VM:
-    """A VM with its volume config; its volumes are made by qubes.storage.Storage."""
+    """A VM with its volume config; its volumes are made by qubes.storage.Storage. It runs
+    from its storage's start to its stop (storage.running, which tests may set)."""
 
     def __init__(self, app, name, volume_config, template=None):
         self.app = app
@@ -38,7 +54,20 @@ class VM:
         self.template = template
         self.volume_config = volume_config
         self.volumes = {}
+        self.log = logging.getLogger("vm." + name)
+        self.dir_path = tempfile.mkdtemp(prefix="qzfs-vm-")
         self.storage = qubes.storage.Storage(self)
+        if not hasattr(self.storage, "running"):  # the real Storage: this VM keeps count
+            self.storage.running = False
+            self.storage.start = self._running_after(self.storage.start, True)
+            self.storage.stop = self._running_after(self.storage.stop, False)
+
+    def _running_after(self, call, running):
+        async def wrapped(*args, **kwargs):
+            result = await call(*args, **kwargs)
+            self.storage.running = running
+            return result
+        return wrapped
 
     def is_running(self):
         return self.storage.running
@@ -126,6 +155,9 @@ class PoolTestCase(unittest.IsolatedAsyncioTestCase):
         self.tmp = tempfile.mkdtemp(prefix="qzfs-test-")
         self.env = {"QZFS_LOCK_DIR": os.path.join(self.tmp, "locks")}
         os.makedirs(self.env["QZFS_LOCK_DIR"])
+        if hasattr(qubes.storage, "VOLUME_STATE_DIR"):  # Qubes 4.3 notes running volumes
+            qubes.storage.VOLUME_STATE_DIR = os.path.join(self.tmp, "volume-state")  # in /run
+            os.makedirs(qubes.storage.VOLUME_STATE_DIR)
         if BACKEND == "model":
             self.env["QZFS_BACKEND"] = "model:" + os.path.join(self.tmp, "model")
             self.env["QZFS_MODEL_POOL"] = ZPOOL
@@ -139,7 +171,7 @@ class PoolTestCase(unittest.IsolatedAsyncioTestCase):
 
     async def add_pool(self, name, **options):
         """qvm-pool add: options as strings, then setup()."""
-        pool = qubes.storage.load_pool("zfs_zvol", name, **options)
+        pool = load_pool("zfs_zvol", name, **options)
         await pool.setup()
         self.app.pools[name] = pool
         return pool
@@ -148,7 +180,7 @@ class PoolTestCase(unittest.IsolatedAsyncioTestCase):
         """A new pool object from the old one's config: qubesd restarting."""
         config = dict(self.app.pools[name].config)
         del config["name"], config["driver"]
-        pool = qubes.storage.load_pool("zfs_zvol", name, **config)
+        pool = load_pool("zfs_zvol", name, **config)
         self.app.pools[name] = pool
         return pool
 

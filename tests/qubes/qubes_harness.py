@@ -218,6 +218,9 @@ class QubesTestCase(unittest.TestCase):
     def setUp(self):
         self.dom0 = DOM0
         self.n = next(_serial)
+        # this release's datasets, apart from the other's on a shared zpool (made as a pool's
+        # missing parent)
+        self.root = "{}/q{}".format(ZPOOL, self.dom0.release.replace(".", ""))
 
     def name(self, base):
         return "{}{}".format(base, self.n)
@@ -229,7 +232,7 @@ class QubesTestCase(unittest.TestCase):
         """qvm-pool add NAME DRIVER -o K=V...; returns the pool's name."""
         name = self.name(base)
         if driver == "zfs_zvol":
-            options.setdefault("dataset", "{}/{}".format(ZPOOL, name))
+            options.setdefault("dataset", "{}/{}".format(self.root, name))
         args = []
         for key, value in options.items():
             args += ["-o", "{}={}".format(key, value)]

@@ -3,7 +3,7 @@
 
 import time
 
-from qubes_harness import QubesTestCase, ZPOOL
+from qubes_harness import QubesTestCase
 
 
 class Options(QubesTestCase):
@@ -12,7 +12,7 @@ class Options(QubesTestCase):
                        "revisions_to_keep=many"):
             name = self.name("bad") + option.split("=")[0][:3]
             proc = self.qvm("qvm-pool", "add", name, "zfs_zvol", "-o",
-                            "dataset={}/{}".format(ZPOOL, name), "-o", option, check=False)
+                            "dataset={}/{}".format(self.root, name), "-o", option, check=False)
             self.assertNotEqual(proc.returncode, 0, option)
             self.assertIn(option.split("=")[0], proc.stderr)
             self.assertNotIn(name, self.qvm("qvm-pool").stdout)
@@ -37,12 +37,12 @@ class Options(QubesTestCase):
 class Datasets(QubesTestCase):
     def test_missing_parents_are_made(self):
         name = self.name("deep")
-        dataset = "{}/{}/a/b/qubes".format(ZPOOL, name)
+        dataset = "{}/{}/a/b/qubes".format(self.root, name)
         self.qvm("qvm-pool", "add", name, "zfs_zvol", "-o", "dataset=" + dataset)
         self.assertEqual(self.pool_info(name)["dataset"], dataset)
         tpl = self.template(name)
         self.assertEqual(self.volume_info(tpl + ":private")["pool"], name)
-        listed = [row["name"] for row in self.dom0.qzfs("list", "{}/{}".format(ZPOOL, name))]
+        listed = [row["name"] for row in self.dom0.qzfs("list", "{}/{}".format(self.root, name))]
         self.assertIn(dataset + "/" + tpl + "/private", listed)
 
     def test_a_used_pool_is_named_when_it_cannot_go(self):
@@ -100,13 +100,13 @@ class Encrypted(QubesTestCase):
                        "ephemeral_volatile=maybe"):
             name = self.name("enc") + option[:3]
             proc = self.qvm("qvm-pool", "add", name, "zfs_encrypted", "-o",
-                            "zpool_name=" + ZPOOL, "-o", option, check=False)
+                            "zpool_name=" + self.root, "-o", option, check=False)
             self.assertNotEqual(proc.returncode, 0, option)
             self.assertIn(option.split("=")[0], proc.stderr)
             self.assertNotIn(name, self.qvm("qvm-pool").stdout)
 
     def test_a_template_lives_and_starts_in_an_encrypted_pool(self):
-        pool = self.add_pool("sec", driver="zfs_encrypted", zpool_name=ZPOOL,
+        pool = self.add_pool("sec", driver="zfs_encrypted", zpool_name=self.root,
                              unload_timeout="600")
         tpl = self.template(pool)
         self.start_and_stop(tpl)
@@ -114,7 +114,7 @@ class Encrypted(QubesTestCase):
         info = self.pool_info(pool)
         self.assertEqual(info["unload_timeout"], "600")
         self.assertEqual(info["ephemeral_volatile"], "False")
-        self.assertEqual(info["zpool_name"], ZPOOL)
+        self.assertEqual(info["zpool_name"], self.root)
         self.assertEqual(self.volume_info(tpl + ":private")["pool"], pool)
         with open(self.dom0.env["QZFS_TEST_ASKLOG"], encoding="utf-8") as f:
             asked = f.read()

@@ -4,10 +4,11 @@
 # driver. Prints TAP; scripts/test counts it.
 #
 # The VM has two CPUs and a suite mostly runs one process at a time, so two lanes run side by
-# side (three were slower: the emulated CPUs were oversubscribed), each suite under names of its
-# own on the shared zpool. Lane b's output is shown as it comes, lane a's when both end. Disks:
-# vda the shared zpool, vdb cli_volume.sh's spare, vdc the engine's spare (lane a) and vdd
-# full_pool.sh's small zpool (lane b). The encrypted-pool driver tests run after both lanes, alone.
+# side, each suite under names of its own on the shared zpool; a third, the qubes tier (Python
+# processes, mostly waiting on each other), beside them. Lane b's output is shown as it comes,
+# lanes a's and c's when all end. Disks: vda the shared zpool, vdb cli_volume.sh's spare, vdc
+# the engine's spare (lane a) and vdd full_pool.sh's small zpool (lane b). The encrypted-pool
+# driver tests run after the lanes, alone.
 # The Python driver's tests drive the release qzfs
 # ($QZFS_RELEASE_BUILD, when given): the C suites and the command-line checks run the ASan build.
 set -u
@@ -28,9 +29,17 @@ suite() { # NAME: one of the C suites
     timed "$1" env QZFS_TEST_BACKEND=real QZFS_TEST_POOL=qzt QZFS_TEST_SPARE_DISK=/dev/vdc \
         "$BUILD/tests/$1"
 }
-driver_tests() { # FILES: the Python driver's tests in them, driven as qubesd drives it
+QUBES_SRC=${QUBES_SRC:-$HERE/../../../shared/qubes-src}
+driver_tests() { # FILES: the Python driver's tests in them, driven by the real qubes.storage
+    # of Qubes 4.3 (the stand-in where its sources are absent)
+    local core=$QUBES_SRC/r4.3/qubes-core-admin
+    [ -d "$core" ] || core=
     timed "python $1" env QZFS_BINARY="${QZFS_RELEASE_BUILD:-$BUILD}/qzfs" QZFS_TEST_BACKEND=real \
-        QZFS_TEST_ZPOOL=qzt /usr/bin/python3 "$HERE/../python/run.py" "$1"
+        QZFS_TEST_ZPOOL=qzt QZFS_QUBES_CORE="$core" /usr/bin/python3 "$HERE/../python/run.py" "$1"
+}
+lane_c() { # the real qubesd and qvm-* clients of Qubes 4.2 and 4.3 on this zpool
+    timed "qubes tier" env QZFS_TEST_BACKEND=real QZFS_TEST_ZPOOL=qzt QUBES_SRC="$QUBES_SRC" \
+        bash "$HERE/../qubes/run.sh"
 }
 lane_a() {
     suite engine
@@ -51,11 +60,13 @@ lane_b() {
 }
 t0=$SECONDS
 A=$(mktemp /tmp/lane-a.XXXXXX)
+C=$(mktemp /tmp/lane-c.XXXXXX)
 lane_a >"$A" 2>&1 &
+lane_c 2>&1 | grep -v '^# log ' >"$C" &
 lane_b 2>&1
 wait
-cat "$A"
-rm -f "$A"
+cat "$A" "$C"
+rm -f "$A" "$C"
 echo "# both lanes took $((SECONDS - t0)) s"
 # alone: next to another lane's volumes coming and going, udev's probes of a pool's new volumes
 # lagged past the engine's busy retries, and a test's immediate key unload found them open
