@@ -286,12 +286,12 @@ class ZFSZvolVolume(qubes.storage.Volume):
     """One zvol; every coroutine is one `qzfs volume` command under this volume's lock."""
 
     def __init__(self, *args, **kwargs):
-        self._keep = None
+        self._keep, self._bad_keep = None, None
         super().__init__(*args, **kwargs)
         self._device = None  # the block device path qzfs reported at start
         self._importing = None  # the size import_data was given, until import_data_end
         self._qzfs_lock = asyncio.Lock()
-        self._problem = None
+        self._problem = self._bad_keep
         if not all(_NAME.match(part) for part in self.vid.split("/")):
             self._problem = "{!r} cannot name a zvol".format(self.vid)
 
@@ -307,8 +307,15 @@ class ZFSZvolVolume(qubes.storage.Volume):
     def revisions_to_keep(self, value):
         """qubesd sets it (qvm-volume config, qubes.xml); fewer revisions than there are take
         effect at once, in the background: old states must not serve exports and clones."""
-        keep = parse_keep(value)
-        before, self._keep = self._keep, keep
+        before = self._keep
+        try:
+            keep = parse_keep(value)
+        except (TypeError, ValueError):
+            if before is not None:
+                raise
+            keep = 1  # while qubes.xml loads nothing may raise: the volume says so when used
+            self._bad_keep = "revisions_to_keep {!r} is not -1, 0 or N".format(value)
+        self._keep = keep
         if before is None:
             return  # qubesd making the volume
         if (keep < before if keep >= 0 and before >= 0 else keep < 0 <= before):

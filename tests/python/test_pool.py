@@ -41,6 +41,15 @@ class Registration(unittest.TestCase):
         self.assertEqual(again.revisions_to_keep, 3)
 
 
+class VolumeConfig(PoolTestCase):
+    async def test_a_bad_revisions_to_keep_in_qubes_xml_loads_and_explains_itself(self):
+        config = template_config("vms")
+        config["private"]["revisions_to_keep"] = "-2"
+        vm = self.vm("fedora", config)  # qubes.xml loading: nothing raises
+        with self.assertRaisesRegex(qubes.storage.StoragePoolException, "revisions_to_keep"):
+            await vm.volumes["private"].create()
+
+
 class Degraded(PoolTestCase):
     """Whatever is wrong, building the pool and reading its properties never raises; using it
     explains the problem."""
