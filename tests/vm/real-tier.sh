@@ -4,9 +4,10 @@
 # driver. Prints TAP; scripts/test counts it.
 #
 # The VM has two CPUs and a suite mostly runs one process at a time, so two lanes run side by
-# side, each suite under names of its own on the shared zpool; a third, the qubes tier (Python
-# processes, mostly waiting on each other), beside them. Lane b's output is shown as it comes,
-# lanes a's and c's when all end. Disks: vda the shared zpool, vdb cli_volume.sh's spare, vdc
+# side, each suite under names of its own on the shared zpool. Lane b's output is shown as it
+# comes, lane a's when both end. (The qubes tier on real ZFS, tests/qubes/run.sh with
+# QZFS_TEST_BACKEND=real, is not in this run yet: as a third lane it took 2799 s and pushed the
+# VM past its time limit.) Disks: vda the shared zpool, vdb cli_volume.sh's spare, vdc
 # the engine's spare (lane a) and vdd full_pool.sh's small zpool (lane b). The encrypted-pool
 # driver tests run after the lanes, alone.
 # The Python driver's tests drive the release qzfs
@@ -37,10 +38,6 @@ driver_tests() { # FILES: the Python driver's tests in them, driven by the real 
     timed "python $1" env QZFS_BINARY="${QZFS_RELEASE_BUILD:-$BUILD}/qzfs" QZFS_TEST_BACKEND=real \
         QZFS_TEST_ZPOOL=qzt QZFS_QUBES_CORE="$core" /usr/bin/python3 "$HERE/../python/run.py" "$1"
 }
-lane_c() { # the real qubesd and qvm-* clients of Qubes 4.2 and 4.3 on this zpool
-    timed "qubes tier" env QZFS_TEST_BACKEND=real QZFS_TEST_ZPOOL=qzt QUBES_SRC="$QUBES_SRC" \
-        bash "$HERE/../qubes/run.sh"
-}
 lane_a() {
     suite engine
     timed keys.sh bash "$HERE/keys.sh" qzt
@@ -60,13 +57,11 @@ lane_b() {
 }
 t0=$SECONDS
 A=$(mktemp /tmp/lane-a.XXXXXX)
-C=$(mktemp /tmp/lane-c.XXXXXX)
 lane_a >"$A" 2>&1 &
-lane_c 2>&1 | grep -v '^# log ' >"$C" &
 lane_b 2>&1
 wait
-cat "$A" "$C"
-rm -f "$A" "$C"
+cat "$A"
+rm -f "$A"
 echo "# both lanes took $((SECONDS - t0)) s"
 # alone: next to another lane's volumes coming and going, udev's probes of a pool's new volumes
 # lagged past the engine's busy retries, and a test's immediate key unload found them open
