@@ -12,9 +12,6 @@ import qubes.storage
 #: The qzfs binary; QZFS_BINARY overrides it (tests, a development build).
 BINARY = os.environ.get("QZFS_BINARY", "/usr/bin/qzfs")
 
-#: How many synchronous reads had to list a pool on qubesd's event loop (tests count them).
-sync_reads = 0
-
 #: qzfs gives ZFS sizes rounded up to a multiple of this (the volume block size).
 VOLBLOCK = 16384
 

@@ -141,7 +141,6 @@ class ZFSZvolPool(qubes.storage.Pool):
         if self._cache is None and lister is not None:
             lister.join()
         if self._cache is None and not self._problem:
-            qzfs.sync_reads += 1
             LOGGER.warning("pool %s: read before its listing was made: qzfs runs on qubesd's "
                            "event loop", self.name)
         if self._cache is None:

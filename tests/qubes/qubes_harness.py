@@ -287,10 +287,5 @@ class QubesTestCase(unittest.TestCase):
         os.unlink(path)
 
 
-def hexdump_head(path, size):
-    with open(path, "rb") as f:
-        return f.read(size)
-
-
 if __name__ == "__main__":
     sys.exit("tests/qubes/qubes_harness.py is imported by tests/qubes/run.py")
