@@ -80,21 +80,21 @@ static int errlist_fail(qz_backend_t *be, int err, nvlist_t *errlist)
 }
 
 /*
- * udev probes a volume's device for a moment after it was written and closed, which makes ZFS
- * answer EBUSY. Calls that ZFS refuses while a volume is open retry for a bounded time; a volume
- * that a VM really holds open is still reported busy.
+ * udev opens a volume's device for a moment after it appears and after a writer closed it
+ * (blkid, zvol_id), and ZFS answers EBUSY meanwhile. Calls that ZFS refuses while a volume is
+ * open wait until udev has handled its queue, then try again; a few rounds cover events udev
+ * makes itself (a close after writing becomes a change event). A volume that a VM really
+ * holds open is still reported busy.
  */
-#define BUSY_RETRY_MS 2000
+#define BUSY_SETTLE_ROUNDS 3
 
-/* After a call answered err: sleeps and returns true if it should be tried again. */
-static bool retry_busy(int err, int *waited_ms)
+/* After a call answered err: waits for udev and returns true if it should be tried again. */
+static bool retry_busy(int err, int *rounds)
 {
-	if (err != EBUSY || *waited_ms >= BUSY_RETRY_MS)
+	if (err != EBUSY || *rounds >= BUSY_SETTLE_ROUNDS)
 		return false;
-	struct timespec nap = {0, 10 * 1000 * 1000};
-	nanosleep(&nap, NULL);
-	*waited_ms += 10;
-	return true;
+	++*rounds;
+	return qz_udev_settle() == 0;
 }
 
 /* True if a bookmark "fs#mark" exists (lzc_exists does not see bookmarks). */
@@ -185,10 +185,10 @@ static int real_rename(qz_backend_t *be, const char *from, const char *to)
 static int real_destroy(qz_backend_t *be, const char *name)
 {
 	(void)be;
-	int err, waited = 0;
+	int err, rounds = 0;
 	do
 		err = lzc_destroy(name);
-	while (retry_busy(err, &waited));
+	while (retry_busy(err, &rounds));
 	return err;
 }
 
@@ -205,10 +205,10 @@ static int real_destroy_snaps(qz_backend_t *be, const char *const *snaps, size_t
 static int real_rollback(qz_backend_t *be, const char *fs, const char *snap)
 {
 	(void)be;
-	int err, waited = 0;
+	int err, rounds = 0;
 	do
 		err = lzc_rollback_to(fs, snap);
-	while (retry_busy(err, &waited));
+	while (retry_busy(err, &rounds));
 	return err;
 }
 
@@ -582,10 +582,10 @@ static int real_load_key(qz_backend_t *be, const char *root, const uint8_t *wkey
 static int real_unload_key(qz_backend_t *be, const char *root)
 {
 	(void)be;
-	int err, waited = 0;
+	int err, rounds = 0;
 	do
 		err = lzc_unload_key(root);
-	while (retry_busy(err, &waited));
+	while (retry_busy(err, &rounds));
 	return err;
 }
 

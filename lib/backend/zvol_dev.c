@@ -1,5 +1,6 @@
 #include "zvol_dev.h"
 
+#include "zcmd.h"
 #include "zname.h"
 
 #include <dirent.h>
@@ -124,6 +125,18 @@ int qz_zvol_wait_open(const char *path, const char *vol, int oflags, int timeout
 		err = retry_on_change(path, timeout_ms, open_if_right, &a);
 	if (err == 0)
 		*fdp = a.fd;
+	return err;
+}
+
+int qz_udev_settle(void)
+{
+	/* udevadm's own limit only ends a wait for a udev that has stopped working */
+	char *argv[] = {"udevadm", "settle", "--timeout=120", NULL};
+	struct qz_spawn_out out;
+	int err = qz_spawn(argv, &out);
+	if (err == 0 && out.status != 0)
+		err = ETIMEDOUT;
+	qz_spawn_free(&out);
 	return err;
 }
 

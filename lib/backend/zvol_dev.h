@@ -13,6 +13,9 @@ int qz_zvol_wait_open(const char *path, const char *vol, int oflags, int timeout
 /* Finds the kernel's node /dev/zdN of ZFS volume vol without udev's links (checked with the
  * zvol's own ioctl) and opens it; ENOENT if there is none. */
 int qz_zvol_find_node(const char *vol, int oflags, char *path, size_t len, int *fdp);
+/* Waits until udev has handled every device event so far (`udevadm settle`, which waits on
+ * udev's queue, not on a clock). Returns 0, or an errno if udev cannot be asked or gave up. */
+int qz_udev_settle(void);
 /* Stores the name of the ZFS volume whose block device is open as fd; ENODEV if it is none. */
 int qz_zvol_name(int fd, char *buf, size_t len);
 /* Returns 0 if the block device open as fd is the ZFS volume vol, else ENODEV. */
