@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Builds and installs qubes-storage-zfs: qzfs, the Python drivers with their qubes.storage entry
 # points, and the udev rule. `make install DESTDIR=... PREFIX=/usr` is what the RPM spec runs.
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)

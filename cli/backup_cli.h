@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What the backup command groups share (cmd_backup.c, cmd_backup_zfs.c): their options, how a
  * target is reached, how a refusal is told. */
 #ifndef QZFS_BACKUP_CLI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What the backup command groups share: options, targets, refusals (backup_cli.h). */
 #include "backup_cli.h"
 #include "engine.h"

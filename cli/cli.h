@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The qzfs command line: global state and the subcommand tables, one file per group. */
 #ifndef QZFS_CLI_H
 #define QZFS_CLI_H

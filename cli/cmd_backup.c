@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* qzfs backup ...: the parts of secure backups that can be tried by hand. */
 #include "backup.h"
 #include "backup_cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* qzfs backup zfs ...: backups of encrypted volumes to a backup qube that receives them into its
  * own ZFS (replica.h). No key: the streams are raw, encrypted by ZFS with dom0's keys. */
 #include "backup_cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* qzfs create | snapshot | clone | destroy | device | list: plain dataset operations on real ZFS.
  */
 #include "cli.h"

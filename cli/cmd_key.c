@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* qzfs key ...: the key of an encrypted pool's root, for people and for the zfs_encrypted
  * driver. Passphrases are read from a file descriptor (--passphrase-fd, default 0), never
  * from arguments or the environment; from a terminal, without echo. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* qzfs pool ...: a Qubes pool's root dataset, and the bulk listing of its volumes. */
 #include "cli.h"
 #include "engine.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* qzfs udev ...: what the udev rule asks, to keep our zvols away from dom0's device handling. */
 #include "cli.h"
 #include "engine.h"

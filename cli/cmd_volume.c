@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* qzfs volume ...: the Qubes storage-volume contract, one subcommand per driver call. */
 #include "cli.h"
 #include "engine.h"

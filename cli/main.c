@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * qzfs: ZFS volume storage for Qubes OS. Every subcommand comes from a table; errors go to stderr
  * as one line and an exit code (see README.md), results to stdout (JSON with --json).

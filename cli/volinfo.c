@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* How qzfs shows a volume: one JSON object, or a line and its revisions for people. */
 #include "cli.h"
 #include "engine.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The one place where error codes become words for people. */
 #ifndef QZFS_ERROR_H
 #define QZFS_ERROR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* See fdio.h. */
 #include "fdio.h"
 

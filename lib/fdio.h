@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Whole reads and writes on file descriptors, optionally with a time limit per wait. */
 #ifndef QZFS_FDIO_H
 #define QZFS_FDIO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A small streaming JSON writer: what `qzfs --json` prints. */
 #ifndef QZFS_JSON_H
 #define QZFS_JSON_H

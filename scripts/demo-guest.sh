@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The demo's part inside the test VM: a zpool on a scratch disk, then the zfs_zvol driver
 # driven as qubesd drives it (scripts/demo_driver.py), with Debian's python3.
 set -eu

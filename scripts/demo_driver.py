@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The demo's Qubes part (runs in the test VM, on real ZFS): the zfs_zvol driver driven the way
 qubesd drives it — a pool added with `qvm-pool add`, a template, an AppVM, a disposable, a
 clone, revisions and a revert — printing what happens and what ZFS holds.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Installs what building and testing qubes-storage-zfs needs on Debian 12 (bookworm), and makes
 # Debian's `contrib` component (ZFS lives there) and `bookworm-backports` (ZFS 2.3) known to apt.
 # Nothing ZFS-kernel-related is installed on this machine: real ZFS runs in the test VM (vm/).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Writes the dist-info of the Python package (metadata and the qubes.storage entry points,
 read from pyproject.toml) into a site directory, which is all importlib.metadata needs to find
 the drivers. Used by `make install` (no pip or wheel at build time) and by the tests.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * qzfs-backup-store DIR: keeps sealed backup objects in DIR for dom0 (store_proto.h), reading
  * requests on stdin and answering on stdout. It runs where backups are kept: in a backup qube

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * qzfs-backup-zfs-store ROOT: keeps dom0's backups of encrypted volumes as ZFS datasets under
  * ROOT, in a backup qube that runs ZFS (the qrexec service qubes-storage-zfs.BackupZfs). It

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What both store programs share: reading requests on stdin and answering on stdout
  * (store_proto.h). */
 #ifndef QZFS_STORE_REPLY_H

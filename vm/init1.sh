@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Stage 1 (initramfs): load virtio, 9p and overlay; stack a tmpfs over the read-only guest layer over
 # the host's root (both 9p, read-only); switch_root into stage 2 (/zvm/init2.sh from the layer).
 /bin/busybox --install -s /bin

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Stage 2 (the host's /bin/sh inside the guest): start udev, load ZFS, run /zvm/out/job.sh in the
 # caller's working directory with the caller's environment, store its exit status, power off.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8

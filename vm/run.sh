@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs a command inside the real-ZFS test VM and exits with its exit status.
 #
 #   vm/run.sh [-d DISK_MB]... [-m MEM_MB] -- command [args...]

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Builds (once) the real-ZFS test VM: a Debian kernel, OpenZFS modules compiled from Debian's zfs-dkms
 # source, the matching ZFS userland, and a tiny initramfs. Prints the directory holding the result.
 #

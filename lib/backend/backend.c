@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What both backends share: opening by kind, failure details, listings. */
 #include "backend.h"
 

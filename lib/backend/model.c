@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The model backend: ZFS semantics in memory, for fast tests. Volume contents live in memfds
  * (sparse, so a 10 GiB volume costs only what is written). Wherever it and real ZFS disagree,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The model backend's records, shared by model.c (the semantics) and model_store.c (keeping a
  * model on disk between processes). Nothing outside lib/backend/model*.c includes this.

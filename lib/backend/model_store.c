@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A model kept in a directory, so that separate qzfs processes share one model (the Python
  * driver's fast tests run qzfs many times against it).

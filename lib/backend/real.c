@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The real backend: libzfs_core for every change, send and receive; the `zfs` command (through
  * posix_spawn, never a shell) only for listing and properties, which libzfs_core cannot do.

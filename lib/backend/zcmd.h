@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Runs a program (never through a shell) and collects what it prints. */
 #ifndef QZFS_ZCMD_H
 #define QZFS_ZCMD_H

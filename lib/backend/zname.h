@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* ZFS dataset, snapshot and bookmark names: the rules ZFS enforces, in one place. */
 #ifndef QZFS_ZNAME_H
 #define QZFS_ZNAME_H

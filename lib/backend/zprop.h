@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The native ZFS properties the project sets, with their kinds and index values (sys/fs/zfs.h). */
 #ifndef QZFS_ZPROP_H
 #define QZFS_ZPROP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "zvol_dev.h"
 
 #include "zcmd.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Finding a volume's block device: waiting for udev by events, and checking what a node is. */
 #ifndef QZFS_ZVOL_DEV_H
 #define QZFS_ZVOL_DEV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Little-endian integers in byte buffers (the formats of the backup code are little-endian). */
 #ifndef QZFS_LE_H
 #define QZFS_LE_H

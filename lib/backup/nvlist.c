@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Packed native little-endian nvlists, read strictly and written (see nvlist.h). */
 #include "nvlist.h"
 

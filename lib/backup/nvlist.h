@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Packed nvlists as ZFS writes them into resume tokens and BEGIN records: native encoding,
  * little-endian. A list is a 12-byte header {0, 1, 0, 0; version 0; flags 1}, then pairs, then

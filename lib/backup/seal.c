@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The sealed container (see seal.h). */
 #include "seal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The sealed container: how a ZFS stream leaves dom0 for an untrusted backup target. The stream
  * is cut into chunks of a fixed size, each sealed on its own with XChaCha20-Poly1305 (IETF)

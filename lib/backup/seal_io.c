@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Sealed containers on file descriptors (see seal_io.h). */
 #include "seal_io.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Sealed containers on file descriptors: a whole stream sealed from one fd to another, and a
  * container read from an fd, opened chunk by chunk, its plaintext passed on. */
 #ifndef QZFS_SEAL_IO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Sealing a stream on several threads (see seal_pipeline.h).
  *
  * Chunk i lives in slot i % nslots, so the slots are used in order like a ring. A slot goes

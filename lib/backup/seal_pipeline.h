@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Sealing a stream on several threads: a reader cuts the stream into chunks, sealers seal them
  * in parallel (each chunk is sealed on its own, seal.h), and the caller's thread hands them on in

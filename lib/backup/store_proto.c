@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* See store_proto.h. */
 #include "store_proto.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The backup store protocol: how dom0 talks to the program that keeps sealed backups on a
  * target (qzfs-backup-store, in a backup qube over qrexec, or locally for a directory). The store

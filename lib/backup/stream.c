@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The send-stream verifier (see stream.h). */
 #include "stream.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A verifier of ZFS send streams, used as a filter: bytes go in as they come, and come out only
  * once verified. A stream is one substream, BEGIN ... END, of the snapshot dom0 expects (its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A backup target through its store program (see target.h and store_proto.h). */
 #include "target.h"
 

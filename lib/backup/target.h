@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A backup target, as dom0 sees it: a store program (store_proto.h) it started, which may be
  * hostile. Every answer is bounded by what dom0 asked for; a malformed one ends the connection.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Resume tokens, read strictly (see token.h). Every length is checked before it is used. */
 #include "token.h"
 

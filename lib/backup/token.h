@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Receive resume tokens (`zfs get receive_resume_token`), read strictly. A token comes from the
  * receiving side, which a backup must not trust: it is parsed with hard bounds, and only a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Reasons for refusals: the backup code explains every "no" in a sentence for the caller. */
 #ifndef QZFS_WHY_H
 #define QZFS_WHY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* PBKDF2-HMAC-SHA1 for ZFS passphrases (see pbkdf2.h). Secrets on the stack are wiped. */
 #include "pbkdf2.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * PBKDF2-HMAC-SHA1: how OpenZFS turns a passphrase into the wrapping key of an encryption root
  * (keyformat=passphrase, with the dataset's pbkdf2salt and pbkdf2iters). libzfs_core takes the

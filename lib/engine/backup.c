@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Backups of volumes to an untrusted target (see backup.h). */
 #include "backup.h"
 

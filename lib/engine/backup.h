@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Backups of volumes to an untrusted target (target.h), sealed (seal.h): what `qzfs backup
  * create|list|verify|restore` do. dom0 keeps its own record of every backup (a small text file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What a target holds, as dom0 can prove it with the key alone (a fresh dom0 has no records),
  * and the chains that restore it (see backup.h). */
 #include "backup.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* `backup prune`: which backups retention lets go, and letting them go (see backup.h). */
 #include "backup.h"
 #include "why.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* dom0's records of backups: one text file per backup, "<id>.rec", lines "key value". */
 #include "backup.h"
 

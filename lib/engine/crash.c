@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Crash points: where tests stop an operation to check that the next one recovers. */
 #include "engine.h"
 

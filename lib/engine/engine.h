@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The volume engine: the Qubes storage-volume contract for zvol pools, on top of the backend.
  *

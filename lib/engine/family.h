@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A volume's family: its live dataset, older generations, transient datasets and their
  * snapshots, read from ZFS in one listing. Internal to the engine. */
 #ifndef QZFS_FAMILY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Encryption roots with a passphrase (zfs_encrypted pools): setting one up, loading, unloading
  * and changing its key. The passphrase arrives on a file descriptor and lives only in a locked,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Per-volume locks: operations on one volume are serialised, different volumes run in parallel.
  * An flock dies with its holder, so a crashed qzfs never leaves a volume locked. */
 #include "engine.h"

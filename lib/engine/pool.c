@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Pools: the root dataset under which a Qubes pool keeps its volumes. */
 #include "engine.h"
 #include "zname.h"

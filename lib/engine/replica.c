@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Backups of encrypted volumes to a ZFS-receiving backup qube (see replica.h). */
 #include "replica.h"
 

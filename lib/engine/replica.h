@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Backups of encrypted volumes to a backup qube that runs ZFS (qzfs-backup-zfs-store): raw send
  * streams, received by the qube's ZFS and kept there as datasets, one per chain (named after the

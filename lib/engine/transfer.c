@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Backup transfers: what dom0 sends, decided from ZFS and never from the receiving side. */
 #include "engine.h"
 #include "error.h"

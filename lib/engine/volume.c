@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Volume operations. Each reads the volume's family once, acts, and names its crash points;
  * qz_vol_recover() brings any state a crash can leave back to a consistent one.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Send records: sizes and writing (see drr.h). */
 #include "drr.h"
 

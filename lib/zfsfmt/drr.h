@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The records of a ZFS send stream, defined here from the stream format (Debian ships no
  * sys/zfs_ioctl.h). Every record is a 312-byte header, {type, payload length, a 304-byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fletcher-4 over little-endian 32-bit words (see fletcher.h). */
 #include "fletcher.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ZFS's fletcher-4 checksum, as its send streams use it: four 64-bit running sums over the
  * stream's little-endian 32-bit words. Each call folds floor(len / 4) words and ignores the

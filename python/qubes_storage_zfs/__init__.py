@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Qubes OS storage pool drivers on ZFS.
 
 The drivers are thin: every ZFS change is made by the `qzfs` program (C, libzfs_core); this

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The `zfs_encrypted` driver: zfs_zvol inside a natively encrypted dataset.
 
     qvm-pool add secret zfs_encrypted -o zpool_name=tank -o ask_password_domain=vault

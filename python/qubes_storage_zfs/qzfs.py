@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Running `qzfs`: asynchronously for everything qubesd awaits, synchronously only to fill a
 cold cache. Every call asks for JSON; a failure becomes a StoragePoolException carrying the
 message `qzfs` printed."""

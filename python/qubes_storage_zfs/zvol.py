@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The `zfs_zvol` driver: every volume of a VM is a ZFS zvol under the pool's dataset.
 
     qvm-pool add vms zfs_zvol -o dataset=tank/qubes

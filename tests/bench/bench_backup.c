@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Benchmark: sealing, opening and verifying, memory to memory on one core, against memcpy of
  * the same bytes in the same process (the baseline); then the sealing pipeline as a backup runs

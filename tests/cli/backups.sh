@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Backups end to end through qzfs (on the model with QZFS_BACKEND=model:DIR, or on real ZFS in
 # the test VM): a volume backed up full then incrementally, a running VM backed up from its
 # committed state, everything verified and restored with the same bytes; then a hostile target

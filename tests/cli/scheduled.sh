@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Scheduled backups (systemd/qzfs-scheduled-backup, what the timer's service runs) through qzfs on
 # the model (QZFS_BACKEND=model:DIR) or real ZFS: a configuration it refuses does nothing; a
 # good one backs the VMs up, incrementally the next time, a new chain once FULL_EVERY_DAYS have

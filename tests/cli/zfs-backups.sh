@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Backups of encrypted volumes to a backup qube that receives them into its own ZFS (`qzfs backup
 # zfs`, qzfs-backup-zfs-store), on the model (QZFS_BACKEND=model:DIR: the qube gets a model of
 # its own) or on real ZFS in the test VM (the qube's datasets in the same zpool): full, then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The groups of conformance cases, one file each. */
 #ifndef QZFS_CONFORMANCE_CASES_H
 #define QZFS_CONFORMANCE_CASES_H

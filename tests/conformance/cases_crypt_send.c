@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Conformance: native encryption and keys; send and receive. */
 #include "cases.h"
 #include "drr.h"

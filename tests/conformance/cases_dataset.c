@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Conformance: create, names, properties, listing. */
 #include "cases.h"
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Conformance: snapshots, clones, promote, rename, rollback, destroy, bookmarks, holds. */
 #include "cases.h"
 #include "harness.h"

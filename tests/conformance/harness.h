@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Shared fixture of the conformance suite: one backend, a fresh base dataset per case. */
 #ifndef QZFS_CONFORMANCE_HARNESS_H
 #define QZFS_CONFORMANCE_HARNESS_H

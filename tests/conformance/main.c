@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The backend conformance suite: the same cases on the model (QZFS_TEST_BACKEND=model, the
  * default) and on real ZFS (QZFS_TEST_BACKEND=real, QZFS_TEST_POOL=<an imported pool>).

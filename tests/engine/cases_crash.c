@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The crash matrix: every crash point of every multi-step operation. A dry run counts the
  * points an operation passes; then, for each point k, a fresh pool is set up, the operation is

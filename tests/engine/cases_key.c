@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Engine: encrypted pools with a passphrase (zfs_encrypted), on whichever backend is open. */
 #include "cases.h"
 #include "engine.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Engine: the Qubes volume contract, on whichever backend the harness opened. */
 #include "cases.h"
 #include "engine.h"

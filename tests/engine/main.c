@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The engine suite: the Qubes volume contract on the model (default) or on real ZFS. */
 #include "cases.h"
 

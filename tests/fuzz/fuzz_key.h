@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The fuzzers' fixed container key: not a secret, only so that seeds sealed with it open. */
 #ifndef QZFS_FUZZ_KEY_H
 #define QZFS_FUZZ_KEY_H

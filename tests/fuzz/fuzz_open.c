@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target: the sealed-container opener, as a restore uses it: header, framed chunks,
  * the plaintext into the stream verifier; what follows the last whole frame, as a trailer. The key
  * is fixed (fuzz_key.h), so seeds sealed with it reach the chunk and stream code. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target: the send-stream verifier. The expectations are taken from the input's own
  * BEGIN record, so the fuzzer gets past it into the records. Oracle: what comes out is always a
  * prefix of what went in, and all of it when the stream is accepted. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target: the resume-token parser and the resume plan, on any bytes. */
 #include "token.h"
 

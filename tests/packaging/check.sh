@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Packaging checks (TAP): `make install` lays out what the RPM spec lists, the installed driver
 # is found through its entry point, `pip install .` works, and, where rpmbuild exists, the spec
 # builds an RPM holding those files.

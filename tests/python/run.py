@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Runs the Python driver tests and prints TAP (what scripts/test counts).
 
     python3 tests/python/run.py [PATTERN]

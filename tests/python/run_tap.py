@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """TAP output for unittest: one line per test, what scripts/test counts. Shared by the Python
 tier (tests/python/run.py) and the qubes tier (tests/qubes/run.py)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The zfs_encrypted driver: passphrase through a pipe, key loaded when needed and forgotten
 `unload_timeout` after the pool's last VM stops, judged on real state."""
 

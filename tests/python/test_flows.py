@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Qubes flows driven through the Python driver as qubesd drives it (the volumes of a VM
 started and stopped concurrently), on the stored model or on real ZFS."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The zfs_zvol pool as qubesd sees it: registration, options, a pool that cannot break
 qubes.xml loading, errors, and the cache behind the synchronous properties."""
 

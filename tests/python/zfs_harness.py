@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """What the driver tests share: a pool per test (on the stored model or on a real scratch
 zpool), fake VMs with the volume configuration qubesd gives templates, AppVMs and
 disposables, and reading and writing volumes through their block devices."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """A dom0 for tests: the real qubesd (offline mode) and the real `qvm-*` clients of one Qubes
 release, in the mount namespace tests/qubes/run.py prepared. Tests drive the drivers only as a
 user does (the clients, qubesd's Admin API); they look at ZFS with the installed `qzfs`."""

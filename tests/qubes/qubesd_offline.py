@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Runs the real qubesd (qubes.tools.qubesd.main, unmodified) in offline mode, with the few
 accommodations a machine without Xen and libvirt needs. Each one stands in for something outside
 storage; none is on the path of a storage call (see README.md beside this file).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The `qubes` tier for one Qubes release: the real qubesd and the real `qvm-*` clients drive
 the installed drivers. Prints TAP. Run by tests/qubes/run.sh, which prepares what this needs:
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The `qubes` tier: the real qubesd and qvm-* clients of Qubes 4.2 and 4.3 drive the drivers as
 # installed by `make install`. Prints TAP for each release (tests/qubes/run.py), each in a
 # mount namespace of its own.

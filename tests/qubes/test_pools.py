@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Pools through qvm-pool and qubesd's pool API: options as qubes.xml keeps them, on Qubes 4.2
 (which hands them over as strings) and 4.3."""
 

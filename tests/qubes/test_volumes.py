@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Volumes through qvm-volume, qvm-clone and qvm-start, as a user drives them: sizes, resizes,
 revisions and what clones and exports get."""
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Test support: send streams written as the kernel's sender writes them (see streamgen.h). */
 #include "streamgen.h"
 

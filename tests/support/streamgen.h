@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Test support: writes ZFS send streams record by record as the kernel's sender does (the
  * running fletcher-4, each record's checksum at offset 280), so tests can make valid streams

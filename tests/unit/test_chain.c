@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The chains that restore backups found on a target: full first, each next one from the one
  * before (by snapshot guids); none when a backup it needs is missing or unfinished. */
 #include "backup.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests on the committed corpus of real ZFS streams and tokens (tests/corpus/real, made in
  * the test VM by scripts/make-corpus): every real stream passes the verifier unchanged with what
  * dom0 would expect of it; the plaintext send of encrypted data is refused as raw; bits flipped

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: SHA-1 and PBKDF2-HMAC-SHA1 against the published vectors (FIPS 180, RFC 6070). */
 #include "pbkdf2.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Which backups `backup prune` lets go: retention by count and age, never a backup that a kept
  * one's chain needs, never the newest of a volume when it is unfinished. */
 #include "backup.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: the sealed container. Round trips of every size, and every way an untrusted
  * target could change a backup: chunks dropped, repeated, reordered, swapped with another
  * backup's, cut short, altered; header fields changed; the wrong key or passphrase. */

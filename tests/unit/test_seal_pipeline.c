@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: sealing a stream on several threads. Chunks come out in order and open to the
  * stream on any number of threads; a resumed stream is checked against the prints of what was
  * stored before (the same stream continues; a changed or shorter one is refused with ESTALE);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: the send-stream verifier, on streams written as ZFS writes them and on forgeries.
  * The property checked throughout: what comes out is a prefix of what went in, and no byte of a
  * record that failed a check ever comes out. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: a backup target through qzfs-backup-store (the real store program, in a temporary
  * directory), and stores that lie: answers too long, malformed listings, a store that dies. */
 #include "target.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: resume tokens, well-formed and forged, and the resume plan that trusts only dom0. */
 #include "backend.h"
 #include "fletcher.h"

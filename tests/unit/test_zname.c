@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: ZFS name rules. */
 #include "zname.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: property table, sizes, error words. */
 #include "error.h"
 #include "zprop.h"

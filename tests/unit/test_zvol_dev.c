@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: waiting for a device link while udev makes and removes the directories above it. */
 #include "zvol_dev.h"
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Resume tokens made by real ZFS (runs in the test VM): an interrupted resumable receive leaves
 # a token; qzfs reads it and finds the snapshot's guid; a token with a byte changed is refused.
 set -u

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs in the test VM (see scripts/bench). Median of RUNS runs per step.
 set -eu
 BUILD=$1

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs in the test VM (see scripts/bench-backup --vm): end-to-end backup throughput against a
 # bare `zfs send -w | cat` of the same snapshot in the same run, for a plain and an encrypted
 # volume; the size of an incremental backup after 1 % of a volume is rewritten. Prints

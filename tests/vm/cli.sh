@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # qzfs end to end on real ZFS (runs in the test VM): results, JSON, errors and exit codes. TAP.
 set -u
 POOL=${1:?pool}

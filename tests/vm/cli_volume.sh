@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # qzfs pool/volume commands end to end on real ZFS (runs in the test VM), as the Python driver
 # will call them: JSON out, exit codes, a crash mid-stop and its recovery. TAP.
 set -u

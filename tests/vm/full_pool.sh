@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # A full pool on real ZFS (runs in the test VM, on the spare disk): when the VMs' writes have
 # filled the zpool, every qzfs operation either still works (ZFS keeps some slop space for
 # itself) or fails with exit 8 and a message saying the pool is full; nothing half-made stays

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Passphrase keys on real ZFS (runs in the test VM): qzfs derives the wrapping key exactly as
 # the zfs command does, both ways; wrong passphrases and open volumes are refused. TAP.
 set -u

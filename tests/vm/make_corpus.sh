@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Makes the committed corpus of real ZFS send streams and resume tokens (runs in the test VM, by
 # scripts/make-corpus): small volumes, encrypted and not, sent whole, incrementally, compressed,
 # raw, resumed; tokens of interrupted receives. Each stream gets NAME.expect: "toguid fromguid

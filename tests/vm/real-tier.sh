@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs INSIDE the test VM: makes a pool on the first virtio disk and runs, on real OpenZFS, the
 # conformance and engine suites, the qzfs command-line checks, the udev rule and the Python
 # driver. Prints TAP; scripts/test counts it.

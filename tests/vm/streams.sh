@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The backup core on real ZFS streams (runs in the test VM): real sends pass the verifier
 # unchanged; a plaintext send of encrypted data is refused; a sealed backup opens into
 # `zfs receive` and gives back the same snapshot and bytes; a tampered one gives nothing.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # TAP helpers for the shell tests that run in the test VM (sourced).
 n=0
 # each script its own file for the last command's stderr: the VM runs two lanes of scripts at once

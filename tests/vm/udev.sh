@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The udev rule on real ZFS (runs in the test VM): our zvols are marked hidden from dom0's
 # device handling by their dataset marker, a foreign zvol is left alone. TAP.
 set -u

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """A stand-in for the parts of qubes-core-admin (4.2/4.3) that qubes-storage-zfs uses.
 
 Written for the tests from the documented behaviour of qubesd (see

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Default sizes qubesd gives new volumes."""
 
 defaults = {

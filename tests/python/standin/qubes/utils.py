@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The helpers of qubes.utils that storage code calls."""
 
 import asyncio

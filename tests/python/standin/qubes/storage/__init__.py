@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Stand-in for qubes.storage: the driver base classes, and `Storage`, which calls a VM's
 volumes the way qubesd does (all volumes of a VM concurrently; ephemeral volumes through
 start_encrypted/stop_encrypted; stop_encrypted for every volume at stop)."""
