@@ -8,6 +8,7 @@ UDEVDIR    ?= $(PREFIX)/lib/udev
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 LIBEXECDIR ?= $(PREFIX)/libexec/qubes-storage-zfs
 SYSCONFDIR ?= /etc
+STATEDIR   ?= /var/lib/qubes-storage-zfs
 PYTHON     ?= python3
 SITELIB    ?= $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))')
 BUILDDIR   ?= build-release
@@ -31,6 +32,8 @@ install: all
 		$(DESTDIR)$(SYSCONFDIR)/qubes/policy.d/30-qubes-storage-zfs.policy
 	install -D -m 0755 systemd/qzfs-scheduled-backup $(DESTDIR)$(LIBEXECDIR)/qzfs-scheduled-backup
 	install -D -m 0600 systemd/backup.conf $(DESTDIR)$(SYSCONFDIR)/qubes-storage-zfs/backup.conf
+	install -d -m 0700 $(DESTDIR)$(STATEDIR) $(DESTDIR)$(STATEDIR)/backups \
+		$(DESTDIR)$(STATEDIR)/zfs-backups
 	install -d $(DESTDIR)$(UNITDIR)
 	for u in qubes-storage-zfs-backup.service qubes-storage-zfs-backup.timer; do \
 		sed -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \

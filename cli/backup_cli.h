@@ -37,6 +37,20 @@ uint64_t qz_cli_full_every(const struct opts *o);
  * exec:COMMAND. */
 int qz_cli_open_target(qz_cli_t *cli, bool zfs, const char *spec, qz_target_t **t);
 
+/* Makes the state directory (--state, else default_state; missing parents too, mode 0700),
+ * whose name goes in buf. An exit code on failure. */
+int qz_cli_state_base(qz_cli_t *cli, const struct opts *o, const char *default_state, char *buf,
+		      size_t len);
+/* The folder of dom0's records of the backups to --target, <state>/targets/<the target spec,
+ * escaped>, made if missing, in dir. With t (the target, open): records that earlier versions
+ * kept in <state> itself, shared by all targets, move into it once t shows it holds their
+ * backups. An exit code on failure. */
+int qz_cli_target_state(qz_cli_t *cli, const struct opts *o, const char *default_state, bool zfs,
+			qz_target_t *t, char *dir, size_t len);
+/* Every record under state directory base, each with its target (records of earlier versions,
+ * not yet moved to a target's folder: ""). */
+int qz_cli_all_records(const char *base, qz_backup_rec_t **all, size_t *n);
+
 /* Reports that err (reason why) stopped a backup command; its exit code. */
 int qz_cli_refused(qz_cli_t *cli, int err, const char *why);
 

@@ -430,17 +430,21 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	if (o.threads > 4)
 		return qz_cli_usage(cli,
 				    "--threads takes 1 to 4 (0 or none: one per CPU, at most 4)");
-	const char *state = o.state ? o.state : DEFAULT_STATE;
-	if (mkdir(state, 0700) != 0 && errno != EEXIST)
-		return qz_cli_fail(cli, state, errno);
+	char base[3800], state[4096];
+	if ((rc = qz_cli_state_base(cli, &o, DEFAULT_STATE, base, sizeof(base))) != 0)
+		return rc;
 	qz_seal_info_t kdf;
 	qz_seal_key_t *key = NULL;
-	if ((rc = sealing_key(cli, &o, state, &kdf, &key)) != 0)
+	if ((rc = sealing_key(cli, &o, base, &kdf, &key)) != 0)
 		return rc;
 	char why[300] = "";
 	int err = 0;
 	qz_target_t *t = NULL;
-	if ((rc = qz_cli_open_target(cli, false, o.target, &t)) != 0) {
+	if ((rc = qz_cli_open_target(cli, false, o.target, &t)) != 0 ||
+	    (rc = qz_cli_target_state(cli, &o, DEFAULT_STATE, false, t, state, sizeof(state))) !=
+		0) {
+		if (t != NULL)
+			qz_target_close(t);
 		qz_seal_key_free(key);
 		return rc;
 	}
@@ -524,11 +528,14 @@ void qz_cli_show_backup(qz_cli_t *cli, const qz_backup_rec_t *r)
 		qz_json_uint(&cli->out, "chunks", r->chunks);
 		qz_json_bool(&cli->out, "raw", r->raw);
 		qz_json_bool(&cli->out, "complete", r->complete);
+		if (r->target[0] != 0)
+			qz_json_string(&cli->out, "target", r->target);
 		qz_json_end(&cli->out, '}');
 	} else {
-		printf("%s %s %s%s%s %" PRIu64 " bytes %s\n", r->id, r->volume,
+		printf("%s %s %s%s%s %" PRIu64 " bytes %s%s%s\n", r->id, r->volume,
 		       r->fromguid != 0 ? "incremental" : "full", r->raw ? " raw" : "",
-		       r->complete ? "" : " (unfinished)", r->bytes, when);
+		       r->complete ? "" : " (unfinished)", r->bytes, when,
+		       r->target[0] != 0 ? " to " : "", r->target);
 	}
 }
 
@@ -550,7 +557,7 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 			return rc;
 		err = qz_backup_discover(ss.t, &ss.secret, &all, &n, &unopened, why, sizeof(why));
 		session_close(&ss);
-	} else if ((err = qz_backup_rec_list(o.state ? o.state : DEFAULT_STATE, &all, &n)) != 0) {
+	} else if ((err = qz_cli_all_records(o.state ? o.state : DEFAULT_STATE, &all, &n)) != 0) {
 		snprintf(why, sizeof(why), "%s: %s", o.state ? o.state : DEFAULT_STATE,
 			 strerror(err));
 	}
@@ -591,8 +598,13 @@ int qz_cli_prune(qz_cli_t *cli, int argc, char **argv, bool zfs, const char *def
 	if (o.keep_last == 0 && o.keep_days == 0)
 		return qz_cli_usage(cli, "say what to keep: --keep-last N and/or --keep-days D");
 	qz_target_t *t = NULL;
-	if (!o.dry_run && (rc = qz_cli_open_target(cli, zfs, o.target, &t)) != 0)
+	char state[4096];
+	if ((!o.dry_run && (rc = qz_cli_open_target(cli, zfs, o.target, &t)) != 0) ||
+	    (rc = qz_cli_target_state(cli, &o, default_state, zfs, t, state, sizeof(state))) != 0) {
+		if (t != NULL)
+			qz_target_close(t);
 		return rc;
+	}
 	qz_backup_keep_t k = {o.keep_last, o.keep_days, (uint64_t)time(NULL)};
 	char why[300] = "";
 	if (cli->json)
@@ -600,9 +612,9 @@ int qz_cli_prune(qz_cli_t *cli, int argc, char **argv, bool zfs, const char *def
 		    qz_json_array(&cli->out, o.dry_run ? "would_drop" : "dropped");
 	else if (o.dry_run)
 		printf("would drop:\n");
-	int err = qz_backup_prune(cli->be, t, o.state ? o.state : default_state, &k,
-				  (const char *const *)o.args, (size_t)o.nargs, o.dry_run, remove,
-				  say_dropped, cli, why, sizeof(why));
+	int err =
+	    qz_backup_prune(cli->be, t, state, &k, (const char *const *)o.args, (size_t)o.nargs,
+			    o.dry_run, remove, say_dropped, cli, why, sizeof(why));
 	if (cli->json)
 		qz_json_end(&cli->out, ']'), qz_json_end(&cli->out, '}');
 	if (t != NULL)
@@ -626,10 +638,15 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	if ((o.nargs == 0) == !o.all)
 		return qz_cli_usage(cli, "name the backups to verify, or --all");
-	const char *state = o.state ? o.state : DEFAULT_STATE;
 	struct session ss;
+	char state[4096];
 	if ((rc = session_open(cli, &o, &ss)) != 0)
 		return rc;
+	if ((rc = qz_cli_target_state(cli, &o, DEFAULT_STATE, false, ss.t, state, sizeof(state))) !=
+	    0) {
+		session_close(&ss);
+		return rc;
+	}
 	char why[300] = "";
 	qz_backup_rec_t *found = NULL;
 	size_t n = (size_t)o.nargs, unopened = 0;

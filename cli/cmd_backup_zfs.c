@@ -15,9 +15,11 @@
 
 #define DEFAULT_STATE "/var/lib/qubes-storage-zfs/zfs-backups"
 
-static const char *state_of(const struct opts *o)
+/* The folder of dom0's records of the backups to --target (t: open, to adopt records an earlier
+ * version shared between targets), in state; an exit code on failure. */
+static int state_of(qz_cli_t *cli, const struct opts *o, qz_target_t *t, char *state, size_t len)
 {
-	return o->state != NULL ? o->state : DEFAULT_STATE;
+	return qz_cli_target_state(cli, o, DEFAULT_STATE, true, t, state, len);
 }
 
 /* Backs the named encrypted volumes up to the target. */
@@ -30,11 +32,14 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	if (o.nargs == 0)
 		return qz_cli_usage(cli, "name the VMs or volumes to back up");
-	if (mkdir(state_of(&o), 0700) != 0 && errno != EEXIST)
-		return qz_cli_fail(cli, state_of(&o), errno);
 	qz_target_t *t = NULL;
+	char state[4096];
 	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0)
 		return rc;
+	if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0) {
+		qz_target_close(t);
+		return rc;
+	}
 	char why[300] = "";
 	int err = 0;
 	char **vols = NULL;
@@ -44,7 +49,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	}
 	qz_backup_opts_t bo = {
-	    .state_dir = state_of(&o), .full = o.full, .full_every = qz_cli_full_every(&o)};
+	    .state_dir = state, .full = o.full, .full_every = qz_cli_full_every(&o)};
 	for (size_t i = 0; err == 0 && i < nvols; i++) {
 		qz_backup_rec_t rec;
 		err = qz_replica_create(cli->be, t, &bo, vols[i], &rec, why, sizeof(why));
@@ -68,16 +73,24 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 	qz_target_entry_t *held = NULL;
 	size_t n = 0, nheld = 0;
 	char why[300] = "";
-	int err = qz_backup_rec_list(state_of(&o), &all, &n);
-	if (err != 0)
-		snprintf(why, sizeof(why), "%s: %s", state_of(&o), strerror(err));
+	int err = 0;
 	qz_target_t *t = NULL;
-	if (err == 0 && o.target != NULL) {
-		if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0) {
-			free(all);
+	if (o.target == NULL) {
+		const char *base = o.state != NULL ? o.state : DEFAULT_STATE;
+		if ((err = qz_cli_all_records(base, &all, &n)) != 0)
+			snprintf(why, sizeof(why), "%s: %s", base, strerror(err));
+	} else {
+		char state[4096];
+		if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0)
+			return rc;
+		if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0) {
+			qz_target_close(t);
 			return rc;
 		}
-		err = qz_target_list(t, &held, &nheld, why, sizeof(why));
+		if ((err = qz_backup_rec_list(state, &all, &n)) != 0)
+			snprintf(why, sizeof(why), "%.200s: %s", state, strerror(err));
+		if (err == 0)
+			err = qz_target_list(t, &held, &nheld, why, sizeof(why));
 		qz_target_close(t);
 	}
 	if (err != 0) {
@@ -113,21 +126,25 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 		return qz_cli_usage(cli, "name the backups to verify, or --all");
 	qz_backup_rec_t *all = NULL;
 	size_t n = 0;
-	char why[300] = "";
-	int err = qz_backup_rec_list(state_of(&o), &all, &n), failed = 0;
-	if (err != 0)
-		return qz_cli_fail(cli, state_of(&o), err);
+	char why[300] = "", state[4096];
 	qz_target_t *t = NULL;
-	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0) {
-		free(all);
+	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0)
 		return rc;
+	if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0) {
+		qz_target_close(t);
+		return rc;
+	}
+	int err = qz_backup_rec_list(state, &all, &n), failed = 0;
+	if (err != 0) {
+		qz_target_close(t);
+		return qz_cli_fail(cli, state, err);
 	}
 	size_t count = o.all ? n : (size_t)o.nargs;
 	for (size_t i = 0; i < count; i++) {
 		if (o.all && !all[i].complete)
 			continue;
 		const char *id = o.all ? all[i].id : o.args[i];
-		int one = qz_replica_verify(t, state_of(&o), id, why, sizeof(why));
+		int one = qz_replica_verify(t, state, id, why, sizeof(why));
 		if (one == 0)
 			printf("%s: whole and what dom0 sent, with its chain\n", id);
 		else
@@ -165,9 +182,16 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 		qz_secret_free(pool_pass);
 		return rc;
 	}
-	char why[300] = "";
-	int err = qz_replica_restore(cli->be, t, state_of(&o), o.volume, o.backup, o.to, o.over,
-				     &cfg, pool_pass, why, sizeof(why));
+	char why[300] = "", state[4096];
+	int err = 0;
+	if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0) {
+		qz_target_close(t);
+		qz_unlock_volume(lock);
+		qz_secret_free(pool_pass);
+		return rc;
+	}
+	err = qz_replica_restore(cli->be, t, state, o.volume, o.backup, o.to, o.over, &cfg,
+				 pool_pass, why, sizeof(why));
 	qz_target_close(t);
 	qz_unlock_volume(lock);
 	qz_secret_free(pool_pass);

@@ -11,7 +11,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..144"
+echo "1..164"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -164,58 +164,67 @@ qzfs volume create $V2 --save-on-stop --size 8388608
 qzfs volume start $V2 --save-on-stop >/dev/null
 head -c 1500000 /dev/urandom | devdd of="$(dev $V2)" bs=1M conv=notrunc,fsync
 qzfs volume stop $V2 --save-on-stop >/dev/null
-printf '#!/bin/sh\ntee -a "$1" | qzfs-backup-store "$2"\n' >"$W/counted"
-printf '#!/bin/sh\nstdbuf -o0 head -c "$1" | qzfs-backup-store "$2"\n' >"$W/cut"
+# a link to store folder S, always named by the same --target (dom0 keeps records per target):
+# it passes on only the first $(cat S.cut) bytes while S.cut exists, and logs what it passed in S.log
+printf '#!/bin/sh\nif [ -s "$1.cut" ]; then stdbuf -o0 head -c "$(cat "$1.cut")"; else cat; fi |\n    tee -a "$1.log" | qzfs-backup-store "$1"\n' >"$W/link"
+link() { echo "exec:sh $W/link $W/$1"; }
+logged() { if [ -f "$W/$1.log" ]; then stat -c %s "$W/$1.log"; else echo 0; fi; }
 mkdir -p "$W/s1" "$W/s2" "$W/st1" "$W/st2"
 K="--key-file $W/key --chunk-size 65536"
-qzfs backup create --target "exec:sh $W/counted $W/whole.log $W/s1" --state "$W/st1" $K $V2 >/dev/null
-whole=$(stat -c %s "$W/whole.log")
+qzfs backup create --target "$(link s1)" --state "$W/st1" $K $V2 >/dev/null
+whole=$(logged s1)
 cuts=0; sent=0
 for k in 1 2 3 4 5 6 7 8 9 10; do # each run cut after a different amount
     piece=$((whole / 16 + k * 9973)); sent=$((sent + piece))
-    qzfs backup create --target "exec:sh $W/cut $piece $W/s2" --state "$W/st2" $K $V2 >/dev/null 2>&1 ||
+    echo $piece >"$W/s2.cut"
+    qzfs backup create --target "$(link s2)" --state "$W/st2" $K $V2 >/dev/null 2>&1 ||
         cuts=$((cuts + 1))
 done
 check "10 interrupted backups" 0 test $cuts = 10
-check "the backup resumes and completes" 0 qzfs backup create --target "exec:sh $W/counted $W/last.log $W/s2" --state "$W/st2" $K $V2
+rm "$W/s2.cut"; before=$(logged s2)
+check "the backup resumes and completes" 0 qzfs backup create --target "$(link s2)" --state "$W/st2" $K $V2
 want_out "... where it was" "resumed after [0-9]* bytes"
-resent=$(( (sent + $(stat -c %s "$W/last.log") - whole) / 10 ))
+resent=$(( (sent + $(logged s2) - before - whole) / 10 ))
 echo "# bytes re-sent per interruption: $resent (a chunk is 65536)"
 check "re-sent per interruption: $resent bytes, not more than a chunk" 0 test $resent -le $((65536 + 1024))
 rid=$(qzfs backup list --state "$W/st2" | cut -d' ' -f1)
-check "the resumed backup verifies" 0 qzfs backup verify --target dir:$W/s2 --state "$W/st2" --key-file "$W/key" $rid
+check "the resumed backup verifies" 0 qzfs backup verify --target "$(link s2)" --state "$W/st2" --key-file "$W/key" $rid
 check "... and restores the volume's bytes" 0 qzfs backup restore --target dir:$W/s2 --key-file "$W/key" --to $Z/rres $rid
 check "... the same" 0 test "$(zvolsum $Z/rres)" = "$(volsum $V2)"
 
 # an unfinished backup whose stream, made again, is not what was stored (simulated: the chain
 # of prints in dom0's progress altered) is begun anew, never continued
 mkdir -p "$W/s5" "$W/st5"
-qzfs backup create --target "exec:sh $W/cut $((whole / 2)) $W/s5" --state "$W/st5" $K $V2 >/dev/null 2>&1
-prog=$(ls "$W"/st5/*.progress)
+echo $((whole / 2)) >"$W/s5.cut"
+qzfs backup create --target "$(link s5)" --state "$W/st5" $K $V2 >/dev/null 2>&1
+rm "$W/s5.cut"
+prog=$(ls "$W"/st5/targets/*/*.progress)
 printf '\377' | dd of="$prog" bs=1 seek=130 conv=notrunc status=none # magic 23, counts 24, chain at 78
-check "a backup whose stream differs from what was stored is begun anew" 0 qzfs backup create --target dir:$W/s5 --state "$W/st5" $K $V2
+check "a backup whose stream differs from what was stored is begun anew" 0 qzfs backup create --target "$(link s5)" --state "$W/st5" $K $V2
 want_out "... and says so" "begun anew: the stream made again differed"
-check "... as another backup, which verifies" 0 qzfs backup verify --target dir:$W/s5 --state "$W/st5" --key-file "$W/key" "$(printf '%s' "$out" | cut -d' ' -f1)"
+check "... as another backup, which verifies" 0 qzfs backup verify --target "$(link s5)" --state "$W/st5" --key-file "$W/key" "$(printf '%s' "$out" | cut -d' ' -f1)"
 
 # stopped after its last chunk was stored: resumed, only the trailer is left to store
 mkdir -p "$W/s4" "$W/st4"
-check "stopped at the crash point after the last chunk" 86 env QZFS_CRASH_AT=1 qzfs backup create --target dir:$W/s4 --state "$W/st4" $K $V2
+check "stopped at the crash point after the last chunk" 86 env QZFS_CRASH_AT=1 qzfs backup create --target "$(link s4)" --state "$W/st4" $K $V2
 check "... the target shows it unfinished" 0 sh -c "qzfs backup list --target dir:$W/s4 --key-file '$W/key' | grep -q unfinished"
-check "... resumed" 0 qzfs backup create --target "exec:sh $W/counted $W/end.log $W/s4" --state "$W/st4" $K $V2
+before=$(logged s4)
+check "... resumed" 0 qzfs backup create --target "$(link s4)" --state "$W/st4" $K $V2
 want_out "... after all its bytes" "resumed after [0-9]* bytes"
-endlog=$(stat -c %s "$W/end.log")
+endlog=$(($(logged s4) - before))
 check "... nothing sent again ($endlog bytes to the store)" 0 test "$endlog" -lt 1024
 check "... and whole now" 0 sh -c "qzfs backup list --target dir:$W/s4 --key-file '$W/key' | grep -vq unfinished"
 
 # an unfinished backup that cannot be resumed (the target lost its chunk) is begun anew, and
 # lets go of its snapshot: nothing of it stays held
 mkdir -p "$W/s3" "$W/st3"
-qzfs backup create --target "exec:sh $W/cut $((whole / 3)) $W/s3" --state "$W/st3" $K $V2 >/dev/null 2>&1
-rm -f "$W/s3/"*.c00000000
-check "a backup that cannot be resumed is begun anew" 0 qzfs backup create --target dir:$W/s3 --state "$W/st3" $K $V2
+echo $((whole / 3)) >"$W/s3.cut"
+qzfs backup create --target "$(link s3)" --state "$W/st3" $K $V2 >/dev/null 2>&1
+rm -f "$W/s3.cut" "$W/s3/"*.c00000000
+check "a backup that cannot be resumed is begun anew" 0 qzfs backup create --target "$(link s3)" --state "$W/st3" $K $V2
 check "... not resumed" 1 sh -c "printf '%s' '$out' | grep -q resumed"
-check "... and no progress of the unfinished one is kept" 0 test -z "$(ls "$W/st3" | grep progress)"
-snap=$(sed -n 's/^snapshot //p' "$W/st3"/*.rec | head -1)
+check "... and no progress of the unfinished one is kept" 0 test -z "$(ls "$W"/st3/targets/* | grep progress)"
+snap=$(sed -n 's/^snapshot //p' "$W"/st3/targets/*/*.rec | head -1)
 if [ -z "${QZFS_BACKEND:-}" ]; then # real ZFS: its holds can be listed
     check "... nor any hold on its snapshot" 0 test -z "$(zfs holds -H "$snap" | grep qzfs-backup)"
 else
@@ -339,7 +348,7 @@ changed
 check "--full-every 7, the chain begun today" 0 qzfs backup create $T --full-every 7 multi
 want_out "... goes on incremental" "$MV incremental,"
 first=$(qzfs backup list --state "$W/state" | grep " $MV full " | cut -d' ' -f1)
-sed -i "s/^created .*/created $(($(date +%s) - 8 * 86400))/" "$W/state/$first.rec"
+sed -i "s/^created .*/created $(($(date +%s) - 8 * 86400))/" "$W"/state/targets/*/"$first.rec"
 changed
 check "--full-every 7, the chain begun 8 days ago" 0 qzfs backup create $T --full-every 7 multi
 want_out "... begins a new one: full" "$MV full,"
@@ -350,5 +359,48 @@ check "prune --keep-last 1 lets the old chain go" 0 qzfs backup prune $TS --keep
 check "... and keeps the new one's two backups" 0 test "$(qzfs backup list --state "$W/state" | grep -c " $MV ")" = 2
 check "... which restore" 0 qzfs backup restore $T --to $Z/rmulti2 --volume $MV
 check "... with the bytes written last" 0 test "$(zvolsum $Z/rmulti2)" = "$(volsum $MV)"
+
+# two targets (a USB disk and a backup qube: 3-2-1): each has its own chain. The first backup to
+# the second target is full, though the first target has this state already; an incremental to
+# it builds on its own full one, and restores from it alone
+mkdir -p "$W/usb" "$W/qube"
+TA="--target dir:$W/usb --state $W/state --key-file $W/key"
+TB="--target dir:$W/qube --state $W/state --key-file $W/key"
+changed
+check "a backup to target A" 0 qzfs backup create $TA $MV
+check "the same state to target B: made, not 'unchanged'" 0 qzfs backup create $TB $MV
+want_out "... full (B holds nothing of A's chain)" "$MV full,"
+changed
+check "a change, to B" 0 qzfs backup create $TB $MV
+want_out "... incremental, from B's own full backup" "$MV incremental,"
+check "B alone restores it" 0 qzfs backup restore $TB --to $Z/rtwo --volume $MV
+check "... with the bytes written last" 0 test "$(zvolsum $Z/rtwo)" = "$(volsum $MV)"
+check "A, behind by one change: incremental from A's chain" 0 qzfs backup create $TA $MV
+want_out "... (incremental)" "$MV incremental,"
+check "... and A alone restores it" 0 qzfs backup restore $TA --to $Z/rtwoa --volume $MV
+check "... with the same bytes" 0 test "$(zvolsum $Z/rtwoa)" = "$(volsum $MV)"
+check "backup list names each record's target" 0 test "$(qzfs backup list --state "$W/state" | grep -c " to dir:$W/qube$")" = 2
+
+# records kept by an earlier version, all targets in one folder: each target takes over the
+# records of the backups it holds (found in its listing), the others stay for their own target
+A_DIR=$(echo "$W"/state/targets/dir%3A*usb); B_DIR=$(echo "$W"/state/targets/dir%3A*qube)
+nA=$(ls "$A_DIR" | grep -c '\.rec$'); nB=$(ls "$B_DIR" | grep -c '\.rec$')
+mv "$A_DIR"/*.rec "$B_DIR"/*.rec "$W/state/" && rmdir "$A_DIR" "$B_DIR"
+changed
+check "after the upgrade, a backup to B" 0 qzfs backup create $TB $MV
+want_out "... goes on incremental from B's records" "$MV incremental,"
+check "... which B took over ($nB), leaving A's ($nA)" 0 test "$(ls "$B_DIR" | grep -c '\.rec$') $(ls "$W/state" | grep -c '\.rec$')" = "$((nB + 1)) $nA"
+check "a backup to A" 0 qzfs backup create $TA $MV
+want_out "... incremental from A's records too" "$MV incremental,"
+check "... none left in the shared folder" 0 test "$(ls "$W/state" | grep -c '\.rec$')" = 0
+
+if [ -z "${QZFS_BACKEND:-}" ]; then # in the test VM, whose root is thrown away: dom0's defaults
+    rm -rf /var/lib/qubes-storage-zfs
+    check "with no --state, on a fresh dom0: made" 0 qzfs backup create --target dir:$W/usb --key-file $W/key $MV
+    check "... its records in /var/lib/qubes-storage-zfs, mode 0700" 0 test "$(stat -c %a /var/lib/qubes-storage-zfs) $(ls /var/lib/qubes-storage-zfs/backups/targets/*/ | grep -c '\.rec$')" = "700 1"
+else
+    n=$((n + 1)); echo "ok $n - with no --state, on a fresh dom0: made # SKIP dom0's /var/lib only in the test VM"
+    n=$((n + 1)); echo "ok $n - ... its records in /var/lib/qubes-storage-zfs, mode 0700 # SKIP idem"
+fi
 
 rm -rf "$W"

@@ -18,7 +18,7 @@ changed() { # new bytes in the volume, committed as its VM's stop does
     head -c 65536 /dev/urandom | devdd of="$(dev $V)" bs=64k conv=notrunc,fsync
     qzfs volume stop $V --save-on-stop >/dev/null
 }
-records() { ls "$W/state" | grep -c '\.rec$'; }
+records() { ls "$W"/state/targets/* | grep -c '\.rec$'; }
 conf() { printf '%s\n' "$@" >"$W/conf"; }
 good=("TARGET=dir:$W/store" "KEY_FILE=$W/key" "STATE=$W/state" 'VMS="sched-work"')
 qzfs pool setup $R sched >/dev/null
@@ -51,7 +51,7 @@ changed
 check "the next run" 0 "$RUN" "$W/conf"
 check "... makes an incremental backup" 0 test "$(qzfs backup list --state "$W/state" | grep -c " $V incremental ")" = 1
 first=$(qzfs backup list --state "$W/state" | grep " $V full " | cut -d' ' -f1)
-sed -i "s/^created .*/created $(($(date +%s) - 8 * 86400))/" "$W/state/$first.rec"
+sed -i "s/^created .*/created $(($(date +%s) - 8 * 86400))/" "$W"/state/targets/*/"$first.rec"
 changed
 check "a run 8 days into the chain (FULL_EVERY_DAYS=7)" 0 "$RUN" "$W/conf"
 check "... begins a new chain and prunes the old one (KEEP_LAST=1)" 0 test "$(qzfs backup list --state "$W/state" | grep " $V " | cut -d' ' -f3 | tr '\n' ' ')" = "full "
@@ -61,7 +61,7 @@ check "... with the bytes written last" 0 test "$(zvolsum $Z/schedr)" = "$(volsu
 qzfs backup create --target dir:$W/store --state $W/state --key-file $W/key --full $V >/dev/null
 changed
 conf "${good[@]:0:3}" 'VMS="sched-work gone"' "FULL_EVERY_DAYS=7" "KEEP_LAST=1"
-before=$(ls "$W/state"/*.rec)
+before=$(ls "$W"/state/targets/*/*.rec)
 check "a run naming a VM that is gone fails" 2 "$RUN" "$W/conf"
 check "... and prunes nothing" 0 ls $before
 rm -rf "$W"

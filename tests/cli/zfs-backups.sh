@@ -30,28 +30,26 @@ cat >"$W/store.sh" <<EOF
 $( [ -n "${QZFS_BACKEND:-}" ] && echo "export QZFS_BACKEND=model:$W/qube QZFS_MODEL_POOL=bq" )
 exec "$STORE" $Q
 EOF
-# a connection cut after \$1 bytes from dom0 (a network gone)
-cat >"$W/cut.sh" <<EOF
+# dom0's link to the backup qube, one --target for all (dom0 keeps its records per target); the
+# test sets how it behaves in $W/link.mode: empty (as it should), "cut N" (the connection cut
+# after N bytes from dom0: a network gone), "kill N" (dom0's qzfs, its parent, killed with
+# SIGKILL once N bytes reached the qube), "flip" (the qube flips one byte of what it sends back,
+# 3000 bytes into its answers), "spy" (the qube keeps a copy of everything dom0 sends it)
+cat >"$W/link.sh" <<EOF
 #!/bin/sh
-stdbuf -o0 head -c \$1 | "$W/store.sh"
+set -- \$(cat "$W/link.mode")
+case "\$1" in
+cut) stdbuf -o0 head -c \$2 | "$W/store.sh" ;;
+kill) { stdbuf -o0 head -c \$2; kill -KILL \$PPID; } | "$W/store.sh" ;;
+flip) "$W/store.sh" | { dd bs=1 count=3000 status=none; dd bs=1 count=1 status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat; } ;;
+spy) tee -a "$W/seen" | "$W/store.sh" ;;
+*) exec "$W/store.sh" ;;
+esac
 EOF
-# dom0's qzfs killed (SIGKILL, its parent here) once $1 bytes reached the qube
-cat >"$W/kill.sh" <<EOF
-#!/bin/sh
-{ stdbuf -o0 head -c \$1; kill -KILL \$PPID; } | "$W/store.sh"
-EOF
-# a qube that flips one byte of what it sends back, 3000 bytes into its answers
-cat >"$W/flip.sh" <<EOF
-#!/bin/sh
-"$W/store.sh" | { dd bs=1 count=3000 status=none; dd bs=1 count=1 status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat; }
-EOF
-# a qube that keeps a copy of everything dom0 sends it
-cat >"$W/spy.sh" <<EOF
-#!/bin/sh
-tee -a "$W/seen" | "$W/store.sh"
-EOF
+link() { echo "$*" >"$W/link.mode"; }
 chmod +x "$W"/*.sh
-T="--target exec:$W/store.sh --state $W/state"
+link
+T="--target exec:$W/link.sh --state $W/state"
 guid() { qzfs --json list "${1%@*}" | grep -o "\"name\":\"$1\"[^}]*\"guid\":\"[0-9]*\"" | grep -o '[0-9]*"$' | tr -d '"'; }
 
 echo "correct horse battery" >"$W/pass"
@@ -70,7 +68,9 @@ sums=()
 write 3000000
 
 # a receive cut short, then resumed from the qube's token
-check "a backup whose connection is cut fails" 1 qzfs backup zfs create --target "exec:$W/cut.sh 2000000" --state $W/state $EV
+link cut 2000000
+check "a backup whose connection is cut fails" 1 qzfs backup zfs create $T $EV
+link
 check "... the qube kept a partial receive" 0 test "$(qube qzfs list $Q | grep -c "^$Q/")" = 1
 check "the next backup resumes it, with the key unloaded" 0 qzfs backup zfs create $T $EV
 want_out "... full" " full, [0-9]* bytes (resumed after [0-9]* bytes)"
@@ -81,7 +81,9 @@ check "the qube holds it" 0 sh -c "qzfs backup zfs list $T | grep -v 'does not h
 want_out "... as dom0 recorded it" "${ids[0]} $EV full raw"
 
 write 200000
-check "an incremental backup" 0 qzfs backup zfs create --target "exec:$W/spy.sh" --state $W/state $EV
+link spy
+check "an incremental backup" 0 qzfs backup zfs create $T $EV
+link
 want_out "... incremental" " incremental, [0-9]* bytes"
 ids+=("$(printf '%s' "$out" | cut -d' ' -f1)")
 inc=$(printf '%s' "$out" | grep -o '[0-9]* bytes' | cut -d' ' -f1)
@@ -111,23 +113,27 @@ check "... its snapshot" 0 test "$(guid $Z/encryption/r0@r1)" = "$(guid $Z/encry
 check "a restore over an existing dataset is refused" 4 qzfs backup zfs restore $T --to $Z/encryption/r1 --volume $EV
 
 # a qube that alters what it sends back: refused, nothing left
-check "a stream altered by the qube: restore refused" 1 qzfs backup zfs restore --target "exec:$W/flip.sh" --state $W/state --to $Z/encryption/bad --volume $EV
+link flip
+check "a stream altered by the qube: restore refused" 1 qzfs backup zfs restore $T --to $Z/encryption/bad --volume $EV
 check "... nothing left" 3 qzfs list $Z/encryption/bad
-check "... verify says so" 1 qzfs backup zfs verify --target "exec:$W/flip.sh" --state $W/state "${ids[0]}"
+check "... verify says so" 1 qzfs backup zfs verify $T "${ids[0]}"
+link
 
 # a qube that sends back another state of the volume than dom0 sent (relabelled, checksums
 # made again) carries another objset MAC than dom0 read from its own send: here dom0's record
 # of the incremental is made to differ instead
-check "dom0 recorded each backup's objset MAC" 0 test "$(grep -l "^objset_mac [0-9a-f]\{64\}$" "$W"/state/*.rec | wc -l)" = 2
+TD=$(echo "$W"/state/targets/*) # dom0's records of this target
+check "dom0 recorded each backup's objset MAC" 0 test "$(grep -l "^objset_mac [0-9a-f]\{64\}$" "$TD"/*.rec | wc -l)" = 2
 cp -r "$W/state" "$W/other"
-other=$(sed -n 's/^objset_mac //p' "$W/other/${ids[1]}.rec" | tr '0-9a-f' '1-9a-f0') # every digit changed
-sed -i "s/^objset_mac .*/objset_mac $other/" "$W/other/${ids[1]}.rec"
-check "... (one made to differ)" 1 cmp -s "$W/state/${ids[1]}.rec" "$W/other/${ids[1]}.rec"
-check "another state sent back: restore refused" 1 qzfs backup zfs restore --target "exec:$W/store.sh" --state $W/other --to $Z/encryption/bad --volume $EV
+OD=$(echo "$W"/other/targets/*)
+other=$(sed -n 's/^objset_mac //p' "$OD/${ids[1]}.rec" | tr '0-9a-f' '1-9a-f0') # every digit changed
+sed -i "s/^objset_mac .*/objset_mac $other/" "$OD/${ids[1]}.rec"
+check "... (one made to differ)" 1 cmp -s "$TD/${ids[1]}.rec" "$OD/${ids[1]}.rec"
+check "another state sent back: restore refused" 1 qzfs backup zfs restore --target "exec:$W/link.sh" --state $W/other --to $Z/encryption/bad --volume $EV
 cp "$TAP_ERR" "$W/err"
 check "... saying so" 0 grep -q "another state of the volume" "$W/err"
 check "... nothing left" 3 qzfs list $Z/encryption/bad
-check "... verify says so" 1 qzfs backup zfs verify --target "exec:$W/store.sh" --state $W/other "${ids[1]}"
+check "... verify says so" 1 qzfs backup zfs verify --target "exec:$W/link.sh" --state $W/other "${ids[1]}"
 
 # restore --over: a backup put in the volume's place, its key made the pool's
 qzfs key load $E --passphrase-fd 3 3<"$W/pass" >/dev/null
@@ -165,7 +171,9 @@ restores_newest() { # DATASET SUM: the newest chain restores into DATASET with t
 
 # an incremental cut short: ZFS keeps it aside in the qube, and the next backup resumes it
 write 1000000
-check "an incremental backup whose connection is cut fails" 1 qzfs backup zfs create --target "exec:$W/cut.sh 300000" --state $W/state $EV
+link cut 300000
+check "an incremental backup whose connection is cut fails" 1 qzfs backup zfs create $T $EV
+link
 check "the next backup resumes it" 0 qzfs backup zfs create $T $EV
 want_out "... incremental" " incremental, [0-9]* bytes"
 iresumed=$(printf '%s' "$out" | grep -o 'after [0-9]*' | cut -d' ' -f2)
@@ -173,16 +181,18 @@ restores_newest $Z/encryption/r3 "${sums[2]}"
 
 # dom0's qzfs killed mid-stream (its sender process with it): the next backup completes the work
 write 600000
-check "a backup whose qzfs is killed mid-stream" 137 qzfs backup zfs create --target "exec:$W/kill.sh 200000" --state $W/state $EV
+link kill 200000
+check "a backup whose qzfs is killed mid-stream" 137 qzfs backup zfs create $T $EV
+link
 sleep 1
-check "... its sender does not outlive it" 1 pgrep -f "qzfs backup zfs create --target exec:$W/kill.sh"
+check "... its sender does not outlive it" 1 pgrep -f "qzfs backup zfs create --target exec:$W/link.sh"
 check "the next backup completes it" 0 qzfs backup zfs create $T $EV
 want_out "... incremental" " incremental, [0-9]* bytes"
 kresumed=$(printf '%s' "$out" | grep -o 'after [0-9]*' | cut -d' ' -f2)
 restores_newest $Z/encryption/r4 "${sums[3]}"
 
 # --full-every 30 once the chain's full backup is 31 days old: a new chain
-for rec in $(grep -l '^fromguid 0$' "$W"/state/*.rec); do
+for rec in $(grep -l '^fromguid 0$' "$W"/state/targets/*/*.rec); do
     sed -i "s/^created .*/created $(($(date +%s) - 31 * 86400))/" "$rec"
 done
 write 65536
