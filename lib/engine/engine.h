@@ -24,11 +24,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define QZ_ROLE_PROP	 "qubes-zfs:role"  /* pool | vm | volume: what we created */
-#define QZ_POOL_PROP	 "qubes-zfs:pool"  /* on the root: the Qubes pool's name */
-#define QZ_DIRTY_PROP	 "qubes-zfs:dirty" /* revisions_to_keep -1 only: started, not stopped */
-#define QZ_RUNNING_SNAP	 "qzfs-running"
-#define QZ_MAX_REVISIONS 1024
+#define QZ_ROLE_PROP	   "qubes-zfs:role"		   /* pool | vm | volume: what we created */
+#define QZ_QUBES_POOL_PROP "org.qubes-os:part-of-qvm-pool" /* Qubes' marker, on a pool */
+#define QZ_POOL_PROP	   "qubes-zfs:pool"		   /* on the root: the Qubes pool's name */
+#define QZ_DIRTY_PROP	   "qubes-zfs:dirty" /* revisions_to_keep -1 only: started, not stopped */
+#define QZ_RUNNING_SNAP	   "qzfs-running"
+#define QZ_MAX_REVISIONS   1024
 
 /* How a volume behaves: the volume's config from qubes.xml. */
 typedef struct qz_volcfg {

@@ -32,13 +32,17 @@ int qz_pool_setup(qz_backend_t *be, const char *root, const char *poolname)
 		return qz_be_fail(be, EINVAL, "'%s' is not a valid dataset name", root);
 	if (poolname == NULL || poolname[0] == '\0' || strlen(poolname) > 200)
 		return qz_be_fail(be, EINVAL, "a pool needs a name");
+	/* the last: Qubes' own udev rule keeps a zvol that inherits it away from dom0's device
+	 * handling, as ours does */
 	qz_prop_t p[] = {{"mountpoint", "none"},
 			 {"volmode", "dev"},
 			 {QZ_ROLE_PROP, "pool"},
-			 {QZ_POOL_PROP, poolname}};
+			 {QZ_POOL_PROP, poolname},
+			 {QZ_QUBES_POOL_PROP, "true"}};
+	size_t np = sizeof(p) / sizeof(p[0]);
 	if (!be->ops->exists(be, root)) {
 		int err = qz_pool_make_parents(be, root);
-		return err != 0 ? err : be->ops->create(be, root, QZ_FILESYSTEM, p, 4, NULL, 0);
+		return err != 0 ? err : be->ops->create(be, root, QZ_FILESYSTEM, p, np, NULL, 0);
 	}
 	qz_list_t l;
 	int err = be->ops->list(be, root, 1, QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT, cols, 3, &l);
@@ -55,7 +59,7 @@ int qz_pool_setup(qz_backend_t *be, const char *root, const char *poolname)
 		err = qz_be_fail(be, EEXIST, "%s is not empty and not ours: choose a new dataset",
 				 root);
 	qz_list_free(&l);
-	for (size_t i = 0; err == 0 && !ours && i < 4; i++)
+	for (size_t i = ours ? np - 1 : 0; err == 0 && i < np; i++) /* ours: from an older setup */
 		err = be->ops->set_prop(be, root, p[i].name, p[i].value);
 	return err;
 }

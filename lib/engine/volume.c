@@ -49,16 +49,32 @@ static int check_size(qz_backend_t *be, uint64_t *size)
 	return 0;
 }
 
-static int create_zvol(qz_backend_t *be, const char *name, uint64_t size, const uint8_t *key)
+/* What a volume made fresh at each start (volatile, snap_on_start) carries: its snapshots would
+ * only hold what the next start throws away, so zfs-auto-snapshot and sanoid are told to skip it.
+ */
+#define THROWAWAY                                                                                  \
+	{                                                                                          \
+		"com.sun:auto-snapshot", "false"                                                   \
+	}
+
+/* Makes zvol name of size bytes (throwaway: made fresh at each start), encrypted with the raw
+ * key if key is not NULL. */
+static int create_zvol(qz_backend_t *be, const char *name, uint64_t size, bool throwaway,
+		       const uint8_t *key)
 {
 	char sz[32], bs[16];
 	snprintf(sz, sizeof(sz), "%" PRIu64, size);
 	snprintf(bs, sizeof(bs), "%d", VOLBLOCK);
-	qz_prop_t p[] = {{"volsize", sz},	   {"volblocksize", bs},
-			 {QZ_ROLE_PROP, "volume"}, {"encryption", "aes-256-gcm"},
-			 {"keyformat", "raw"},	   {"keylocation", "prompt"}};
-	return be->ops->create(be, name, QZ_VOLUME, p, key != NULL ? 6 : 3, key,
-			       key != NULL ? QZ_WKEY_LEN : 0);
+	qz_prop_t p[7] = {{"volsize", sz}, {"volblocksize", bs}, {QZ_ROLE_PROP, "volume"}};
+	size_t n = 3;
+	if (throwaway)
+		p[n++] = (qz_prop_t)THROWAWAY;
+	if (key != NULL) {
+		p[n++] = (qz_prop_t){"encryption", "aes-256-gcm"};
+		p[n++] = (qz_prop_t){"keyformat", "raw"};
+		p[n++] = (qz_prop_t){"keylocation", "prompt"};
+	}
+	return be->ops->create(be, name, QZ_VOLUME, p, n, key, key != NULL ? QZ_WKEY_LEN : 0);
 }
 
 /* Destroys a dataset and its snapshots (deferred where clones need them); absent is fine. */
@@ -294,7 +310,7 @@ static int create_locked(qz_backend_t *be, const char *vol, const qz_volcfg_t *c
 				  "%s is not in a VM dataset of a qubes-storage-zfs pool", vol);
 	if ((err = ensure_vm_dir(be, vol)) != 0 || !cfg->save_on_stop)
 		return err; /* the others are made at start */
-	if ((err = create_zvol(be, vol, size, NULL)) != 0)
+	if ((err = create_zvol(be, vol, size, false, NULL)) != 0)
 		return err;
 	CRASH("create.made");
 	return cfg->revisions_to_keep < 0 ? 0 : snap_rev(be, vol, 1);
@@ -422,10 +438,11 @@ static void source_done(qz_backend_t *be, const char *snap, bool temp)
 		(void)be->ops->destroy_snaps(be, &snap, 1, true);
 }
 
-static int clone_as(qz_backend_t *be, const char *snap, const char *target)
+/* Clones snap as volume target (throwaway: made fresh at each start). */
+static int clone_as(qz_backend_t *be, const char *snap, const char *target, bool throwaway)
 {
-	qz_prop_t p[] = {{QZ_ROLE_PROP, "volume"}};
-	return be->ops->clone(be, snap, target, p, 1);
+	qz_prop_t p[] = {{QZ_ROLE_PROP, "volume"}, THROWAWAY};
+	return be->ops->clone(be, snap, target, p, throwaway ? 2 : 1);
 }
 
 /* Grows ds to want bytes (0: as it is), rounded up to the volume block size. */
@@ -468,7 +485,7 @@ static int swap_in_clone(qz_backend_t *be, const char *vol, const char *snap, bo
 	char prep[QZ_NAME_MAX];
 	int err = fam_name(prep, vol, ':', "prep");
 	if (err == 0)
-		err = clone_as(be, snap, prep);
+		err = clone_as(be, snap, prep, false);
 	if (err != 0)
 		return err;
 	CRASH("swap.cloned");
@@ -601,7 +618,7 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 		for (int attempt = 0; attempt < 2; attempt++) {
 			if ((err = source_state(be, cfg->source, snap, &temp, NULL)) != 0)
 				return err;
-			err = clone_as(be, snap, vol);
+			err = clone_as(be, snap, vol, true);
 			source_done(be, snap, temp);
 			if (err != ENOENT) /* ENOENT: the source committed meanwhile */
 				break;
@@ -617,11 +634,11 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 	if ((err = check_size(be, &size)) != 0)
 		return err;
 	if (!cfg->ephemeral)
-		return create_zvol(be, vol, size, NULL);
+		return create_zvol(be, vol, size, true, NULL);
 	uint8_t key[QZ_WKEY_LEN];
 	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
 		return EIO;
-	err = create_zvol(be, vol, size, key);
+	err = create_zvol(be, vol, size, true, key);
 	explicit_bzero(key, sizeof(key));
 	return err;
 }
@@ -865,7 +882,7 @@ int qz_vol_import_begin(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 	char target[QZ_NAME_MAX];
 	if (err == 0 && (err = ensure_vm_dir(be, vol)) == 0 &&
 	    (err = fam_name(target, vol, ':', "import")) == 0 &&
-	    (err = create_zvol(be, target, size, NULL)) == 0)
+	    (err = create_zvol(be, target, size, false, NULL)) == 0)
 		err = be->ops->zvol_path(be, target, path, len);
 	return err;
 }
@@ -945,7 +962,7 @@ int qz_vol_export(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, cha
 	while (fam_ds(&f, sfx) >= 0);
 	fam_free(&f);
 	if ((err = fam_name(target, vol, ':', sfx)) == 0)
-		err = clone_as(be, snap, target);
+		err = clone_as(be, snap, target, false);
 	source_done(be, snap, temp);
 	return err != 0 ? err : be->ops->zvol_path(be, target, path, len);
 }

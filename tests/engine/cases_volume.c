@@ -236,6 +236,37 @@ static void volatile_is_fresh_at_each_start(void **s)
 	OK(qz_vol_stop(be, v, &volatile_cfg));
 }
 
+/* The value of prop that ds sees ("-" if none). */
+static const char *prop_of(const char *ds, const char *prop)
+{
+	static char buf[64];
+	OK(be->ops->get_prop(be, ds, prop, buf, sizeof(buf)));
+	return buf;
+}
+
+/* Qubes' pool marker on the pool (its volumes inherit it); zfs-auto-snapshot told to skip the
+ * volumes made fresh at each start, and only those. */
+static void volumes_carry_the_markers_other_tools_read(void **s)
+{
+	(void)s;
+	const char *t = V("tpl", "root"), *a = V("app", "root"), *v = V("app", "volatile");
+	qz_volcfg_t ar = appvm_root(t);
+	OK(qz_vol_create(be, t, &template_root));
+	OK(qz_vol_create(be, a, &ar));
+	OK(qz_vol_create(be, v, &volatile_cfg));
+	OK(qz_vol_start(be, t, &template_root));
+	OK(qz_vol_stop(be, t, &template_root));
+	OK(qz_vol_start(be, a, &ar));
+	OK(qz_vol_start(be, v, &volatile_cfg));
+	assert_string_equal(prop_of(root(), QZ_QUBES_POOL_PROP), "true");
+	assert_string_equal(prop_of(t, QZ_QUBES_POOL_PROP), "true");
+	assert_string_equal(prop_of(a, "com.sun:auto-snapshot"), "false");
+	assert_string_equal(prop_of(v, "com.sun:auto-snapshot"), "false");
+	assert_string_equal(prop_of(t, "com.sun:auto-snapshot"), "-");
+	OK(qz_vol_stop(be, a, &ar));
+	OK(qz_vol_stop(be, v, &volatile_cfg));
+}
+
 static void ephemeral_volatile_is_encrypted(void **s)
 {
 	(void)s;
@@ -762,6 +793,7 @@ const struct CMUnitTest volume_cases[] = {
     ECASE(a_stop_with_minus_one_drops_what_an_earlier_setting_kept),
     ECASE(generations_go_with_their_last_revision),
     ECASE(started_clones_name_their_source_state),
+    ECASE(volumes_carry_the_markers_other_tools_read),
     ECASE(pool_setup_makes_missing_parents),
     ECASE(pool_setup_and_destroy),
     ECASE(pool_volumes_in_one_listing),
