@@ -32,6 +32,8 @@ install: all
 		$(DESTDIR)$(SYSCONFDIR)/qubes/policy.d/30-qubes-storage-zfs.policy
 	install -D -m 0755 systemd/qzfs-scheduled-backup $(DESTDIR)$(LIBEXECDIR)/qzfs-scheduled-backup
 	install -D -m 0600 systemd/backup.conf $(DESTDIR)$(SYSCONFDIR)/qubes-storage-zfs/backup.conf
+	install -D -m 0644 modprobe/qubes-storage-zfs.conf \
+		$(DESTDIR)$(SYSCONFDIR)/modprobe.d/qubes-storage-zfs.conf
 	install -d -m 0700 $(DESTDIR)$(STATEDIR) $(DESTDIR)$(STATEDIR)/backups \
 		$(DESTDIR)$(STATEDIR)/zfs-backups
 	install -d $(DESTDIR)$(UNITDIR)
