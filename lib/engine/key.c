@@ -82,8 +82,7 @@ static int new_wrapping(const qz_secret_t *pass, uint64_t iters, char salt_s[24]
 	props[1] = (qz_prop_t){"keylocation", "prompt"};
 	props[2] = (qz_prop_t){"pbkdf2salt", salt_s};
 	props[3] = (qz_prop_t){"pbkdf2iters", iters_s};
-	qz_zfs_passphrase_key((const uint8_t *)pass->buf, pass->len, salt, iters, wkey);
-	return 0;
+	return qz_zfs_passphrase_key((const uint8_t *)pass->buf, pass->len, salt, iters, wkey);
 }
 
 int qz_pool_setup_encrypted(qz_backend_t *be, const char *root, const char *poolname,
@@ -154,8 +153,12 @@ int qz_key_load(qz_backend_t *be, const char *root, const qz_secret_t *pass)
 	uint8_t *wkey = sodium_malloc(QZ_WKEY_LEN);
 	if (wkey == NULL)
 		return ENOMEM;
-	qz_zfs_passphrase_key((const uint8_t *)pass->buf, pass->len, salt, iters, wkey);
-	err = be->ops->load_key(be, root, wkey, QZ_WKEY_LEN, false);
+	err = qz_zfs_passphrase_key((const uint8_t *)pass->buf, pass->len, salt, iters, wkey);
+	if (err == EINVAL)
+		err = qz_be_fail(be, EINVAL, "%s: pbkdf2iters %" PRIu64 " is out of range", root,
+				 iters);
+	if (err == 0)
+		err = be->ops->load_key(be, root, wkey, QZ_WKEY_LEN, false);
 	sodium_free(wkey);
 	if (err == EEXIST) /* loaded meanwhile */
 		return 0;
