@@ -5,6 +5,7 @@
 #include "error.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,96 +24,199 @@ static int parse_uint(const char *s, uint64_t *v)
 	return 0;
 }
 
-/* Whether allowed ("--a --b") names option a (n bytes) as a whole word. */
-static bool option_allowed(const char *allowed, const char *a, size_t n)
+enum {
+	B_RAW = 1,
+	B_RESUMED,
+	B_FULL,
+	B_DRY_RUN,
+	B_ALL,
+	B_KEY_FILE,
+	B_DATASET,
+	B_FROM,
+	B_TOKEN,
+	B_TARGET,
+	B_STATE,
+	B_TO,
+	B_VOLUME,
+	B_BACKUP,
+	B_OVER,
+	B_KEEP,
+	B_PASS_FD,
+	B_POOL_PASS_FD,
+	B_TOGUID,
+	B_FROMGUID,
+	B_CHUNK_SIZE,
+	B_ARGON2_OPS,
+	B_ARGON2_MIB,
+	B_KEEP_LAST,
+	B_KEEP_DAYS,
+	B_THREADS,
+	B_FULL_EVERY,
+	B_COUNT
+};
+
+/* Every option of the backup commands; each command takes those its `allowed` list names. */
+static const struct option all_opts[] = {
+    {"raw", no_argument, NULL, B_RAW},
+    {"resumed", no_argument, NULL, B_RESUMED},
+    {"full", no_argument, NULL, B_FULL},
+    {"dry-run", no_argument, NULL, B_DRY_RUN},
+    {"all", no_argument, NULL, B_ALL},
+    {"key-file", required_argument, NULL, B_KEY_FILE},
+    {"dataset", required_argument, NULL, B_DATASET},
+    {"from", required_argument, NULL, B_FROM},
+    {"token", required_argument, NULL, B_TOKEN},
+    {"target", required_argument, NULL, B_TARGET},
+    {"state", required_argument, NULL, B_STATE},
+    {"to", required_argument, NULL, B_TO},
+    {"volume", required_argument, NULL, B_VOLUME},
+    {"backup", required_argument, NULL, B_BACKUP},
+    {"over", required_argument, NULL, B_OVER},
+    {"revisions-to-keep", required_argument, NULL, B_KEEP},
+    {"passphrase-fd", required_argument, NULL, B_PASS_FD},
+    {"pool-passphrase-fd", required_argument, NULL, B_POOL_PASS_FD},
+    {"toguid", required_argument, NULL, B_TOGUID},
+    {"fromguid", required_argument, NULL, B_FROMGUID},
+    {"chunk-size", required_argument, NULL, B_CHUNK_SIZE},
+    {"argon2-ops", required_argument, NULL, B_ARGON2_OPS},
+    {"argon2-mib", required_argument, NULL, B_ARGON2_MIB},
+    {"keep-last", required_argument, NULL, B_KEEP_LAST},
+    {"keep-days", required_argument, NULL, B_KEEP_DAYS},
+    {"threads", required_argument, NULL, B_THREADS},
+    {"full-every", required_argument, NULL, B_FULL_EVERY},
+};
+
+/* Whether allowed ("--a --b") names option name as a whole word. */
+static bool option_allowed(const char *allowed, const char *name)
 {
-	for (const char *at = strstr(allowed, a); at != NULL; at = strstr(at + 1, a))
-		if ((at == allowed || at[-1] == ' ') && (at[n] == ' ' || at[n] == 0))
+	size_t n = strlen(name);
+	for (const char *at = strstr(allowed, name); at != NULL; at = strstr(at + 1, name))
+		if (at - allowed >= 2 && at[-1] == '-' && at[-2] == '-' &&
+		    (at == allowed + 2 || at[-3] == ' ') && (at[n] == ' ' || at[n] == 0))
 			return true;
 	return false;
+}
+
+/* Where option id's value goes in o (a text, a flag or a number; one of the three). */
+static void slot_of(struct opts *o, int id, const char ***text, bool **flag, uint64_t **num)
+{
+	*text = NULL, *flag = NULL, *num = NULL;
+	switch (id) {
+	case B_RAW:
+		*flag = &o->raw;
+		break;
+	case B_RESUMED:
+		*flag = &o->resumed;
+		break;
+	case B_FULL:
+		*flag = &o->full;
+		break;
+	case B_DRY_RUN:
+		*flag = &o->dry_run;
+		break;
+	case B_ALL:
+		*flag = &o->all;
+		break;
+	case B_KEY_FILE:
+		*text = &o->key_file;
+		break;
+	case B_DATASET:
+		*text = &o->dataset;
+		break;
+	case B_FROM:
+		*text = &o->from;
+		break;
+	case B_TOKEN:
+		*text = &o->token;
+		break;
+	case B_TARGET:
+		*text = &o->target;
+		break;
+	case B_STATE:
+		*text = &o->state;
+		break;
+	case B_TO:
+		*text = &o->to;
+		break;
+	case B_VOLUME:
+		*text = &o->volume;
+		break;
+	case B_BACKUP:
+		*text = &o->backup;
+		break;
+	case B_OVER:
+		*text = &o->over;
+		break;
+	case B_KEEP:
+		*text = &o->keep;
+		break;
+	case B_TOGUID:
+		*num = &o->toguid;
+		break;
+	case B_FROMGUID:
+		*num = &o->fromguid;
+		break;
+	case B_CHUNK_SIZE:
+		*num = &o->chunk_size;
+		break;
+	case B_ARGON2_OPS:
+		*num = &o->argon2_ops;
+		break;
+	case B_ARGON2_MIB:
+		*num = &o->argon2_mib;
+		break;
+	case B_KEEP_LAST:
+		*num = &o->keep_last;
+		break;
+	case B_KEEP_DAYS:
+		*num = &o->keep_days;
+		break;
+	case B_THREADS:
+		*num = &o->threads;
+		break;
+	case B_FULL_EVERY:
+		*num = &o->full_every_days;
+		break;
+	}
+}
+
+static int on_backup_option(qz_cli_t *cli, void *ctx, int id, char *v)
+{
+	struct opts *o = ctx;
+	const char **text;
+	bool *flag;
+	uint64_t *num, n = 0;
+	slot_of(o, id, &text, &flag, &num);
+	if (flag != NULL)
+		*flag = true;
+	else if (text != NULL)
+		*text = v;
+	else if (parse_uint(v, &n) != 0)
+		return qz_cli_usage(cli, "a number was expected");
+	else if (num != NULL)
+		*num = n;
+	else /* --passphrase-fd, --pool-passphrase-fd */
+		*(id == B_PASS_FD ? &o->pass_fd : &o->pool_pass_fd) = n > 1000 ? -1 : (int)n;
+	return 0;
 }
 
 int qz_cli_backup_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed, struct opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->pass_fd = o->pool_pass_fd = -1;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		size_t n = strlen(a);
-		if (a[0] != '-' && strstr(allowed, "ARGS") != NULL) {
-			if (o->args == NULL)
-				o->args = argv + i;
-			if (o->args + o->nargs != argv + i)
-				return qz_cli_usage(cli, "options go before the arguments");
-			o->nargs++;
-			continue;
-		}
-		if (n < 3 || !option_allowed(allowed, a, n))
-			return qz_cli_usage(cli, "unknown option");
-		bool *flag = strcmp(a, "--raw") == 0	   ? &o->raw
-			     : strcmp(a, "--resumed") == 0 ? &o->resumed
-			     : strcmp(a, "--full") == 0	   ? &o->full
-			     : strcmp(a, "--dry-run") == 0 ? &o->dry_run
-			     : strcmp(a, "--all") == 0	   ? &o->all
-							   : NULL;
-		if (flag != NULL) {
-			*flag = true;
-			continue;
-		}
-		if (i + 1 >= argc)
-			return qz_cli_usage(cli, "an option lacks its value");
-		const char *v = argv[++i];
-		uint64_t num = 0;
-		int bad = 0;
-		if (strcmp(a, "--key-file") == 0)
-			o->key_file = v;
-		else if (strcmp(a, "--dataset") == 0)
-			o->dataset = v;
-		else if (strcmp(a, "--from") == 0)
-			o->from = v;
-		else if (strcmp(a, "--token") == 0)
-			o->token = v;
-		else if (strcmp(a, "--target") == 0)
-			o->target = v;
-		else if (strcmp(a, "--state") == 0)
-			o->state = v;
-		else if (strcmp(a, "--to") == 0)
-			o->to = v;
-		else if (strcmp(a, "--volume") == 0)
-			o->volume = v;
-		else if (strcmp(a, "--backup") == 0)
-			o->backup = v;
-		else if (strcmp(a, "--over") == 0)
-			o->over = v;
-		else if (strcmp(a, "--revisions-to-keep") == 0)
-			o->keep = v;
-		else if ((bad = parse_uint(v, &num)) != 0)
-			;
-		else if (strcmp(a, "--passphrase-fd") == 0)
-			o->pass_fd = num > 1000 ? -1 : (int)num;
-		else if (strcmp(a, "--pool-passphrase-fd") == 0)
-			o->pool_pass_fd = num > 1000 ? -1 : (int)num;
-		else if (strcmp(a, "--toguid") == 0)
-			o->toguid = num;
-		else if (strcmp(a, "--fromguid") == 0)
-			o->fromguid = num;
-		else if (strcmp(a, "--chunk-size") == 0)
-			o->chunk_size = num;
-		else if (strcmp(a, "--argon2-ops") == 0)
-			o->argon2_ops = num;
-		else if (strcmp(a, "--argon2-mib") == 0)
-			o->argon2_mib = num;
-		else if (strcmp(a, "--keep-last") == 0)
-			o->keep_last = num;
-		else if (strcmp(a, "--keep-days") == 0)
-			o->keep_days = num;
-		else if (strcmp(a, "--threads") == 0)
-			o->threads = num;
-		else if (strcmp(a, "--full-every") == 0)
-			o->full_every_days = num;
-		if (bad != 0)
-			return qz_cli_usage(cli, "a number was expected");
-	}
+	struct option opts[sizeof(all_opts) / sizeof(all_opts[0]) + 1];
+	size_t k = 0;
+	for (size_t i = 0; i < sizeof(all_opts) / sizeof(all_opts[0]); i++)
+		if (option_allowed(allowed, all_opts[i].name))
+			opts[k++] = all_opts[i];
+	opts[k] = (struct option){NULL, 0, NULL, 0};
+	int first, rc = qz_cli_getopt(cli, argc, argv, opts, on_backup_option, o, &first);
+	if (rc != 0)
+		return rc;
+	if (first < argc && strstr(allowed, "ARGS") == NULL)
+		return qz_cli_usage(cli, "this command takes options only");
+	o->args = first < argc ? argv + first : NULL;
+	o->nargs = argc - first;
 	bool need_key = strstr(allowed, "--key-file") != NULL &&
 			(strstr(allowed, "KEY-IF-TARGET") == NULL || o->target != NULL);
 	if (o->key_file != NULL && o->pass_fd >= 0)

@@ -37,13 +37,41 @@ extern const qz_cmd_t qz_volume_cmds[];	 /* qzfs volume ... (cmd_volume.c) */
 extern const qz_cmd_t qz_udev_cmds[];	 /* qzfs udev ... (cmd_udev.c) */
 extern const qz_cmd_t qz_key_cmds[];	 /* qzfs key ... (cmd_key.c) */
 extern const qz_cmd_t qz_backup_cmds[];	 /* qzfs backup ... (cmd_backup.c) */
+/* The volume a volume command's arguments name (the first that is not an option), or NULL:
+ * what main locks before the command runs. */
+const char *qz_cli_volume_of(int argc, char **argv);
+
+struct option;
+/* What a command does with one of its options: id is the option's val, value its argument
+ * (NULL if it takes none); an exit code, 0 to go on. */
+typedef int (*qz_opt_fn)(qz_cli_t *cli, void *ctx, int id, char *value);
+/* Parses the options of the current command with getopt_long (argv[0] is the command's first
+ * argument, argv[-1] its name): anywhere on the line, --name VALUE or --name=VALUE, "--" ends
+ * them. Calls on for each; the arguments that are not options end up, in order, in
+ * argv[*first..argc). An unknown option or a missing value is reported by name (usage). */
+int qz_cli_getopt(qz_cli_t *cli, int argc, char **argv, const struct option *opts, qz_opt_fn on,
+		  void *ctx, int *first);
 
 struct qz_secret;
 /* Reads a passphrase from fd (prompting without echo on a terminal); NULL with *rc set to the
  * exit code after reporting why. */
 struct qz_secret *qz_cli_passphrase(qz_cli_t *cli, int fd, const char *prompt, int *rc);
-/* Parses [--passphrase-fd N] [--pbkdf2-iters N] from argv[first...] (iters NULL: not allowed). */
-int qz_cli_key_options(qz_cli_t *cli, int argc, char **argv, int first, int *fd, uint64_t *iters);
+/* The options of commands that take a passphrase (key load|change, pool setup). */
+typedef struct qz_key_opts {
+	int fd;		/* --passphrase-fd N (default 0) */
+	uint64_t iters; /* --pbkdf2-iters N (default QZ_PBKDF2_ITERS) */
+	bool encrypted; /* --encrypted */
+	char *devices;	/* --block-devices DEV[,DEV...], or NULL */
+	char **args;	/* the arguments that are not options */
+} qz_key_opts_t;
+#define QZ_KEYOPT_FD	    1u
+#define QZ_KEYOPT_ITERS	    2u
+#define QZ_KEYOPT_ENCRYPTED 4u
+#define QZ_KEYOPT_DEVICES   8u
+/* Parses the options takes allows (QZ_KEYOPT_* bits) and exactly npos other arguments (missing
+ * says what is needed when there are fewer) into o; an exit code on failure. */
+int qz_cli_key_options(qz_cli_t *cli, int argc, char **argv, unsigned takes, int npos,
+		       const char *missing, qz_key_opts_t *o);
 
 /* Reports a failed operation on what to stderr and returns the matching exit code. */
 int qz_cli_fail(qz_cli_t *cli, const char *what, int err);
@@ -52,7 +80,8 @@ int qz_cli_report(qz_cli_t *cli, const char *key, const char *value);
 struct qz_volinfo;
 /* Shows a volume (a JSON object named key inside an object, or at top level when key is NULL). */
 void qz_cli_volinfo(qz_cli_t *cli, const char *key, const char *vol, const struct qz_volinfo *in);
-/* Reports a usage error for the current subcommand and returns QZ_EXIT_USAGE. */
+/* Reports a usage error for the current subcommand (cli NULL: quietly) and returns
+ * QZ_EXIT_USAGE. */
 int qz_cli_usage(qz_cli_t *cli, const char *msg);
 
 #endif

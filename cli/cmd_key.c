@@ -7,6 +7,7 @@
 #include "error.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,29 +36,61 @@ qz_secret_t *qz_cli_passphrase(qz_cli_t *cli, int fd, const char *prompt, int *r
 	return s;
 }
 
-int qz_cli_key_options(qz_cli_t *cli, int argc, char **argv, int first, int *fd, uint64_t *iters)
+static const struct option key_opts[] = {
+    {"passphrase-fd", required_argument, NULL, QZ_KEYOPT_FD},
+    {"pbkdf2-iters", required_argument, NULL, QZ_KEYOPT_ITERS},
+    {"encrypted", no_argument, NULL, QZ_KEYOPT_ENCRYPTED},
+    {"block-devices", required_argument, NULL, QZ_KEYOPT_DEVICES},
+    {NULL, 0, NULL, 0},
+};
+
+struct key_ctx {
+	qz_key_opts_t *o;
+	unsigned takes;
+};
+
+static int on_key_option(qz_cli_t *cli, void *ctx, int id, char *value)
 {
-	*fd = 0;
-	if (iters != NULL)
-		*iters = QZ_PBKDF2_ITERS;
-	for (int i = first; i < argc; i++) {
-		char *end;
-		if (strcmp(argv[i], "--passphrase-fd") == 0 && i + 1 < argc) {
-			long v = strtol(argv[++i], &end, 10);
-			if (*end != '\0' || v < 0 || v > 1024)
-				return qz_cli_usage(cli,
-						    "--passphrase-fd takes a descriptor number");
-			*fd = (int)v;
-		} else if (strcmp(argv[i], "--pbkdf2-iters") == 0 && iters != NULL &&
-			   i + 1 < argc) {
-			unsigned long long v = strtoull(argv[++i], &end, 10);
-			if (*end != '\0' || v < QZ_PBKDF2_MIN_ITERS || v > 100000000ULL)
-				return qz_cli_usage(cli, "--pbkdf2-iters takes 100000 or more");
-			*iters = v;
-		} else {
-			return qz_cli_usage(cli, "unknown option");
-		}
+	struct key_ctx *c = ctx;
+	char *end;
+	if (!((unsigned)id & c->takes)) {
+		char msg[80];
+		for (const struct option *k = key_opts; k->name != NULL; k++)
+			if (k->val == id)
+				snprintf(msg, sizeof(msg), "--%s is not an option of this command",
+					 k->name);
+		return qz_cli_usage(cli, msg);
 	}
+	if (id == QZ_KEYOPT_FD) {
+		long v = strtol(value, &end, 10);
+		if (*end != '\0' || end == value || v < 0 || v > 1024)
+			return qz_cli_usage(cli, "--passphrase-fd takes a descriptor number");
+		c->o->fd = (int)v;
+	} else if (id == QZ_KEYOPT_ITERS) {
+		unsigned long long v = strtoull(value, &end, 10);
+		if (*end != '\0' || v < QZ_PBKDF2_MIN_ITERS || v > 100000000ULL)
+			return qz_cli_usage(cli, "--pbkdf2-iters takes 100000 or more");
+		c->o->iters = v;
+	} else if (id == QZ_KEYOPT_ENCRYPTED) {
+		c->o->encrypted = true;
+	} else {
+		c->o->devices = value;
+	}
+	return 0;
+}
+
+int qz_cli_key_options(qz_cli_t *cli, int argc, char **argv, unsigned takes, int npos,
+		       const char *missing, qz_key_opts_t *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->iters = QZ_PBKDF2_ITERS;
+	struct key_ctx ctx = {o, takes};
+	int first, rc = qz_cli_getopt(cli, argc, argv, key_opts, on_key_option, &ctx, &first);
+	if (rc != 0)
+		return rc;
+	if (argc - first != npos)
+		return qz_cli_usage(cli, argc - first < npos ? missing : "too many arguments");
+	o->args = argv + first;
 	return 0;
 }
 
@@ -80,25 +113,27 @@ static int cmd_status(qz_cli_t *cli, int argc, char **argv)
 	return QZ_EXIT_OK;
 }
 
+#define NAME_ROOT "name the encrypted pool's root dataset"
+
 static int cmd_load(qz_cli_t *cli, int argc, char **argv)
 {
-	int fd, rc;
-	if (argc < 1)
-		return qz_cli_usage(cli, "name the encrypted pool's root dataset");
-	if ((rc = qz_cli_key_options(cli, argc, argv, 1, &fd, NULL)) != 0)
+	qz_key_opts_t o;
+	int rc = qz_cli_key_options(cli, argc, argv, QZ_KEYOPT_FD, 1, NAME_ROOT, &o);
+	if (rc != 0)
 		return rc;
+	const char *root = o.args[0];
 	bool loaded;
-	int err = qz_key_status(cli->be, argv[0], &loaded);
+	int err = qz_key_status(cli->be, root, &loaded);
 	if (err != 0)
-		return qz_cli_fail(cli, argv[0], err);
+		return qz_cli_fail(cli, root, err);
 	if (!loaded) { /* asked only when needed */
-		qz_secret_t *pass = qz_cli_passphrase(cli, fd, "Passphrase", &rc);
+		qz_secret_t *pass = qz_cli_passphrase(cli, o.fd, "Passphrase", &rc);
 		if (pass == NULL)
 			return rc;
-		err = qz_key_load(cli->be, argv[0], pass);
+		err = qz_key_load(cli->be, root, pass);
 		qz_secret_free(pass);
 	}
-	return err != 0 ? qz_cli_fail(cli, argv[0], err) : qz_cli_report(cli, "loaded", argv[0]);
+	return err != 0 ? qz_cli_fail(cli, root, err) : qz_cli_report(cli, "loaded", root);
 }
 
 static int cmd_unload(qz_cli_t *cli, int argc, char **argv)
@@ -111,18 +146,18 @@ static int cmd_unload(qz_cli_t *cli, int argc, char **argv)
 
 static int cmd_change(qz_cli_t *cli, int argc, char **argv)
 {
-	int fd, rc;
-	uint64_t iters;
-	if (argc < 1)
-		return qz_cli_usage(cli, "name the encrypted pool's root dataset");
-	if ((rc = qz_cli_key_options(cli, argc, argv, 1, &fd, &iters)) != 0)
+	qz_key_opts_t o;
+	int rc =
+	    qz_cli_key_options(cli, argc, argv, QZ_KEYOPT_FD | QZ_KEYOPT_ITERS, 1, NAME_ROOT, &o);
+	if (rc != 0)
 		return rc;
-	qz_secret_t *pass = qz_cli_passphrase(cli, fd, "New passphrase", &rc);
+	qz_secret_t *pass = qz_cli_passphrase(cli, o.fd, "New passphrase", &rc);
 	if (pass == NULL)
 		return rc;
-	int err = qz_key_change(cli->be, argv[0], pass, iters);
+	int err = qz_key_change(cli->be, o.args[0], pass, o.iters);
 	qz_secret_free(pass);
-	return err != 0 ? qz_cli_fail(cli, argv[0], err) : qz_cli_report(cli, "changed", argv[0]);
+	return err != 0 ? qz_cli_fail(cli, o.args[0], err)
+			: qz_cli_report(cli, "changed", o.args[0]);
 }
 
 const qz_cmd_t qz_key_cmds[] = {

@@ -11,32 +11,32 @@
 
 static int cmd_setup(qz_cli_t *cli, int argc, char **argv)
 {
-	const char *devs[40];
-	size_t n = 0;
-	if (argc >= 3 && strcmp(argv[2], "--encrypted") == 0) {
-		int fd, rc;
-		uint64_t iters;
-		if ((rc = qz_cli_key_options(cli, argc, argv, 3, &fd, &iters)) != 0)
-			return rc;
-		qz_secret_t *pass = qz_cli_passphrase(cli, fd, "Passphrase", &rc);
+	qz_key_opts_t o;
+	int rc = qz_cli_key_options(cli, argc, argv, ~0u, 2,
+				    "a root dataset and the Qubes pool's name are needed", &o);
+	if (rc != 0)
+		return rc;
+	const char *root = o.args[0], *name = o.args[1];
+	if (o.encrypted && o.devices != NULL)
+		return qz_cli_usage(cli, "--encrypted goes on a dataset of an existing zpool");
+	if (o.encrypted) {
+		qz_secret_t *pass = qz_cli_passphrase(cli, o.fd, "Passphrase", &rc);
 		if (pass == NULL)
 			return rc;
-		int err = qz_pool_setup_encrypted(cli->be, argv[0], argv[1], pass, iters);
+		int err = qz_pool_setup_encrypted(cli->be, root, name, pass, o.iters);
 		qz_secret_free(pass);
-		return err != 0 ? qz_cli_fail(cli, argv[0], err)
-				: qz_cli_report(cli, "ready", argv[0]);
+		return err != 0 ? qz_cli_fail(cli, root, err) : qz_cli_report(cli, "ready", root);
 	}
-	if (argc == 4 && strcmp(argv[2], "--block-devices") == 0) {
-		for (char *d = strtok(argv[3], ","); d != NULL && n < 40; d = strtok(NULL, ","))
-			devs[n++] = d;
-		if (n == 0)
-			return qz_cli_usage(cli, "--block-devices takes DEV[,DEV...]");
-	} else if (argc != 2) {
-		return qz_cli_usage(cli, "a root dataset and the Qubes pool's name are needed");
-	}
-	int err = n > 0 ? qz_pool_setup_devices(cli->be, argv[0], argv[1], devs, n)
-			: qz_pool_setup(cli->be, argv[0], argv[1]);
-	return err != 0 ? qz_cli_fail(cli, argv[0], err) : qz_cli_report(cli, "ready", argv[0]);
+	const char *devs[40];
+	size_t n = 0;
+	for (char *d = o.devices != NULL ? strtok(o.devices, ",") : NULL; d != NULL && n < 40;
+	     d = strtok(NULL, ","))
+		devs[n++] = d;
+	if (o.devices != NULL && n == 0)
+		return qz_cli_usage(cli, "--block-devices takes DEV[,DEV...]");
+	int err = n > 0 ? qz_pool_setup_devices(cli->be, root, name, devs, n)
+			: qz_pool_setup(cli->be, root, name);
+	return err != 0 ? qz_cli_fail(cli, root, err) : qz_cli_report(cli, "ready", root);
 }
 
 static int cmd_destroy(qz_cli_t *cli, int argc, char **argv)

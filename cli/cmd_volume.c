@@ -6,55 +6,101 @@
 #include "zprop.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define VOLCFG_USAGE "[CONFIG]"
 
-/* Splits argv into the volume's config (options) and the positional arguments. */
-static int parse(qz_cli_t *cli, int argc, char **argv, qz_volcfg_t *cfg, char **pos, int npos,
-		 bool *allow_shrink)
+enum { O_SAVE = 1, O_SNAP, O_EPHEMERAL, O_SHRINK, O_SOURCE, O_SIZE, O_KEEP };
+
+/* CONFIG, the volume's settings from qubes.xml, and resize's --allow-shrink. */
+static const struct option volcfg_opts[] = {
+    {"save-on-stop", no_argument, NULL, O_SAVE},
+    {"snap-on-start", no_argument, NULL, O_SNAP},
+    {"ephemeral", no_argument, NULL, O_EPHEMERAL},
+    {"allow-shrink", no_argument, NULL, O_SHRINK},
+    {"source", required_argument, NULL, O_SOURCE},
+    {"size", required_argument, NULL, O_SIZE},
+    {"revisions-to-keep", required_argument, NULL, O_KEEP},
+    {NULL, 0, NULL, 0},
+};
+
+struct volcfg_ctx {
+	qz_volcfg_t *cfg;
+	bool *allow_shrink; /* NULL: not taken */
+};
+
+static int on_volcfg(qz_cli_t *cli, void *ctx, int id, char *value)
+{
+	struct volcfg_ctx *c = ctx;
+	char *end;
+	long v;
+	switch (id) {
+	case O_SAVE:
+		c->cfg->save_on_stop = true;
+		break;
+	case O_SNAP:
+		c->cfg->snap_on_start = true;
+		break;
+	case O_EPHEMERAL:
+		c->cfg->ephemeral = true;
+		break;
+	case O_SHRINK:
+		if (c->allow_shrink == NULL)
+			return qz_cli_usage(cli, "--allow-shrink is resize's alone");
+		*c->allow_shrink = true;
+		break;
+	case O_SOURCE:
+		c->cfg->source = value;
+		break;
+	case O_SIZE:
+		if (qz_parse_size(value, &c->cfg->size) != 0)
+			return qz_cli_usage(cli, "--size takes a number of bytes");
+		break;
+	case O_KEEP:
+		v = strtol(value, &end, 10);
+		if (*end != '\0' || end == value || v < -1 || v > 1000)
+			return qz_cli_usage(cli, "--revisions-to-keep takes -1, 0 or up to 1000");
+		c->cfg->revisions_to_keep = (int)v;
+		break;
+	}
+	return 0;
+}
+
+/* Splits argv into the volume's config (options, anywhere) and the arguments: at least
+ * min_pos and at most npos of them, in pos (the ones not given NULL). */
+static int parse(qz_cli_t *cli, int argc, char **argv, qz_volcfg_t *cfg, char **pos, int min_pos,
+		 int npos, bool *allow_shrink)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->revisions_to_keep = 1;
-	int n = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		bool has_value = i + 1 < argc;
-		if (strcmp(a, "--save-on-stop") == 0) {
-			cfg->save_on_stop = true;
-		} else if (strcmp(a, "--snap-on-start") == 0) {
-			cfg->snap_on_start = true;
-		} else if (strcmp(a, "--ephemeral") == 0) {
-			cfg->ephemeral = true;
-		} else if (strcmp(a, "--allow-shrink") == 0 && allow_shrink != NULL) {
-			*allow_shrink = true;
-		} else if (strcmp(a, "--source") == 0 && has_value) {
-			cfg->source = argv[++i];
-		} else if (strcmp(a, "--size") == 0 && has_value) {
-			if (qz_parse_size(argv[++i], &cfg->size) != 0)
-				return qz_cli_usage(cli, "--size takes a number of bytes");
-		} else if (strcmp(a, "--revisions-to-keep") == 0 && has_value) {
-			char *end;
-			long v = strtol(argv[++i], &end, 10);
-			if (*end != '\0' || v < -1 || v > 1000)
-				return qz_cli_usage(
-				    cli, "--revisions-to-keep takes -1, 0 or up to 1000");
-			cfg->revisions_to_keep = (int)v;
-		} else if (a[0] == '-' && a[1] == '-') {
-			return qz_cli_usage(cli, "unknown option");
-		} else if (n < npos) {
-			pos[n++] = argv[i];
-		} else {
-			return qz_cli_usage(cli, "too many arguments");
-		}
-	}
-	if (n != npos)
+	struct volcfg_ctx ctx = {cfg, allow_shrink};
+	int first, rc = qz_cli_getopt(cli, argc, argv, volcfg_opts, on_volcfg, &ctx, &first);
+	if (rc != 0)
+		return rc;
+	int n = argc - first;
+	if (n < min_pos)
 		return qz_cli_usage(cli, "missing arguments");
+	if (n > npos)
+		return qz_cli_usage(cli, "too many arguments");
+	for (int i = 0; i < npos; i++)
+		pos[i] = i < n ? argv[first + i] : NULL;
 	if (cfg->snap_on_start != (cfg->source != NULL))
 		return qz_cli_usage(cli, "--snap-on-start and --source go together");
 	return 0;
+}
+
+const char *qz_cli_volume_of(int argc, char **argv)
+{
+	int first;
+	qz_volcfg_t cfg;
+	bool shrink;
+	struct volcfg_ctx ctx = {&cfg, &shrink};
+	/* quietly (cli NULL): the command's own parse reports what is wrong */
+	int rc = qz_cli_getopt(NULL, argc, argv, volcfg_opts, on_volcfg, &ctx, &first);
+	return rc == 0 && first < argc ? argv[first] : NULL;
 }
 
 /* Prints what qz_vol_info says of vol: the state a caller caches after each change; with
@@ -85,7 +131,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
 	char *vol;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	if (rc != 0)
 		return rc;
 	if (cfg.size == 0 && !cfg.snap_on_start)
@@ -100,7 +146,7 @@ static int run_op(qz_cli_t *cli, int argc, char **argv, vol_op_t op)
 {
 	qz_volcfg_t cfg;
 	char *vol;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	return rc != 0 ? rc : done(cli, vol, &cfg, op(cli->be, vol, &cfg));
 }
 
@@ -126,7 +172,7 @@ static int cmd_start(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
 	char *vol;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	if (rc != 0)
 		return rc;
 	int err = qz_vol_start(cli->be, vol, &cfg);
@@ -159,7 +205,7 @@ static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
 	char *vol;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	return rc != 0 ? rc : print_info(cli, vol, &cfg, false);
 }
 
@@ -167,7 +213,7 @@ static int cmd_revert(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
 	char *pos[2] = {NULL, NULL};
-	int rc = parse(cli, argc, argv, &cfg, pos, argc >= 2 && argv[1][0] != '-' ? 2 : 1, NULL);
+	int rc = parse(cli, argc, argv, &cfg, pos, 1, 2, NULL);
 	if (rc != 0)
 		return rc;
 	return done(cli, pos[0], &cfg, qz_vol_revert(cli->be, pos[0], &cfg, pos[1]));
@@ -179,7 +225,7 @@ static int cmd_resize(qz_cli_t *cli, int argc, char **argv)
 	char *pos[2];
 	bool shrink = false;
 	uint64_t size;
-	int rc = parse(cli, argc, argv, &cfg, pos, 2, &shrink);
+	int rc = parse(cli, argc, argv, &cfg, pos, 2, 2, &shrink);
 	if (rc != 0)
 		return rc;
 	if (qz_parse_size(pos[1], &size) != 0)
@@ -191,7 +237,7 @@ static int cmd_device(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
 	char *vol, path[512];
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	if (rc != 0)
 		return rc;
 	int err = qz_vol_device(cli->be, vol, path, sizeof(path));
@@ -203,7 +249,7 @@ static int cmd_import_data(qz_cli_t *cli, int argc, char **argv)
 	qz_volcfg_t cfg;
 	char *pos[2], path[512];
 	uint64_t size;
-	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
+	int rc = parse(cli, argc, argv, &cfg, pos, 2, 2, NULL);
 	if (rc != 0)
 		return rc;
 	if (qz_parse_size(pos[1], &size) != 0)
@@ -216,7 +262,7 @@ static int cmd_import_data_end(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
 	char *pos[2];
-	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
+	int rc = parse(cli, argc, argv, &cfg, pos, 2, 2, NULL);
 	if (rc != 0)
 		return rc;
 	bool ok = strcmp(pos[1], "ok") == 0;
@@ -229,7 +275,7 @@ static int cmd_import_volume(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
 	char *pos[2];
-	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
+	int rc = parse(cli, argc, argv, &cfg, pos, 2, 2, NULL);
 	if (rc != 0)
 		return rc;
 	return done(cli, pos[0], &cfg, qz_vol_import_volume(cli->be, pos[0], &cfg, pos[1]));
@@ -239,7 +285,7 @@ static int cmd_export(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
 	char *vol, path[512];
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, NULL);
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	if (rc != 0)
 		return rc;
 	int err = qz_vol_export(cli->be, vol, &cfg, path, sizeof(path));
@@ -250,7 +296,7 @@ static int cmd_export_end(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
 	char *pos[2];
-	int rc = parse(cli, argc, argv, &cfg, pos, 2, NULL);
+	int rc = parse(cli, argc, argv, &cfg, pos, 2, 2, NULL);
 	if (rc != 0)
 		return rc;
 	return done(cli, pos[0], &cfg, qz_vol_export_end(cli->be, pos[0], pos[1]));

@@ -46,8 +46,14 @@ int qz_cli_fail(qz_cli_t *cli, const char *what, int err)
 
 static const qz_cmd_t *current;
 
+#define CONFIG_HELP                                                                                \
+	"CONFIG, the volume's settings from qubes.xml: [--save-on-stop] [--snap-on-start\n"        \
+	"  --source VOL] [--revisions-to-keep N] [--size BYTES] [--ephemeral]\n"
+
 int qz_cli_usage(qz_cli_t *cli, const char *msg)
 {
+	if (cli == NULL)
+		return QZ_EXIT_USAGE;
 	fprintf(stderr, "qzfs %s: %s\nusage: qzfs %s %s\n", cli->cmd, msg, cli->cmd,
 		current != NULL ? current->usage : "");
 	return QZ_EXIT_USAGE;
@@ -69,13 +75,11 @@ static void list_table(FILE *f, const char *prefix, const qz_cmd_t *t)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: qzfs [--json] COMMAND [ARGS...]\n"
-		   "       qzfs --help | --version\n\ncommands:\n");
+	fprintf(f, "usage: qzfs [--json] COMMAND [ARGS...]   (options anywhere; --json too)\n"
+		   "       qzfs COMMAND --help | qzfs --help | qzfs --version\n\ncommands:\n");
 	for (const qz_cmd_t *const *g = groups; *g != NULL; g++)
 		list_table(f, "", *g);
-	fprintf(
-	    f, "\nCONFIG, the volume's settings from qubes.xml: [--save-on-stop] [--snap-on-start\n"
-	       "  --source VOL] [--revisions-to-keep N] [--size BYTES] [--ephemeral]\n");
+	fprintf(f, "\n%s", CONFIG_HELP);
 	fprintf(f, "\nexit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 exists, 5 busy,\n"
 		   "            6 ZFS unavailable, 7 key not loaded or wrong, 8 pool full\n"
 		   "environment: QZFS_BACKEND=model runs on the in-memory model (tests only)\n");
@@ -96,14 +100,43 @@ static void close_backend(void *be)
 	qz_backend_close(be);
 }
 
+/* Takes --json out of argv wherever it is (before a "--"): it is every command's. */
+static bool take_json(int *argc, char **argv)
+{
+	bool json = false;
+	int k = 1;
+	for (int j = 1; j < *argc; j++) {
+		if (strcmp(argv[j], "--") == 0) {
+			while (j < *argc)
+				argv[k++] = argv[j++];
+			break;
+		}
+		if (strcmp(argv[j], "--json") == 0)
+			json = true;
+		else
+			argv[k++] = argv[j];
+	}
+	argv[k] = NULL;
+	*argc = k;
+	return json;
+}
+
+/* Whether a command's arguments ask for its help (--help or -h before a "--"). */
+static bool wants_help(int argc, char **argv)
+{
+	for (int j = 0; j < argc && strcmp(argv[j], "--") != 0; j++)
+		if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	qz_cli_t cli = {0};
+	cli.json = take_json(&argc, argv);
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			cli.json = true;
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return QZ_EXIT_OK;
 		} else if (strcmp(argv[i], "--version") == 0) {
@@ -139,13 +172,20 @@ int main(int argc, char **argv)
 	}
 	current = cmd;
 	cli.cmd = cmdname;
+	if (wants_help(argc - i - 1, argv + i + 1)) {
+		printf("usage: qzfs %s %s\n%s\n", cmdname, cmd->usage, cmd->help);
+		if (strstr(cmd->usage, "CONFIG") != NULL)
+			printf("%s", CONFIG_HELP);
+		return QZ_EXIT_OK;
+	}
 	qz_json_init(&cli.out, stdout);
 	/* the volume's lock first: a stored model's lock is taken by opening the backend */
 	int lockfd = -1, err = 0;
-	if ((cmd->flags & QZ_CMD_LOCK) && i + 1 < argc &&
-	    (err = qz_lock_volume(argv[i + 1], &lockfd)) != 0) {
-		fprintf(stderr, "qzfs %s: %s: cannot take the volume's lock: %s\n", cli.cmd,
-			argv[i + 1], strerror(err));
+	const char *vol =
+	    (cmd->flags & QZ_CMD_LOCK) ? qz_cli_volume_of(argc - i - 1, argv + i + 1) : NULL;
+	if (vol != NULL && (err = qz_lock_volume(vol, &lockfd)) != 0) {
+		fprintf(stderr, "qzfs %s: %s: cannot take the volume's lock: %s\n", cli.cmd, vol,
+			strerror(err));
 		return QZ_EXIT_FAIL;
 	}
 	if (!(cmd->flags & QZ_CMD_NOZFS))

@@ -48,6 +48,7 @@ lane_a() {
     timed cli_volume.sh bash "$HERE/cli_volume.sh" qzt
     timed zfs-backups.sh bash "$HERE/../cli/zfs-backups.sh" qzt
     timed scheduled.sh bash "$HERE/../cli/scheduled.sh" qzt
+    timed options.sh bash "$HERE/../cli/options.sh" qzt
 }
 lane_b() {
     suite conformance
