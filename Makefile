@@ -12,6 +12,8 @@ STATEDIR   ?= /var/lib/qubes-storage-zfs
 PYTHON     ?= python3
 SITELIB    ?= $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))')
 BUILDDIR   ?= build-release
+MANDIR     ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 all:
 	@[ -f $(BUILDDIR)/build.ninja ] || meson setup $(BUILDDIR) --buildtype=release >/dev/null
@@ -19,6 +21,8 @@ all:
 
 install: all
 	install -D -m 0755 $(BUILDDIR)/qzfs $(DESTDIR)$(BINDIR)/qzfs
+	install -D -m 0644 $(BUILDDIR)/qzfs.8 $(DESTDIR)$(MANDIR)/man8/qzfs.8
+	install -D -m 0644 completion/qzfs.bash $(DESTDIR)$(COMPLETIONDIR)/qzfs
 	install -d $(DESTDIR)$(SITELIB)/qubes_storage_zfs
 	install -m 0644 python/qubes_storage_zfs/*.py $(DESTDIR)$(SITELIB)/qubes_storage_zfs/
 	$(PYTHON) scripts/dist_info.py $(DESTDIR)$(SITELIB) >/dev/null

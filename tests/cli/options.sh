@@ -7,7 +7,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..14"
+echo "1..19"
 W=$(mktemp -d /tmp/qzfs-options.XXXXXX)
 export QZFS_LOCK_DIR=$W/locks
 R=$Z/opts; V=$R/vm/private
@@ -32,4 +32,13 @@ mkdir -p "$W/store"
 check "backup options after the volume" 0 qzfs backup create $V --target dir:$W/store --state $W/state --key-file $W/key
 check "... and --json anywhere in a group's command" 0 sh -c "qzfs backup list --state $W/state --json | grep -q '\"backups\"'"
 qzfs volume stop $V --save-on-stop >/dev/null
+
+# bash completion, from qzfs's own help
+. "$(dirname "$0")/../../completion/qzfs.bash"
+completes() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _qzfs; echo "${COMPREPLY[*]}"; }
+check "completion: a group" 0 test "$(completes qzfs vol)" = volume
+check "... its commands" 0 test "$(completes qzfs volume st)" = "start stop"
+check "... a command's options" 0 test "$(completes qzfs volume start $V --sa)" = --save-on-stop
+check "... a three-word command" 0 test "$(completes qzfs backup zfs r)" = restore
+check "... --json everywhere" 0 test "$(completes qzfs key load --js)" = --json
 rm -rf "$W"

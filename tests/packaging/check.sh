@@ -19,7 +19,8 @@ version=$(sed -n 's/^Version: *//p' rpm/qubes-storage-zfs.spec)
 sed -n '/^%files/,$p' rpm/qubes-storage-zfs.spec | sed 's/^%config([a-z]*) //' | grep '^%{' | sed \
     -e "s|%{_bindir}|/usr/bin|; s|%{python3_sitelib}|$SITELIB|; s|%{_udevrulesdir}|/usr/lib/udev/rules.d|" \
     -e "s|%{_libexecdir}|/usr/libexec|; s|%{_sysconfdir}|/etc|; s|%{version}|$version|" \
-    -e "s|%{_unitdir}|/usr/lib/systemd/system|" >"$T/files"
+    -e "s|%{_unitdir}|/usr/lib/systemd/system|; s|%{_mandir}|/usr/share/man|; s|%{_datadir}|/usr/share|" \
+    -e 's|\*$||' >"$T/files"
 (cd "$T/root" && find . -type f | sed 's|^\.||' | sort) >"$T/installed"
 uncovered() { # installed files no %files line covers
     while read -r f; do
