@@ -130,7 +130,7 @@ static int done(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err)
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
-	char *vol;
+	char *vol = NULL;
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	if (rc != 0)
 		return rc;
@@ -145,7 +145,7 @@ typedef int (*vol_op_t)(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 static int run_op(qz_cli_t *cli, int argc, char **argv, vol_op_t op)
 {
 	qz_volcfg_t cfg;
-	char *vol;
+	char *vol = NULL;
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	return rc != 0 ? rc : done(cli, vol, &cfg, op(cli->be, vol, &cfg));
 }
@@ -171,7 +171,7 @@ static int cmd_remove(qz_cli_t *cli, int argc, char **argv)
 static int cmd_start(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
-	char *vol;
+	char *vol = NULL;
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	if (rc != 0)
 		return rc;
@@ -204,7 +204,7 @@ static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
-	char *vol;
+	char *vol = NULL;
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	return rc != 0 ? rc : print_info(cli, vol, &cfg, false);
 }
@@ -222,7 +222,7 @@ static int cmd_revert(qz_cli_t *cli, int argc, char **argv)
 static int cmd_resize(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
-	char *pos[2];
+	char *pos[2] = {NULL, NULL};
 	bool shrink = false;
 	uint64_t size;
 	int rc = parse(cli, argc, argv, &cfg, pos, 2, 2, &shrink);
@@ -236,7 +236,7 @@ static int cmd_resize(qz_cli_t *cli, int argc, char **argv)
 static int cmd_device(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
-	char *vol, path[512];
+	char *vol = NULL, path[512];
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	if (rc != 0)
 		return rc;
@@ -247,7 +247,7 @@ static int cmd_device(qz_cli_t *cli, int argc, char **argv)
 static int cmd_import_data(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
-	char *pos[2], path[512];
+	char *pos[2] = {NULL, NULL}, path[512];
 	uint64_t size;
 	int rc = parse(cli, argc, argv, &cfg, pos, 2, 2, NULL);
 	if (rc != 0)
@@ -261,7 +261,7 @@ static int cmd_import_data(qz_cli_t *cli, int argc, char **argv)
 static int cmd_import_data_end(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
-	char *pos[2];
+	char *pos[2] = {NULL, NULL};
 	int rc = parse(cli, argc, argv, &cfg, pos, 2, 2, NULL);
 	if (rc != 0)
 		return rc;
@@ -274,7 +274,7 @@ static int cmd_import_data_end(qz_cli_t *cli, int argc, char **argv)
 static int cmd_import_volume(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
-	char *pos[2];
+	char *pos[2] = {NULL, NULL};
 	int rc = parse(cli, argc, argv, &cfg, pos, 2, 2, NULL);
 	if (rc != 0)
 		return rc;
@@ -284,7 +284,7 @@ static int cmd_import_volume(qz_cli_t *cli, int argc, char **argv)
 static int cmd_export(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
-	char *vol, path[512];
+	char *vol = NULL, path[512];
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	if (rc != 0)
 		return rc;
@@ -295,7 +295,7 @@ static int cmd_export(qz_cli_t *cli, int argc, char **argv)
 static int cmd_export_end(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
-	char *pos[2];
+	char *pos[2] = {NULL, NULL};
 	int rc = parse(cli, argc, argv, &cfg, pos, 2, 2, NULL);
 	if (rc != 0)
 		return rc;
