@@ -12,11 +12,12 @@ STATEDIR   ?= /var/lib/qubes-storage-zfs
 PYTHON     ?= python3
 SITELIB    ?= $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": "$(PREFIX)"}))')
 BUILDDIR   ?= build-release
+MESONFLAGS ?=
 MANDIR     ?= $(PREFIX)/share/man
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 all:
-	@[ -f $(BUILDDIR)/build.ninja ] || meson setup $(BUILDDIR) --buildtype=release >/dev/null
+	@[ -f $(BUILDDIR)/build.ninja ] || meson setup $(BUILDDIR) --buildtype=release $(MESONFLAGS) >/dev/null
 	ninja -C $(BUILDDIR)
 
 install: all
