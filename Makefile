@@ -52,6 +52,10 @@ install: all
 install-vm: all
 	install -D -m 0755 qrexec/askpass \
 		$(DESTDIR)$(SYSCONFDIR)/qubes-rpc/qubes-storage-zfs.AskPassphrase
+	install -D -m 0644 qrexec/rpc-config/qubes-storage-zfs.AskPassphrase \
+		$(DESTDIR)$(SYSCONFDIR)/qubes/rpc-config/qubes-storage-zfs.AskPassphrase
+	install -D -m 0644 qrexec/rpc-config/qubes-storage-zfs.BackupZfs \
+		$(DESTDIR)$(SYSCONFDIR)/qubes/rpc-config/qubes-storage-zfs.BackupZfs
 	install -D -m 0755 qrexec/qubes-storage-zfs.BackupStore \
 		$(DESTDIR)$(SYSCONFDIR)/qubes-rpc/qubes-storage-zfs.BackupStore
 	install -D -m 0755 $(BUILDDIR)/qzfs-backup-store $(DESTDIR)$(BINDIR)/qzfs-backup-store
