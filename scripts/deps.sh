@@ -24,8 +24,13 @@ apt_update() {
 
 if ! apt-cache policy 2>/dev/null | grep -q 'bookworm-backports/contrib' ||
    ! apt-cache policy 2>/dev/null | grep -q 'bookworm/contrib'; then
-    echo "deps: enabling Debian contrib and bookworm-backports (ZFS packages live there)" >&2
-    printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+    # the mirror this machine already uses for bookworm's main (a local mirror or a proxy
+    # stays in use); Debian's own address only if apt knows none
+    mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 2>/dev/null |
+        awk '$2 == "bookworm" && $3 == "main" { print $1; exit }')
+    mirror=${mirror:-http://deb.debian.org/debian/}
+    echo "deps: enabling Debian contrib and bookworm-backports from $mirror (ZFS lives there)" >&2
+    printf '%s\n' 'Types: deb' "URIs: $mirror" \
         'Suites: bookworm bookworm-updates bookworm-backports' 'Components: contrib' \
         'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' | $SUDO tee "$SOURCES" >/dev/null
     apt_update
