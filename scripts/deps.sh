@@ -8,6 +8,7 @@ set -euo pipefail
 
 PKGS=(meson ninja-build pkg-config gcc gcc-12 make binutils clang libclang-rt-14-dev libelf1 libssl3
       libzfslinux-dev libsodium-dev libssl-dev zlib1g-dev libcmocka-dev help2man
+      dpkg-dev debhelper rpmlint
       python3 python3-pip python3-setuptools python3-wheel rpm
       python3-lxml python3-docutils python3-jinja2 python3-yaml python3-pyinotify python3-xdg
       qemu-system-x86 busybox-static xz-utils)

@@ -9,7 +9,7 @@ ROOT=$PWD
 . tests/vm/tap.sh
 T=$(mktemp -d /tmp/qzfs-pkg.XXXXXX)
 trap 'rm -rf "$T" "$TAP_ERR"' EXIT
-echo "1..12"
+echo "1..15"
 PY=/usr/bin/python3 # the system's Python, as in dom0 (a pyenv one lacks its setuptools setup)
 SITELIB=/usr/lib/python3/site-packages
 check "make install" 0 make -s install install-vm DESTDIR="$T/root" PREFIX=/usr SITELIB=$SITELIB BUILDDIR="${QZFS_RELEASE_BUILD:-$T/build}" PYTHON=$PY
@@ -83,5 +83,30 @@ if command -v rpmbuild >/dev/null; then
 else
     for w in "rpmbuild" "... no ZFS library for the qube side" "... qubesd restarted on removal"; do
         n=$((n + 1)); echo "ok $n - $w # SKIP rpmbuild is not installed"
+    done
+fi
+
+# the qube side as Debian packages (most templates are Debian or Fedora), built from the
+# committed tree; the test VM installs them (tests/vm/qube_packages.sh) from $QZFS_DEB_DIR
+DEBS=${QZFS_DEB_DIR:-$T/debs}
+if command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null; then
+    debs_it() {
+        rm -rf "$T/deb" "$DEBS" && mkdir -p "$T/deb" "$DEBS" &&
+        git archive --format=tar --prefix=src/ HEAD | tar -x -C "$T/deb" &&
+        (cd "$T/deb/src" && dpkg-buildpackage -b -us -uc -d >"$T/deb.log" 2>&1) &&
+        cp "$T"/deb/qubes-storage-zfs-vm_*.deb "$T"/deb/qubes-storage-zfs-vm-zfs_*.deb "$DEBS/" ||
+        { tail -20 "$T/deb.log"; false; }
+    }
+    check "dpkg-buildpackage builds the qube packages (committed tree)" 0 debs_it
+    deb_files() { for d in "$DEBS"/*.deb; do dpkg-deb -c "$d"; done | awk '$1 !~ /^d/ {print $6}' |
+                  sed 's|^\.||' | grep -v '^/usr/share/doc/' | sort; }
+    (cd "$T/root" && find ./etc/qubes-rpc ./etc/qubes/rpc-config ./usr/bin -type f | sed 's|^\.||' |
+        grep -v '^/usr/bin/qzfs$' | sort) >"$T/vm-installed"
+    check "... holding what make install-vm installs" 0 test "$(deb_files)" = "$(cat "$T/vm-installed")"
+    check "... qubes-storage-zfs-vm needs no ZFS library" 1 sh -c \
+        "dpkg-deb -f '$DEBS'/qubes-storage-zfs-vm_*.deb Depends | grep -e zfs -e nvpair"
+else
+    for w in "dpkg-buildpackage" "... install-vm's files" "... no ZFS library"; do
+        n=$((n + 1)); echo "ok $n - $w # SKIP dpkg-buildpackage or debhelper is not installed"
     done
 fi

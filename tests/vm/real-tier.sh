@@ -55,6 +55,7 @@ lane_b() {
     timed backup.sh bash "$HERE/backup.sh" qzt
     timed backups.sh bash "$HERE/../cli/backups.sh" qzt
     timed full_pool.sh bash "$HERE/full_pool.sh" /dev/vdd
+    timed qube_packages.sh bash "$HERE/qube_packages.sh" qzt "$BUILD"
     driver_tests "test_[fp]*.py"
 }
 t0=$SECONDS
