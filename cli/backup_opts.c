@@ -234,10 +234,10 @@ uint64_t qz_cli_full_every(const struct opts *o)
 int qz_cli_refused(qz_cli_t *cli, int err, const char *why)
 {
 	if (err == EBADMSG || err == EINVAL || err == EACCES) {
-		fprintf(stderr, "qzfs %s: refused: %s\n", cli->cmd, why);
+		qz_cli_say(cli, "refused: %s", why);
 		return err == EACCES ? QZ_EXIT_ACCESS : QZ_EXIT_FAIL;
 	}
-	fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why[0] ? why : strerror(err));
+	qz_cli_say(cli, "%s", why[0] ? why : strerror(err));
 	return err == EEXIST ? QZ_EXIT_EXISTS : QZ_EXIT_FAIL;
 }
 

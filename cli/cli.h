@@ -7,6 +7,7 @@
 #include "json.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct qz_cli {
@@ -73,6 +74,11 @@ typedef struct qz_key_opts {
 int qz_cli_key_options(qz_cli_t *cli, int argc, char **argv, unsigned takes, int npos,
 		       const char *missing, qz_key_opts_t *o);
 
+/* Copies in to out (room for len bytes) with every control or non-ASCII byte written as \xHH:
+ * text that may come from a target or a token never reaches a terminal raw. */
+void qz_cli_escape(const char *in, char *out, size_t len);
+/* Writes "qzfs COMMAND: MESSAGE" to stderr, the message formatted, then escaped. */
+void qz_cli_say(qz_cli_t *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reports a failed operation on what to stderr and returns the matching exit code. */
 int qz_cli_fail(qz_cli_t *cli, const char *what, int err);
 /* Prints a result for people, or {"key": value} with --json. */

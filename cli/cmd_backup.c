@@ -265,7 +265,7 @@ static int cmd_token(qz_cli_t *cli, int argc, char **argv)
 	qz_token_t t;
 	char why[256];
 	if (qz_token_parse(argv[0], &t, why, sizeof(why)) != 0) {
-		fprintf(stderr, "qzfs %s: refused: %s\n", cli->cmd, why);
+		qz_cli_say(cli, "refused: %s", why);
 		return QZ_EXIT_FAIL;
 	}
 	if (cli->json) {
@@ -280,7 +280,9 @@ static int cmd_token(qz_cli_t *cli, int argc, char **argv)
 		qz_json_bool(&cli->out, "rawok", t.rawok);
 		qz_json_end(&cli->out, '}');
 	} else {
-		printf("%s guid %llu%s: object %llu offset %llu, %llu bytes sent%s\n", t.toname,
+		char name[4 * sizeof(t.toname)];
+		qz_cli_escape(t.toname, name, sizeof(name)); /* the token's, made by a qube */
+		printf("%s guid %llu%s: object %llu offset %llu, %llu bytes sent%s\n", name,
 		       (unsigned long long)t.toguid, t.has_fromguid ? " (incremental)" : "",
 		       (unsigned long long)t.object, (unsigned long long)t.offset,
 		       (unsigned long long)t.bytes, t.rawok ? ", raw" : "");
@@ -398,7 +400,7 @@ void qz_cli_backup_made(qz_cli_t *cli, const char *vol, int err, const qz_backup
 		fflush(stdout);
 	}
 	if (err == EALREADY) {
-		fprintf(stderr, "qzfs %s: %s\n", cli->cmd, why);
+		qz_cli_say(cli, "%s", why);
 	} else if (err == 0 && !cli->json) {
 		if (sealed && isatty(STDERR_FILENO))
 			fputc('\n', stderr); /* after show_progress's line */

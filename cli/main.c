@@ -8,6 +8,7 @@
 #include "error.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +35,34 @@ int qz_cli_report(qz_cli_t *cli, const char *key, const char *value)
 	return QZ_EXIT_OK;
 }
 
+void qz_cli_escape(const char *in, char *out, size_t len)
+{
+	size_t k = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p != 0 && k + 5 < len; p++)
+		k += (size_t)snprintf(out + k, len - k, *p < 0x20 || *p >= 0x7f ? "\\x%02x" : "%c",
+				      *p);
+	if (len > 0)
+		out[k < len ? k : len - 1] = 0;
+}
+
+void qz_cli_say(qz_cli_t *cli, const char *fmt, ...)
+{
+	char msg[1024], safe[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	qz_cli_escape(msg, safe, sizeof(safe));
+	fprintf(stderr, "qzfs %s: %s\n", cli->cmd, safe);
+}
+
 int qz_cli_fail(qz_cli_t *cli, const char *what, int err)
 {
 	const char *detail = cli->be != NULL ? qz_be_detail(cli->be) : "";
 	if (strcmp(detail, what) == 0)
 		detail = "";
-	fprintf(stderr, "qzfs %s: %s: %s%s%s\n", cli->cmd, what, qz_strerror(err),
-		detail[0] != '\0' ? ": " : "", detail);
+	qz_cli_say(cli, "%s: %s%s%s", what, qz_strerror(err), detail[0] != '\0' ? ": " : "",
+		   detail);
 	return (int)qz_exit_code(err);
 }
 
@@ -54,8 +76,8 @@ int qz_cli_usage(qz_cli_t *cli, const char *msg)
 {
 	if (cli == NULL)
 		return QZ_EXIT_USAGE;
-	fprintf(stderr, "qzfs %s: %s\nusage: qzfs %s %s\n", cli->cmd, msg, cli->cmd,
-		current != NULL ? current->usage : "");
+	qz_cli_say(cli, "%s", msg);
+	fprintf(stderr, "usage: qzfs %s %s\n", cli->cmd, current != NULL ? current->usage : "");
 	return QZ_EXIT_USAGE;
 }
 

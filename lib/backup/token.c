@@ -70,6 +70,21 @@ struct reading {
 };
 
 /* Reads one pair's value into out. */
+/* What ZFS could have written as a snapshot's name: DATASET@SNAPSHOT in the characters ZFS names
+ * are made of (letters, digits, _ - . : and space, / between components), one '@'. Anything else
+ * (control characters above all) is a forgery. */
+static bool snapshot_name_ok(const char *name)
+{
+	const char *at = strchr(name, '@');
+	if (at == NULL || at == name || at[1] == 0 || strchr(at + 1, '@') != NULL)
+		return false;
+	for (const char *p = name; *p != 0; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("_-.: /@", *p) != NULL))
+			return false;
+	return true;
+}
+
 static int take(const struct key *k, const uint8_t *val, size_t vlen, qz_token_t *out, char *why,
 		size_t whylen)
 {
@@ -91,7 +106,9 @@ static int take(const struct key *k, const uint8_t *val, size_t vlen, qz_token_t
 		    align8((size_t)(nul - val) + 1) != vlen)
 			return qz_why(why, whylen, EINVAL, "%s: a malformed string", k->name);
 		memcpy(out->toname, val, (size_t)(nul - val) + 1);
-		return 0;
+		return snapshot_name_ok(out->toname)
+			   ? 0
+			   : qz_why(why, whylen, EINVAL, "toname: not a ZFS snapshot name");
 	}
 	if (vlen != 0)
 		return qz_why(why, whylen, EINVAL, "%s: a flag with a value", k->name);

@@ -196,6 +196,18 @@ static void refuses_forged_tokens(void **s)
 	nv_str(&n, "toname", "x@y");
 	nv_end(&n);
 	assert_int_equal(parse(token_of(&n, 0), &t), EINVAL);
+	const char *forged_names[] = {"tank/q\033]0;pwned\007@r1", "tank/q", "tank@a@b", "@r1",
+				      "tank/q@r\n1"};
+	for (size_t i = 0; i < sizeof(forged_names) / sizeof(forged_names[0]); i++) {
+		nv_begin(&n);
+		nv_u64(&n, "object", 1);
+		nv_u64(&n, "offset", 0);
+		nv_u64(&n, "bytes", 0);
+		nv_u64(&n, "toguid", 7);
+		nv_str(&n, "toname", forged_names[i]);
+		nv_end(&n);
+		assert_int_equal(parse(token_of(&n, 0), &t), EINVAL);
+	}
 	nv_begin(&n); /* toname missing */
 	nv_u64(&n, "object", 1);
 	nv_u64(&n, "offset", 0);
