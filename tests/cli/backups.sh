@@ -199,7 +199,10 @@ echo $((whole / 2)) >"$W/s5.cut"
 qzfs backup create --target "$(link s5)" --state "$W/st5" $K $V2 >/dev/null 2>&1
 rm "$W/s5.cut"
 prog=$(ls "$W"/st5/targets/*/*.progress)
-printf '\377' | dd of="$prog" bs=1 seek=130 conv=notrunc status=none # magic 23, counts 24, chain at 78
+# one byte of the chain of prints flipped (magic 23, counts 24, chain at 78): every bit inverted,
+# so it differs whatever it was (writing a fixed value left it as it was one time in 256)
+b=$(od -An -tu1 -j130 -N1 "$prog" | tr -d ' ')
+printf "$(printf '\\%03o' $((b ^ 255)))" | dd of="$prog" bs=1 seek=130 conv=notrunc status=none
 check "a backup whose stream differs from what was stored is begun anew" 0 qzfs backup create --target "$(link s5)" --state "$W/st5" $K $V2
 want_out "... and says so" "begun anew: the stream made again differed"
 check "... as another backup, which verifies" 0 qzfs backup verify --target "$(link s5)" --state "$W/st5" --key-file "$W/key" "$(printf '%s' "$out" | cut -d' ' -f1)"
