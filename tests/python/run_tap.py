@@ -2,6 +2,7 @@
 """TAP output for unittest: one line per test, what scripts/test counts. Shared by the Python
 tier (tests/python/run.py) and the qubes tier (tests/qubes/run.py)."""
 
+import time
 import unittest
 
 
@@ -11,11 +12,17 @@ class TapResult(unittest.TextTestResult):
     count = 0
     prefix = ""  # put before each test's name (the qubes tier: the Qubes release)
 
+    def startTest(self, test):
+        super().startTest(test)
+        self.started = time.monotonic()  # for the record only: no test depends on pace
+
     def _line(self, test, status, note=""):
         TapResult.count += 1
+        took = time.monotonic() - getattr(self, "started", time.monotonic())
         print("{} {} - {}{}{}".format(status, TapResult.count, self.prefix,
                                       test.id().split(".", 1)[-1], note),
               flush=True)
+        print("# took {:.1f} s".format(took), flush=True)
 
     def addSuccess(self, test):
         super().addSuccess(test)
