@@ -201,6 +201,9 @@ int qz_token_parse(const char *text, qz_token_t *out, char *why, size_t whylen)
 	return unpack(plain, (size_t)packed, out, why, whylen);
 }
 
+#define MAX_OBJECT (1ULL << 48) /* ZFS's DN_MAX_OBJECT */
+#define MAX_BYTES  (1ULL << 62)
+
 int qz_token_plan(const qz_token_t *t, const qz_transfer_t *rec, qz_resume_t *plan, char *why,
 		  size_t whylen)
 {
@@ -213,8 +216,15 @@ int qz_token_plan(const qz_token_t *t, const qz_transfer_t *rec, qz_resume_t *pl
 	if (rec->raw && !t->rawok)
 		return qz_why(why, whylen, EPERM,
 			      "the token asks for a non-raw stream of encrypted data");
+	if (t->rawok != rec->raw)
+		return qz_why(why, whylen, EPERM, "the token's raw flag is not the transfer's");
 	if (t->object == 0)
 		return qz_why(why, whylen, EPERM, "the token resumes at object 0");
+	/* what no genuine receive can report: ZFS has at most 2^48 objects; offsets and byte
+	 * counts that large would only make dom0's sums wrap */
+	if (t->object >= MAX_OBJECT || t->offset >= MAX_BYTES || t->bytes >= MAX_BYTES)
+		return qz_why(why, whylen, EPERM,
+			      "the token resumes beyond anything ZFS could have received");
 	plan->snap = rec->snap;
 	plan->from = rec->from;
 	plan->send_flags = rec->send_flags | (rec->raw ? QZ_SEND_RAW : 0);

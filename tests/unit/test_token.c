@@ -289,6 +289,18 @@ static void plan_trusts_only_dom0(void **s)
 	assert_ptr_equal(plan.from, inc.from);
 	inc.fromguid = 0x2222;
 	assert_int_equal(qz_token_plan(&t, &inc, &plan, why, sizeof(why)), EPERM);
+	qz_transfer_t plain = rec; /* rawok where dom0 sent no raw stream */
+	plain.raw = false;
+	good(&n, false, true, NULL);
+	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	assert_int_equal(qz_token_plan(&t, &plain, &plan, why, sizeof(why)), EPERM);
+	/* positions no genuine receive reports, and sums that would wrap */
+	const uint64_t big[][3] = {{1ULL << 48, 0, 0}, {1, 1ULL << 63, 0}, {1, 0, UINT64_MAX}};
+	for (size_t i = 0; i < 3; i++) {
+		qz_token_t far = t;
+		far.object = big[i][0], far.offset = big[i][1], far.bytes = big[i][2];
+		assert_int_equal(qz_token_plan(&far, &rec, &plan, why, sizeof(why)), EPERM);
+	}
 }
 
 int main(void)
