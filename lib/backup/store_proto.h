@@ -36,7 +36,10 @@
 #define QZ_STORE_NAME_MAX   128
 #define QZ_STORE_OBJECT_MAX (64ull << 20) /* more than a sealed chunk ever is */
 #define QZ_STORE_LIST_MAX   (64ull << 20)
-#define QZ_STORE_PIECE_MAX  (1u << 20)
+/* The most objects dom0 takes from one listing: about 4 TiB of sealed backups in the default
+ * 4 MiB chunks. dom0 holds at most this many entries (~150 MB) for one reply. */
+#define QZ_STORE_LIST_ENTRIES_MAX (1u << 20)
+#define QZ_STORE_PIECE_MAX	  (1u << 20)
 
 enum qz_store_op {
 	QZ_STORE_PUT = 'P',

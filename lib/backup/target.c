@@ -217,11 +217,9 @@ int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char 
 	if (err != 0)
 		return err;
 	uint8_t *buf = malloc(n ? n : 1);
-	/* an entry takes at least 10 bytes: this many entries at most */
-	qz_target_entry_t *e = calloc(n / 10 + 1, sizeof(*e));
-	if (buf == NULL || e == NULL) {
-		free(buf);
-		free(e);
+	qz_target_entry_t *e = NULL; /* grown as entries come, up to QZ_STORE_LIST_ENTRIES_MAX */
+	size_t cap = 0;
+	if (buf == NULL) {
 		t->broken = true; /* the answer stays unread */
 		return qz_why(why, whylen, ENOMEM, "out of memory");
 	}
@@ -236,6 +234,19 @@ int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char 
 		if (o + 1 + l + 8 > n || !qz_store_name_ok((const char *)buf + o + 1, l)) {
 			err = broken(t, why, whylen, "listed a malformed entry");
 			break;
+		}
+		if (k == cap) {
+			if (cap == QZ_STORE_LIST_ENTRIES_MAX) {
+				err = broken(t, why, whylen, "listed more objects than dom0 takes");
+				break;
+			}
+			cap = cap == 0 ? 256 : cap * 2;
+			qz_target_entry_t *more = realloc(e, cap * sizeof(*e));
+			if (more == NULL) {
+				err = qz_why(why, whylen, ENOMEM, "out of memory");
+				break;
+			}
+			e = more;
 		}
 		memcpy(e[k].name, buf + o + 1, l);
 		e[k].name[l] = 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: a backup target through qzfs-backup-store (the real store program, in a temporary
  * directory), and stores that lie: answers too long, malformed listings, a store that dies. */
+#include "store_proto.h"
 #include "target.h"
 
 #include <errno.h>
@@ -119,6 +120,29 @@ static void lying_stores_are_refused(void **state)
 		 "\\000\\000\\000\\000\\000\\000\\000\\000");
 	assert_int_equal(qz_target_list(t, &e, &n, why, sizeof(why)), EBADMSG);
 	qz_target_close(t);
+	/* a listing of more objects than dom0 takes (each as small as an entry can be) */
+	char big[] = "/tmp/qzfs-big-listing.XXXXXX";
+	int fd = mkstemp(big);
+	assert_true(fd >= 0);
+	FILE *f = fdopen(fd, "w");
+	assert_non_null(f);
+	uint64_t entries = QZ_STORE_LIST_ENTRIES_MAX + 1ull, bytes = entries * 10;
+	uint8_t head[9] = {0};
+	for (int i = 0; i < 8; i++)
+		head[1 + i] = (uint8_t)(bytes >> (8 * i));
+	fwrite(head, 1, sizeof(head), f);
+	static const uint8_t entry[10] = {1, 'a'};
+	for (uint64_t i = 0; i < entries; i++)
+		fwrite(entry, 1, sizeof(entry), f);
+	fclose(f);
+	char script[256];
+	snprintf(script, sizeof(script), "head -c 2 >/dev/null; cat %s; cat >/dev/null", big);
+	char *sh[] = {"sh", "-c", script, NULL};
+	assert_int_equal(qz_target_open(sh, &t, NULL, 0), 0);
+	assert_int_equal(qz_target_list(t, &e, &n, why, sizeof(why)), EBADMSG);
+	assert_non_null(strstr(why, "more objects"));
+	qz_target_close(t);
+	unlink(big);
 	/* an unknown status */
 	t = liar("\\007\\000\\000\\000\\000\\000\\000\\000\\000");
 	assert_int_equal(qz_target_get(t, "x", buf, sizeof(buf), &len, why, sizeof(why)), EBADMSG);
