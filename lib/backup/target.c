@@ -208,36 +208,24 @@ static int by_name(const void *a, const void *b)
 	return strcmp(((const qz_target_entry_t *)a)->name, ((const qz_target_entry_t *)b)->name);
 }
 
-int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char *why, size_t whylen)
+int qz_target_parse_listing(const uint8_t *buf, size_t n, qz_target_entry_t **out, size_t *count,
+			    char *why, size_t whylen)
 {
-	uint64_t n = 0;
-	int err = request(t, QZ_STORE_LIST, NULL, NULL, 0, why, whylen);
-	if (err == 0)
-		err = answer(t, QZ_STORE_LIST_MAX, &n, why, whylen);
-	if (err != 0)
-		return err;
-	uint8_t *buf = malloc(n ? n : 1);
 	qz_target_entry_t *e = NULL; /* grown as entries come, up to QZ_STORE_LIST_ENTRIES_MAX */
-	size_t cap = 0;
-	if (buf == NULL) {
-		t->broken = true; /* the answer stays unread */
-		return qz_why(why, whylen, ENOMEM, "out of memory");
-	}
-	if (qz_read_wait(t->from, buf, (size_t)n, t->timeout_ms) != (ssize_t)n) {
-		free(buf);
-		free(e);
-		return broken(t, why, whylen, "went away");
-	}
-	size_t k = 0;
-	for (uint64_t o = 0; o < n; k++) {
+	size_t cap = 0, k = 0;
+	int err = 0;
+	for (size_t o = 0; o < n; k++) {
 		size_t l = buf[o];
-		if (o + 1 + l + 8 > n || !qz_store_name_ok((const char *)buf + o + 1, l)) {
-			err = broken(t, why, whylen, "listed a malformed entry");
+		if (l > n || o + 1 + l + 8 > n || !qz_store_name_ok((const char *)buf + o + 1, l)) {
+			err = qz_why(why, whylen, EBADMSG,
+				     "the backup target listed a malformed entry");
 			break;
 		}
 		if (k == cap) {
 			if (cap == QZ_STORE_LIST_ENTRIES_MAX) {
-				err = broken(t, why, whylen, "listed more objects than dom0 takes");
+				err =
+				    qz_why(why, whylen, EBADMSG,
+					   "the backup target listed more objects than dom0 takes");
 				break;
 			}
 			cap = cap == 0 ? 256 : cap * 2;
@@ -253,12 +241,12 @@ int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char 
 		e[k].size = qz_get_le(buf + o + 1 + l, 8);
 		o += 1 + l + 8;
 	}
-	free(buf);
-	if (err == 0) {
+	if (err == 0 && k > 1) {
 		qsort(e, k, sizeof(*e), by_name);
-		for (size_t i = 1; i < k; i++)
+		for (size_t i = 1; i < k && err == 0; i++)
 			if (strcmp(e[i - 1].name, e[i].name) == 0)
-				err = broken(t, why, whylen, "listed an object twice");
+				err = qz_why(why, whylen, EBADMSG,
+					     "the backup target listed an object twice");
 	}
 	if (err != 0) {
 		free(e);
@@ -267,6 +255,32 @@ int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char 
 	*out = e;
 	*count = k;
 	return 0;
+}
+
+int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char *why, size_t whylen)
+{
+	uint64_t n = 0;
+	int err = request(t, QZ_STORE_LIST, NULL, NULL, 0, why, whylen);
+	if (err == 0)
+		err = answer(t, QZ_STORE_LIST_MAX, &n, why, whylen);
+	if (err != 0)
+		return err;
+	uint8_t *buf = malloc(n ? n : 1);
+	if (buf == NULL) {
+		t->broken = true; /* the answer stays unread */
+		return qz_why(why, whylen, ENOMEM, "out of memory");
+	}
+	if (qz_read_wait(t->from, buf, (size_t)n, t->timeout_ms) != (ssize_t)n) {
+		free(buf);
+		return broken(t, why, whylen, "went away");
+	}
+	*out = NULL;
+	*count = 0;
+	err = qz_target_parse_listing(buf, (size_t)n, out, count, why, whylen);
+	free(buf);
+	if (err == EBADMSG)
+		t->broken = true; /* a store that lies once is not asked again */
+	return err;
 }
 
 int qz_target_receive(qz_target_t *t, const char *name, int fd, uint64_t *bytes, char *why,

@@ -29,6 +29,11 @@ int qz_target_get(qz_target_t *t, const char *name, void *buf, size_t max, size_
 /* Lists the objects: *out (malloc'd, *n entries, sorted by name); EBADMSG if the listing is
  * malformed or names an object twice. */
 int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *n, char *why, size_t whylen);
+/* Parses a listing (n bytes, as a store answers LIST) into *out (malloc'd, sorted by name,
+ * *count entries): EBADMSG (why) if an entry is malformed, an object is named twice or there
+ * are more than QZ_STORE_LIST_ENTRIES_MAX. */
+int qz_target_parse_listing(const uint8_t *buf, size_t n, qz_target_entry_t **out, size_t *count,
+			    char *why, size_t whylen);
 /* Deletes object name (no error if there is none). */
 int qz_target_delete(qz_target_t *t, const char *name, char *why, size_t whylen);
 /* ZFS-receiving targets (store_proto.h): */
