@@ -216,7 +216,7 @@ int qz_target_parse_listing(const uint8_t *buf, size_t n, qz_target_entry_t **ou
 	int err = 0;
 	for (size_t o = 0; o < n; k++) {
 		size_t l = buf[o];
-		if (l > n || o + 1 + l + 8 > n || !qz_store_name_ok((const char *)buf + o + 1, l)) {
+		if (o + 1 + l + 8 > n || !qz_store_name_ok((const char *)buf + o + 1, l)) {
 			err = qz_why(why, whylen, EBADMSG,
 				     "the backup target listed a malformed entry");
 			break;
