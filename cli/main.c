@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "error.h"
+#include "profile.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -154,6 +155,7 @@ static bool wants_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	qz_prof_now(); /* the run's start, for its profile */
 	qz_cli_t cli = {0};
 	cli.json = take_json(&argc, argv);
 	int i = 1;
@@ -205,11 +207,14 @@ int main(int argc, char **argv)
 	int lockfd = -1, err = 0;
 	const char *vol =
 	    (cmd->flags & QZ_CMD_LOCK) ? qz_cli_volume_of(argc - i - 1, argv + i + 1) : NULL;
+	uint64_t t0 = qz_prof_now();
 	if (vol != NULL && (err = qz_lock_volume(vol, &lockfd)) != 0) {
 		fprintf(stderr, "qzfs %s: %s: cannot take the volume's lock: %s\n", cli.cmd, vol,
 			strerror(err));
 		return QZ_EXIT_FAIL;
 	}
+	if (vol != NULL)
+		qz_prof_since("volume lock", t0);
 	if (!(cmd->flags & QZ_CMD_NOZFS))
 		err = qz_backend_open(getenv("QZFS_BACKEND"), getenv("QZFS_MODEL_POOL"), &cli.be);
 	if (err != 0) {
@@ -224,5 +229,6 @@ int main(int argc, char **argv)
 	qz_unlock_volume(lockfd);
 	if (fflush(stdout) != 0 && rc == QZ_EXIT_OK)
 		rc = QZ_EXIT_FAIL;
+	qz_prof_write(cli.cmd);
 	return rc;
 }

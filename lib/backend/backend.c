@@ -2,13 +2,15 @@
 /* What both backends share: opening by kind, failure details, listings. */
 #include "backend.h"
 
+#include "profile.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int qz_backend_open(const char *kind, const char *model_pool, qz_backend_t **bep)
+static int open_kind(const char *kind, const char *model_pool, qz_backend_t **bep)
 {
 	if (kind == NULL || strcmp(kind, "real") == 0)
 		return qz_backend_real_open(bep);
@@ -19,6 +21,19 @@ int qz_backend_open(const char *kind, const char *model_pool, qz_backend_t **bep
 	if (strncmp(kind, "model:", 6) == 0 && kind[6] != '\0')
 		return qz_backend_model_open(bep, model_pool, kind + 6);
 	return EINVAL;
+}
+
+int qz_backend_open(const char *kind, const char *model_pool, qz_backend_t **bep)
+{
+	uint64_t t0 = qz_prof_now();
+	int err = open_kind(kind, model_pool, bep);
+	qz_prof_since("zfs open", t0);
+	if (err != 0 || !qz_prof_enabled())
+		return err;
+	qz_backend_t *inner = *bep;
+	if ((err = qz_backend_profiled(inner, bep)) != 0)
+		qz_backend_close(inner);
+	return err;
 }
 
 void qz_backend_close(qz_backend_t *be)

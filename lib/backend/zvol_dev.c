@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "zvol_dev.h"
 
+#include "profile.h"
 #include "zcmd.h"
 #include "zname.h"
 
@@ -134,7 +135,9 @@ int qz_udev_settle(void)
 	/* udevadm's own limit only ends a wait for a udev that has stopped working */
 	char *argv[] = {"udevadm", "settle", "--timeout=120", NULL};
 	struct qz_spawn_out out;
+	uint64_t t0 = qz_prof_now();
 	int err = qz_spawn(argv, &out);
+	qz_prof_since("udev settle", t0);
 	if (err == 0 && out.status != 0)
 		err = ETIMEDOUT;
 	qz_spawn_free(&out);

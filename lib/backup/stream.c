@@ -37,6 +37,10 @@ struct qz_verifier {
 	qz_cksum_t ck;	/* the running checksum of everything verified */
 	qz_cksum_t ock; /* with e.rename: that of everything passed on */
 	uint64_t bytes, records;
+	/* where the stream is, in ZFS's order of (object, offset): the last OBJECT record's object,
+	 * the object and end offset of the last block written, the ends of the last FREEOBJECTS
+	 * and OBJECT_RANGE records (0: none yet, objects are numbered from 1) */
+	uint64_t object, data_object, data_end, freeobjects_end, range_end;
 	uint8_t mac[QZ_OBJSET_MAC_LEN]; /* BEGIN's portable objset MAC, if has_mac */
 	bool has_mac;
 	int err;
@@ -143,6 +147,107 @@ static int check_begin(qz_verifier_t *v, const qz_drr_t *r, size_t *payload)
 	return 0;
 }
 
+/* The object a record is about, as far as order goes (0 for records without one). */
+static uint64_t record_object(const qz_drr_t *r)
+{
+	switch (r->type) {
+	case QZ_DRR_OBJECT:
+		return r->u.object.object;
+	case QZ_DRR_WRITE:
+		return r->u.write.object;
+	case QZ_DRR_FREE:
+		return r->u.free.object;
+	case QZ_DRR_SPILL:
+		return r->u.spill.object;
+	case QZ_DRR_WRITE_EMBEDDED:
+		return r->u.write_embedded.object;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Refuses a record out of the order in which ZFS's sender emits them: object by object, each
+ * OBJECT record before the object's blocks, the blocks in increasing offsets without overlap
+ * (ZFS's receiver itself insists on WRITE order: resuming depends on it), freed objects and
+ * OBJECT_RANGE records in increasing object numbers. A FREE record comes right after its OBJECT
+ * record (what lies past the object's end) or between its blocks, so only its object is
+ * checked. Records were checked one by one before (types, sizes, guids).
+ */
+static int check_order(qz_verifier_t *v, const qz_drr_t *r)
+{
+	uint64_t obj = record_object(r);
+	uint64_t behind = v->object > v->data_object ? v->object : v->data_object;
+	switch (r->type) {
+	case QZ_DRR_OBJECT:
+		if (obj <= behind || obj < v->freeobjects_end)
+			return REFUSE(v,
+				      "record %llu: OBJECT %llu comes after object %llu: records "
+				      "out of order",
+				      (unsigned long long)v->records, (unsigned long long)obj,
+				      (unsigned long long)(behind > v->freeobjects_end
+							       ? behind
+							       : v->freeobjects_end - 1));
+		v->object = obj;
+		return 0;
+	case QZ_DRR_WRITE:
+	case QZ_DRR_WRITE_EMBEDDED: {
+		uint64_t off =
+		    r->type == QZ_DRR_WRITE ? r->u.write.offset : r->u.write_embedded.offset;
+		uint64_t len =
+		    r->type == QZ_DRR_WRITE ? r->u.write.logical_size : r->u.write_embedded.length;
+		if (obj < behind || (obj == v->data_object && off < v->data_end))
+			return REFUSE(v,
+				      "record %llu: a block of object %llu at offset %llu comes "
+				      "after object %llu up to offset %llu: records out of order",
+				      (unsigned long long)v->records, (unsigned long long)obj,
+				      (unsigned long long)off, (unsigned long long)behind,
+				      (unsigned long long)v->data_end);
+		if (off + len < off)
+			return REFUSE(v, "record %llu: a block past the largest offset",
+				      (unsigned long long)v->records);
+		v->data_object = obj;
+		v->data_end = off + len;
+		return 0;
+	}
+	case QZ_DRR_FREE:
+	case QZ_DRR_SPILL:
+		if (obj < behind)
+			return REFUSE(v,
+				      "record %llu: a record of object %llu after object %llu: "
+				      "records out of order",
+				      (unsigned long long)v->records, (unsigned long long)obj,
+				      (unsigned long long)behind);
+		return 0;
+	case QZ_DRR_FREEOBJECTS: {
+		const struct qz_drr_freeobjects *f = &r->u.freeobjects;
+		if ((behind != 0 && f->firstobj <= behind) || f->firstobj < v->freeobjects_end ||
+		    f->firstobj + f->numobjs < f->firstobj)
+			return REFUSE(v,
+				      "record %llu: objects %llu and on freed after object %llu: "
+				      "records out of order",
+				      (unsigned long long)v->records,
+				      (unsigned long long)f->firstobj, (unsigned long long)behind);
+		v->freeobjects_end = f->firstobj + f->numobjs;
+		return 0;
+	}
+	case QZ_DRR_OBJECT_RANGE: {
+		const struct qz_drr_object_range *o = &r->u.object_range;
+		if ((behind != 0 && o->firstobj <= behind) || o->firstobj < v->range_end ||
+		    o->firstobj + o->numslots < o->firstobj)
+			return REFUSE(v,
+				      "record %llu: an OBJECT_RANGE from object %llu after object "
+				      "%llu: records out of order",
+				      (unsigned long long)v->records,
+				      (unsigned long long)o->firstobj, (unsigned long long)behind);
+		v->range_end = o->firstobj + o->numslots;
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
 /* Checks a record other than BEGIN (its checksum is checked by the caller) and sizes its
  * payload. */
 static int check_record(qz_verifier_t *v, const qz_drr_t *r, uint64_t *payload)
@@ -236,6 +341,8 @@ static int check_header(qz_verifier_t *v, uint64_t *payload)
 				      "damaged",
 				      (unsigned long long)v->records, r.type);
 		err = check_record(v, &r, payload);
+		if (err == 0)
+			err = check_order(v, &r);
 		if (err == 0 && r.payloadlen != 0 && r.payloadlen != *payload)
 			err = REFUSE(v, "record %llu says its payload is %u bytes, not %llu",
 				     (unsigned long long)v->records, r.payloadlen,

@@ -322,7 +322,8 @@ static void empty_trash(qz_backend_t *be, const char *root)
 	char trash[QZ_NAME_MAX];
 	const char *cols[] = {"type"};
 	qz_list_t l;
-	if (fam_name(trash, root, '/', ".trash") != 0 ||
+	/* a pool that never parked anything (most) costs one lookup, not a listing */
+	if (fam_name(trash, root, '/', ".trash") != 0 || !be->ops->exists(be, trash) ||
 	    be->ops->list(be, trash, 1, QZ_VOLUME, cols, 1, &l) != 0)
 		return;
 	for (size_t r = 0; r < l.nrows; r++)
@@ -366,17 +367,26 @@ int qz_vol_remove(qz_backend_t *be, const char *vol)
 	free(snaps);
 	if (err == 0)
 		err = qz_crash_point("remove.revisions-gone");
-	/* generations and clones depend on each other: repeat while something goes */
+	/* generations and clones depend on each other: repeat while something goes and something
+	 * stays (a round that destroyed everything leaves nothing to look at again) */
 	for (bool progress = err == 0 && f.nds > 0; progress;) {
 		progress = false;
+		size_t stayed = 0;
 		for (size_t i = 0; i < f.nds; i++) {
 			int e = be->ops->destroy(be, f.ds[i].name);
 			progress |= e == 0;
+			stayed += e != 0 && e != ENOENT;
 			if (e != 0 && e != EBUSY && e != EEXIST && e != ENOENT)
 				err = e;
 		}
 		fam_free(&f);
-		if (err != 0 || (err = fam_load(be, vol, &f)) != 0)
+		if (err != 0)
+			return err;
+		if (stayed == 0) {
+			f.nds = 0;
+			break;
+		}
+		if ((err = fam_load(be, vol, &f)) != 0)
 			return err;
 	}
 	for (size_t i = 0; err == 0 && i < f.nds; i++)

@@ -1,13 +1,17 @@
-/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer target: the send-stream verifier. The expectations are taken from the input's own
- * BEGIN record, so the fuzzer gets past it into the records. Oracle: what comes out is always a
- * prefix of what went in, and all of it when the stream is accepted. */
+ * BEGIN record, so the fuzzer gets past it into the records. Inputs whose length is 1 or 2 mod 3
+ * also go through the rewrites (rename; unclone). Oracles: what comes out of a plain run is
+ * always a prefix of what went in, and all of it when the stream is accepted; what a rewrite
+ * made of an accepted stream is as long, and a plain verifier accepts it whole (every checksum
+ * made anew, BEGIN naming the new name, no clone flag left). */
 #include "drr.h"
 #include "stream.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define RENAME "pool/restored@r1"
 
 struct prefix {
 	const uint8_t *in;
@@ -23,6 +27,63 @@ static int check_prefix(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
+struct copy {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static int keep(void *ctx, const void *buf, size_t len)
+{
+	struct copy *c = ctx;
+	if (c->len + len > c->cap) {
+		size_t cap = (c->len + len) * 2;
+		uint8_t *b = realloc(c->buf, cap);
+		if (b == NULL)
+			return 12; /* ENOMEM */
+		c->buf = b;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, buf, len);
+	c->len += len;
+	return 0;
+}
+
+/* Runs a verifier for e over data in two pieces, split where the last byte says. */
+static int verify(const qz_stream_expect_t *e, const uint8_t *data, size_t size,
+		  qz_stream_emit_fn emit, void *ctx)
+{
+	qz_verifier_t *v = NULL;
+	if (qz_verifier_new(e, emit, ctx, &v) != 0)
+		return -1;
+	size_t split = size > 0 ? (size_t)data[size - 1] * 131 % (size + 1) : 0;
+	int err = qz_verifier_feed(v, data, split);
+	if (err == 0)
+		err = qz_verifier_feed(v, data + split, size - split);
+	if (err == 0)
+		err = qz_verifier_end(v);
+	qz_verifier_free(v);
+	return err;
+}
+
+/* A rewrite of an accepted stream: as long, and accepted whole by a plain verifier. */
+static void check_rewritten(const qz_stream_expect_t *e, size_t size, const struct copy *out)
+{
+	if (out->len != size || out->len < QZ_DRR_SIZE)
+		__builtin_trap();
+	qz_drr_t r;
+	memcpy(&r, out->buf, sizeof(r));
+	if (e->rename != NULL && strcmp(r.u.begin.toname, e->rename) != 0)
+		__builtin_trap();
+	if (e->unclone && (r.u.begin.flags & QZ_DRR_FLAG_CLONE))
+		__builtin_trap();
+	qz_stream_expect_t plain = *e;
+	plain.rename = NULL;
+	plain.unclone = false;
+	struct prefix p = {out->buf, out->len, 0};
+	if (verify(&plain, out->buf, out->len, check_prefix, &p) != 0 || p.out != out->len)
+		__builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	qz_stream_expect_t e = {.toguid = 1, .fromguid = 0, .raw = false, .resumed = false};
@@ -35,19 +96,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		e.raw = (f & QZ_FEATURE_RAW) != 0;
 		e.resumed = (f & QZ_FEATURE_RESUMING) != 0;
 	}
-	struct prefix p = {data, size, 0};
-	qz_verifier_t *v = NULL;
-	if (qz_verifier_new(&e, check_prefix, &p, &v) != 0)
+	if (size % 3 == 0) {
+		struct prefix p = {data, size, 0};
+		int err = verify(&e, data, size, check_prefix, &p);
+		if (err == 0 && p.out != size)
+			__builtin_trap();
 		return 0;
-	/* fed in two pieces, split where the last byte says */
-	size_t split = size > 0 ? (size_t)data[size - 1] * 131 % (size + 1) : 0;
-	int err = qz_verifier_feed(v, data, split);
-	if (err == 0)
-		err = qz_verifier_feed(v, data + split, size - split);
-	if (err == 0)
-		err = qz_verifier_end(v);
-	if (err == 0 && p.out != size)
-		__builtin_trap();
-	qz_verifier_free(v);
+	}
+	if (size % 3 == 1)
+		e.rename = RENAME;
+	else
+		e.unclone = true;
+	struct copy out = {0};
+	if (verify(&e, data, size, keep, &out) == 0)
+		check_rewritten(&e, size, &out);
+	free(out.buf);
 	return 0;
 }

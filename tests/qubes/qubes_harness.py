@@ -74,6 +74,7 @@ class Dom0:
         self.release = release
         self.sources = sources
         self.work = work
+        self.client_times = []  # seconds each client run took (a test resets it)
         self.bin = os.path.join(work, "bin")
         self.log_path = os.path.join(work, "qubesd.log")
         self.model = os.path.join(work, "model")
@@ -180,12 +181,22 @@ class Dom0:
 
     def qvm(self, tool, *args, check=True, stdin=None):
         """Runs a client; check: fail the test with its output if it fails."""
+        started = time.monotonic()
         proc = subprocess.run([tool, *map(str, args)], env=self.env, capture_output=True,
                               text=True, check=False, input=stdin)
+        self.client_times.append(time.monotonic() - started)
         if check and proc.returncode != 0:
             raise AssertionError("{} {} failed ({}): {}{}".format(
                 tool, " ".join(map(str, args)), proc.returncode, proc.stdout, proc.stderr))
         return proc
+
+    def qzfs_times(self):
+        """How long each qzfs run so far took, in seconds (those that ended)."""
+        try:
+            with open(os.path.join(self.work, "qzfs-runs-timed"), encoding="utf-8") as f:
+                return [int(line.split(None, 1)[0]) / 1000 for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
 
     def qzfs_runs(self):
         """The qzfs runs so far (their arguments), in order."""
@@ -219,9 +230,18 @@ class QubesTestCase(unittest.TestCase):
     def setUp(self):
         self.dom0 = DOM0
         self.n = next(_serial)
+        self.dom0.client_times = []
+        self.qzfs_before = len(self.dom0.qzfs_times())
         # this release's datasets, apart from the other's on a shared zpool (made as a pool's
         # missing parent)
         self.root = "{}/q{}".format(ZPOOL, self.dom0.release.replace(".", ""))
+
+    def tearDown(self):
+        """Where the test's time went: the clients it ran, and qzfs as qubesd ran it."""
+        qzfs = self.dom0.qzfs_times()[self.qzfs_before:]
+        print("# {} clients {:.1f} s; {} qzfs runs {:.1f} s".format(
+            len(self.dom0.client_times), sum(self.dom0.client_times), len(qzfs), sum(qzfs)),
+            flush=True)
 
     def name(self, base):
         return "{}{}".format(base, self.n)
@@ -256,9 +276,24 @@ class QubesTestCase(unittest.TestCase):
     def volume_dataset(self, pool, vm, volume):
         return "{}/{}/{}".format(self.pool_info(pool)["dataset"], vm, volume)
 
-    def template(self, pool, base="tpl"):
+    def template(self, pool, base="tpl", small=False):
+        """A TemplateVM in pool: Qubes' default volume sizes (root 10 GiB, private 2 GiB), or
+        with small, a root of 1 MiB from an image (qvm-create --root-copy-from, as a user makes
+        a template from a file) and a private volume imported at 1 MiB (ImportWithSize). Tests
+        whose clones copy every byte into a file pool use small ones: reading 12 GiB of zeros
+        from a zvol takes minutes in the emulated test VM."""
         name = self.name(base)
-        self.qvm("qvm-create", "--class", "TemplateVM", "--label", "black", "-P", pool, name)
+        args = []
+        if small:
+            image = os.path.join(self.dom0.work, "root-{}".format(self.n))
+            with open(image, "wb") as f:
+                f.truncate(MiB)
+            args = ["--root-copy-from", image]
+        self.qvm("qvm-create", "--class", "TemplateVM", "--label", "black", "-P", pool, *args,
+                 name)
+        if small:
+            os.unlink(image)
+            self.import_bytes(name + ":private", b"", size=MiB)
         return name
 
     def appvm(self, pool, template, base="work"):

@@ -31,7 +31,11 @@ from run_tap import TapResult  # noqa: E402  (tests/python/run_tap.py)
 QZFS_WINDOW = """#!/bin/sh
 echo "$*" >>{runs}
 case "$*" in *"pool volumes"*) while [ -e {hold} ]; do sleep 0.05; done ;; esac
-exec {qzfs} "$@"
+t0=$(date +%s%N)
+{qzfs} "$@"
+rc=$?
+echo "$(( ($(date +%s%N) - t0) / 1000000 )) $*" >>{runs}-timed
+exit $rc
 """
 
 

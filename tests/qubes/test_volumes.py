@@ -4,7 +4,7 @@ revisions and what clones and exports get."""
 
 import os
 
-from qubes_harness import GiB, QubesTestCase
+from qubes_harness import GiB, MiB, QubesTestCase
 
 A, B = b"A" * 4096, b"B" * 4096
 
@@ -40,15 +40,15 @@ class Sizes(QubesTestCase):
 
     def test_a_halted_resize_is_what_clones_and_copies_get(self):
         pool = self.add_pool()
-        tpl = self.template(pool)
-        self.qvm("qvm-volume", "resize", tpl + ":root", str(11 * GiB))
+        tpl = self.template(pool, small=True)  # root: 1 MiB
+        self.qvm("qvm-volume", "resize", tpl + ":root", str(3 * MiB))
         clone = self.name("clone")
         self.qvm("qvm-clone", "-P", pool, tpl, clone)
-        self.assertEqual(self.volume_info(clone + ":root")["size"], str(11 * GiB))
+        self.assertEqual(self.volume_info(clone + ":root")["size"], str(3 * MiB))
         copy = self.name("copy")  # into another pool: through export
         self.qvm("qvm-clone", "-P", "varlibqubes", tpl, copy)
         image = "/var/lib/qubes/vm-templates/{}/root.img".format(copy)
-        self.assertEqual(os.path.getsize(image), 11 * GiB)
+        self.assertEqual(os.path.getsize(image), 3 * MiB)
 
 
 class Revisions(QubesTestCase):
@@ -73,14 +73,14 @@ class Revisions(QubesTestCase):
             self.assertNotEqual(proc.returncode, 0)
             return
         pool = self.add_pool()
-        tpl = self.template(pool)
-        self.import_bytes(tpl + ":private", A, size=1024 * 1024)
-        self.import_bytes(tpl + ":private", B, size=1024 * 1024)
+        tpl = self.template(pool, small=True)  # its copies read every byte
+        self.import_bytes(tpl + ":private", A, size=MiB)
+        self.import_bytes(tpl + ":private", B, size=MiB)
         self.assertEqual(len(self.revisions(tpl + ":private")), 1)  # A, kept as a revision
         self.qvm("qvm-volume", "config", tpl + ":private", "revisions_to_keep", "-1")
         self.assertEqual(self.revisions(tpl + ":private"), [])
         self.assertEqual(self.committed_bytes(tpl), B)
-        self.import_bytes(tpl + ":private", A, size=1024 * 1024)  # M1, written with -1
+        self.import_bytes(tpl + ":private", A, size=MiB)  # M1, written with -1
         self.assertEqual(self.committed_bytes(tpl), A)
         self.assertEqual(self.revisions(tpl + ":private"), [])
         self.assertEqual(self.generations(pool, tpl, "private"), [])
@@ -97,9 +97,9 @@ class Revisions(QubesTestCase):
 
     def test_an_import_keeps_the_state_before_as_the_revision_listed_and_no_more(self):
         pool = self.add_pool()
-        tpl = self.template(pool)
-        self.import_bytes(tpl + ":private", A, size=1024 * 1024)
-        self.import_bytes(tpl + ":private", B, size=1024 * 1024)
+        tpl = self.template(pool, small=True)  # its copies read every byte
+        self.import_bytes(tpl + ":private", A, size=MiB)
+        self.import_bytes(tpl + ":private", B, size=MiB)
         listed = self.revisions(tpl + ":private")
         self.assertEqual(len(listed), 1)  # revisions_to_keep 1: the state before, A
         gens = self.generations(pool, tpl, "private")
@@ -107,6 +107,6 @@ class Revisions(QubesTestCase):
         self.qvm("qvm-volume", "revert", tpl + ":private", listed[0].split()[0])
         self.assertEqual(self.committed_bytes(tpl), A)
         self.qvm("qvm-volume", "config", tpl + ":private", "revisions_to_keep", "0")
-        self.import_bytes(tpl + ":private", B, size=1024 * 1024)
+        self.import_bytes(tpl + ":private", B, size=MiB)
         self.assertEqual(self.revisions(tpl + ":private"), [])
         self.assertEqual(self.generations(pool, tpl, "private"), [])

@@ -122,7 +122,14 @@ void sg_volume(sg_t *g, const sg_params_t *p)
 		r.u.object_range.toguid = p->toguid;
 		sg_record(g, &r, NULL, 0);
 	}
+	/* in ZFS's order: object by object, each OBJECT record followed by a FREE of what lies past
+	 * the object's end, then its blocks in increasing offsets; the free objects last */
 	uint8_t bonus[320];
+	uint8_t *data = malloc(p->blocksize);
+	uint32_t x = p->seed * 2654435761u + 1;
+	uint64_t end = 0; /* where the blocks end: a compressed block is twice its payload */
+	for (unsigned b = 0; b < p->blocks; b++)
+		end += (uint64_t)p->blocksize * (b % 3 == 1 ? 2 : 1);
 	for (uint64_t obj = 1; obj <= 2; obj++) {
 		memset(&r, 0, sizeof(r));
 		r.type = QZ_DRR_OBJECT;
@@ -133,29 +140,31 @@ void sg_volume(sg_t *g, const sg_params_t *p)
 		r.u.object.toguid = p->toguid;
 		memset(bonus, (int)obj, sizeof(bonus));
 		sg_record(g, &r, bonus, p->raw && obj == 2 ? 320 : obj == 1 ? 0 : 64);
+		if (obj != 1)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.type = QZ_DRR_FREE;
+		r.u.free.object = 1;
+		r.u.free.offset = end;
+		r.u.free.length = UINT64_MAX;
+		r.u.free.toguid = p->toguid;
+		sg_record(g, &r, NULL, 0);
+		uint64_t off = 0;
+		for (unsigned b = 0; b < p->blocks; b++) {
+			for (uint32_t i = 0; i < p->blocksize; i++) {
+				x = x * 1103515245u + 12345u;
+				data[i] = (uint8_t)(x >> 16);
+			}
+			sg_write(g, 1, off, data, p->blocksize, b % 3 == 1);
+			off += (uint64_t)p->blocksize * (b % 3 == 1 ? 2 : 1);
+		}
 	}
+	free(data);
 	memset(&r, 0, sizeof(r));
 	r.type = QZ_DRR_FREEOBJECTS;
 	r.u.freeobjects.firstobj = 3;
 	r.u.freeobjects.numobjs = 29;
 	r.u.freeobjects.toguid = p->toguid;
-	sg_record(g, &r, NULL, 0);
-	uint8_t *data = malloc(p->blocksize);
-	uint32_t x = p->seed * 2654435761u + 1;
-	for (unsigned b = 0; b < p->blocks; b++) {
-		for (uint32_t i = 0; i < p->blocksize; i++) {
-			x = x * 1103515245u + 12345u;
-			data[i] = (uint8_t)(x >> 16);
-		}
-		sg_write(g, 1, (uint64_t)b * p->blocksize, data, p->blocksize, b % 3 == 1);
-	}
-	free(data);
-	memset(&r, 0, sizeof(r));
-	r.type = QZ_DRR_FREE;
-	r.u.free.object = 1;
-	r.u.free.offset = (uint64_t)p->blocks * p->blocksize;
-	r.u.free.length = UINT64_MAX;
-	r.u.free.toguid = p->toguid;
 	sg_record(g, &r, NULL, 0);
 	sg_end(g);
 }

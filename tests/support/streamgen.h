@@ -43,8 +43,9 @@ void sg_begin(sg_t *g, uint64_t fromguid, uint64_t features, uint32_t nvlen);
 void sg_write(sg_t *g, uint64_t object, uint64_t offset, const uint8_t *data, uint32_t len,
 	      bool compressed);
 void sg_end(sg_t *g);
-/* A whole volume stream: BEGIN, (OBJECT_RANGE,) OBJECT x2, FREEOBJECTS, WRITE x blocks, FREE,
- * END. */
+/* A whole volume stream, in ZFS's order: BEGIN, (OBJECT_RANGE,) OBJECT 1, FREE (past its end),
+ * WRITE x blocks (of object 1; every third from the second compressed), OBJECT 2, FREEOBJECTS,
+ * END. The records keep their places: raw, 2 is OBJECT 1, 3 FREE, 4.. the WRITEs. */
 void sg_volume(sg_t *g, const sg_params_t *p);
 /* The default parameters: a raw stream of 8 blocks of 4 KiB. */
 sg_params_t sg_defaults(void);

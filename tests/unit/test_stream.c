@@ -369,17 +369,17 @@ static void end_checksum_wrong(qz_drr_t *r)
 static void records_that_break_the_rules_are_refused_even_with_good_checksums(void **state)
 {
 	(void)state;
-	sg_params_t p = sg_defaults(); /* raw: 0 BEGIN 1 OBJECT_RANGE 2-3 OBJECT 4 FREEOBJECTS */
+	sg_params_t p = sg_defaults(); /* raw: 0 BEGIN 1 OBJECT_RANGE 2 OBJECT 3 FREE 4.. WRITE */
 	qz_stream_expect_t e = expect_of(&p);
 	forged(5, write_other_snapshot, &p, &e, "snapshot guid 1");
 	forged(5, write_huge, &p, &e, "WRITE record of");
-	forged(6, write_compression_lies, &p, &e, "compressed to");
+	forged(5, write_compression_lies, &p, &e, "compressed to");
 	forged(5, to_byref, &p, &e, "type 6");
 	forged(5, to_redact, &p, &e, "type 10");
 	forged(5, to_unknown, &p, &e, "type 77");
 	forged(5, to_begin, &p, &e, "second BEGIN");
 	forged(5, payloadlen_lies, &p, &e, "payload is 12");
-	forged(3, object_bonus_huge, &p, &e, "bonus");
+	forged(2, object_bonus_huge, &p, &e, "bonus");
 	forged(-1, end_other_snapshot, &p, &e, "snapshot guid 3");
 	forged(-1, end_checksum_wrong, &p, &e, "END record's checksum");
 	/* an OBJECT_RANGE record (raw only) in a plain stream */
@@ -395,6 +395,78 @@ static void records_that_break_the_rules_are_refused_even_with_good_checksums(vo
 	memcpy(g.buf + g.rec_off[3], &r, sizeof(r));
 	sg_fix_checksums(&g, true);
 	assert_refused(&pe, g.buf, g.len, g.rec_off[3], "OBJECT_RANGE");
+	sg_free(&g);
+}
+
+/* Swaps records i and i + 1 (of equal size) of g and recomputes every checksum, as a forger
+ * who knows fletcher-4 would. */
+static void swap_records(sg_t *g, size_t i)
+{
+	size_t a = g->rec_off[i], b = g->rec_off[i + 1], n = b - a;
+	assert_int_equal(g->rec_off[i + 2] - b, n);
+	uint8_t *tmp = malloc(n);
+	memcpy(tmp, g->buf + a, n);
+	memmove(g->buf + a, g->buf + b, n);
+	memcpy(g->buf + b, tmp, n);
+	free(tmp);
+	sg_fix_checksums(g, true);
+}
+
+static void write_back_to_the_start(qz_drr_t *r)
+{
+	r->u.write.offset = 0;
+}
+static void write_overlapping(qz_drr_t *r)
+{
+	r->u.write.offset -= 1;
+}
+static void object_again(qz_drr_t *r)
+{
+	r->u.object.object = 1;
+}
+static void write_of_the_next_object(qz_drr_t *r)
+{
+	r->u.write.object = 2; /* then OBJECT 2 comes after its block */
+}
+static void free_of_no_object(qz_drr_t *r)
+{
+	r->u.free.object = 0;
+}
+static void freeobjects_of_live_ones(qz_drr_t *r)
+{
+	r->u.freeobjects.firstobj = 2;
+}
+static void freeobjects_wrapping(qz_drr_t *r)
+{
+	r->u.freeobjects.numobjs = UINT64_MAX;
+}
+
+static void records_out_of_zfs_order_are_refused_even_with_good_checksums(void **state)
+{
+	(void)state;
+	sg_params_t p = sg_defaults(); /* raw: 0 BEGIN 1 OBJECT_RANGE 2 OBJECT 3 FREE 4.. WRITE */
+	p.blocksize = 512;
+	qz_stream_expect_t e = expect_of(&p);
+	sg_t g;
+	sg_volume(&g, &p); /* WRITEs 6 and 7 (offsets 2048, 2560) are both uncompressed */
+	swap_records(&g, 6);
+	assert_refused(&e, g.buf, g.len, g.rec_off[6], "out of order");
+	sg_free(&g);
+	size_t last_write = 4 + p.blocks - 1;
+	forged((int)last_write, write_back_to_the_start, &p, &e, "out of order");
+	forged(7, write_overlapping, &p, &e, "out of order");
+	forged(-3, object_again, &p, &e, "out of order");
+	forged((int)last_write, write_of_the_next_object, &p, &e, "out of order");
+	forged(3, free_of_no_object, &p, &e, "out of order");
+	forged(-2, freeobjects_of_live_ones, &p, &e, "out of order");
+	forged(-2, freeobjects_wrapping, &p, &e, "out of order");
+	/* and the untouched stream, in ZFS's order, passes */
+	sg_volume(&g, &p);
+	struct sink out = {0};
+	char why[256];
+	assert_int_equal(run(&e, g.buf, g.len, 0, &out, why, sizeof(why)), 0);
+	assert_int_equal(out.len, g.len);
+	free(out.buf);
 	sg_free(&g);
 }
 
@@ -490,6 +562,7 @@ int main(void)
 	    cmocka_unit_test(records_swapped_are_refused),
 	    cmocka_unit_test(begin_records_not_of_the_expected_snapshot_are_refused),
 	    cmocka_unit_test(records_that_break_the_rules_are_refused_even_with_good_checksums),
+	    cmocka_unit_test(records_out_of_zfs_order_are_refused_even_with_good_checksums),
 	    cmocka_unit_test(a_record_without_its_checksum_is_refused),
 	    cmocka_unit_test(the_consumers_error_stops_the_verifier),
 	    cmocka_unit_test(renamed_streams_hide_the_name_and_stay_whole),

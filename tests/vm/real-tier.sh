@@ -6,9 +6,9 @@
 #
 # The VM has two CPUs and a suite mostly runs one process at a time, so two lanes run side by
 # side, each suite under names of its own on the shared zpool. Lane b's output is shown as it
-# comes, lane a's when both end. (The qubes tier on real ZFS, tests/qubes/run.sh with
-# QZFS_TEST_BACKEND=real, is not in this run yet: as a third lane it took 2799 s and pushed the
-# VM past its time limit.) Disks: vda the shared zpool, vdb cli_volume.sh's spare, vdc
+# comes, lane a's when both end. The qubes tier (the real qubesd and qvm-* clients, installed
+# drivers) runs on real ZFS here too: Qubes 4.2 in lane a, 4.3 in lane b, each release under
+# datasets of its own (<zpool>/q42, <zpool>/q43). Disks: vda the shared zpool, vdb cli_volume.sh's spare, vdc
 # the engine's spare (lane a) and vdd full_pool.sh's small zpool (lane b). The encrypted-pool
 # driver tests run in lane b: a key unload that finds a volume udev is still probing waits for
 # udev's queue (the engine's own event wait), whatever the other lane is doing.
@@ -40,6 +40,10 @@ driver_tests() { # FILES: the Python driver's tests in them, driven by the real 
     timed "python $1" env QZFS_BINARY="${QZFS_RELEASE_BUILD:-$BUILD}/qzfs" QZFS_TEST_BACKEND=real \
         QZFS_TEST_ZPOOL=qzt QZFS_QUBES_CORE="$core" /usr/bin/python3 "$HERE/../python/run.py" "$1"
 }
+qubes_tier() { # RELEASE: tests/qubes on real ZFS, the installed release build's drivers
+    timed "qubes $1" env QZFS_TEST_BACKEND=real QZFS_TEST_ZPOOL=qzt QUBES_SRC="$QUBES_SRC" \
+        bash "$HERE/../qubes/run.sh" "$1" 2>&1 | grep -v '^# log '
+}
 lane_a() {
     suite engine
     timed keys.sh bash "$HERE/keys.sh" qzt
@@ -50,6 +54,7 @@ lane_a() {
     timed zfs-backups.sh bash "$HERE/../cli/zfs-backups.sh" qzt
     timed scheduled.sh bash "$HERE/../cli/scheduled.sh" qzt
     timed options.sh bash "$HERE/../cli/options.sh" qzt
+    qubes_tier 4.2
 }
 lane_b() {
     suite conformance
@@ -59,6 +64,7 @@ lane_b() {
     timed qube_packages.sh bash "$HERE/qube_packages.sh" qzt "$BUILD"
     driver_tests "test_[fp]*.py"
     driver_tests "test_encrypted.py"
+    qubes_tier 4.3
 }
 t0=$SECONDS
 A=$(mktemp /tmp/lane-a.XXXXXX)
