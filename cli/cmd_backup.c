@@ -350,25 +350,51 @@ static int sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, q
 	return err != 0 ? qz_cli_refused(cli, err, why) : 0;
 }
 
-/* Progress of a backup: JSON events on stdout with --json, else a line on a terminal. */
+/* A terminal's progress line for rec: what is sealed of ZFS's estimate, and the time left at
+ * the pace since begin (display only: nothing depends on it). */
+static void progress_line(const qz_backup_rec_t *rec, bool begin)
+{
+	static struct timespec t0;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (begin)
+		t0 = now;
+	double secs = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+	uint64_t done = rec->bytes - rec->resumed_from;
+	fprintf(stderr, "\r%s: %" PRIu64 " MiB", rec->volume, rec->bytes >> 20);
+	if (rec->total > 0) {
+		uint64_t pct = rec->bytes >= rec->total ? 99 : rec->bytes * 100 / rec->total;
+		fprintf(stderr, " of about %" PRIu64 " MiB (%" PRIu64 "%%)", rec->total >> 20, pct);
+		if (done > 0 && secs >= 1 && rec->total > rec->bytes) {
+			uint64_t left =
+			    (uint64_t)((double)(rec->total - rec->bytes) * secs / (double)done);
+			fprintf(stderr, ", %" PRIu64 ":%02" PRIu64 " left", left / 60, left % 60);
+		}
+	}
+	fputs(" sealed\033[K", stderr); /* and the rest of an earlier, longer line cleared */
+}
+
+/* Progress of a backup: JSON events on stdout with --json (total: ZFS's estimate of the
+ * stream's bytes, 0 unknown), else a line on a terminal. */
 static void show_progress(void *ctx, const qz_backup_rec_t *rec)
 {
 	qz_cli_t *cli = ctx;
+	bool begin = rec->bytes == rec->resumed_from;
 	if (cli->json) {
 		qz_json_object(&cli->out, NULL);
-		bool begin = rec->bytes == rec->resumed_from;
 		qz_json_string(&cli->out, "event", begin ? "begin" : "progress");
 		qz_json_string(&cli->out, "id", rec->id);
 		qz_json_string(&cli->out, "volume", rec->volume);
 		qz_json_string(&cli->out, "kind", rec->base[0] ? "incremental" : "full");
 		qz_json_uint(&cli->out, "bytes", rec->bytes);
 		qz_json_uint(&cli->out, "chunks", rec->chunks);
+		qz_json_uint(&cli->out, "total", rec->total);
 		if (begin)
 			qz_json_uint(&cli->out, "resumed_from", rec->resumed_from);
 		qz_json_end(&cli->out, '}');
 		fflush(stdout);
 	} else if (isatty(STDERR_FILENO)) {
-		fprintf(stderr, "\r%s: %" PRIu64 " MiB sealed", rec->volume, rec->bytes >> 20);
+		progress_line(rec, begin);
 	}
 }
 

@@ -103,6 +103,10 @@ struct qz_backend_ops {
 	/* Writes a send stream of snap (incremental from `from` if non-NULL) to fd. */
 	int (*send)(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,
 		    uint64_t resume_obj, uint64_t resume_off);
+	/* Estimates the bytes a send of snap (incremental from `from`, or NULL) with flags would
+	 * write: for progress, never trusted for anything else. */
+	int (*send_space)(qz_backend_t *be, const char *snap, const char *from, unsigned flags,
+			  uint64_t *bytes);
 	/* Receives a stream from fd into snap; resumable keeps a partial state on failure. */
 	int (*receive)(qz_backend_t *be, const char *snap, int fd, bool resumable, bool raw,
 		       bool force);

@@ -1226,8 +1226,10 @@ static int read_all(int fd, void *buf, size_t n)
 	return got < 0 ? errno : (size_t)got < n ? EPIPE : 0;
 }
 
-static int model_send(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,
-		      uint64_t resume_obj, uint64_t resume_off)
+/* Writes the stream of snap (see model_send) through out(ctx, ...). */
+static int send_stream(qz_backend_t *be, const char *snap, const char *from, unsigned flags,
+		       uint64_t resume_obj, uint64_t resume_off,
+		       int (*out)(void *ctx, const void *buf, size_t len), void *ctx)
 {
 	model_t *m = M(be);
 	if (name_check(snap, QZ_NAME_SNAPSHOT) != 0)
@@ -1268,7 +1270,7 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 		snprintf(mb.pbkdf2salt, sizeof(mb.pbkdf2salt), "%s", salt != NULL ? salt : "");
 		snprintf(mb.pbkdf2iters, sizeof(mb.pbkdf2iters), "%s", iters != NULL ? iters : "");
 	}
-	qz_drr_writer_t w = {{{0}}, out_fd, &fd};
+	qz_drr_writer_t w = {{{0}}, out, ctx};
 	qz_drr_t r;
 	memset(&r, 0, sizeof(r));
 	r.type = QZ_DRR_BEGIN;
@@ -1341,6 +1343,27 @@ static int model_send(qz_backend_t *be, const char *snap, const char *from, int 
 		err = qz_drr_write(&w, &r, a, n);
 	}
 	return err != 0 ? err : qz_drr_write_end(&w, s->guid);
+}
+
+static int model_send(qz_backend_t *be, const char *snap, const char *from, int fd, unsigned flags,
+		      uint64_t resume_obj, uint64_t resume_off)
+{
+	return send_stream(be, snap, from, flags, resume_obj, resume_off, out_fd, &fd);
+}
+
+static int count_out(void *ctx, const void *buf, size_t len)
+{
+	(void)buf;
+	*(uint64_t *)ctx += len;
+	return 0;
+}
+
+/* The model's estimate is exact: the length of the stream it would send. */
+static int model_send_space(qz_backend_t *be, const char *snap, const char *from, unsigned flags,
+			    uint64_t *bytes)
+{
+	*bytes = 0;
+	return send_stream(be, snap, from, flags, 0, 0, count_out, bytes);
 }
 
 /* Reads the next record of a stream, checking its checksum as ZFS's receiver does; its payload
@@ -1650,6 +1673,7 @@ static const struct qz_backend_ops model_ops = {
     .change_key = model_change_key,
     .inherit_key = model_inherit_key,
     .send = model_send,
+    .send_space = model_send_space,
     .receive = model_receive,
     .zvol_open = model_zvol_open,
     .zvol_path = model_zvol_path,

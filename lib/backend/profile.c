@@ -80,6 +80,9 @@ TIMED(send,
       (qz_backend_t * be, const char *snap, const char *from, int fd, unsigned flags, uint64_t obj,
        uint64_t off),
       (INNER(be), snap, from, fd, flags, obj, off))
+TIMED(send_space,
+      (qz_backend_t * be, const char *snap, const char *from, unsigned flags, uint64_t *bytes),
+      (INNER(be), snap, from, flags, bytes))
 TIMED(receive, (qz_backend_t * be, const char *snap, int fd, bool resumable, bool raw, bool force),
       (INNER(be), snap, fd, resumable, raw, force))
 TIMED(zvol_open, (qz_backend_t * be, const char *vol, int oflags, int *fd),
@@ -128,6 +131,7 @@ static const struct qz_backend_ops prof_ops = {
     .change_key = p_change_key,
     .inherit_key = p_inherit_key,
     .send = p_send,
+    .send_space = p_send_space,
     .receive = p_receive,
     .zvol_open = p_zvol_open,
     .pool_create = p_pool_create,

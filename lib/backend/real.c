@@ -618,6 +618,13 @@ static int real_send(qz_backend_t *be, const char *snap, const char *from, int f
 	return lzc_send(snap, from, fd, (enum lzc_send_flags)flags);
 }
 
+static int real_send_space(qz_backend_t *be, const char *snap, const char *from, unsigned flags,
+			   uint64_t *bytes)
+{
+	(void)be;
+	return lzc_send_space(snap, from, (enum lzc_send_flags)flags, bytes);
+}
+
 static int real_receive(qz_backend_t *be, const char *snap, int fd, bool resumable, bool raw,
 			bool force)
 {
@@ -739,6 +746,7 @@ static const struct qz_backend_ops real_ops = {
     .change_key = real_change_key,
     .inherit_key = real_inherit_key,
     .send = real_send,
+    .send_space = real_send_space,
     .receive = real_receive,
     .zvol_open = real_zvol_open,
     .zvol_path = real_zvol_path,

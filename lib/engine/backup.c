@@ -436,6 +436,9 @@ static int create_once(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t 
 		qz_why(why, whylen, err, "%s: %s", rec->snapshot, qz_strerror(err));
 	uint64_t stored = rec->bytes;
 	rec->resumed_from = stored;
+	if (err == 0 && o->progress != NULL &&
+	    be->ops->send_space(be, tr.snap, tr.from, tr.send_flags, &rec->total) != 0)
+		rec->total = 0; /* unknown: the progress shows bytes alone */
 	if (err == 0 && o->progress != NULL)
 		o->progress(o->ctx, rec);
 	if (err == 0 && !qz_sealer_finished(s)) /* else all was stored before an interruption */

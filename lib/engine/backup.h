@@ -47,6 +47,7 @@ typedef struct qz_backup_rec {
 	bool has_mac; /* to a ZFS-receiving qube: the raw stream's portable objset MAC, which */
 	uint8_t objset_mac[QZ_OBJSET_MAC_LEN]; /* what it sends back must carry (stream.h) */
 	uint64_t resumed_from; /* not recorded: where the last qz_backup_create resumed it */
+	uint64_t total;	       /* not recorded: ZFS's estimate of the stream's bytes, 0 unknown */
 	char target[256];      /* not recorded: the target whose records hold it (`list`) */
 	bool begun_anew;       /* not recorded: begun anew, as the unfinished backup of its volume
 				* could not be resumed with the stream made again (it differed) */

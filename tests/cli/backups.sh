@@ -11,7 +11,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..164"
+echo "1..165"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -293,9 +293,17 @@ qzfs volume start $V --save-on-stop >/dev/null
 head -c 65536 /dev/urandom | devdd of="$(dev $V)" bs=64k seek=50 conv=notrunc,fsync
 qzfs volume stop $V --save-on-stop >/dev/null
 check "the next backup is incremental from the kept one (--json events)" 0 qzfs --json backup create $T $V
-want_out "... begins" '^{"event":"begin","id":"[0-9a-f]*","volume":"'"$V"'","kind":"incremental","bytes":0,"chunks":0,"resumed_from":0}'
+want_out "... begins" '^{"event":"begin","id":"[0-9a-f]*","volume":"'"$V"'","kind":"incremental","bytes":0,"chunks":0,"total":[1-9][0-9]*,"resumed_from":0}'
 want_out "... progresses" '^{"event":"progress",.*"bytes":[1-9]'
 want_out "... is done, one event a line" '^{"event":"done",.*"kind":"incremental"'
+total=$(printf '%s\n' "$out" | sed -n 's/^{"event":"begin".*"total":\([0-9]*\).*/\1/p')
+sent=$(printf '%s\n' "$out" | sed -n 's/^{"event":"done".*"bytes":\([0-9]*\).*/\1/p')
+n=$((n + 1))
+if [ -n "$total" ] && [ -n "$sent" ] && [ $((total * 2)) -ge "$sent" ] && [ "$total" -le $((sent * 2)) ]; then
+    echo "ok $n - ... its total is ZFS's estimate of the stream ($total bytes for $sent sent)"
+else
+    echo "not ok $n - ... its total ($total) is not within a factor of two of the bytes sent ($sent)"
+fi
 check "an unchanged volume: event unchanged" 0 qzfs --json backup create $T $V
 want_out "..." '^{"event":"unchanged","volume":"'"$V"'","id":"[0-9a-f]*"}$'
 # a reverted volume is a clone of the revision it went back to: an incremental from a backup of

@@ -175,6 +175,35 @@ static void send_receive_full(void **s)
 	assert_int_equal(prop_u64(N("copy"), "volsize"), 2 * MiB);
 }
 
+/* The bytes a send writes, from the file send_to_file wrote it to. */
+static uint64_t sent_bytes(const char *snap_name, const char *from)
+{
+	int fd = send_to_file(snap_name, from, 0);
+	off_t n = lseek(fd, 0, SEEK_END);
+	close(fd);
+	assert_true(n > 0);
+	return (uint64_t)n;
+}
+
+static void send_space_estimates_the_stream(void **s)
+{
+	(void)s;
+	mkvol(N("v"), 4 * MiB);
+	fill(N("v"), 0, 2 * MiB, 0x33);
+	snap(N("v@a"));
+	fill(N("v"), MiB, 64 * 1024, 0x44);
+	snap(N("v@b"));
+	uint64_t full = 0, inc = 0;
+	assert_int_equal(be->ops->send_space(be, N("v@a"), NULL, 0, &full), 0);
+	assert_int_equal(be->ops->send_space(be, N("v@b"), N("v@a"), 0, &inc), 0);
+	/* an estimate, within a factor of two of what the send writes */
+	uint64_t full_sent = sent_bytes(N("v@a"), NULL), inc_sent = sent_bytes(N("v@b"), N("v@a"));
+	assert_true(full >= full_sent / 2 && full <= full_sent * 2);
+	assert_true(inc >= inc_sent / 2 && inc <= inc_sent * 2);
+	assert_true(inc < full / 4);
+	assert_int_equal(be->ops->send_space(be, N("v@none"), NULL, 0, &full), ENOENT);
+}
+
 static void send_receive_incremental(void **s)
 {
 	(void)s;
@@ -448,6 +477,7 @@ const struct CMUnitTest crypt_send_cases[] = {
     CASE(send_receive_full),
     CASE(send_receive_incremental),
     CASE(incremental_from_bookmark),
+    CASE(send_space_estimates_the_stream),
     CASE(incremental_needs_matching_base),
     CASE(full_receive_into_existing_is_eexist),
     CASE(receive_garbage_is_refused),
