@@ -166,6 +166,21 @@ static uint64_t record_object(const qz_drr_t *r)
 	}
 }
 
+/* A run of n objects from first (freed, or an OBJECT_RANGE): after every object seen and after
+ * the run before of its kind, whose end *end keeps. */
+static int check_run(qz_verifier_t *v, const char *what, uint64_t first, uint64_t n,
+		     uint64_t behind, uint64_t *end)
+{
+	if ((behind != 0 && first <= behind) || first < *end || first + n < first)
+		return REFUSE(v,
+			      "record %llu: %s from object %llu after object %llu: records out "
+			      "of order",
+			      (unsigned long long)v->records, what, (unsigned long long)first,
+			      (unsigned long long)(behind > *end ? behind : *end));
+	*end = first + n;
+	return 0;
+}
+
 /*
  * Refuses a record out of the order in which ZFS's sender emits them: object by object, each
  * OBJECT record before the object's blocks, the blocks in increasing offsets without overlap
@@ -219,30 +234,12 @@ static int check_order(qz_verifier_t *v, const qz_drr_t *r)
 				      (unsigned long long)v->records, (unsigned long long)obj,
 				      (unsigned long long)behind);
 		return 0;
-	case QZ_DRR_FREEOBJECTS: {
-		const struct qz_drr_freeobjects *f = &r->u.freeobjects;
-		if ((behind != 0 && f->firstobj <= behind) || f->firstobj < v->freeobjects_end ||
-		    f->firstobj + f->numobjs < f->firstobj)
-			return REFUSE(v,
-				      "record %llu: objects %llu and on freed after object %llu: "
-				      "records out of order",
-				      (unsigned long long)v->records,
-				      (unsigned long long)f->firstobj, (unsigned long long)behind);
-		v->freeobjects_end = f->firstobj + f->numobjs;
-		return 0;
-	}
-	case QZ_DRR_OBJECT_RANGE: {
-		const struct qz_drr_object_range *o = &r->u.object_range;
-		if ((behind != 0 && o->firstobj <= behind) || o->firstobj < v->range_end ||
-		    o->firstobj + o->numslots < o->firstobj)
-			return REFUSE(v,
-				      "record %llu: an OBJECT_RANGE from object %llu after object "
-				      "%llu: records out of order",
-				      (unsigned long long)v->records,
-				      (unsigned long long)o->firstobj, (unsigned long long)behind);
-		v->range_end = o->firstobj + o->numslots;
-		return 0;
-	}
+	case QZ_DRR_FREEOBJECTS:
+		return check_run(v, "objects freed", r->u.freeobjects.firstobj,
+				 r->u.freeobjects.numobjs, behind, &v->freeobjects_end);
+	case QZ_DRR_OBJECT_RANGE:
+		return check_run(v, "an OBJECT_RANGE", r->u.object_range.firstobj,
+				 r->u.object_range.numslots, behind, &v->range_end);
 	default:
 		return 0;
 	}
