@@ -350,9 +350,11 @@ static int sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, q
 	return err != 0 ? qz_cli_refused(cli, err, why) : 0;
 }
 
-/* A terminal's progress line for rec: what is sealed of ZFS's estimate, and the time left at
- * the pace since begin (display only: nothing depends on it). */
-static void progress_line(const qz_backup_rec_t *rec, bool begin)
+/* A terminal's progress line: what, its bytes so far of about total (0: unknown), and the
+ * time left at the pace since begin, from bytes `from` on (display only: nothing depends on
+ * it). */
+static void progress_line(const char *what, uint64_t bytes, uint64_t from, uint64_t total,
+			  bool begin, const char *verb)
 {
 	static struct timespec t0;
 	struct timespec now;
@@ -360,18 +362,40 @@ static void progress_line(const qz_backup_rec_t *rec, bool begin)
 	if (begin)
 		t0 = now;
 	double secs = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
-	uint64_t done = rec->bytes - rec->resumed_from;
-	fprintf(stderr, "\r%s: %" PRIu64 " MiB", rec->volume, rec->bytes >> 20);
-	if (rec->total > 0) {
-		uint64_t pct = rec->bytes >= rec->total ? 99 : rec->bytes * 100 / rec->total;
-		fprintf(stderr, " of about %" PRIu64 " MiB (%" PRIu64 "%%)", rec->total >> 20, pct);
-		if (done > 0 && secs >= 1 && rec->total > rec->bytes) {
-			uint64_t left =
-			    (uint64_t)((double)(rec->total - rec->bytes) * secs / (double)done);
+	uint64_t done = bytes > from ? bytes - from : 0;
+	fprintf(stderr, "\r%s: %.1f MiB", what, (double)bytes / (1 << 20));
+	if (total > 0) {
+		uint64_t pct = bytes >= total ? 99 : bytes * 100 / total;
+		fprintf(stderr, " of about %.1f MiB (%" PRIu64 "%%)", (double)total / (1 << 20),
+			pct);
+		if (done > 0 && secs >= 1 && total > bytes) {
+			uint64_t left = (uint64_t)((double)(total - bytes) * secs / (double)done);
 			fprintf(stderr, ", %" PRIu64 ":%02" PRIu64 " left", left / 60, left % 60);
 		}
 	}
-	fputs(" sealed\033[K", stderr); /* and the rest of an earlier, longer line cleared */
+	fprintf(stderr, " %s\033[K", verb); /* and the rest of an earlier, longer line cleared */
+}
+
+/* Reading backups back on a terminal (verify, restore): backup i's bytes so far, after the
+ * bytes of those before it in the chain; totals[i] from the records (0 unknown). */
+struct reading {
+	const char *what;
+	const uint64_t *totals; /* n of them, or NULL */
+	size_t n;
+	const char *verb;
+	bool shown; /* a line was shown (in this process: a restore's child has its own) */
+};
+
+static void show_reading(void *ctx, size_t i, uint64_t bytes)
+{
+	struct reading *r = ctx;
+	uint64_t before = 0, total = 0;
+	for (size_t k = 0; r->totals != NULL && k < r->n; k++) {
+		before += k < i ? r->totals[k] : 0;
+		total += r->totals[k];
+	}
+	progress_line(r->what, before + bytes, before, total, !r->shown, r->verb);
+	r->shown = true;
 }
 
 /* Progress of a backup: JSON events on stdout with --json (total: ZFS's estimate of the
@@ -394,7 +418,8 @@ static void show_progress(void *ctx, const qz_backup_rec_t *rec)
 		qz_json_end(&cli->out, '}');
 		fflush(stdout);
 	} else if (isatty(STDERR_FILENO)) {
-		progress_line(rec, begin);
+		progress_line(rec->volume, rec->bytes, rec->resumed_from, rec->total, begin,
+			      "sealed");
 	}
 }
 
@@ -695,8 +720,14 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 			one = EAGAIN;
 			snprintf(why, sizeof(why), "unfinished");
 		}
+		struct reading r = {id, &rec.bytes, 1, "verified", false};
+		qz_read_progress_t pg = {show_reading, &r};
+		bool term = !cli->json && isatty(STDERR_FILENO);
 		if (one == 0)
-			one = qz_backup_verify(ss.t, &ss.secret, &rec, why, sizeof(why));
+			one = qz_backup_verify(ss.t, &ss.secret, &rec, term ? &pg : NULL, why,
+					       sizeof(why));
+		if (r.shown)
+			fputc('\n', stderr);
 		if (one == 0) {
 			printf("%s: whole, %" PRIu64 " bytes verified\n", id, rec.bytes);
 		} else if (found != NULL) { /* --all: every backup looked at, each failure said */
@@ -717,9 +748,10 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 }
 
 /* The chain of backups that restores --backup ID, or the newest whole backup of --volume NAME,
- * from what the target holds (opened with the key): ids (malloc'd) in *ids, *n of them. */
+ * from what the target holds (opened with the key): ids (malloc'd) in *ids, *n of them, and
+ * the bytes of each in *bytes (malloc'd). */
 static int find_chain(qz_target_t *t, const qz_open_secret_t *secret, const struct opts *o,
-		      char ***ids, size_t *n, char *why, size_t whylen)
+		      char ***ids, uint64_t **bytes, size_t *n, char *why, size_t whylen)
 {
 	qz_backup_rec_t *all = NULL;
 	size_t nall = 0, unopened = 0, len = 0;
@@ -738,11 +770,14 @@ static int find_chain(qz_target_t *t, const qz_open_secret_t *secret, const stru
 			 unopened > 0 ? " (some of its headers do not open with this key)" : "");
 		err = ENOENT;
 	}
-	if (err == 0 && (*ids = calloc(len, sizeof(**ids))) == NULL)
+	if (err == 0 && ((*ids = calloc(len, sizeof(**ids))) == NULL ||
+			 (*bytes = calloc(len, sizeof(**bytes))) == NULL))
 		err = ENOMEM;
-	for (size_t i = 0; err == 0 && i < len; i++)
+	for (size_t i = 0; err == 0 && i < len; i++) {
+		(*bytes)[i] = all[chain[i]].bytes; /* as its trailer says: for progress only */
 		if (((*ids)[i] = strdup(all[chain[i]].id)) == NULL)
 			err = ENOMEM;
+	}
 	*n = len;
 	free(chain);
 	free(all);
@@ -778,10 +813,11 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	}
 	char why[300] = "", **found = NULL;
+	uint64_t *totals = NULL;
 	size_t n = (size_t)o.nargs;
 	int err = 0;
 	if (o.nargs == 0 &&
-	    (err = find_chain(ss.t, &ss.secret, &o, &found, &n, why, sizeof(why))) == 0 &&
+	    (err = find_chain(ss.t, &ss.secret, &o, &found, &totals, &n, why, sizeof(why))) == 0 &&
 	    !cli->json) {
 		printf("restoring %zu backup(s):", n);
 		for (size_t i = 0; i < n; i++)
@@ -790,11 +826,20 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 	}
 	const char *const *ids =
 	    found != NULL ? (const char *const *)found : (const char *const *)o.args;
+	/* on a terminal, each backup's child process shows how far the chain is */
+	struct reading r = {o.over != NULL ? o.over : o.to, totals, n, "restored", false};
+	qz_read_progress_t pg = {show_reading, &r};
+	const qz_read_progress_t *shown =
+	    !cli->json && isatty(STDERR_FILENO) && err == 0 ? &pg : NULL;
 	if (err == 0 && o.over != NULL)
 		err = qz_backup_restore_over(cli->be, ss.t, &ss.secret, ids, n, o.over, &cfg,
-					     pool_pass, why, sizeof(why));
+					     pool_pass, shown, why, sizeof(why));
 	else if (err == 0)
-		err = qz_backup_restore(cli->be, ss.t, &ss.secret, ids, n, o.to, why, sizeof(why));
+		err = qz_backup_restore(cli->be, ss.t, &ss.secret, ids, n, o.to, shown, why,
+					sizeof(why));
+	if (shown != NULL)
+		fputc('\n', stderr);
+	free(totals);
 	qz_unlock_volume(lock);
 	qz_secret_free(pool_pass);
 	for (size_t i = 0; found != NULL && i < n; i++)

@@ -554,13 +554,27 @@ static int count_only(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-static int to_verifier(void *ctx, const void *buf, size_t len)
+/* Feeds what read_chunks opens to a verifier, reporting the progress of backup i after each
+ * chunk. */
+struct verifying {
+	qz_verifier_t *v;
+	const qz_read_progress_t *progress;
+	size_t i;
+	uint64_t bytes;
+};
+
+static int verifying(void *ctx, const void *buf, size_t len)
 {
-	return qz_verifier_feed(ctx, buf, len);
+	struct verifying *r = ctx;
+	int err = qz_verifier_feed(r->v, buf, len);
+	r->bytes += len;
+	if (err == 0 && r->progress != NULL && r->progress->fn != NULL)
+		r->progress->fn(r->progress->ctx, r->i, r->bytes);
+	return err;
 }
 
 int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_backup_rec_t *r,
-		     char *why, size_t whylen)
+		     const qz_read_progress_t *progress, char *why, size_t whylen)
 {
 	qz_opener_t *o = NULL;
 	qz_seal_info_t info;
@@ -580,7 +594,8 @@ int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_ba
 		qz_opener_free(o);
 		return err;
 	}
-	err = read_chunks(t, o, r->id, to_verifier, v, &chunks, why, whylen);
+	struct verifying fed = {v, progress, 0, 0};
+	err = read_chunks(t, o, r->id, verifying, &fed, &chunks, why, whylen);
 	if (err == 0)
 		err = qz_verifier_end(v);
 	if (err == EBADMSG && qz_verifier_why(v)[0] != 0)
@@ -609,6 +624,7 @@ struct restore_one {
 	qz_seal_info_t info;
 	size_t i;
 	qz_backend_t *be;
+	const qz_read_progress_t *progress;
 };
 
 /* The feeder of a restore (in a child): backup ids[i] read, opened, verified, written to fd. */
@@ -622,8 +638,9 @@ static int feed(void *ctx, int fd, char *why, size_t whylen)
 	qz_verifier_t *v = NULL;
 	int err = qz_verifier_new(&e, to_fd, &fd, &v);
 	uint64_t chunks = 0;
+	struct verifying fed = {v, r->progress, r->i, 0};
 	if (err == 0)
-		err = read_chunks(r->t, r->o, r->ids[r->i], to_verifier, v, &chunks, why, whylen);
+		err = read_chunks(r->t, r->o, r->ids[r->i], verifying, &fed, &chunks, why, whylen);
 	if (err == 0)
 		err = qz_verifier_end(v);
 	if (v != NULL && qz_verifier_why(v)[0] != 0)
@@ -656,10 +673,11 @@ static int restore_one(void *ctx, size_t i, const char *snap, char *why, size_t 
 }
 
 int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
-		      const char *const *ids, size_t n, const char *dataset, char *why,
-		      size_t whylen)
+		      const char *const *ids, size_t n, const char *dataset,
+		      const qz_read_progress_t *progress, char *why, size_t whylen)
 {
-	struct restore_one r = {.t = t, .secret = secret, .ids = ids, .be = be};
+	struct restore_one r = {
+	    .t = t, .secret = secret, .ids = ids, .be = be, .progress = progress};
 	int err = qz_transfer_restore_new(be, dataset, n, restore_one, &r, why, whylen);
 	qz_opener_free(r.o);
 	return err;
@@ -671,22 +689,24 @@ struct sealed_restore {
 	const qz_open_secret_t *secret;
 	const char *const *ids;
 	size_t n;
+	const qz_read_progress_t *progress;
 };
 
 static int sealed_restore_new(void *ctx, const char *dataset, char *why, size_t whylen)
 {
 	struct sealed_restore *s = ctx;
-	return qz_backup_restore(s->be, s->t, s->secret, s->ids, s->n, dataset, why, whylen);
+	return qz_backup_restore(s->be, s->t, s->secret, s->ids, s->n, dataset, s->progress, why,
+				 whylen);
 }
 
 int qz_backup_restore_over(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
 			   const char *const *ids, size_t n, const char *vol,
-			   const qz_volcfg_t *cfg, const qz_secret_t *pool_pass, char *why,
-			   size_t whylen)
+			   const qz_volcfg_t *cfg, const qz_secret_t *pool_pass,
+			   const qz_read_progress_t *progress, char *why, size_t whylen)
 {
 	if (n == 0)
 		return qz_why(why, whylen, EINVAL, "no backups to restore");
-	struct sealed_restore s = {be, t, secret, ids, n};
+	struct sealed_restore s = {be, t, secret, ids, n, progress};
 	return qz_transfer_restore_over(be, vol, cfg, pool_pass, sealed_restore_new, &s, why,
 					whylen);
 }

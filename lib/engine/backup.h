@@ -88,18 +88,27 @@ int qz_backup_rec_remove(const char *dir, const char *id);
  * is sent). Errors with the reason in why. */
 int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
 		     qz_backup_rec_t *rec, char *why, size_t whylen);
+/* What a read of backups (verify, restore) reports after every chunk opened: backup i (of a
+ * restore's chain; 0 for verify) has given bytes of its stream so far. A restore reads each
+ * backup in a child process: fn is called there. */
+typedef struct qz_read_progress {
+	void (*fn)(void *ctx, size_t i, uint64_t bytes);
+	void *ctx;
+} qz_read_progress_t;
+
 /* Reads backup r back from t, opening every chunk and verifying the stream inside against r:
- * 0 if it is whole and exactly what dom0 sent; EBADMSG with the reason otherwise. */
+ * 0 if it is whole and exactly what dom0 sent; EBADMSG with the reason otherwise. progress may
+ * be NULL. */
 int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_backup_rec_t *r,
-		     char *why, size_t whylen);
+		     const qz_read_progress_t *progress, char *why, size_t whylen);
 /* Receives the chain of backups ids[0..n) (a full one, then incrementals, each from the one
  * before) from t into new volume dataset (which must not exist), backup i as snapshot
  * "@r<i+1>": the result reads as a volume whose revisions are the backups, which `qzfs volume
  * import-volume` can put in a VM's place. Every byte is opened and verified before it reaches
  * ZFS; if any backup of the chain is refused, nothing of the restore is left. */
 int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
-		      const char *const *ids, size_t n, const char *dataset, char *why,
-		      size_t whylen);
+		      const char *const *ids, size_t n, const char *dataset,
+		      const qz_read_progress_t *progress, char *why, size_t whylen);
 
 /* What target t holds, as the key proves it (a fresh dom0 has no records): *out (malloc'd, *n
  * entries, oldest first, seq numbered in that order) with each backup whose header opens: its
@@ -176,7 +185,7 @@ int qz_backup_prune(qz_backend_t *be, qz_target_t *t, const char *state_dir,
  * in vol if any backup is refused. */
 int qz_backup_restore_over(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
 			   const char *const *ids, size_t n, const char *vol,
-			   const qz_volcfg_t *cfg, const qz_secret_t *pool_pass, char *why,
-			   size_t whylen);
+			   const qz_volcfg_t *cfg, const qz_secret_t *pool_pass,
+			   const qz_read_progress_t *progress, char *why, size_t whylen);
 
 #endif

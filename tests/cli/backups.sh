@@ -11,7 +11,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..165"
+echo "1..169"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -58,6 +58,13 @@ check "... four whole ones of the volume, by name" 0 test "$(printf '%s\n' "$out
 check "restore --backup: the chain found on the target" 0 qzfs backup restore $K1 --to $Z/rb2 --backup "${ids[2]}"
 want_out "... three backups, full first" "restoring 3 backup(s): ${ids[0]} ${ids[1]} ${ids[2]}"
 check "... with that state's bytes" 0 test "$(zvolsum $Z/rb2)" = "${sums[2]}"
+# on a terminal (script(1) gives the command one): how far, of how much
+check "on a terminal, verify shows how far it is, of the backup's size" 0 \
+    script -qec "qzfs backup verify $T ${ids[0]}" /dev/null
+want_out "..." "MiB of about [0-9.]* MiB ([0-9]*%) verified"
+check "on a terminal, a restore shows how far its chain is, of the chain's size" 0 \
+    script -qec "qzfs backup restore $K1 --to $Z/rt --backup ${ids[1]}" /dev/null
+want_out "..." "MiB of about [0-9.]* MiB ([0-9]*%) restored"
 mv "$W/store/${ids[3]}.e" "$W/trailer"
 check "a withheld trailer: that backup looks unfinished" 0 sh -c "qzfs backup list $K1 | grep '${ids[3]}' | grep -q unfinished"
 check "restore --volume takes the newest backup that restores whole" 0 qzfs backup restore $K1 --to $Z/rv --volume $V
