@@ -127,6 +127,22 @@ static int done(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err)
 	return cli->json ? print_info(cli, vol, cfg, false) : QZ_EXIT_OK;
 }
 
+/* Like done, for an operation that leaves vol without a live dataset and without revisions
+ * (removed; or stopped, its data thrown away): the state qz_vol_info would find is known,
+ * and no listing is needed to print it. */
+static int done_gone(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err)
+{
+	if (err != 0 || !cli->json)
+		return done(cli, vol, cfg, err);
+	qz_volinfo_t *info = calloc(1, sizeof(*info));
+	if (info == NULL)
+		return qz_cli_fail(cli, vol, ENOMEM);
+	info->size = cfg->size;
+	qz_cli_volinfo(cli, NULL, vol, info);
+	free(info);
+	return QZ_EXIT_OK;
+}
+
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
@@ -150,12 +166,6 @@ static int run_op(qz_cli_t *cli, int argc, char **argv, vol_op_t op)
 	return rc != 0 ? rc : done(cli, vol, &cfg, op(cli->be, vol, &cfg));
 }
 
-static int remove_op(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
-{
-	(void)cfg;
-	return qz_vol_remove(be, vol);
-}
-
 static int recover_op(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 {
 	(void)cfg;
@@ -164,7 +174,10 @@ static int recover_op(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 
 static int cmd_remove(qz_cli_t *cli, int argc, char **argv)
 {
-	return run_op(cli, argc, argv, remove_op);
+	qz_volcfg_t cfg;
+	char *vol = NULL;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
+	return rc != 0 ? rc : done_gone(cli, vol, &cfg, qz_vol_remove(cli->be, vol));
 }
 
 /* With --json, also waits for the block device: the VM gets it right after. */
@@ -181,9 +194,16 @@ static int cmd_start(qz_cli_t *cli, int argc, char **argv)
 	return cli->json ? print_info(cli, vol, &cfg, true) : QZ_EXIT_OK;
 }
 
+/* A volume whose data a stop throws away (volatile, snap_on_start alone) is gone after it. */
 static int cmd_stop(qz_cli_t *cli, int argc, char **argv)
 {
-	return run_op(cli, argc, argv, qz_vol_stop);
+	qz_volcfg_t cfg;
+	char *vol = NULL;
+	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
+	if (rc != 0)
+		return rc;
+	int err = qz_vol_stop(cli->be, vol, &cfg);
+	return cfg.save_on_stop ? done(cli, vol, &cfg, err) : done_gone(cli, vol, &cfg, err);
 }
 
 static int cmd_recover(qz_cli_t *cli, int argc, char **argv)

@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # qzfs parses its command line as Unix tools do (getopt_long): options anywhere, --json too,
 # --name=VALUE, `qzfs COMMAND --help`, an unknown option or a missing value named; and the lock
-# a volume command takes is its volume's wherever the options are. TAP.
+# a volume command takes is its volume's wherever the options are; the state a command that
+# leaves its volume gone answers with (without a listing) is what `info` finds. TAP.
 #   tests/cli/options.sh ZPOOL     (qzfs in PATH; on the model with QZFS_BACKEND=model:DIR)
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..19"
+echo "1..23"
 W=$(mktemp -d /tmp/qzfs-options.XXXXXX)
 export QZFS_LOCK_DIR=$W/locks
 R=$Z/opts; V=$R/vm/private
@@ -32,6 +33,21 @@ mkdir -p "$W/store"
 check "backup options after the volume" 0 qzfs backup create $V --target dir:$W/store --state $W/state --key-file $W/key
 check "... and --json anywhere in a group's command" 0 sh -c "qzfs backup list --state $W/state --json | grep -q '\"backups\"'"
 qzfs volume stop $V --save-on-stop >/dev/null
+
+# stop of a volume whose data is thrown away, and remove: the answer, made without a listing,
+# is the state info finds afterwards
+VV=$R/vm/volatile
+qzfs volume start $VV --size 1M >/dev/null
+check "a volatile volume's stop answers with its state" 0 qzfs --json volume stop $VV --size 1M
+stopped=$out
+check "... which is what info finds" 0 qzfs --json volume info $VV --size 1M
+check "... the same, field for field" 0 test "$stopped" = "$out"
+qzfs volume create $R/vm/gone --size 1M --save-on-stop >/dev/null
+qzfs volume start $R/vm/gone --size 1M --save-on-stop >/dev/null
+qzfs volume stop $R/vm/gone --size 1M --save-on-stop >/dev/null
+removed=$(qzfs --json volume remove $R/vm/gone --size 1M --save-on-stop)
+check "remove answers with what info finds afterwards" 0 \
+    test "$removed" = "$(qzfs --json volume info $R/vm/gone --size 1M --save-on-stop)"
 
 # bash completion, from qzfs's own help
 . "$(dirname "$0")/../../completion/qzfs.bash"
