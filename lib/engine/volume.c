@@ -164,34 +164,40 @@ static int cmp_newest_first(const void *a, const void *b)
 	return x->createtxg < y->createtxg ? 1 : x->createtxg > y->createtxg ? -1 : 0;
 }
 
-/* Keeps the current state and the newest keep revisions; defers the others' destruction. With
- * keep < 0 (no snapshots at all) the current state's snapshot goes too. */
+/* Keeps the newest keep revisions of family f, whose current state is cur (NULL: a state
+ * committed since f was read is the current one, and all of f's are revisions); defers the
+ * others' destruction. With keep < 0 (no snapshots at all) the current state's goes too. */
+static int prune_family(qz_backend_t *be, const family_t *f, const fam_snap_t *cur, int keep)
+{
+	const fam_snap_t **revs = calloc(f->nsnaps + 1, sizeof(*revs));
+	const char **doomed = calloc(f->nsnaps + 1, sizeof(*doomed));
+	size_t n = 0, nd = 0;
+	int err = revs == NULL || doomed == NULL ? ENOMEM : 0;
+	for (size_t i = 0; err == 0 && i < f->nsnaps; i++)
+		if (f->snaps[i].rev != 0 && !f->snaps[i].deferred &&
+		    (&f->snaps[i] != cur || keep < 0))
+			revs[n++] = &f->snaps[i];
+	if (err == 0) {
+		qsort(revs, n, sizeof(*revs), cmp_newest_first);
+		for (size_t i = keep < 0 ? 0 : (size_t)keep; i < n; i++)
+			doomed[nd++] = revs[i]->name;
+		err = be->ops->destroy_snaps(be, doomed, nd, true);
+	}
+	if (err == 0 && has_generations(f))
+		collect_generations(be, f->vol);
+	free(revs);
+	free(doomed);
+	return err;
+}
+
+/* prune_family on vol's family as it is now. */
 static int prune(qz_backend_t *be, const char *vol, int keep)
 {
 	family_t f;
 	int err = fam_load(be, vol, &f);
 	if (err != 0)
 		return err;
-	const fam_snap_t *cur = fam_current(&f);
-	const fam_snap_t **revs = calloc(f.nsnaps + 1, sizeof(*revs));
-	const char **doomed = calloc(f.nsnaps + 1, sizeof(*doomed));
-	size_t n = 0, nd = 0;
-	if (revs == NULL || doomed == NULL) {
-		err = ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < f.nsnaps; i++)
-		if (f.snaps[i].rev != 0 && !f.snaps[i].deferred && (&f.snaps[i] != cur || keep < 0))
-			revs[n++] = &f.snaps[i];
-	qsort(revs, n, sizeof(*revs), cmp_newest_first);
-	for (size_t i = keep < 0 ? 0 : (size_t)keep; i < n; i++)
-		doomed[nd++] = revs[i]->name;
-	err = be->ops->destroy_snaps(be, doomed, nd, true);
-	if (err == 0 && has_generations(&f))
-		collect_generations(be, vol);
-out:
-	free(revs);
-	free(doomed);
+	err = prune_family(be, &f, fam_current(&f), keep);
 	fam_free(&f);
 	return err;
 }
@@ -653,20 +659,17 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 	return err;
 }
 
-int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+/* Stops vol, whose family f was read (and recovered) first. */
+static int stop_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, family_t *f)
 {
-	family_t f;
-	int err = load_recovered(be, vol, &f);
-	if (err != 0)
-		return err;
-	long live = fam_ds(&f, "");
-	bool running = fam_running(&f), has_revs = has_revisions(&f);
-	unsigned next_rev = fam_next_rev(&f);
+	long live = fam_ds(f, "");
+	bool running = fam_running(f), has_revs = has_revisions(f);
+	bool had_import = fam_ds(f, "import") >= 0;
+	unsigned next_rev = fam_next_rev(f);
 	char marker[QZ_NAME_MAX];
 	const char *m = marker;
-	bool marked = fam_name(marker, vol, '@', QZ_RUNNING_SNAP) == 0 && fam_snap(&f, marker);
-	err = destroy_suffix(be, &f, "import");
-	fam_free(&f);
+	bool marked = fam_name(marker, vol, '@', QZ_RUNNING_SNAP) == 0 && fam_snap(f, marker);
+	int err = destroy_suffix(be, f, "import");
 	if (err != 0)
 		return err;
 	if (!cfg->save_on_stop) { /* discard */
@@ -690,7 +693,21 @@ int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 	if ((err = be->ops->destroy_snaps(be, &m, 1, true)) != 0)
 		return err;
 	CRASH("stop.unmarked");
-	return prune(be, vol, cfg->revisions_to_keep);
+	/* every state f holds is a revision now, the commit the current state: no second look at
+	 * ZFS is needed, unless an import's leftovers just went from under f */
+	return had_import ? prune(be, vol, cfg->revisions_to_keep)
+			  : prune_family(be, f, NULL, cfg->revisions_to_keep);
+}
+
+int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	family_t f;
+	int err = load_recovered(be, vol, &f);
+	if (err != 0)
+		return err;
+	err = stop_loaded(be, vol, cfg, &f);
+	fam_free(&f);
+	return err;
 }
 
 /* The volume family the dataset or snapshot name belongs to (its live dataset's name). */
