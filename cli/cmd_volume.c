@@ -158,12 +158,37 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 /* The commands that take a volume and its config, and only report success or failure. */
 typedef int (*vol_op_t)(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
 
-static int run_op(qz_cli_t *cli, int argc, char **argv, vol_op_t op)
+/* Whether an operation leaves its volume gone (see done_gone), given the volume's config. */
+typedef bool (*gone_t)(const qz_volcfg_t *cfg);
+
+static int run_op(qz_cli_t *cli, int argc, char **argv, vol_op_t op, gone_t gone)
 {
 	qz_volcfg_t cfg;
 	char *vol = NULL;
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
-	return rc != 0 ? rc : done(cli, vol, &cfg, op(cli->be, vol, &cfg));
+	if (rc != 0)
+		return rc;
+	int err = op(cli->be, vol, &cfg);
+	return gone != NULL && gone(&cfg) ? done_gone(cli, vol, &cfg, err)
+					  : done(cli, vol, &cfg, err);
+}
+
+static bool always_gone(const qz_volcfg_t *cfg)
+{
+	(void)cfg;
+	return true;
+}
+
+/* A volume whose data a stop throws away (volatile, snap_on_start alone) is gone after it. */
+static bool gone_unless_saved(const qz_volcfg_t *cfg)
+{
+	return !cfg->save_on_stop;
+}
+
+static int remove_op(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	(void)cfg;
+	return qz_vol_remove(be, vol);
 }
 
 static int recover_op(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
@@ -174,10 +199,7 @@ static int recover_op(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 
 static int cmd_remove(qz_cli_t *cli, int argc, char **argv)
 {
-	qz_volcfg_t cfg;
-	char *vol = NULL;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
-	return rc != 0 ? rc : done_gone(cli, vol, &cfg, qz_vol_remove(cli->be, vol));
+	return run_op(cli, argc, argv, remove_op, always_gone);
 }
 
 /* With --json, also waits for the block device: the VM gets it right after. */
@@ -194,31 +216,24 @@ static int cmd_start(qz_cli_t *cli, int argc, char **argv)
 	return cli->json ? print_info(cli, vol, &cfg, true) : QZ_EXIT_OK;
 }
 
-/* A volume whose data a stop throws away (volatile, snap_on_start alone) is gone after it. */
 static int cmd_stop(qz_cli_t *cli, int argc, char **argv)
 {
-	qz_volcfg_t cfg;
-	char *vol = NULL;
-	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
-	if (rc != 0)
-		return rc;
-	int err = qz_vol_stop(cli->be, vol, &cfg);
-	return cfg.save_on_stop ? done(cli, vol, &cfg, err) : done_gone(cli, vol, &cfg, err);
+	return run_op(cli, argc, argv, qz_vol_stop, gone_unless_saved);
 }
 
 static int cmd_recover(qz_cli_t *cli, int argc, char **argv)
 {
-	return run_op(cli, argc, argv, recover_op);
+	return run_op(cli, argc, argv, recover_op, NULL);
 }
 
 static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 {
-	return run_op(cli, argc, argv, qz_vol_verify);
+	return run_op(cli, argc, argv, qz_vol_verify, NULL);
 }
 
 static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 {
-	return run_op(cli, argc, argv, qz_vol_prune);
+	return run_op(cli, argc, argv, qz_vol_prune, NULL);
 }
 
 static int cmd_info(qz_cli_t *cli, int argc, char **argv)
