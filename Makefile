@@ -31,6 +31,9 @@ install: all
 	sed 's|@QZFS@|$(BINDIR)/qzfs|' udev/59-qubes-storage-zfs.rules \
 		>$(DESTDIR)$(UDEVDIR)/rules.d/59-qubes-storage-zfs.rules
 	install -D -m 0755 qrexec/askpass $(DESTDIR)$(LIBEXECDIR)/askpass
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	sed 's|@SITELIB@|$(SITELIB)|' python/qube-settings >$(DESTDIR)$(LIBEXECDIR)/qube-settings
+	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/qube-settings
 	install -D -m 0755 $(BUILDDIR)/qzfs-backup-store $(DESTDIR)$(LIBEXECDIR)/qzfs-backup-store
 	install -D -m 0755 $(BUILDDIR)/qzfs-backup-zfs-store $(DESTDIR)$(LIBEXECDIR)/qzfs-backup-zfs-store
 	install -D -m 0644 qrexec/30-qubes-storage-zfs.policy \

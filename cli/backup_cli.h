@@ -15,12 +15,13 @@
 struct opts {
 	const char *key_file;
 	int pass_fd, pool_pass_fd; /* -1: none */
-	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup, *over, *keep;
+	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup, *over, *keep,
+	    *pool;
 	char **args; /* the arguments that are not options, when "ARGS" is allowed */
 	int nargs;
 	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days,
 	    threads, full_every_days;
-	bool raw, resumed, full, dry_run, all;
+	bool raw, resumed, full, dry_run, all, no_settings, rename_conflicting;
 };
 
 /* Parses argv into o, accepting only the options named in allowed ("--a --b"; "ARGS" for
@@ -50,6 +51,17 @@ int qz_cli_target_state(qz_cli_t *cli, const struct opts *o, const char *default
 /* Every record under state directory base, each with its target (records of earlier versions,
  * not yet moved to a target's folder: ""). */
 int qz_cli_all_records(const char *base, qz_backup_rec_t **all, size_t *n);
+
+/* What the commands that read backups hold: the key or passphrase, and the target. */
+struct qz_cli_session {
+	qz_seal_key_t *key;
+	qz_secret_t *pass;
+	qz_target_t *t;
+	qz_open_secret_t secret;
+};
+/* Reads the key or passphrase o names and connects to its target; an exit code on failure. */
+int qz_cli_session_open(qz_cli_t *cli, const struct opts *o, struct qz_cli_session *s);
+void qz_cli_session_close(struct qz_cli_session *s);
 
 /* Reports that err (reason why) stopped a backup command; its exit code. */
 int qz_cli_refused(qz_cli_t *cli, int err, const char *why);
@@ -83,6 +95,23 @@ int qz_cli_restore_over(qz_cli_t *cli, const struct opts *o, qz_volcfg_t *cfg, i
 int qz_cli_prune(qz_cli_t *cli, int argc, char **argv, bool zfs, const char *default_state,
 		 qz_backup_remove_fn remove);
 
-extern const qz_cmd_t qz_backup_zfs_cmds[]; /* qzfs backup zfs ... (cmd_backup_zfs.c) */
+extern const qz_cmd_t qz_backup_zfs_cmds[];   /* qzfs backup zfs ... (cmd_backup_zfs.c) */
+extern const qz_cmd_t qz_backup_qubes_cmds[]; /* qzfs backup qubes ... (cmd_backup_qubes.c) */
+
+/* The settings of the qubes a backup create names (its arguments without a '/'), read through
+ * the Qubes Admin API by the qube-settings helper: document name[i] ("qube:<name>") is doc[i],
+ * len[i] bytes. */
+struct qz_cli_qube_settings {
+	char **name, **doc;
+	size_t *len, n;
+};
+/* Reads them into *s (none with --no-settings, or if no qube is named); an exit code on
+ * failure (a qube Qubes does not know; the Admin API out of reach), said why. */
+int qz_cli_qube_settings_read(qz_cli_t *cli, const struct opts *o, struct qz_cli_qube_settings *s);
+/* Seals and stores each on t as a document (dom0's record of it in bo->state_dir); tells each
+ * one made. An exit code. */
+int qz_cli_qube_settings_store(qz_cli_t *cli, qz_target_t *t, const qz_backup_opts_t *bo,
+			       const struct qz_cli_qube_settings *s);
+void qz_cli_qube_settings_free(struct qz_cli_qube_settings *s);
 
 #endif

@@ -52,6 +52,9 @@ enum {
 	B_KEEP_DAYS,
 	B_THREADS,
 	B_FULL_EVERY,
+	B_NO_SETTINGS,
+	B_RENAME_CONFLICTING,
+	B_POOL,
 	B_COUNT
 };
 
@@ -84,6 +87,9 @@ static const struct option all_opts[] = {
     {"keep-days", required_argument, NULL, B_KEEP_DAYS},
     {"threads", required_argument, NULL, B_THREADS},
     {"full-every", required_argument, NULL, B_FULL_EVERY},
+    {"no-settings", no_argument, NULL, B_NO_SETTINGS},
+    {"rename-conflicting", no_argument, NULL, B_RENAME_CONFLICTING},
+    {"pool", required_argument, NULL, B_POOL},
 };
 
 /* Whether allowed ("--a --b") names option name as a whole word. */
@@ -116,6 +122,15 @@ static void slot_of(struct opts *o, int id, const char ***text, bool **flag, uin
 		break;
 	case B_ALL:
 		*flag = &o->all;
+		break;
+	case B_NO_SETTINGS:
+		*flag = &o->no_settings;
+		break;
+	case B_RENAME_CONFLICTING:
+		*flag = &o->rename_conflicting;
+		break;
+	case B_POOL:
+		*text = &o->pool;
 		break;
 	case B_KEY_FILE:
 		*text = &o->key_file;

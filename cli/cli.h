@@ -89,5 +89,10 @@ void qz_cli_volinfo(qz_cli_t *cli, const char *key, const char *vol, const struc
 /* Reports a usage error for the current subcommand (cli NULL: quietly) and returns
  * QZ_EXIT_USAGE. */
 int qz_cli_usage(qz_cli_t *cli, const char *msg);
+/* Lets go of ZFS while another program that reaches it runs (qubesd, through the Admin API:
+ * a stored model is locked by the process that has it open), then takes it again (an exit
+ * code on failure, said why). */
+int qz_cli_backend_release(qz_cli_t *cli);
+int qz_cli_backend_reacquire(qz_cli_t *cli);
 
 #endif

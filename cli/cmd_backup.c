@@ -474,7 +474,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	int rc = qz_cli_backup_opts(
 	    cli, argc, argv,
 	    "--target --state --key-file --passphrase-fd --chunk-size --argon2-ops "
-	    "--argon2-mib --full --full-every --threads ARGS",
+	    "--argon2-mib --full --full-every --threads --no-settings ARGS",
 	    &o);
 	if (rc != 0)
 		return rc;
@@ -512,7 +512,10 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 			       .ctx = cli};
 	char **vols = NULL;
 	size_t nvols = 0;
-	if ((rc = qz_cli_backup_volumes(cli, &o, &vols, &nvols)) != 0) {
+	struct qz_cli_qube_settings settings;
+	if ((rc = qz_cli_backup_volumes(cli, &o, &vols, &nvols)) != 0 ||
+	    (rc = qz_cli_qube_settings_read(cli, &o, &settings)) != 0) {
+		qz_cli_free_volumes(vols, nvols);
 		qz_target_close(t);
 		qz_seal_key_free(key);
 		return rc;
@@ -524,22 +527,17 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		if (err == EALREADY)
 			err = 0;
 	}
+	/* the settings as they were when the backup began, stored once the data is */
+	rc = err != 0 ? qz_cli_refused(cli, err, why)
+		      : qz_cli_qube_settings_store(cli, t, &bo, &settings);
+	qz_cli_qube_settings_free(&settings);
 	qz_cli_free_volumes(vols, nvols);
 	qz_target_close(t);
 	qz_seal_key_free(key);
-	return err != 0 ? qz_cli_refused(cli, err, why) : QZ_EXIT_OK;
+	return rc;
 }
 
-/* What the commands that read backups hold: the key or passphrase, and the target. */
-struct session {
-	qz_seal_key_t *key;
-	qz_secret_t *pass;
-	qz_target_t *t;
-	qz_open_secret_t secret;
-};
-
-/* Reads the key or passphrase o names and connects to its target; an exit code on failure. */
-static int session_open(qz_cli_t *cli, const struct opts *o, struct session *s)
+int qz_cli_session_open(qz_cli_t *cli, const struct opts *o, struct qz_cli_session *s)
 {
 	memset(s, 0, sizeof(*s));
 	int rc = get_secret(cli, o, &s->key, &s->pass);
@@ -553,7 +551,7 @@ static int session_open(qz_cli_t *cli, const struct opts *o, struct session *s)
 	return rc;
 }
 
-static void session_close(struct session *s)
+void qz_cli_session_close(struct qz_cli_session *s)
 {
 	qz_target_close(s->t);
 	qz_seal_key_free(s->key);
@@ -581,13 +579,16 @@ void qz_cli_show_backup(qz_cli_t *cli, const qz_backup_rec_t *r)
 		qz_json_uint(&cli->out, "chunks", r->chunks);
 		qz_json_bool(&cli->out, "raw", r->raw);
 		qz_json_bool(&cli->out, "complete", r->complete);
+		qz_json_string(&cli->out, "kind", r->document ? "settings" : "volume");
 		if (r->target[0] != 0)
 			qz_json_string(&cli->out, "target", r->target);
 		qz_json_end(&cli->out, '}');
 	} else {
 		printf("%s %s %s%s%s %" PRIu64 " bytes %s%s%s\n", r->id, r->volume,
-		       r->fromguid != 0 ? "incremental" : "full", r->raw ? " raw" : "",
-		       r->complete ? "" : " (unfinished)", r->bytes, when,
+		       r->document	  ? "settings"
+		       : r->fromguid != 0 ? "incremental"
+					  : "full",
+		       r->raw ? " raw" : "", r->complete ? "" : " (unfinished)", r->bytes, when,
 		       r->target[0] != 0 ? " to " : "", r->target);
 	}
 }
@@ -605,11 +606,11 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 	char why[300] = "";
 	int err = 0;
 	if (o.target != NULL) {
-		struct session ss;
-		if ((rc = session_open(cli, &o, &ss)) != 0)
+		struct qz_cli_session ss;
+		if ((rc = qz_cli_session_open(cli, &o, &ss)) != 0)
 			return rc;
 		err = qz_backup_discover(ss.t, &ss.secret, &all, &n, &unopened, why, sizeof(why));
-		session_close(&ss);
+		qz_cli_session_close(&ss);
 	} else if ((err = qz_cli_all_records(o.state ? o.state : DEFAULT_STATE, &all, &n)) != 0) {
 		snprintf(why, sizeof(why), "%s: %s", o.state ? o.state : DEFAULT_STATE,
 			 strerror(err));
@@ -691,13 +692,13 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	if ((o.nargs == 0) == !o.all)
 		return qz_cli_usage(cli, "name the backups to verify, or --all");
-	struct session ss;
+	struct qz_cli_session ss;
 	char state[4096];
-	if ((rc = session_open(cli, &o, &ss)) != 0)
+	if ((rc = qz_cli_session_open(cli, &o, &ss)) != 0)
 		return rc;
 	if ((rc = qz_cli_target_state(cli, &o, DEFAULT_STATE, false, ss.t, state, sizeof(state))) !=
 	    0) {
-		session_close(&ss);
+		qz_cli_session_close(&ss);
 		return rc;
 	}
 	char why[300] = "";
@@ -738,7 +739,7 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 		}
 	}
 	free(found);
-	session_close(&ss);
+	qz_cli_session_close(&ss);
 	if (unopened > 0)
 		fprintf(stderr, "qzfs %s: %zu backup header(s) do not open with this key\n",
 			cli->cmd, unopened);
@@ -806,8 +807,8 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 	qz_secret_t *pool_pass = NULL;
 	if ((rc = qz_cli_restore_over(cli, &o, &cfg, &lock, &pool_pass)) != 0)
 		return rc;
-	struct session ss;
-	if ((rc = session_open(cli, &o, &ss)) != 0) {
+	struct qz_cli_session ss;
+	if ((rc = qz_cli_session_open(cli, &o, &ss)) != 0) {
 		qz_unlock_volume(lock);
 		qz_secret_free(pool_pass);
 		return rc;
@@ -845,7 +846,7 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 	for (size_t i = 0; found != NULL && i < n; i++)
 		free(found[i]);
 	free(found);
-	session_close(&ss);
+	qz_cli_session_close(&ss);
 	if (err != 0)
 		return qz_cli_refused(
 		    cli, err == EEXIST || err == ENOENT || err == EBUSY ? err : EBADMSG, why);
@@ -869,8 +870,10 @@ const qz_cmd_t qz_backup_cmds[] = {
     {"info", cmd_info, "", "show a backup container's header (stdin)", NULL, QZ_CMD_NOZFS},
     {"create", cmd_create,
      "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--chunk-size B] [--full] "
-     "[--full-every DAYS] [--threads N] (VOL | VM | VM-DATASET)...",
-     "back volumes up to target T (dir:PATH, qube:NAME, exec:CMD), sealed", NULL, 0},
+     "[--full-every DAYS] [--threads N] [--no-settings] (VOL | VM | VM-DATASET)...",
+     "back volumes up to target T (dir:PATH, qube:NAME, exec:CMD), sealed; a VM named also has "
+     "its Qubes settings saved",
+     NULL, 0},
     {"list", cmd_list, "[--state DIR | --target T (--key-file F | --passphrase-fd N)]",
      "dom0's records of backups, or what a target holds (opened with the key)", NULL, QZ_CMD_NOZFS},
     {"prune", cmd_prune,
@@ -887,5 +890,8 @@ const qz_cmd_t qz_backup_cmds[] = {
     {"zfs", NULL, "COMMAND ...",
      "backups of encrypted volumes to a backup qube that receives them into its own ZFS",
      qz_backup_zfs_cmds, 0},
+    {"qubes", NULL, "COMMAND ...",
+     "whole qubes (settings and data) restored by name from sealed backups", qz_backup_qubes_cmds,
+     0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -123,6 +123,25 @@ static void close_backend(void *be)
 	qz_backend_close(be);
 }
 
+int qz_cli_backend_release(qz_cli_t *cli)
+{
+	qz_crash_before_exit(NULL, NULL);
+	qz_backend_close(cli->be);
+	cli->be = NULL;
+	return 0;
+}
+
+int qz_cli_backend_reacquire(qz_cli_t *cli)
+{
+	int err = qz_backend_open(getenv("QZFS_BACKEND"), getenv("QZFS_MODEL_POOL"), &cli->be);
+	if (err != 0) {
+		cli->be = NULL;
+		return qz_cli_fail(cli, "reaching ZFS again", err);
+	}
+	qz_crash_before_exit(close_backend, cli->be);
+	return 0;
+}
+
 /* Takes --json out of argv wherever it is (before a "--"): it is every command's. */
 static bool take_json(int *argc, char **argv)
 {

@@ -107,3 +107,9 @@ void qz_json_null(qz_json_t *j, const char *key)
 	prefix(j, key);
 	fputs("null", j->f);
 }
+
+void qz_json_raw(qz_json_t *j, const char *key, const char *text)
+{
+	prefix(j, key);
+	fputs(text, j->f);
+}

@@ -26,5 +26,7 @@ void qz_json_uint(qz_json_t *j, const char *key, uint64_t value);
 void qz_json_int(qz_json_t *j, const char *key, int64_t value);
 void qz_json_bool(qz_json_t *j, const char *key, bool value);
 void qz_json_null(qz_json_t *j, const char *key);
+/* A value written as it is: text must be one whole JSON value (the caller's own). */
+void qz_json_raw(qz_json_t *j, const char *key, const char *text);
 
 #endif

@@ -193,7 +193,9 @@ static int check_name(const char *name, size_t n, char *why, size_t whylen)
 /* Checks the plaintext fields a header carries; EBADMSG with the reason. */
 static int check_info(const qz_seal_info_t *info, char *why, size_t whylen)
 {
-	if (info->toguid == 0)
+	if (info->document && (info->toguid != 0 || info->fromguid != 0 || info->raw))
+		return qz_why(why, whylen, EBADMSG, "a document with a stream's fields");
+	if (!info->document && info->toguid == 0)
 		return qz_why(why, whylen, EBADMSG, "the snapshot guid is 0");
 	if (info->chunk_size < QZ_SEAL_MIN_CHUNK || info->chunk_size > QZ_SEAL_MAX_CHUNK)
 		return qz_why(why, whylen, EBADMSG, "chunk size %u is out of bounds",
@@ -242,7 +244,9 @@ static size_t write_header(const qz_seal_info_t *info, const qz_seal_key_t *mast
 	qz_put_le(h + 32, info->toguid, 8);
 	qz_put_le(h + 40, info->fromguid, 8);
 	qz_put_le(h + 48, info->chunk_size, 4);
-	qz_put_le(h + 52, info->raw ? 1 : 0, 4);
+	qz_put_le(h + 52,
+		  (info->raw ? QZ_SEAL_FLAG_RAW : 0) | (info->document ? QZ_SEAL_FLAG_DOCUMENT : 0),
+		  4);
 	qz_put_le(h + 56, (uint64_t)info->kdf, 4);
 	qz_put_le(h + 64, info->opslimit, 8);
 	qz_put_le(h + 72, info->memlimit, 8);
@@ -314,10 +318,11 @@ int qz_seal_header_parse(const uint8_t *h, size_t len, qz_seal_info_t *info, cha
 	info->fromguid = qz_get_le(h + 40, 8);
 	info->chunk_size = (uint32_t)qz_get_le(h + 48, 4);
 	uint64_t flags = qz_get_le(h + 52, 4);
-	if (flags > 1)
+	if ((flags & ~(uint64_t)(QZ_SEAL_FLAG_RAW | QZ_SEAL_FLAG_DOCUMENT)) != 0)
 		return qz_why(why, whylen, EBADMSG, "unknown header flags 0x%llx",
 			      (unsigned long long)flags);
-	info->raw = flags == 1;
+	info->raw = (flags & QZ_SEAL_FLAG_RAW) != 0;
+	info->document = (flags & QZ_SEAL_FLAG_DOCUMENT) != 0;
 	uint64_t kdf = qz_get_le(h + 56, 4);
 	if (kdf > QZ_KDF_ARGON2ID || qz_get_le(h + 60, 4) != 0)
 		return qz_why(why, whylen, EBADMSG, "unknown key derivation %llu",

@@ -20,7 +20,8 @@
  * [i * chunk_size, ...): every chunk but the last is exactly chunk_size bytes of plaintext.
  *
  *   0 magic "QZFSSEAL"    8 version (3)       12 header length (378)      16 backup id (16 bytes)
- *  32 toguid             40 fromguid         48 chunk size      52 flags (1: raw stream)
+ *  32 toguid             40 fromguid         48 chunk size      52 flags (1: raw stream,
+ *                                                                    2: a document, not a stream)
  *  56 kdf (0 key file, 1 Argon2id)           60 zero            64 opslimit   72 memlimit
  *  80 salt (16 bytes)    96 creation time   104 sealed name length (272)
  * 106 the sealed name: the dataset's name NUL-padded to 256 bytes, XChaCha20-Poly1305 (IETF)
@@ -61,6 +62,8 @@
 #define QZ_SEAL_SALT_BYTES     16
 #define QZ_SEAL_CHECKPOINT_MAX 128
 #define QZ_SEAL_TRAILER_BYTES  (16 + 16) /* chunk and byte counts, sealed */
+#define QZ_SEAL_FLAG_RAW       1u
+#define QZ_SEAL_FLAG_DOCUMENT  2u /* dom0's own document (a qube's settings), toguid 0 */
 
 enum qz_seal_kdf { QZ_KDF_KEYFILE = 0, QZ_KDF_ARGON2ID = 1 };
 
@@ -71,6 +74,7 @@ typedef struct qz_seal_info {
 	uint64_t toguid, fromguid;	/* the stream's snapshot and incremental base (0: full) */
 	uint32_t chunk_size;
 	bool raw;	  /* a raw stream of encrypted data */
+	bool document;	  /* not a ZFS stream: a document of dom0's (no guids) */
 	uint64_t created; /* seconds since 1970 */
 	enum qz_seal_kdf kdf;
 	uint64_t opslimit, memlimit; /* Argon2id's, when kdf is QZ_KDF_ARGON2ID */

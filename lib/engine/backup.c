@@ -284,24 +284,29 @@ int qz_backup_plan(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol,
 	return 0;
 }
 
+void qz_backup_seal_info(const qz_backup_opts_t *o, qz_seal_info_t *info)
+{
+	qz_seal_info_init(info, o->kdf != NULL ? o->kdf->kdf : QZ_KDF_KEYFILE);
+	if (o->kdf != NULL && o->kdf->kdf == QZ_KDF_ARGON2ID) {
+		memcpy(info->salt, o->kdf->salt, sizeof(info->salt));
+		info->opslimit = o->kdf->opslimit;
+		info->memlimit = o->kdf->memlimit;
+	}
+	if (o->chunk_size != 0)
+		info->chunk_size = o->chunk_size;
+}
+
 /* Starts a new backup as planned in rec and tr: its header stored, its record written. */
 static int begin(qz_target_t *t, const qz_backup_opts_t *o, qz_backup_rec_t *rec,
 		 const qz_transfer_t *tr, const qz_backup_rec_t *last, bool incremental,
 		 progress_t *p, qz_sealer_t **s, char *why, size_t whylen)
 {
 	qz_seal_info_t info;
-	qz_seal_info_init(&info, o->kdf != NULL ? o->kdf->kdf : QZ_KDF_KEYFILE);
-	if (o->kdf != NULL && o->kdf->kdf == QZ_KDF_ARGON2ID) {
-		memcpy(info.salt, o->kdf->salt, sizeof(info.salt));
-		info.opslimit = o->kdf->opslimit;
-		info.memlimit = o->kdf->memlimit;
-	}
+	qz_backup_seal_info(o, &info);
 	snprintf(info.dataset, sizeof(info.dataset), "%s", rec->volume);
 	info.toguid = tr->toguid;
 	info.fromguid = tr->fromguid;
 	info.raw = tr->raw;
-	if (o->chunk_size != 0)
-		info.chunk_size = o->chunk_size;
 	sodium_bin2hex(rec->id, sizeof(rec->id), info.id, sizeof(info.id));
 	rec->toguid = tr->toguid;
 	rec->fromguid = tr->fromguid;
@@ -476,9 +481,8 @@ int qz_backup_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o
 
 /* ---- reading backups back ---- */
 
-/* Opens the backup's header: the opener, and the header's fields (its name opened) in *info. */
-static int open_header(qz_target_t *t, const qz_open_secret_t *secret, const char *id,
-		       qz_opener_t **o, qz_seal_info_t *info, char *why, size_t whylen)
+int qz_backup_open_header(qz_target_t *t, const qz_open_secret_t *secret, const char *id,
+			  qz_opener_t **o, qz_seal_info_t *info, char *why, size_t whylen)
 {
 	uint8_t hdr[QZ_SEAL_HEADER_MAX];
 	size_t len = 0;
@@ -510,10 +514,8 @@ static int open_header(qz_target_t *t, const qz_open_secret_t *secret, const cha
 	return err;
 }
 
-/* Reads every chunk of the backup in order, passing the plaintext to emit; 0 once the final
- * chunk was opened. */
-static int read_chunks(qz_target_t *t, qz_opener_t *o, const char *id, qz_stream_emit_fn emit,
-		       void *ctx, uint64_t *chunks, char *why, size_t whylen)
+int qz_backup_read_chunks(qz_target_t *t, qz_opener_t *o, const char *id, qz_stream_emit_fn emit,
+			  void *ctx, uint64_t *chunks, char *why, size_t whylen)
 {
 	size_t cs = qz_opener_info(o)->chunk_size;
 	uint8_t *sealed = malloc(cs + QZ_SEAL_ABYTES + 4), *plain = malloc(cs);
@@ -554,8 +556,8 @@ static int count_only(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-/* Feeds what read_chunks opens to a verifier, reporting the progress of backup i after each
- * chunk. */
+/* Feeds what qz_backup_read_chunks opens to a verifier, reporting the progress of backup i after
+ * each chunk. */
 struct verifying {
 	qz_verifier_t *v;
 	const qz_read_progress_t *progress;
@@ -576,13 +578,22 @@ static int verifying(void *ctx, const void *buf, size_t len)
 int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_backup_rec_t *r,
 		     const qz_read_progress_t *progress, char *why, size_t whylen)
 {
+	if (r->document) {
+		void *doc = NULL;
+		size_t len = 0;
+		int err = qz_backup_get_document(t, secret, r, &doc, &len, why, whylen);
+		if (doc != NULL)
+			sodium_memzero(doc, len);
+		free(doc);
+		return err;
+	}
 	qz_opener_t *o = NULL;
 	qz_seal_info_t info;
-	int err = open_header(t, secret, r->id, &o, &info, why, whylen);
+	int err = qz_backup_open_header(t, secret, r->id, &o, &info, why, whylen);
 	if (err != 0)
 		return err;
-	if (info.toguid != r->toguid || info.fromguid != r->fromguid || info.raw != r->raw ||
-	    strcmp(info.dataset, r->volume) != 0) {
+	if (info.document || info.toguid != r->toguid || info.fromguid != r->fromguid ||
+	    info.raw != r->raw || strcmp(info.dataset, r->volume) != 0) {
 		qz_opener_free(o);
 		return qz_why(why, whylen, EBADMSG, "backup %s is not the one dom0 made", r->id);
 	}
@@ -595,7 +606,7 @@ int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_ba
 		return err;
 	}
 	struct verifying fed = {v, progress, 0, 0};
-	err = read_chunks(t, o, r->id, verifying, &fed, &chunks, why, whylen);
+	err = qz_backup_read_chunks(t, o, r->id, verifying, &fed, &chunks, why, whylen);
 	if (err == 0)
 		err = qz_verifier_end(v);
 	if (err == EBADMSG && qz_verifier_why(v)[0] != 0)
@@ -640,7 +651,8 @@ static int feed(void *ctx, int fd, char *why, size_t whylen)
 	uint64_t chunks = 0;
 	struct verifying fed = {v, r->progress, r->i, 0};
 	if (err == 0)
-		err = read_chunks(r->t, r->o, r->ids[r->i], verifying, &fed, &chunks, why, whylen);
+		err = qz_backup_read_chunks(r->t, r->o, r->ids[r->i], verifying, &fed, &chunks, why,
+					    whylen);
 	if (err == 0)
 		err = qz_verifier_end(v);
 	if (v != NULL && qz_verifier_why(v)[0] != 0)
@@ -658,9 +670,12 @@ static int restore_one(void *ctx, size_t i, const char *snap, char *why, size_t 
 	qz_opener_free(r->o);
 	r->o = NULL;
 	r->i = i;
-	int err = open_header(r->t, r->secret, r->ids[i], &r->o, &r->info, why, whylen);
+	int err = qz_backup_open_header(r->t, r->secret, r->ids[i], &r->o, &r->info, why, whylen);
 	if (err != 0)
 		return err;
+	if (r->info.document)
+		return qz_why(why, whylen, EINVAL,
+			      "backup %s holds a qube's settings, not a volume's data", r->ids[i]);
 	if (r->info.fromguid != prev)
 		return qz_why(why, whylen, EBADMSG,
 			      i == 0 ? "backup %s is incremental: restore its chain from the "

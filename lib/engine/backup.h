@@ -44,7 +44,8 @@ typedef struct qz_backup_rec {
 	uint64_t toguid, fromguid, created, chunks, bytes;
 	uint32_t chunk_size;
 	bool raw, complete;
-	bool has_mac; /* to a ZFS-receiving qube: the raw stream's portable objset MAC, which */
+	bool document; /* a qube's settings (volume "qube:<name>"), not a volume's stream */
+	bool has_mac;  /* to a ZFS-receiving qube: the raw stream's portable objset MAC, which */
 	uint8_t objset_mac[QZ_OBJSET_MAC_LEN]; /* what it sends back must carry (stream.h) */
 	uint64_t resumed_from; /* not recorded: where the last qz_backup_create resumed it */
 	uint64_t total;	       /* not recorded: ZFS's estimate of the stream's bytes, 0 unknown */
@@ -69,6 +70,10 @@ typedef struct qz_backup_opts {
 	void (*progress)(void *ctx, const qz_backup_rec_t *rec);
 	void *ctx;
 } qz_backup_opts_t;
+
+/* A fresh header's fields for a backup made with o: a new id, o's key derivation and chunk
+ * size. */
+void qz_backup_seal_info(const qz_backup_opts_t *o, qz_seal_info_t *info);
 
 /* Writes record r to dir (atomically). */
 int qz_backup_rec_write(const char *dir, const qz_backup_rec_t *r);
@@ -109,6 +114,33 @@ int qz_backup_verify(qz_target_t *t, const qz_open_secret_t *secret, const qz_ba
 int qz_backup_restore(qz_backend_t *be, qz_target_t *t, const qz_open_secret_t *secret,
 		      const char *const *ids, size_t n, const char *dataset,
 		      const qz_read_progress_t *progress, char *why, size_t whylen);
+
+/* Opens backup id's header on t: the opener, and the header's fields (its name opened) in
+ * *info. */
+int qz_backup_open_header(qz_target_t *t, const qz_open_secret_t *secret, const char *id,
+			  qz_opener_t **o, qz_seal_info_t *info, char *why, size_t whylen);
+/* Reads every chunk of backup id in order through opener o, passing the plaintext to emit;
+ * 0 once the final chunk was opened (*chunks: how many). */
+int qz_backup_read_chunks(qz_target_t *t, qz_opener_t *o, const char *id, qz_stream_emit_fn emit,
+			  void *ctx, uint64_t *chunks, char *why, size_t whylen);
+
+/* ---- documents: dom0's own data sealed beside the volumes' (a qube's settings) ---- */
+
+#define QZ_BACKUP_DOC_MAX     (4u << 20) /* the largest document, in bytes */
+#define QZ_BACKUP_QUBE_PREFIX "qube:"	 /* a qube's settings are document "qube:<name>" */
+
+/* Seals doc (len bytes, 1 .. QZ_BACKUP_DOC_MAX) as document `name` on t (its header, chunks
+ * and trailer, like a volume's backup but flagged a document: it never passes for a stream),
+ * then writes dom0's record of it, complete, in o->state_dir; *rec receives it. Nothing is
+ * resumed: a document interrupted is made again whole. */
+int qz_backup_put_document(qz_target_t *t, const qz_backup_opts_t *o, const char *name,
+			   const void *doc, size_t len, qz_backup_rec_t *rec, char *why,
+			   size_t whylen);
+/* Reads document r back from t, every chunk opened: *doc (malloc'd, NUL-terminated beyond its
+ * *len bytes). EBADMSG unless the target holds a whole document named r->volume of r->bytes
+ * bytes (when r->bytes is known) in at most QZ_BACKUP_DOC_MAX bytes. */
+int qz_backup_get_document(qz_target_t *t, const qz_open_secret_t *secret, const qz_backup_rec_t *r,
+			   void **doc, size_t *len, char *why, size_t whylen);
 
 /* What target t holds, as the key proves it (a fresh dom0 has no records): *out (malloc'd, *n
  * entries, oldest first, seq numbered in that order) with each backup whose header opens: its

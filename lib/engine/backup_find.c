@@ -117,6 +117,7 @@ static int find_one(qz_target_t *t, struct keys *k, const char *id, const qz_tar
 	r->created = info.created;
 	r->chunk_size = info.chunk_size;
 	r->raw = info.raw;
+	r->document = info.document;
 	/* whole: the trailer opens, and every chunk it counts is listed, whole but the last */
 	uint64_t chunks = 0, bytes = 0;
 	qz_backup_object(name, sizeof(name), id, QZ_BACKUP_TRAILER);

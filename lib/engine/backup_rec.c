@@ -52,6 +52,8 @@ int qz_backup_rec_write(const char *dir, const qz_backup_rec_t *r)
 		r->id, r->seq, r->volume, r->snapshot, r->base[0] ? r->base : "-",
 		r->bookmark[0] ? r->bookmark : "-", r->toguid, r->fromguid, r->created, r->chunks,
 		r->bytes, r->chunk_size, r->raw, r->complete);
+	if (r->document)
+		fputs("document 1\n", f);
 	if (r->has_mac) {
 		fputs("objset_mac ", f);
 		for (size_t i = 0; i < QZ_OBJSET_MAC_LEN; i++)
@@ -166,7 +168,11 @@ int qz_backup_rec_read(const char *dir, const char *id, qz_backup_rec_t *r)
 			err = set_u64(&n, v) != 0 || n > 1 ? EINVAL : (r->raw = n == 1, 0);
 		else if (strcmp(line, "complete") == 0)
 			err = set_u64(&n, v) != 0 || n > 1 ? EINVAL : (r->complete = n == 1, 0);
-		else if (strcmp(line, "objset_mac") == 0) { /* optional, so not counted */
+		else if (strcmp(line, "document") == 0) { /* optional, so not counted */
+			err =
+			    strcmp(v, "1") == 0 && !r->document ? (r->document = true, 0) : EINVAL;
+			continue;
+		} else if (strcmp(line, "objset_mac") == 0) { /* optional, so not counted */
 			err = set_mac(r, v);
 			continue;
 		} else
@@ -174,7 +180,7 @@ int qz_backup_rec_read(const char *dir, const char *id, qz_backup_rec_t *r)
 		seen++;
 	}
 	fclose(f);
-	if (err == 0 && (seen != 14 || r->volume[0] == 0 || r->toguid == 0))
+	if (err == 0 && (seen != 14 || r->volume[0] == 0 || (r->toguid == 0) != r->document))
 		err = EINVAL;
 	if (err == 0)
 		strcpy(r->id, id);

@@ -11,7 +11,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..169"
+echo "1..185"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -346,10 +346,32 @@ qzfs pool setup $Z/bq2 bq2 >/dev/null
 qzfs volume create $Z/bq2/multi/private --save-on-stop --size 1048576
 qzfs volume start $Z/bq2/multi/private --save-on-stop >/dev/null
 qzfs volume stop $Z/bq2/multi/private --save-on-stop >/dev/null
+nrec=$(qzfs backup list --state "$W/state" | wc -l)
+check "a VM named where Qubes cannot tell its settings is refused" 1 qzfs backup create $T multi
+cp "$TAP_ERR" "$W/err"
+check "... saying how to back its volumes up alone" 0 grep -q -- "give --no-settings" "$W/err"
+check "... and nothing was backed up" 0 test "$(qzfs backup list --state "$W/state" | wc -l)" = "$nrec"
+# where no Qubes runs, a stand-in answers for the Admin API (tests/qubes: the real one)
+export QZFS_QUBE_SETTINGS=$(cd "$(dirname "$0")" && pwd)/qube-settings-standin
 check "a backup of a VM by its name" 0 qzfs backup create $T multi
 cp "$TAP_ERR" "$W/err"
-check "... is of its volumes in both pools: the new one" 0 test "$(printf '%s\n' "$out" | cut -d' ' -f2)" = "$Z/bq2/multi/private"
+want_out "... and of its settings, sealed as a document" " qube:multi settings ("
+made=$out
+doc=$(printf '%s\n' "$made" | grep ' qube:multi settings ' | cut -d' ' -f1)
+check "... is of its volumes in both pools: the new one" 0 test "$(printf '%s\n' "$made" | grep -v ' settings ' | cut -d' ' -f2)" = "$Z/bq2/multi/private"
 check "... and the two backed up before, unchanged" 0 test "$(grep -o "^qzfs backup create: [^ ]* is unchanged" "$W/err" | cut -d' ' -f4 | tr '\n' ' ')" = "$M/private $M/root "
+check "... which the target lists as settings, with the key alone" 0 sh -c "qzfs backup list --target dir:$W/store --key-file $W/key | grep -q '^$doc qube:multi settings '"
+check "... and verify opens" 0 qzfs backup verify $T "$doc"
+check "... the store never sees the qube's name" 1 grep -rqa multi "$W/store"
+flip_byte "$W/store/$doc.c00000000" 60
+check "a document altered on the target is refused" 1 qzfs backup verify $T "$doc"
+flip_byte "$W/store/$doc.c00000000" 60
+check "... and never restores as a volume" 1 qzfs backup restore $T --to $Z/rdoc --backup "$doc"
+cp "$TAP_ERR" "$W/err"
+check "... saying why" 0 grep -q "settings, not a volume" "$W/err"
+check "... leaving nothing" 0 test -z "$(qzfs list $Z | grep rdoc)"
+check "--no-settings: the volumes alone" 0 qzfs backup create $T --no-settings multi
+check "... no settings" 1 sh -c "printf '%s' \"\$0\" | grep -q settings" "$out"
 check "... and the new one restores" 0 qzfs backup restore $T --to $Z/rmulti --volume $Z/bq2/multi/private
 check "... with its bytes" 0 test "$(zvolsum $Z/rmulti)" = "$(volsum $Z/bq2/multi/private)"
 check "a name no VM of ours has is refused" 2 qzfs backup create $T nosuchvm
@@ -373,7 +395,10 @@ want_out "... begins a new one: full" "$MV full,"
 changed
 check "--full-every 7 once more" 0 qzfs backup create $T --full-every 7 multi
 want_out "... incremental from the new chain" "$MV incremental,"
+check "each backup of a VM by name saved its settings" 0 test "$(qzfs backup list --state "$W/state" | grep -c ' qube:multi settings ')" = 4
 check "prune --keep-last 1 lets the old chain go" 0 qzfs backup prune $TS --keep-last 1 $MV
+check "... and, for the settings, all but the newest" 0 qzfs backup prune $TS --keep-last 1 qube:multi
+check "... which stay" 0 test "$(qzfs backup list --state "$W/state" | grep -c ' qube:multi settings ')" = 1
 check "... and keeps the new one's two backups" 0 test "$(qzfs backup list --state "$W/state" | grep -c " $MV ")" = 2
 check "... which restore" 0 qzfs backup restore $T --to $Z/rmulti2 --volume $MV
 check "... with the bytes written last" 0 test "$(zvolsum $Z/rmulti2)" = "$(volsum $MV)"

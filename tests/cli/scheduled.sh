@@ -9,7 +9,9 @@ set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
 RUN=$(cd "$(dirname "$0")/../.." && pwd)/systemd/qzfs-scheduled-backup
-echo "1..26"
+# where no Qubes runs, a stand-in answers for the Admin API (tests/qubes: the real one)
+export QZFS_QUBE_SETTINGS=$(cd "$(dirname "$0")" && pwd)/qube-settings-standin
+echo "1..27"
 W=$(mktemp -d /tmp/qzfs-scheduled.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/sched; V=$R/sched-work/private
@@ -47,6 +49,7 @@ conf "# daily" "${good[@]}" "FULL_EVERY_DAYS=7" "KEEP_LAST=1" "VERIFY=all"
 check "a good configuration backs the VM up" 0 "$RUN" "$W/conf"
 want_out "... verified (VERIFY=all)" "whole, [0-9]* bytes verified"
 check "... recorded" 0 test "$(qzfs backup list --state "$W/state" | grep -c " $V full ")" = 1
+check "... with the VM's settings" 0 test "$(qzfs backup list --state "$W/state" | grep -c " qube:sched-work settings ")" = 1
 changed
 check "the next run" 0 "$RUN" "$W/conf"
 check "... makes an incremental backup" 0 test "$(qzfs backup list --state "$W/state" | grep -c " $V incremental ")" = 1

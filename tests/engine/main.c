@@ -8,6 +8,9 @@
 int main(void)
 {
 	const char *kind = getenv("QZFS_TEST_BACKEND");
+	const char *only = getenv("QZFS_TEST_FILTER"); /* e.g. "revert*": those cases alone */
+	if (only != NULL && *only != '\0')
+		cmocka_set_test_filter(only);
 	char name[64];
 	snprintf(name, sizeof(name), "engine-%s", kind != NULL ? kind : "model");
 	struct CMUnitTest all[64];

@@ -28,7 +28,7 @@ _serial = itertools.count(1)
 # the clients a test may run, each `python3 -m qubesadmin.tools.<module>` (what their RPM's
 # console scripts do)
 CLIENTS = ("qubes-prefs", "qvm-pool", "qvm-create", "qvm-volume", "qvm-clone", "qvm-remove", "qvm-prefs",
-           "qvm-start", "qvm-ls", "qvm-features")
+           "qvm-start", "qvm-ls", "qvm-features", "qvm-tags", "qvm-firewall")
 # the Admin API calls qubes-core-admin implements as scripts in /etc/qubes-rpc (big payloads)
 RPC_SCRIPTS = {"admin.vm.volume.Import": "admin.vm.volume.Import",
                "admin.vm.volume.ImportWithSize": "admin.vm.volume.Import"}
@@ -134,11 +134,12 @@ class Dom0:
         if not os.path.exists("/var/lib/qubes/qubes.xml"):
             subprocess.run([PYTHON, "-m", "qubes.tools.qubes_create", "--offline-mode"],
                            env=self.qubesd_env, check=True, capture_output=True)
-            QmemmanStandIn().start()
+            if not os.path.exists(QmemmanStandIn.PATH):
+                QmemmanStandIn().start()
             # what Qubes' VM kernel package installs (qubesd needs a default kernel to save a
             # VM); no VM boots here, so the files can be empty
             kernel = "/var/lib/qubes/vm-kernels/" + KERNEL
-            os.makedirs(kernel)
+            os.makedirs(kernel, exist_ok=True)
             for f in ("vmlinuz", "initramfs", "modules.img"):
                 open(os.path.join(kernel, f), "wb").close()
             first = True
@@ -172,6 +173,15 @@ class Dom0:
 
     def restart(self):
         self.stop()
+        self.start()
+
+    def fresh(self):
+        """A freshly installed dom0: qubesd stopped, qubes.xml and the file pool's VM folders
+        gone, a new qubes.xml made, qubesd started (what ZFS holds stays, unreferenced)."""
+        self.stop()
+        os.unlink("/var/lib/qubes/qubes.xml")
+        for folder in ("appvms", "vm-templates"):
+            shutil.rmtree(os.path.join("/var/lib/qubes", folder), ignore_errors=True)
         self.start()
 
     def log_since_start(self):
@@ -213,6 +223,16 @@ class Dom0:
             open(path, "w", encoding="utf-8").close()
         elif os.path.exists(path):
             os.unlink(path)
+
+    def run_qzfs(self, *args, check=True):
+        """The installed qzfs as a user runs it in dom0 (their environment: the Admin API's
+        client library on the path); the finished process."""
+        proc = subprocess.run(["/usr/bin/qzfs", *map(str, args)], env=self.env,
+                              capture_output=True, text=True, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError("qzfs {} failed ({}): {}{}".format(
+                " ".join(map(str, args)), proc.returncode, proc.stdout, proc.stderr))
+        return proc
 
     def qzfs(self, *args):
         """The installed qzfs, to look at what the drivers made (--json)."""
@@ -301,6 +321,16 @@ class QubesTestCase(unittest.TestCase):
         self.qvm("qvm-create", "--class", "AppVM", "--template", template, "--label", "red",
                  "-P", pool, name)
         return name
+
+    def volume_bytes(self, pool, vm, volume, size=4096):
+        """The first size bytes of the committed state of vm's volume in pool (an export)."""
+        dataset = self.volume_dataset(pool, vm, volume)
+        path = self.dom0.qzfs("volume", "export", dataset)["path"]
+        try:
+            with open(path, "rb") as f:
+                return f.read(size)
+        finally:
+            self.dom0.qzfs("volume", "export-end", dataset, path)
 
     def start_and_stop(self, vm):
         """qvm-start in offline mode: qubesd starts the storage, fails at libvirt and stops

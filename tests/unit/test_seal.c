@@ -360,11 +360,18 @@ static void hostile_headers_are_refused_before_any_work(void **state)
 		int width;
 		const char *reason;
 	} cases[] = {
-	    {8, 2, 4, "version"},     {12, 9999, 4, "lengths"},
-	    {48, 0, 4, "chunk size"}, {48, 1u << 30, 4, "chunk size"},
-	    {52, 2, 4, "flags"},      {56, 7, 4, "derivation"},
-	    {32, 0, 8, "guid is 0"},  {104, 0, 2, "lengths"},
+	    {8, 2, 4, "version"},
+	    {12, 9999, 4, "lengths"},
+	    {48, 0, 4, "chunk size"},
+	    {48, 1u << 30, 4, "chunk size"},
+	    {52, 4, 4, "flags"},
+	    {56, 7, 4, "derivation"},
+	    {32, 0, 8, "guid is 0"},
+	    {104, 0, 2, "lengths"},
 	    {64, 1, 8, "passphrase"},
+	    /* a stream's header passed off as a document's, or a raw document */
+	    {52, 2, 4, "a document with a stream's fields"},
+	    {52, 3, 4, "a document with a stream's fields"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t h[QZ_SEAL_HEADER_MAX];
@@ -397,6 +404,20 @@ static void hostile_headers_are_refused_before_any_work(void **state)
 		assert_int_equal(qz_opener_new(h, b.hdrlen, k, &o, why, sizeof(why)), EBADMSG);
 		assert_non_null(strstr(why, "header does not open"));
 	}
+	box_free(&b);
+	/* a document's header (no guids) opens as one, and says so */
+	qz_seal_info_t doc = info_for(0);
+	doc.fromguid = 0;
+	doc.raw = false;
+	doc.document = true;
+	seal(&b, &doc, k, data, sizeof(data));
+	assert_int_equal(qz_seal_header_parse(b.hdr, b.hdrlen, &out, why, sizeof(why)), 0);
+	assert_true(out.document);
+	assert_false(out.raw);
+	memcpy(h, b.hdr, b.hdrlen);
+	h[52] = 0; /* ... and never passes for a stream: its flag is sealed with it */
+	assert_int_equal(qz_seal_header_parse(h, b.hdrlen, &out, why, sizeof(why)), EBADMSG);
+	assert_non_null(strstr(why, "guid is 0"));
 	box_free(&b);
 	/* names of any length make headers of one length */
 	qz_seal_info_t longer = info_for(42);

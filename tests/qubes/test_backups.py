@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""Whole-qube backups as a user makes them in dom0: `qzfs backup create` with qube names saves
+their settings beside their data; on a fresh dom0, `qzfs backup qubes restore` brings the
+qubes back by name, settings and data. The settings go through the real Admin API both ways."""
+
+import os
+
+from qubes_harness import MiB, QubesTestCase
+
+# what a qube gets anew when it is made, whatever it was made from
+NEW_EACH_TIME = {"qid", "uuid", "name"}
+
+
+class WholeQubes(QubesTestCase):
+    def backup_setup(self):
+        store = os.path.join(self.dom0.work, "store{}".format(self.n))
+        os.makedirs(store)  # a backup disk, mounted in dom0
+        self.store = "dir:" + store
+        self.key = os.path.join(self.dom0.work, "key{}".format(self.n))
+        self.state = os.path.join(self.dom0.work, "state{}".format(self.n))
+        self.dom0.run_qzfs("backup", "keygen", self.key)
+
+    def backup(self, *args, check=True):
+        return self.dom0.run_qzfs("backup", "create", "--target", self.store, "--key-file",
+                                  self.key, "--state", self.state, *args, check=check)
+
+    def restore(self, *args, check=True):
+        return self.dom0.run_qzfs("backup", "qubes", "restore", "--target", self.store,
+                                  "--key-file", self.key, *args, check=check)
+
+    def settings(self, vm):
+        """What the clients show of vm's settings: properties set (not at their default),
+        features, tags, firewall rules."""
+        prefs = {}
+        for line in self.qvm("qvm-prefs", "--hide-default", vm).stdout.splitlines():
+            name, _, value = line.split(None, 2) + [""] * (3 - len(line.split(None, 2)))
+            if name not in NEW_EACH_TIME:
+                prefs[name] = value
+        return {"prefs": prefs,
+                "features": self.qvm("qvm-features", vm).stdout,
+                "tags": self.qvm("qvm-tags", vm, "list").stdout,
+                "firewall": self.qvm("qvm-firewall", "--raw", vm, "list").stdout}
+
+    def test_qubes_come_back_by_name_on_a_fresh_dom0(self):
+        self.backup_setup()
+        pool = self.add_pool("bk")
+        tpl = self.template(pool, small=True)
+        self.import_bytes(tpl + ":private", b"T" * 4096, size=MiB)
+        work = self.appvm(pool, tpl)
+        self.import_bytes(work + ":private", b"W" * 4096, size=2 * MiB)
+        # a disposable template that is its own default_dispvm: a reference to a qube of the
+        # restore, set once all are made
+        for prop, value in (("memory", 555), ("maxmem", 1111), ("vcpus", 3), ("netvm", ""),
+                            ("label", "green"), ("default_user", "tester"),
+                            ("include_in_backups", False), ("template_for_dispvms", True),
+                            ("default_dispvm", work)):
+            self.qvm("qvm-prefs", work, prop, value)
+        self.qvm("qvm-features", work, "backup-test", "yes")
+        self.qvm("qvm-tags", work, "add", "backed-up")
+        self.qvm("qvm-firewall", work, "add", "action=drop", "dsthost=192.0.2.1")
+        before = {vm: self.settings(vm) for vm in (tpl, work)}
+        data = {(vm, v): self.volume_bytes(pool, vm, v) for vm, v in
+                ((tpl, "root"), (tpl, "private"), (work, "private"))}
+        made = self.backup(tpl, work).stdout
+        self.assertIn("qube:" + tpl + " settings", made)
+        docs = {line.split()[1]: line.split()[0] for line in made.splitlines()
+                if " settings (" in line}
+        self.assertEqual(sorted(docs), ["qube:" + tpl, "qube:" + work])
+        data_ids = [line.split()[0] for line in made.splitlines() if "/private " in line]
+
+        self.dom0.fresh()  # a freshly installed dom0: no qubes, an empty pool of that name
+        self.qvm("qvm-pool", "add", pool, "zfs_zvol", "-o",
+                 "dataset={}/fresh{}".format(self.root, self.n))
+        listed = self.dom0.run_qzfs("backup", "qubes", "list", "--target", self.store,
+                                    "--key-file", self.key).stdout
+        self.assertRegex(listed, r"(?m)^{}\tTemplateVM\t".format(tpl))
+        self.assertRegex(listed, r"(?m)^{}\tAppVM\t{}\t".format(work, tpl))
+        plan = self.restore("--dry-run", work, tpl)
+        self.assertIn("create TemplateVM " + tpl, plan.stderr)
+        self.assertLess(plan.stderr.index(tpl), plan.stderr.index(work))  # template first
+        self.assertNotIn(work, self.qvm("qvm-ls", "--raw-list").stdout)  # nothing made
+        # settings altered on the target: refused before anything is made
+        chunk = os.path.join(self.store[4:], docs["qube:" + work] + ".c00000000")
+        self.flip(chunk)
+        proc = self.restore(work, tpl, check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("refused", proc.stderr)
+        self.assertNotIn(tpl, self.qvm("qvm-ls", "--raw-list").stdout)
+        self.flip(chunk)
+        # a restore cut short after the qubes were made (their data refused: altered), then
+        # run again once the target is right: it continues into the qubes it made
+        chunk = os.path.join(self.store[4:], data_ids[-1] + ".c00000000")
+        self.flip(chunk)
+        proc = self.restore(work, tpl, check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.flip(chunk)
+        self.restore(work, tpl)
+        for vm in (tpl, work):
+            self.assertEqual(self.settings(vm), before[vm], vm)
+        for (vm, v), want in data.items():
+            self.assertEqual(self.volume_bytes(pool, vm, v), want, (vm, v))
+        self.assertEqual(self.volume_info(work + ":private")["size"], str(2 * MiB))
+
+        # again: the names are taken now; refused, nothing changed; or renamed
+        proc = self.restore(work, check=False)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("exists", proc.stderr)
+        other = self.add_pool("other")
+        self.restore("--rename-conflicting", "--pool", other, work)  # its template: the one here
+        renamed = work + "-1"
+        want = dict(before[work])
+        want["prefs"] = dict(want["prefs"], default_dispvm=renamed)  # itself, as it was
+        self.assertEqual(self.settings(renamed), want)
+        self.assertEqual(self.volume_info(renamed + ":private")["pool"], other)
+        self.assertEqual(self.volume_bytes(other, renamed, "private"), data[(work, "private")])
+
+    @staticmethod
+    def flip(path):
+        """Inverts the bits of a byte in the middle of a stored object (a hostile target)."""
+        with open(path, "r+b") as f:
+            f.seek(60)
+            b = f.read(1)
+            f.seek(60)
+            f.write(bytes([b[0] ^ 0xFF]))
