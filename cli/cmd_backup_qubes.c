@@ -398,7 +398,7 @@ static int cmd_qubes_list(qz_cli_t *cli, int argc, char **argv)
 /* Restores one volume (a line of the helper's plan: BACKED-UP DATASET KEEP QUBE) from the
  * newest chain of its backups on the target. */
 static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct held *h,
-			  char *line)
+			  const qz_secret_t *pool_pass, char *line)
 {
 	char *f[6] = {NULL};
 	size_t n = 0;
@@ -426,12 +426,22 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 		return qz_cli_fail(cli, f[1], ENOMEM);
 	qz_volcfg_t cfg = {.save_on_stop = true, .revisions_to_keep = (int)keep};
 	int lock = -1, rc = qz_lock_volume(f[2], &lock);
-	char why[300] = "";
-	int err = rc != 0    ? rc
-		  : len == 0 ? qz_why(why, sizeof(why), ENOENT,
-				      "the target has no whole chain of %s", f[1])
-			     : qz_backup_restore_over(cli->be, ss->t, &ss->secret, ids, len, f[2],
-						      &cfg, NULL, NULL, why, sizeof(why));
+	char why[300] = "", enc[32] = "";
+	bool encrypted =
+	    cli->be->ops->get_prop(cli->be, f[2], "encryption", enc, sizeof(enc)) == 0 &&
+	    strcmp(enc, "off") != 0;
+	int err = rc;
+	if (err == 0 && len == 0)
+		err = qz_why(why, sizeof(why), ENOENT, "the target has no whole chain of %s", f[1]);
+	else if (err == 0 && encrypted && pool_pass == NULL)
+		err = qz_why(
+		    why, sizeof(why), EINVAL,
+		    "%s is in an encrypted pool: give --pool-passphrase-fd N, the passphrase "
+		    "of the pool the backup was made of",
+		    f[2]);
+	else if (err == 0)
+		err = qz_backup_restore_over(cli->be, ss->t, &ss->secret, ids, len, f[2], &cfg,
+					     encrypted ? pool_pass : NULL, NULL, why, sizeof(why));
 	qz_unlock_volume(lock);
 	free(ids);
 	if (err != 0)
@@ -457,16 +467,22 @@ static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 	struct opts o;
 	int rc = qz_cli_backup_opts(cli, argc, argv,
 				    "--target --key-file --passphrase-fd --dry-run "
-				    "--rename-conflicting --pool ARGS",
+				    "--rename-conflicting --pool --pool-passphrase-fd ARGS",
 				    &o);
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
 		return qz_cli_usage(cli,
 				    "name the qubes to restore (backup qubes list shows them)");
-	struct qz_cli_session ss;
-	if ((rc = qz_cli_session_open(cli, &o, &ss)) != 0)
+	qz_secret_t *pool_pass = NULL;
+	if (o.pool_pass_fd >= 0 &&
+	    (pool_pass = qz_cli_passphrase(cli, o.pool_pass_fd, "Pool passphrase", &rc)) == NULL)
 		return rc;
+	struct qz_cli_session ss;
+	if ((rc = qz_cli_session_open(cli, &o, &ss)) != 0) {
+		qz_secret_free(pool_pass);
+		return rc;
+	}
 	struct held h;
 	char path[] = "/tmp/qzfs-held.XXXXXX", *plan = NULL;
 	rc = held_file(cli, &ss, &o, &h, path);
@@ -495,7 +511,7 @@ static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 		if (strncmp(line, "qube\t", 5) == 0 && nmade < 63)
 			made[nmade++] = line + 5;
 		else
-			rc = restore_volume(cli, &ss, &h, line);
+			rc = restore_volume(cli, &ss, &h, pool_pass, line);
 	}
 	if (rc == 0 && nmade > 2) { /* the data is in place: the restore is done */
 		made[nmade] = NULL;
@@ -507,6 +523,7 @@ static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 	free(plan);
 	held_free(&h);
 	qz_cli_session_close(&ss);
+	qz_secret_free(pool_pass);
 	return rc;
 }
 
@@ -515,7 +532,7 @@ const qz_cmd_t qz_backup_qubes_cmds[] = {
      "the qubes whose settings the target holds: name, class, template, when, data bytes", NULL, 0},
     {"restore", cmd_qubes_restore,
      "--target T (--key-file F | --passphrase-fd N) [--dry-run] [--rename-conflicting] "
-     "[--pool POOL] QUBE...",
+     "[--pool POOL] [--pool-passphrase-fd N] QUBE...",
      "restore qubes by name: made with their settings (templates first), their volumes' data "
      "put in place",
      NULL, 0},

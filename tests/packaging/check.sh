@@ -87,17 +87,11 @@ else
 fi
 
 # the qube side as Debian packages (most templates are Debian or Fedora), built from the
-# committed tree; the test VM installs them (tests/vm/qube_packages.sh) from $QZFS_DEB_DIR
-DEBS=${QZFS_DEB_DIR:-$T/debs}
+# committed tree (scripts/test builds the test VM's own copy before the tiers:
+# tests/vm/qube_packages.sh installs them from $QZFS_DEB_DIR)
+DEBS=$T/debs
 if command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null; then
-    debs_it() {
-        rm -rf "$T/deb" "$DEBS" && mkdir -p "$T/deb" "$DEBS" &&
-        git archive --format=tar --prefix=src/ HEAD | tar -x -C "$T/deb" &&
-        (cd "$T/deb/src" && dpkg-buildpackage -b -us -uc -d >"$T/deb.log" 2>&1) &&
-        cp "$T"/deb/qubes-storage-zfs-vm_*.deb "$T"/deb/qubes-storage-zfs-vm-zfs_*.deb "$DEBS/" ||
-        { tail -20 "$T/deb.log"; false; }
-    }
-    check "dpkg-buildpackage builds the qube packages (committed tree)" 0 debs_it
+    check "dpkg-buildpackage builds the qube packages (committed tree)" 0 bash tests/packaging/debs.sh "$DEBS"
     deb_files() { for d in "$DEBS"/*.deb; do dpkg-deb -c "$d"; done | awk '$1 !~ /^d/ {print $6}' |
                   sed 's|^\.||' | grep -v '^/usr/share/doc/' | sort; }
     (cd "$T/root" && find ./etc/qubes-rpc ./etc/qubes/rpc-config ./usr/bin -type f | sed 's|^\.||' |

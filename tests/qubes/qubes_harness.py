@@ -200,6 +200,37 @@ class Dom0:
                 tool, " ".join(map(str, args)), proc.returncode, proc.stdout, proc.stderr))
         return proc
 
+    SETTINGS_PROBE = """
+import json, sys, qubesadmin
+app = qubesadmin.Qubes()
+out = {}
+for name in sys.argv[1:]:
+    vm = app.domains[name]
+    props = {}
+    for p in vm.property_list():
+        if not vm.property_is_default(p):
+            props[p] = str(getattr(vm, p))
+    out[name] = {"prefs": props, "features": {k: vm.features[k] for k in vm.features},
+                 "tags": sorted(vm.tags),
+                 "firewall": vm.qubesd_call(name, "admin.vm.firewall.Get").decode()}
+print(json.dumps(out))
+"""
+
+    def set_prefs(self, vm, prefs):
+        """Sets vm's properties (a list of (name, value), in order) through the Admin API, as
+        qvm-prefs does, in one client process."""
+        script = ("import sys, qubesadmin\nvm = qubesadmin.Qubes().domains[sys.argv[1]]\n"
+                  "for i in range(2, len(sys.argv), 2):\n"
+                  "    setattr(vm, sys.argv[i], sys.argv[i + 1])\n")
+        self.qvm(PYTHON, "-c", script, vm, *[str(x) for pair in prefs for x in pair])
+
+    def settings(self, *vms):
+        """What the Admin API tells (as the clients read it) of each vm's settings: properties
+        set (not at their default), features, tags, firewall rules. One client process for
+        all: each costs seconds in the emulated test VM."""
+        proc = self.qvm(PYTHON, "-c", self.SETTINGS_PROBE, *vms)
+        return json.loads(proc.stdout)
+
     def qzfs_times(self):
         """How long each qzfs run so far took, in seconds (those that ended)."""
         try:
@@ -322,9 +353,10 @@ class QubesTestCase(unittest.TestCase):
                  "-P", pool, name)
         return name
 
-    def volume_bytes(self, pool, vm, volume, size=4096):
-        """The first size bytes of the committed state of vm's volume in pool (an export)."""
-        dataset = self.volume_dataset(pool, vm, volume)
+    def volume_bytes(self, root, vm, volume, size=4096):
+        """The first size bytes of the committed state of vm's volume in the pool on dataset
+        root (an export)."""
+        dataset = "{}/{}/{}".format(root, vm, volume)
         path = self.dom0.qzfs("volume", "export", dataset)["path"]
         try:
             with open(path, "rb") as f:

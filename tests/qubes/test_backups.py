@@ -28,18 +28,13 @@ class WholeQubes(QubesTestCase):
         return self.dom0.run_qzfs("backup", "qubes", "restore", "--target", self.store,
                                   "--key-file", self.key, *args, check=check)
 
-    def settings(self, vm):
-        """What the clients show of vm's settings: properties set (not at their default),
-        features, tags, firewall rules."""
-        prefs = {}
-        for line in self.qvm("qvm-prefs", "--hide-default", vm).stdout.splitlines():
-            name, _, value = line.split(None, 2) + [""] * (3 - len(line.split(None, 2)))
-            if name not in NEW_EACH_TIME:
-                prefs[name] = value
-        return {"prefs": prefs,
-                "features": self.qvm("qvm-features", vm).stdout,
-                "tags": self.qvm("qvm-tags", vm, "list").stdout,
-                "firewall": self.qvm("qvm-firewall", "--raw", vm, "list").stdout}
+    def settings(self, *vms):
+        """Each vm's settings as the Admin API tells them, less what every qube gets anew."""
+        got = self.dom0.settings(*vms)
+        for vm in got.values():
+            for prop in NEW_EACH_TIME:
+                vm["prefs"].pop(prop, None)
+        return got
 
     def test_qubes_come_back_by_name_on_a_fresh_dom0(self):
         self.backup_setup()
@@ -50,16 +45,16 @@ class WholeQubes(QubesTestCase):
         self.import_bytes(work + ":private", b"W" * 4096, size=2 * MiB)
         # a disposable template that is its own default_dispvm: a reference to a qube of the
         # restore, set once all are made
-        for prop, value in (("memory", 555), ("maxmem", 1111), ("vcpus", 3), ("netvm", ""),
-                            ("label", "green"), ("default_user", "tester"),
-                            ("include_in_backups", False), ("template_for_dispvms", True),
-                            ("default_dispvm", work)):
-            self.qvm("qvm-prefs", work, prop, value)
+        self.dom0.set_prefs(work, [("memory", 555), ("maxmem", 1111), ("vcpus", 3), ("netvm", ""),
+                                   ("label", "green"), ("default_user", "tester"),
+                                   ("include_in_backups", False),
+                                   ("template_for_dispvms", True), ("default_dispvm", work)])
         self.qvm("qvm-features", work, "backup-test", "yes")
         self.qvm("qvm-tags", work, "add", "backed-up")
         self.qvm("qvm-firewall", work, "add", "action=drop", "dsthost=192.0.2.1")
-        before = {vm: self.settings(vm) for vm in (tpl, work)}
-        data = {(vm, v): self.volume_bytes(pool, vm, v) for vm, v in
+        before = self.settings(tpl, work)
+        old_root = self.pool_info(pool)["dataset"]
+        data = {(vm, v): self.volume_bytes(old_root, vm, v) for vm, v in
                 ((tpl, "root"), (tpl, "private"), (work, "private"))}
         made = self.backup(tpl, work).stdout
         self.assertIn("qube:" + tpl + " settings", made)
@@ -69,8 +64,8 @@ class WholeQubes(QubesTestCase):
         data_ids = [line.split()[0] for line in made.splitlines() if "/private " in line]
 
         self.dom0.fresh()  # a freshly installed dom0: no qubes, an empty pool of that name
-        self.qvm("qvm-pool", "add", pool, "zfs_zvol", "-o",
-                 "dataset={}/fresh{}".format(self.root, self.n))
+        new_root = "{}/fresh{}".format(self.root, self.n)
+        self.qvm("qvm-pool", "add", pool, "zfs_zvol", "-o", "dataset=" + new_root)
         listed = self.dom0.run_qzfs("backup", "qubes", "list", "--target", self.store,
                                     "--key-file", self.key).stdout
         self.assertRegex(listed, r"(?m)^{}\tTemplateVM\t".format(tpl))
@@ -95,10 +90,9 @@ class WholeQubes(QubesTestCase):
         self.assertNotEqual(proc.returncode, 0)
         self.flip(chunk)
         self.restore(work, tpl)
-        for vm in (tpl, work):
-            self.assertEqual(self.settings(vm), before[vm], vm)
+        self.assertEqual(self.settings(tpl, work), before)
         for (vm, v), want in data.items():
-            self.assertEqual(self.volume_bytes(pool, vm, v), want, (vm, v))
+            self.assertEqual(self.volume_bytes(new_root, vm, v), want, (vm, v))
         self.assertEqual(self.volume_info(work + ":private")["size"], str(2 * MiB))
 
         # again: the names are taken now; refused, nothing changed; or renamed
@@ -110,9 +104,10 @@ class WholeQubes(QubesTestCase):
         renamed = work + "-1"
         want = dict(before[work])
         want["prefs"] = dict(want["prefs"], default_dispvm=renamed)  # itself, as it was
-        self.assertEqual(self.settings(renamed), want)
+        self.assertEqual(self.settings(renamed)[renamed], want)
         self.assertEqual(self.volume_info(renamed + ":private")["pool"], other)
-        self.assertEqual(self.volume_bytes(other, renamed, "private"), data[(work, "private")])
+        self.assertEqual(self.volume_bytes(self.pool_info(other)["dataset"], renamed, "private"),
+                         data[(work, "private")])
 
     @staticmethod
     def flip(path):
