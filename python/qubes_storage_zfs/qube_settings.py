@@ -198,6 +198,13 @@ class Plan:
             self.names[d["name"]] = self._name_for(d)
         if args.pool is not None and args.pool not in app.pools:
             raise Refused("--pool {}: no such pool".format(args.pool))
+        # a volume backed up with the settings but not whole on the target (withheld or
+        # pruned): refused before anything is made, never restored as an empty volume
+        missing = sorted(v["dataset"] for d in self.docs for v in d["volumes"].values()
+                         if "dataset" in v and v["dataset"] not in held["volumes"])
+        if missing:
+            raise Refused("the target holds no whole backup of {}: nothing restored".format(
+                ", ".join(missing)))
 
     def _name_for(self, d):
         name = d["name"]
@@ -306,10 +313,6 @@ def _volumes_to_restore(plan, vm, d):
     lines = []
     for vname, v in sorted(d["volumes"].items()):
         if "dataset" not in v:
-            continue
-        if v["dataset"] not in plan.held["volumes"]:
-            warn("{}: the target has no backup of its volume {} ({}): left empty".format(
-                vm.name, vname, v["dataset"]))
             continue
         vol = vm.volumes[vname]
         if vol.revisions_to_keep != v["revisions_to_keep"]:

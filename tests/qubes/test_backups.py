@@ -82,12 +82,21 @@ class WholeQubes(QubesTestCase):
         self.assertIn("refused", proc.stderr)
         self.assertNotIn(tpl, self.qvm("qvm-ls", "--raw-list").stdout)
         self.flip(chunk)
+        # the data of a volume withheld by the target (its trailer hidden: the backup looks
+        # unfinished): refused before anything is made, never restored as an empty volume
+        trailer = os.path.join(self.store[4:], data_ids[-1] + ".e")
+        os.rename(trailer, trailer + ".hidden")
+        proc = self.restore(work, tpl, check=False)
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn("no whole backup of", proc.stderr)
+        self.assertNotIn(tpl, self.qvm("qvm-ls", "--raw-list").stdout)
+        os.rename(trailer + ".hidden", trailer)
         # a restore cut short after the qubes were made (their data refused: altered), then
         # run again once the target is right: it continues into the qubes it made
         chunk = os.path.join(self.store[4:], data_ids[-1] + ".c00000000")
         self.flip(chunk)
         proc = self.restore(work, tpl, check=False)
-        self.assertNotEqual(proc.returncode, 0)
+        self.assertNotEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.flip(chunk)
         self.restore(work, tpl)
         self.assertEqual(self.settings(tpl, work), before)
