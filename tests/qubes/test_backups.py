@@ -61,7 +61,11 @@ class WholeQubes(QubesTestCase):
         docs = {line.split()[1]: line.split()[0] for line in made.splitlines()
                 if " settings (" in line}
         self.assertEqual(sorted(docs), ["qube:" + tpl, "qube:" + work])
-        data_ids = [line.split()[0] for line in made.splitlines() if "/private " in line]
+        # the backup of work's private volume (a name stands for the qube's volumes in every
+        # pool of ours: on a zpool shared with another release's tests, theirs too)
+        work_private = [line.split()[0] for line in made.splitlines()
+                        if line.split()[1:2] == ["{}/{}/private".format(old_root, work)]]
+        self.assertEqual(len(work_private), 1, made)
 
         self.dom0.fresh()  # a freshly installed dom0: no qubes, an empty pool of that name
         new_root = "{}/fresh{}".format(self.root, self.n)
@@ -84,7 +88,7 @@ class WholeQubes(QubesTestCase):
         self.flip(chunk)
         # the data of a volume withheld by the target (its trailer hidden: the backup looks
         # unfinished): refused before anything is made, never restored as an empty volume
-        trailer = os.path.join(self.store[4:], data_ids[-1] + ".e")
+        trailer = os.path.join(self.store[4:], work_private[0] + ".e")
         os.rename(trailer, trailer + ".hidden")
         proc = self.restore(work, tpl, check=False)
         self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
@@ -93,7 +97,7 @@ class WholeQubes(QubesTestCase):
         os.rename(trailer + ".hidden", trailer)
         # a restore cut short after the qubes were made (their data refused: altered), then
         # run again once the target is right: it continues into the qubes it made
-        chunk = os.path.join(self.store[4:], data_ids[-1] + ".c00000000")
+        chunk = os.path.join(self.store[4:], work_private[0] + ".c00000000")
         self.flip(chunk)
         proc = self.restore(work, tpl, check=False)
         self.assertNotEqual(proc.returncode, 0, proc.stdout + proc.stderr)
