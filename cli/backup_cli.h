@@ -83,6 +83,9 @@ void qz_cli_backup_made(qz_cli_t *cli, const char *vol, int err, const qz_backup
 /* Shows one of dom0's records of a backup (a JSON object with --json). */
 void qz_cli_show_backup(qz_cli_t *cli, const qz_backup_rec_t *r);
 
+/* Whether vol is encrypted (a restore over it needs the passphrase of the pool the backup was
+ * made of). */
+bool qz_cli_encrypted(qz_cli_t *cli, const char *vol);
 /* For a restore --over VOL (o->over; nothing to do without): VOL's config from
  * --revisions-to-keep in *cfg, VOL locked (*lock, for qz_unlock_volume), and, if VOL is
  * encrypted, the passphrase read from --pool-passphrase-fd in *pool_pass (for

@@ -314,6 +314,13 @@ int qz_cli_open_target(qz_cli_t *cli, bool zfs, const char *spec, qz_target_t **
 	return err != 0 ? qz_cli_refused(cli, err, why) : 0;
 }
 
+bool qz_cli_encrypted(qz_cli_t *cli, const char *vol)
+{
+	char enc[32] = "";
+	return cli->be->ops->get_prop(cli->be, vol, "encryption", enc, sizeof(enc)) == 0 &&
+	       strcmp(enc, "off") != 0;
+}
+
 int qz_cli_restore_over(qz_cli_t *cli, const struct opts *o, qz_volcfg_t *cfg, int *lock,
 			qz_secret_t **pool_pass)
 {
@@ -330,9 +337,7 @@ int qz_cli_restore_over(qz_cli_t *cli, const struct opts *o, qz_volcfg_t *cfg, i
 					 "keeps them");
 	cfg->revisions_to_keep = (int)keep;
 	/* an encrypted backup arrives with its key wrapped as its pool had it when it was made */
-	char enc[32] = "";
-	if (cli->be->ops->get_prop(cli->be, o->over, "encryption", enc, sizeof(enc)) == 0 &&
-	    strcmp(enc, "off") != 0) {
+	if (qz_cli_encrypted(cli, o->over)) {
 		if (o->pool_pass_fd < 0)
 			return qz_cli_usage(
 			    cli, "over an encrypted volume, give --pool-passphrase-fd N: "

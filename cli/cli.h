@@ -92,7 +92,7 @@ int qz_cli_usage(qz_cli_t *cli, const char *msg);
 /* Lets go of ZFS while another program that reaches it runs (qubesd, through the Admin API:
  * a stored model is locked by the process that has it open), then takes it again (an exit
  * code on failure, said why). */
-int qz_cli_backend_release(qz_cli_t *cli);
+void qz_cli_backend_release(qz_cli_t *cli);
 int qz_cli_backend_reacquire(qz_cli_t *cli);
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include "backup_cli.h"
 #include "error.h"
+#include "fdio.h"
 #include "json.h"
 #include "why.h"
 
@@ -28,6 +29,29 @@ extern char **environ;
 #define HELPER_NOT_DOM0 3 /* its exit code when the Admin API cannot be reached */
 #define HELPER_OUT_MAX	(1u << 20)
 
+/* Reads all of regular file fd, from its start, into *buf (malloc'd, NUL-terminated): EFBIG
+ * beyond max bytes, or if empty and empty is not allowed. */
+static int read_whole(int fd, size_t max, bool empty, char **buf, size_t *len)
+{
+	*buf = NULL;
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return errno;
+	if ((uint64_t)st.st_size > max || (st.st_size == 0 && !empty))
+		return EFBIG;
+	if ((*buf = malloc((size_t)st.st_size + 1)) == NULL)
+		return ENOMEM;
+	if (lseek(fd, 0, SEEK_SET) != 0 ||
+	    qz_read_full(fd, *buf, (size_t)st.st_size) != st.st_size) {
+		free(*buf);
+		*buf = NULL;
+		return EIO;
+	}
+	(*buf)[st.st_size] = 0;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
 /* The helper: $QZFS_QUBE_SETTINGS, else the installed one. */
 static const char *helper(void)
 {
@@ -40,16 +64,20 @@ static const char *helper(void)
  * else ours. Returns its exit status (128 + signal), or -errno if it could not run. */
 static int run_helper(char *const args[], char **out)
 {
-	char *argv[64];
 	size_t n = 0;
-	argv[n++] = (char *)helper();
-	for (size_t i = 0; args[i] != NULL && n < 63; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
+	while (args[n] != NULL)
+		n++;
+	char **argv = calloc(n + 2, sizeof(*argv));
+	if (argv == NULL)
+		return -ENOMEM;
+	argv[0] = (char *)helper();
+	memcpy(argv + 1, args, n * sizeof(*argv));
 	char path[] = "/tmp/qzfs-helper.XXXXXX";
 	int fd = out != NULL ? mkstemp(path) : dup(STDOUT_FILENO);
-	if (fd < 0)
+	if (fd < 0) {
+		free(argv);
 		return -errno;
+	}
 	if (out != NULL)
 		unlink(path);
 	posix_spawn_file_actions_t fa;
@@ -60,6 +88,7 @@ static int run_helper(char *const args[], char **out)
 	pid_t pid;
 	int err = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	free(argv);
 	if (err != 0) {
 		close(fd);
 		return -err;
@@ -68,17 +97,9 @@ static int run_helper(char *const args[], char **out)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (out != NULL) {
-		off_t len = lseek(fd, 0, SEEK_END);
-		*out = len >= 0 && len <= (off_t)HELPER_OUT_MAX ? malloc((size_t)len + 1) : NULL;
-		if (*out == NULL || pread(fd, *out, (size_t)len, 0) != len) {
-			free(*out);
-			*out = NULL;
-			rc = len > (off_t)HELPER_OUT_MAX ? -EFBIG : -EIO;
-		} else {
-			(*out)[len] = 0;
-		}
-	}
+	size_t len = 0;
+	if (out != NULL && (err = read_whole(fd, HELPER_OUT_MAX, true, out, &len)) != 0)
+		rc = -err;
 	close(fd);
 	return rc;
 }
@@ -105,27 +126,14 @@ static int helper_failed(qz_cli_t *cli, const char *what, int rc)
 	return rc == 2 ? QZ_EXIT_USAGE : QZ_EXIT_FAIL;
 }
 
-/* Reads a whole small file into *buf (malloc'd, NUL-terminated), at most max bytes. */
+/* Reads a whole file into *buf (malloc'd, NUL-terminated), at most max bytes. */
 static int read_file(const char *path, size_t max, char **buf, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
-	struct stat st;
-	int err = fstat(fd, &st) != 0 ? errno : 0;
-	if (err == 0 && (st.st_size <= 0 || (uint64_t)st.st_size > max))
-		err = EFBIG;
-	if (err == 0 && (*buf = malloc((size_t)st.st_size + 1)) == NULL)
-		err = ENOMEM;
-	if (err == 0 && pread(fd, *buf, (size_t)st.st_size, 0) != st.st_size) {
-		err = EIO;
-		free(*buf);
-	}
+	int err = read_whole(fd, max, false, buf, len);
 	close(fd);
-	if (err == 0) {
-		(*buf)[st.st_size] = 0;
-		*len = (size_t)st.st_size;
-	}
 	return err;
 }
 
@@ -426,10 +434,8 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 		return qz_cli_fail(cli, f[1], ENOMEM);
 	qz_volcfg_t cfg = {.save_on_stop = true, .revisions_to_keep = (int)keep};
 	int lock = -1, rc = qz_lock_volume(f[2], &lock);
-	char why[300] = "", enc[32] = "";
-	bool encrypted =
-	    cli->be->ops->get_prop(cli->be, f[2], "encryption", enc, sizeof(enc)) == 0 &&
-	    strcmp(enc, "off") != 0;
+	char why[300] = "";
+	bool encrypted = qz_cli_encrypted(cli, f[2]);
 	int err = rc;
 	if (err == 0 && len == 0)
 		err = qz_why(why, sizeof(why), ENOENT, "the target has no whole chain of %s", f[1]);
@@ -501,24 +507,32 @@ static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 		if (rc == 0 && hr != 0)
 			rc = helper_failed(cli, "restoring the qubes' settings", hr);
 	}
-	/* the plan: a line "qube<TAB>NAME" per qube made (or continued into), one per volume */
-	char *made[64] = {"finish", path};
+	/* the plan: a line "qube<TAB>NAME" per qube made (or continued into), one per volume;
+	 * at most as many qubes as lines */
+	size_t lines = 0;
+	for (const char *p = plan; p != NULL && (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	char **made = rc == 0 ? calloc(lines + 4, sizeof(*made)) : NULL;
 	size_t nmade = 2;
+	if (rc == 0 && made == NULL)
+		rc = qz_cli_fail(cli, "the restore's plan", ENOMEM);
 	for (char *line = plan, *next; rc == 0 && line != NULL && *line != 0; line = next) {
 		next = strchr(line, '\n');
 		if (next != NULL)
 			*next++ = 0;
-		if (strncmp(line, "qube\t", 5) == 0 && nmade < 63)
+		if (strncmp(line, "qube\t", 5) == 0)
 			made[nmade++] = line + 5;
 		else
 			rc = restore_volume(cli, &ss, &h, pool_pass, line);
 	}
 	if (rc == 0 && nmade > 2) { /* the data is in place: the restore is done */
-		made[nmade] = NULL;
+		made[0] = "finish";
+		made[1] = path;
 		int hr = run_helper_released(cli, made, NULL, &rc);
 		if (rc == 0 && hr != 0)
 			rc = helper_failed(cli, "finishing the restore", hr);
 	}
+	free(made);
 	unlink(path);
 	free(plan);
 	held_free(&h);
@@ -529,7 +543,8 @@ static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 
 const qz_cmd_t qz_backup_qubes_cmds[] = {
     {"list", cmd_qubes_list, "--target T (--key-file F | --passphrase-fd N) [QUBE...]",
-     "the qubes whose settings the target holds: name, class, template, when, data bytes", NULL, 0},
+     "the qubes whose settings the target holds: name, class, template, when, data bytes", NULL,
+     QZ_CMD_NOZFS},
     {"restore", cmd_qubes_restore,
      "--target T (--key-file F | --passphrase-fd N) [--dry-run] [--rename-conflicting] "
      "[--pool POOL] [--pool-passphrase-fd N] QUBE...",

@@ -123,12 +123,11 @@ static void close_backend(void *be)
 	qz_backend_close(be);
 }
 
-int qz_cli_backend_release(qz_cli_t *cli)
+void qz_cli_backend_release(qz_cli_t *cli)
 {
 	qz_crash_before_exit(NULL, NULL);
 	qz_backend_close(cli->be);
 	cli->be = NULL;
-	return 0;
 }
 
 int qz_cli_backend_reacquire(qz_cli_t *cli)

@@ -22,7 +22,7 @@ import weakref
 
 import qubes.storage
 
-from . import qzfs
+from . import pool_dataset, qzfs
 from .zvol import ZFSZvolPool, ZFSZvolVolume
 
 LOGGER = logging.getLogger("qubes.storage.zfs_encrypted")
@@ -51,7 +51,9 @@ class ZFSEncryptedPool(ZFSZvolPool):
 
     def __init__(self, *, name, zpool_name, ask_password_domain="dom0", unload_timeout=1200,
                  revisions_to_keep=1, ephemeral_volatile=False):
-        super().__init__(name=name, dataset="{}/encryption/{}".format(zpool_name, name),
+        super().__init__(name=name,
+                         dataset=pool_dataset("zfs_encrypted",
+                                              {"zpool_name": zpool_name, "name": name}),
                          revisions_to_keep=revisions_to_keep,
                          ephemeral_volatile=ephemeral_volatile)
         self.zpool_name = str(zpool_name)

@@ -25,8 +25,9 @@ import json
 import os
 import sys
 
+from qubes_storage_zfs import pool_dataset
+
 FORMAT = "qubes-storage-zfs qube settings 1"
-OUR_DRIVERS = ("zfs_zvol", "zfs_encrypted")
 # set when the qube is made, or who it is: never set as a property afterwards
 NOT_SET = {"name", "qid", "uuid", "klass", "label", "template", "xid", "stubdom_xid",
            "start_time", "backup_timestamp", "icon", "updateable", "stubdom_uuid"}
@@ -82,10 +83,10 @@ def _volumes(app, vm):
                  "save_on_stop": vol.save_on_stop}
         if vol.pool not in pools:
             pool = app.pools[vol.pool]
-            pools[vol.pool] = (pool.driver, pool.config.get("dataset"))
+            pools[vol.pool] = (pool.driver, pool_dataset(pool.driver, pool.config))
         driver, dataset = pools[vol.pool]
         entry["driver"] = driver
-        if driver in OUR_DRIVERS and dataset and vol.save_on_stop:
+        if dataset and vol.save_on_stop:
             entry["dataset"] = "{}/{}".format(dataset, vol.vid)  # what qzfs backs up
         vols[name] = entry
     return vols
@@ -318,12 +319,13 @@ def _volumes_to_restore(plan, vm, d):
         if vol.revisions_to_keep != v["revisions_to_keep"]:
             vol.revisions_to_keep = v["revisions_to_keep"]
         pool = plan.app.pools[vol.pool]
-        if pool.driver not in OUR_DRIVERS:
+        dataset = pool_dataset(pool.driver, pool.config)
+        if dataset is None:
             warn("{}: volume {} is in pool {} ({}), not one of qubes-storage-zfs: its data "
                  "is not restored".format(vm.name, vname, vol.pool, pool.driver))
             continue
         lines.append("restore\t{}\t{}/{}\t{}\t{}".format(
-            v["dataset"], pool.config["dataset"], vol.vid, vol.revisions_to_keep, vm.name))
+            v["dataset"], dataset, vol.vid, vol.revisions_to_keep, vm.name))
     return lines
 
 
