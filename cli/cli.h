@@ -15,6 +15,7 @@ typedef struct qz_cli {
 	qz_backend_t *be; /* opened before a subcommand runs */
 	const char *cmd;  /* the subcommand's name, for messages */
 	qz_json_t out;
+	char why[4096]; /* the last message said (qz_cli_say), as printed after the command */
 } qz_cli_t;
 
 typedef struct qz_cmd {
@@ -28,7 +29,8 @@ typedef struct qz_cmd {
 
 /* Take the lock of the volume named by the first argument while the command runs. */
 #define QZ_CMD_LOCK 1u
-/* Needs no ZFS at all (cli->be stays NULL). */
+/* main does not open ZFS (cli->be stays NULL): the command needs none, or opens it itself
+ * (qz_cli_backend_open) once it has taken its locks. */
 #define QZ_CMD_NOZFS 2u
 
 /* The command tables, one file each; NULL-terminated. */
@@ -89,10 +91,12 @@ void qz_cli_volinfo(qz_cli_t *cli, const char *key, const char *vol, const struc
 /* Reports a usage error for the current subcommand (cli NULL: quietly) and returns
  * QZ_EXIT_USAGE. */
 int qz_cli_usage(qz_cli_t *cli, const char *msg);
+/* Opens ZFS (or the model QZFS_BACKEND names): 0, or an exit code, said why. main opens it
+ * before a command runs, unless the command reaches ZFS itself (QZ_CMD_NOZFS). */
+int qz_cli_backend_open(qz_cli_t *cli);
 /* Lets go of ZFS while another program that reaches it runs (qubesd, through the Admin API:
- * a stored model is locked by the process that has it open), then takes it again (an exit
- * code on failure, said why). */
+ * a stored model is locked by the process that has it open); qz_cli_backend_open takes it
+ * again. */
 void qz_cli_backend_release(qz_cli_t *cli);
-int qz_cli_backend_reacquire(qz_cli_t *cli);
 
 #endif

@@ -110,7 +110,7 @@ static int run_helper_released(qz_cli_t *cli, char *const args[], char **out, in
 {
 	qz_cli_backend_release(cli);
 	int hr = run_helper(args, out);
-	*rc = qz_cli_backend_reacquire(cli);
+	*rc = qz_cli_backend_open(cli);
 	return hr;
 }
 

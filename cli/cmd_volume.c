@@ -337,6 +337,130 @@ static int cmd_export_end(qz_cli_t *cli, int argc, char **argv)
 	return done(cli, pos[0], &cfg, qz_vol_export_end(cli->be, pos[0], pos[1]));
 }
 
+/* The operations a batch may hold: what qubesd asks of all of a VM's volumes at once. */
+static const qz_cmd_t batch_ops[] = {
+    {"create", cmd_create, NULL, NULL, NULL, 0}, {"verify", cmd_verify, NULL, NULL, NULL, 0},
+    {"start", cmd_start, NULL, NULL, NULL, 0},	 {"stop", cmd_stop, NULL, NULL, NULL, 0},
+    {"remove", cmd_remove, NULL, NULL, NULL, 0}, {NULL, NULL, NULL, NULL, NULL, 0},
+};
+
+#define BATCH_SEP "+"
+
+struct batch_op {
+	const qz_cmd_t *cmd;
+	int argc; /* the operation's arguments (after its name), as its own command takes them */
+	char **argv;
+	const char *vol;
+	int lockfd;
+};
+
+/* Orders operations by their volume's name, the order their locks are taken in. */
+static int by_volume(const void *a, const void *b)
+{
+	const struct batch_op *const *x = a, *const *y = b;
+	return strcmp((*x)->vol, (*y)->vol);
+}
+
+/* Splits argv at BATCH_SEP into ops (n of them, room for argc) and checks each as its own
+ * command would, before anything is done: 0 or an exit code, said why. */
+static int batch_parse(qz_cli_t *cli, int argc, char **argv, struct batch_op *ops, size_t *n)
+{
+	*n = 0;
+	for (int i = 0; i < argc;) {
+		int end = i;
+		while (end < argc && strcmp(argv[end], BATCH_SEP) != 0)
+			end++;
+		const qz_cmd_t *c = batch_ops;
+		while (c->name != NULL && strcmp(c->name, argv[i]) != 0)
+			c++;
+		if (i == end || c->name == NULL)
+			return qz_cli_usage(
+			    cli, "each operation is create, verify, start, stop or remove");
+		struct batch_op *op = &ops[(*n)++];
+		*op = (struct batch_op){c, end - i - 1, argv + i + 1, NULL, -1};
+		qz_volcfg_t cfg;
+		char *vol = NULL;
+		int rc = parse(cli, op->argc, op->argv, &cfg, &vol, 1, 1, NULL);
+		if (rc != 0)
+			return rc;
+		op->vol = vol;
+		i = end + 1;
+		if (end == argc - 1) /* a trailing separator */
+			return qz_cli_usage(cli, "an operation is missing after " BATCH_SEP);
+	}
+	return *n == 0 ? qz_cli_usage(cli, "no operation given") : 0;
+}
+
+/* Takes the locks of the ops' volumes in order of name (never a deadlock with another batch),
+ * each once. 0 or an errno; on failure none is held. */
+static int batch_lock(struct batch_op *ops, size_t n)
+{
+	struct batch_op **order = calloc(n, sizeof(*order));
+	if (order == NULL)
+		return ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		order[i] = &ops[i];
+	qsort(order, n, sizeof(*order), by_volume);
+	int err = 0;
+	for (size_t i = 0; i < n && err == 0; i++)
+		if (i == 0 || strcmp(order[i]->vol, order[i - 1]->vol) != 0)
+			err = qz_lock_volume(order[i]->vol, &order[i]->lockfd);
+	free(order);
+	if (err != 0)
+		for (size_t i = 0; i < n; i++)
+			qz_unlock_volume(ops[i].lockfd);
+	return err;
+}
+
+/*
+ * qzfs volume batch OP VOL [CONFIG] [+ OP VOL [CONFIG]]...: several volumes' create, verify,
+ * start, stop or remove in one run, as qubesd asks for a VM's volumes together. Each operation is
+ * done as its own command does it, one after the other, with the locks of all its volumes taken
+ * first; one failing does not stop the others. With --json: {"volumes": [...]}, in the order given,
+ * each the state its own command prints or {"name", "error", "exit"}. The exit code is the first
+ * failure's. A malformed operation refuses the whole batch before anything is done.
+ */
+static int cmd_batch(qz_cli_t *cli, int argc, char **argv)
+{
+	struct batch_op *ops = calloc((size_t)argc + 1, sizeof(*ops));
+	if (ops == NULL)
+		return qz_cli_fail(cli, "batch", ENOMEM);
+	size_t n;
+	int rc = batch_parse(cli, argc, argv, ops, &n), err;
+	if (rc == 0 && (err = batch_lock(ops, n)) != 0) {
+		qz_cli_say(cli, "cannot take the volumes' locks: %s", strerror(err));
+		rc = QZ_EXIT_FAIL;
+	}
+	if (rc != 0 || (rc = qz_cli_backend_open(cli)) != 0)
+		goto out;
+	if (cli->json) {
+		qz_json_object(&cli->out, NULL);
+		qz_json_array(&cli->out, "volumes");
+	}
+	for (size_t i = 0; i < n; i++) {
+		cli->why[0] = '\0';
+		int r = ops[i].cmd->fn(cli, ops[i].argc, ops[i].argv);
+		if (r != QZ_EXIT_OK && cli->json) {
+			qz_json_object(&cli->out, NULL);
+			qz_json_string(&cli->out, "name", ops[i].vol);
+			qz_json_string(&cli->out, "error", cli->why);
+			qz_json_int(&cli->out, "exit", r);
+			qz_json_end(&cli->out, '}');
+		}
+		if (rc == 0)
+			rc = r;
+	}
+	if (cli->json) {
+		qz_json_end(&cli->out, ']');
+		qz_json_end(&cli->out, '}');
+	}
+out:
+	for (size_t i = 0; i < n && ops[i].cmd != NULL; i++)
+		qz_unlock_volume(ops[i].lockfd);
+	free(ops);
+	return rc;
+}
+
 const qz_cmd_t qz_volume_cmds[] = {
     {"create", cmd_create, "VOL " VOLCFG_USAGE, "create a volume", NULL, QZ_CMD_LOCK},
     {"remove", cmd_remove, "VOL", "remove a volume and its revisions", NULL, QZ_CMD_LOCK},
@@ -359,5 +483,7 @@ const qz_cmd_t qz_volume_cmds[] = {
     {"export-end", cmd_export_end, "VOL PATH", "release an export", NULL, QZ_CMD_LOCK},
     {"verify", cmd_verify, "VOL " VOLCFG_USAGE, "check that the volume can start", NULL, 0},
     {"recover", cmd_recover, "VOL", "finish what a crash interrupted", NULL, QZ_CMD_LOCK},
+    {"batch", cmd_batch, "OP VOL [CONFIG] [+ OP VOL [CONFIG]]...",
+     "several volumes' create/verify/start/stop/remove in one run", NULL, QZ_CMD_NOZFS},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

@@ -54,6 +54,7 @@ void qz_cli_say(qz_cli_t *cli, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	qz_cli_escape(msg, safe, sizeof(safe));
+	snprintf(cli->why, sizeof(cli->why), "%s", safe);
 	fprintf(stderr, "qzfs %s: %s\n", cli->cmd, safe);
 }
 
@@ -130,12 +131,14 @@ void qz_cli_backend_release(qz_cli_t *cli)
 	cli->be = NULL;
 }
 
-int qz_cli_backend_reacquire(qz_cli_t *cli)
+int qz_cli_backend_open(qz_cli_t *cli)
 {
 	int err = qz_backend_open(getenv("QZFS_BACKEND"), getenv("QZFS_MODEL_POOL"), &cli->be);
 	if (err != 0) {
 		cli->be = NULL;
-		return qz_cli_fail(cli, "reaching ZFS again", err);
+		qz_cli_say(cli, "cannot reach ZFS: %s%s", strerror(err),
+			   err == ENOENT ? " (is the zfs kernel module loaded?)" : "");
+		return QZ_EXIT_NOZFS;
 	}
 	qz_crash_before_exit(close_backend, cli->be);
 	return 0;
@@ -233,15 +236,10 @@ int main(int argc, char **argv)
 	}
 	if (vol != NULL)
 		qz_prof_since("volume lock", t0);
-	if (!(cmd->flags & QZ_CMD_NOZFS))
-		err = qz_backend_open(getenv("QZFS_BACKEND"), getenv("QZFS_MODEL_POOL"), &cli.be);
-	if (err != 0) {
-		fprintf(stderr, "qzfs %s: cannot reach ZFS: %s%s\n", cli.cmd, strerror(err),
-			err == ENOENT ? " (is the zfs kernel module loaded?)" : "");
+	if (!(cmd->flags & QZ_CMD_NOZFS) && (err = qz_cli_backend_open(&cli)) != 0) {
 		qz_unlock_volume(lockfd);
-		return QZ_EXIT_NOZFS;
+		return err;
 	}
-	qz_crash_before_exit(close_backend, cli.be);
 	int rc = cmd->fn(&cli, argc - i - 1, argv + i + 1);
 	qz_backend_close(cli.be);
 	qz_unlock_volume(lockfd);

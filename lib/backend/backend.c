@@ -28,10 +28,15 @@ int qz_backend_open(const char *kind, const char *model_pool, qz_backend_t **bep
 	uint64_t t0 = qz_prof_now();
 	int err = open_kind(kind, model_pool, bep);
 	qz_prof_since("zfs open", t0);
-	if (err != 0 || !qz_prof_enabled())
+	if (err != 0)
 		return err;
 	qz_backend_t *inner = *bep;
-	if ((err = qz_backend_profiled(inner, bep)) != 0)
+	if (qz_prof_enabled() && (err = qz_backend_profiled(inner, bep)) != 0) {
+		qz_backend_close(inner);
+		return err;
+	}
+	inner = *bep;
+	if ((err = qz_backend_memo(inner, bep)) != 0)
 		qz_backend_close(inner);
 	return err;
 }

@@ -134,11 +134,14 @@ int qz_backend_real_open(qz_backend_t **bep);
  * in directory dir (created if needed), locked until closed and saved when closed. */
 int qz_backend_model_open(qz_backend_t **bep, const char *pool, const char *dir);
 /* Opens the backend named by kind: "real", "model" (in memory) or "model:DIR" (stored); with
- * QZFS_PROFILE set, wrapped in qz_backend_profiled. */
+ * QZFS_PROFILE set, wrapped in qz_backend_profiled; then in qz_backend_memo. */
 int qz_backend_open(const char *kind, const char *model_pool, qz_backend_t **bep);
 /* A backend that times each call of inner into the run's profile (lib/profile.h) and otherwise
  * is inner; closing it closes inner. */
 int qz_backend_profiled(qz_backend_t *inner, qz_backend_t **bep);
+/* A backend that answers a listing asked for again from memory while nothing but reads was
+ * asked of it since (memo.c), and otherwise is inner; closing it closes inner. */
+int qz_backend_memo(qz_backend_t *inner, qz_backend_t **bep);
 void qz_backend_close(qz_backend_t *be);
 
 /* Detail of the last failure, or "". */

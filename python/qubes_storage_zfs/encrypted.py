@@ -71,6 +71,7 @@ class ZFSEncryptedPool(ZFSZvolPool):
                 unload_timeout)
         self._vms = weakref.WeakValueDictionary()  # vid -> the VM, to ask it if it runs
         self._key_lock = None
+        self._key_check = None  # the task checking (and loading) the key, shared
         self._unload_timer = None
         self.unload_check = None  # the task of the last check (tests wait for it)
         self.busy = 0  # commands needing the key that are under way
@@ -146,15 +147,21 @@ class ZFSEncryptedPool(ZFSZvolPool):
         return (await self.qzfs("key", "status", self.dataset))["loaded"]
 
     async def ensure_key(self):
-        """Loads the key if it is not loaded, asking for the passphrase (one prompt at a
-        time, however many volumes start at once)."""
+        """Loads the key if it is not loaded, asking for the passphrase. The volumes that
+        need the key at the same time (a VM's, starting) share one check and one prompt, and
+        go on together: their starts are then one qzfs run (see qzfs_batched)."""
         self.cancel_unload()
+        if self._key_check is None or self._key_check.done():
+            self._key_check = asyncio.ensure_future(self._load_key_if_needed())
+        await asyncio.shield(self._key_check)
+        self.schedule_unload()  # checked then: a VM running at that time keeps the key
+
+    async def _load_key_if_needed(self):
         async with self._key_guard():
             if not await self.key_loaded():
                 LOGGER.info("pool %s: asking for the passphrase in %s", self.name,
                             self.ask_password_domain)
                 await self._with_passphrase("key", "load", self.dataset)
-        self.schedule_unload()  # checked then: a VM running at that time keeps the key
 
     # ---- forgetting the key ----
 

@@ -44,8 +44,8 @@ def _missing(exc):
     )
 
 
-async def run(*args):
-    """Runs `qzfs --json ARGS` without blocking the event loop; returns its JSON answer."""
+async def _spawn(args):
+    """Runs `qzfs --json ARGS` without blocking the event loop: (exit code, stdout, stderr)."""
     try:
         proc = await asyncio.create_subprocess_exec(
             BINARY, "--json", *args,
@@ -54,7 +54,35 @@ async def run(*args):
     except OSError as exc:
         raise _missing(exc) from exc
     out, err = await proc.communicate()
-    return _result(args, proc.returncode, out, err)
+    return proc.returncode, out, err
+
+
+async def run(*args):
+    """Runs `qzfs --json ARGS` without blocking the event loop; returns its JSON answer."""
+    return _result(args, *await _spawn(args))
+
+
+async def run_batch(ops):
+    """Runs `qzfs --json volume batch` with ops (each the arguments of a `qzfs volume`
+    command: create, verify, start, stop or remove) in one process, without blocking the
+    event loop; returns, for each op in order, its JSON answer or the StoragePoolException
+    of its failure."""
+    args = ["volume", "batch"]
+    for op in ops:
+        args += (["+"] if len(args) > 2 else []) + list(op)
+    returncode, out, err = await _spawn(args)
+    try:
+        answers = json.loads(out.decode("utf-8", "replace"))["volumes"]
+        if len(answers) != len(ops) or not all(isinstance(a, dict) for a in answers):
+            raise ValueError("not one answer per volume")
+    except (ValueError, KeyError, TypeError):  # refused as a whole: each op fails with it
+        try:
+            _result(args, returncode or 1, b"", err)
+        except qubes.storage.StoragePoolException as exc:
+            return [qubes.storage.StoragePoolException(str(exc)) for _ in ops]
+    return [qubes.storage.StoragePoolException(
+        "qzfs volume {}: {}".format(op[0], a["error"])) if "error" in a else a
+            for op, a in zip(ops, answers)]
 
 
 def run_sync(*args):

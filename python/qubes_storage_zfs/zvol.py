@@ -25,6 +25,9 @@ LOGGER = logging.getLogger("qubes.storage.zfs_zvol")
 _DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:-]+)*$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
+#: what qubesd asks of all of a VM's volumes at once: one qzfs run does them together
+_BATCHED = ("create", "verify", "start", "stop", "remove")
+
 
 def _parse_devices(value):
     """block_devices: paths separated by spaces, commas or semicolons."""
@@ -88,6 +91,8 @@ class ZFSZvolPool(qubes.storage.Pool):
         self._changes = 0  # changes reported by qzfs commands, and when each volume's was
         self._changed = {}
         self._volumes = {}  # vid -> volume, for the volumes qubesd configured
+        self._batch = {}  # VM's dataset -> its volume operations asked for in this turn
+        self._batches = set()  # the tasks running batches, until they end
         # qubesd loads qubes.xml and then reads sizes and revisions synchronously: the listing
         # starts now, beside the event loop, so that those reads find it made
         self._list_in_background()
@@ -118,6 +123,50 @@ class ZFSZvolPool(qubes.storage.Pool):
         """Runs a qzfs command for this pool (refused while the pool is misconfigured)."""
         self.check()
         return await qzfs.run(*args)
+
+    async def qzfs_batched(self, *args):
+        """Runs `qzfs volume ARGS` (one of _BATCHED: COMMAND DATASET ...) together with the
+        others asked for the same VM in the same turn of the event loop, in one qzfs run:
+        qubesd asks for all of a VM's volumes at once (it gathers their coroutines), so a VM's
+        start, stop or removal is one process. VMs started together run side by side, each
+        its own process. Returns this operation's answer, or raises its own failure."""
+        self.check()
+        loop = asyncio.get_running_loop()
+        if not self._batch:  # runs after every call made in this turn
+            loop.call_soon(self._send_batches)
+        future = loop.create_future()
+        vm_dataset = args[1].rsplit("/", 1)[0]
+        self._batch.setdefault(vm_dataset, []).append((args, future))
+        return await future
+
+    def _send_batches(self):
+        batches, self._batch = self._batch, {}
+        for batch in batches.values():
+            task = asyncio.ensure_future(self._run_batch(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    @staticmethod
+    async def _run_batch(batch):
+        ops = [args for args, _ in batch]
+        answers = []
+        try:
+            if len(ops) == 1:
+                answers = [await qzfs.run("volume", *ops[0])]
+            else:
+                answers = await qzfs.run_batch(ops)
+        except qubes.storage.StoragePoolException as exc:  # qzfs did not run
+            answers = [qubes.storage.StoragePoolException(str(exc)) for _ in ops]
+        finally:  # every caller gets an answer, even if this task is cancelled
+            answers += [qubes.storage.StoragePoolException(
+                "qzfs volume {}: no answer".format(op[0])) for op in ops[len(answers):]]
+            for (_, future), answer in zip(batch, answers):
+                if future.done():  # its caller was cancelled
+                    continue
+                if isinstance(answer, Exception):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
 
     async def setup(self):
         args = ["pool", "setup", self.dataset, self.name]
@@ -346,9 +395,10 @@ class ZFSZvolVolume(qubes.storage.Volume):
         """Runs `qzfs volume COMMAND DATASET ARGS CONFIG` and caches the state it reports."""
         if self._problem:
             raise qubes.storage.StoragePoolException(self._problem)
+        run = self.pool.qzfs_batched if command in _BATCHED else self.pool.qzfs
+        prefix = () if command in _BATCHED else ("volume",)
         async with self._qzfs_lock:
-            result = await self.pool.qzfs("volume", command, self.dataset, *args,
-                                          *self._config_args())
+            result = await run(*prefix, command, self.dataset, *args, *self._config_args())
         if "name" in result:
             self.pool.remember(self.dataset, result)
             # ZFS's size, unless it is the size qubesd gave rounded up to the volume block

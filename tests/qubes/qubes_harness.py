@@ -80,6 +80,7 @@ class Dom0:
         self.model = os.path.join(work, "model")
         self.proc = None
         self.log = None
+        self.zygote = None  # the process the clients are forked from (client_zygote.py)
         self.env = dict(os.environ)  # the clients'
         self.env.update({
             "PYTHONPATH": ":".join(os.path.join(sources, d) for d in (
@@ -189,11 +190,54 @@ class Dom0:
             f.seek(self.log_offset)
             return f.read()
 
+    def _zygote_run(self, module, prog, args, stdin):
+        """Runs a client's main() in a process forked from the client zygote (started the
+        first time, with the clients' environment); a CompletedProcess."""
+        if self.zygote is None:
+            modules = ["{}=qubesadmin.tools.{}".format(c, c.replace("-", "_")) for c in CLIENTS]
+            self.zygote = subprocess.Popen(  # pylint: disable=consider-using-with
+                [PYTHON, os.path.join(HERE, "client_zygote.py"), *modules], env=self.env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            if self.zygote.stdout.readline() != "ready\n":
+                raise RuntimeError("the client zygote did not start")
+        streams = {k: os.path.join(self.work, "client." + k) for k in ("stdin", "stdout", "stderr")}
+        with open(streams["stdin"], "w", encoding="utf-8") as f:
+            f.write(stdin or "")
+        for k in ("stdout", "stderr"):
+            open(streams[k], "w", encoding="utf-8").close()
+        self.zygote.stdin.write(json.dumps(dict(streams, module=module, prog=prog,
+                                                args=args)) + "\n")
+        self.zygote.stdin.flush()
+        answer = self.zygote.stdout.readline()
+        if not answer:
+            raise RuntimeError("the client zygote died")
+        out = {}
+        for k in ("stdout", "stderr"):
+            with open(streams[k], encoding="utf-8", errors="replace") as f:
+                out[k] = f.read()
+        return subprocess.CompletedProcess([prog, *args], json.loads(answer)["rc"],
+                                           out["stdout"], out["stderr"])
+
+    def stop_clients(self):
+        if self.zygote is not None:
+            self.zygote.stdin.close()
+            self.zygote.wait()
+            self.zygote = None
+
     def qvm(self, tool, *args, check=True, stdin=None):
-        """Runs a client; check: fail the test with its output if it fails."""
+        """Runs a client (a qvm-* tool, or python3 -c CODE using the client library) as its
+        console script would, forked from the client zygote (see client_zygote.py); check:
+        fail the test with its output if it fails."""
         started = time.monotonic()
-        proc = subprocess.run([tool, *map(str, args)], env=self.env, capture_output=True,
-                              text=True, check=False, input=stdin)
+        args = [str(a) for a in args]
+        if tool in CLIENTS:
+            proc = self._zygote_run("qubesadmin.tools." + tool.replace("-", "_"), tool, args,
+                                    stdin)
+        elif tool == PYTHON and args[:1] == ["-c"]:
+            proc = self._zygote_run("-c", PYTHON, args[1:], stdin)
+        else:
+            proc = subprocess.run([tool, *args], env=self.env, capture_output=True,
+                                  text=True, check=False, input=stdin)
         self.client_times.append(time.monotonic() - started)
         if check and proc.returncode != 0:
             raise AssertionError("{} {} failed ({}): {}{}".format(
@@ -246,6 +290,18 @@ print(json.dumps(out))
                 return f.read().splitlines()
         except FileNotFoundError:
             return []
+
+    def volume_ops(self, since=0):
+        """The `qzfs volume` operations of the runs after the first since: (run number, the
+        operation's words from its name on, as one string), each of a batch apart."""
+        ops = []
+        for n, run in enumerate(self.qzfs_runs()[since:], since):
+            words = run.replace("--json ", "", 1) if run.startswith("--json ") else run
+            if words.startswith("volume batch "):
+                ops += [(n, op) for op in words[len("volume batch "):].split(" + ")]
+            elif words.startswith("volume "):
+                ops.append((n, words[len("volume "):]))
+        return ops
 
     def hold_listings(self, hold=True):
         """While held, `qzfs pool volumes` waits (after writing down its run) until let go."""

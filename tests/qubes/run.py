@@ -101,6 +101,7 @@ def main():
                                              verbosity=0).run(suite)
     finally:
         dom0.stop()
+        dom0.stop_clients()
     print("# qubes {}: {} run, {} failed".format(
         release, result.testsRun, len(result.failures) + len(result.errors)), flush=True)
     return 0 if result.wasSuccessful() else 1

@@ -29,8 +29,8 @@ class Options(QubesTestCase):
         self.assertEqual(self.volume_info(tpl + ":volatile")["ephemeral"], "False")
         self.start_and_stop(tpl)  # its volatile volume is made as configured: not ephemeral
         volatile = self.volume_dataset(plain, tpl, "volatile")
-        starts = [r for r in self.dom0.qzfs_runs() if r.startswith("--json volume start " +
-                                                                   volatile + " ")]
+        starts = [op for _, op in self.dom0.volume_ops() if op.startswith("start " + volatile +
+                                                                         " ")]
         self.assertEqual(len(starts), 1)
         self.assertNotIn("--ephemeral", starts[0])
 

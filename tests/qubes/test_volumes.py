@@ -31,10 +31,10 @@ class Sizes(QubesTestCase):
         self.assertEqual(self.volume_info(work + ":root")["size"], str(12 * GiB))
         self.assertEqual(self.volume_info(work + ":volatile")["size"], str(13 * GiB))
         self.start_and_stop(work)  # the storage started with those sizes, and stopped
-        runs = self.dom0.qzfs_runs()
+        ops = self.dom0.volume_ops()
         for vol, size in (("root", 12 * GiB), ("volatile", 13 * GiB)):
             dataset = self.volume_dataset(pool, work, vol)
-            starts = [r for r in runs if r.startswith("--json volume start " + dataset + " ")]
+            starts = [op for _, op in ops if op.startswith("start " + dataset + " ")]
             self.assertEqual(len(starts), 1)
             self.assertIn("--size {}".format(size), starts[0])
 
@@ -110,3 +110,25 @@ class Revisions(QubesTestCase):
         self.import_bytes(tpl + ":private", B, size=MiB)
         self.assertEqual(self.revisions(tpl + ":private"), [])
         self.assertEqual(self.generations(pool, tpl, "private"), [])
+
+
+class Processes(QubesTestCase):
+    def test_a_vms_creation_start_stop_and_removal_are_one_qzfs_run_each(self):
+        """qubesd asks for all of a VM's volumes at once: the driver does them in one run."""
+        pool = self.add_pool()
+        tpl = self.template(pool)
+        before = len(self.dom0.qzfs_runs())
+        work = self.appvm(pool, tpl)
+        datasets = {self.volume_dataset(pool, work, v) for v in ("root", "private", "volatile")}
+        self.start_and_stop(work)  # verified, started; libvirt fails; stopped
+        self.qvm("qvm-remove", "-f", work)  # stops the storage again, then removes it
+        runs = {}  # run number: (its kind, the datasets it did)
+        for n, op in self.dom0.volume_ops(before):
+            kind, dataset = op.split()[:2]
+            runs.setdefault(n, (kind, set()))[1].add(dataset)
+        kinds = [kind for kind, _ in runs.values()]
+        self.assertEqual(kinds, ["create", "verify", "start", "stop", "stop", "remove"], runs)
+        for kind, done in runs.values():
+            self.assertEqual(done, datasets, kind)
+        listed = [row["name"] for row in self.dom0.qzfs("list", self.pool_info(pool)["dataset"])]
+        self.assertFalse([name for name in listed if "/{}/".format(work) in name + "/"])

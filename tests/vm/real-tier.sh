@@ -59,6 +59,7 @@ lane_a() {
 lane_b() {
     suite conformance
     timed backup.sh bash "$HERE/backup.sh" qzt
+    timed batch.sh bash "$HERE/../cli/batch.sh" qzt
     timed backups.sh bash "$HERE/../cli/backups.sh" qzt
     timed full_pool.sh bash "$HERE/full_pool.sh" /dev/vdd
     timed qube_packages.sh bash "$HERE/qube_packages.sh" qzt "$BUILD"

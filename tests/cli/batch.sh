@@ -1,0 +1,72 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# qzfs volume batch: a VM's volumes created, verified, started, stopped and removed in one run
+# (what the driver sends when qubesd asks for all of them at once); each does what its own
+# command does, a failure stops none of the others and is answered in its place, a malformed
+# batch changes nothing, and batches over the same volumes never deadlock. TAP.
+#   tests/cli/batch.sh ZPOOL     (qzfs in PATH; on the model with QZFS_BACKEND=model:DIR)
+set -u
+Z=${1:?zpool}
+. "$(dirname "$0")/../vm/tap.sh"
+echo "1..22"
+W=$(mktemp -d /tmp/qzfs-batch.XXXXXX)
+export QZFS_LOCK_DIR=$W/locks
+R=$Z/batch; T=$R/tpl; A=$R/work
+qzfs pool setup $R batch >/dev/null
+A1=$(head -c 4096 /dev/urandom | sha256sum | cut -c1-16)
+count() { # PATTERN [TEXT]: how many times TEXT (the last command's output) has it
+    printf '%s' "${2-$out}" | grep -o -- "$1" | wc -l
+}
+
+check "a template's volumes made in one run" 0 qzfs --json volume batch \
+    create $T/root --size 1M --save-on-stop + create $T/private --size 1M --save-on-stop
+check "... both answered" 0 test "$(count '"exists":true')" = 2
+check "... and started in one" 0 qzfs --json volume batch \
+    start $T/root --save-on-stop + start $T/private --save-on-stop
+check "... each with its device" 0 test "$(count '"device":')" = 2
+printf '%s' "$A1" | devdd of="$(dev $T/root)" conv=notrunc
+check "... stopped in one: the root's new state committed" 0 qzfs volume batch \
+    stop $T/root --save-on-stop + stop $T/private --save-on-stop
+check "an AppVM made" 0 qzfs volume batch create $A/private --size 1M --save-on-stop + \
+    create $A/root --snap-on-start --source $T/root + create $A/volatile --size 1M
+start_app=(start $A/root --snap-on-start --source $T/root + start $A/private --save-on-stop +
+    start $A/volatile --size 1M)
+check "... verified in one run" 0 qzfs volume batch verify $A/root --snap-on-start \
+    --source $T/root + verify $A/private --save-on-stop + verify $A/volatile --size 1M
+check "... started in one" 0 qzfs --json volume batch "${start_app[@]}"
+check "... three answers, in the order asked" 0 sh -c "printf '%s' '$out' |
+    grep -q '\"name\":\"$A/root\".*\"name\":\"$A/private\".*\"name\":\"$A/volatile\"'"
+check "... its root has the template's committed state" 0 test \
+    "$(devread "$(dev $A/root)" 16)" = "$A1"
+stop_app=(stop $A/root --snap-on-start --source $T/root + stop $A/private --save-on-stop +
+    stop $A/volatile --size 1M)
+check "a malformed batch is refused" 2 qzfs volume batch "${stop_app[@]}" + frob $A/root
+check "... before anything is done: the VM's volumes still run" 0 sh -c \
+    "qzfs --json volume info $A/private --save-on-stop | grep -q '\"dirty\":true'"
+check "a failure in a batch" 3 qzfs --json volume batch "${stop_app[@]}" + \
+    start $R/none/private --save-on-stop
+failed=$out
+check "... is answered in its place, with its exit code" 0 sh -c "printf '%s' '$out' |
+    grep -q '\"name\":\"$R/none/private\",\"error\":\"[^\"]*does not exist[^\"]*\",\"exit\":3'"
+check "... and stops none of the others" 0 test "$(count '"exists":false' "$failed")" = 2 \
+    -a "$(count '"exists":true' "$failed")" = 1
+check "... the saved one committed" 0 sh -c \
+    "qzfs --json volume info $A/private --save-on-stop | grep -q '\"dirty\":false'"
+check "a batch of stops of a halted VM does nothing, and says so" 0 qzfs volume batch \
+    "${stop_app[@]}"
+check "one volume twice in a batch: its lock taken once" 0 timeout 120 qzfs volume batch \
+    verify $A/private --save-on-stop + verify $A/private --save-on-stop
+# two batches over the same volumes, named in opposite orders, at once: locks are taken in
+# the order of names, so neither waits for the other for ever
+timeout 300 qzfs volume batch "${start_app[@]}" >/dev/null 2>"$W/one" &
+one=$!
+check "batches over the same volumes at once, opposite orders" 0 timeout 300 qzfs volume \
+    batch start $A/volatile --size 1M + start $A/private --save-on-stop + \
+    start $A/root --snap-on-start --source $T/root
+wait $one
+check "... both end" 0 test $? = 0
+qzfs volume batch "${stop_app[@]}" >/dev/null
+check "the AppVM removed in one run" 0 qzfs --json volume batch remove $A/root + \
+    remove $A/private + remove $A/volatile
+check "... all gone" 0 sh -c "! qzfs --json list $R | grep -q '\"$A'"
+rm -rf "$W"
