@@ -412,11 +412,57 @@ static int batch_lock(struct batch_op *ops, size_t n)
 	return err;
 }
 
+/* Ends op's part of a batch: with --json, its failure (exit code r) in its place; its own
+ * command printed its state on success. */
+static void batch_answered(qz_cli_t *cli, const struct batch_op *op, int r)
+{
+	if (r == QZ_EXIT_OK || !cli->json)
+		return;
+	qz_json_object(&cli->out, NULL);
+	qz_json_string(&cli->out, "name", op->vol);
+	qz_json_string(&cli->out, "error", cli->why);
+	qz_json_int(&cli->out, "exit", r);
+	qz_json_end(&cli->out, '}');
+}
+
+/* A batch of removes alone (a VM's removal): all in one pass of the engine, one listing and
+ * one destroy of all their revisions. The first failure's exit code, or 0. */
+static int batch_remove(qz_cli_t *cli, struct batch_op *ops, size_t n)
+{
+	const char **vols = calloc(n, sizeof(*vols));
+	int *errs = calloc(n, sizeof(*errs)), rc = 0;
+	char(*details)[QZ_DETAIL_MAX] = calloc(n, sizeof(*details));
+	if (vols == NULL || errs == NULL || details == NULL)
+		rc = qz_cli_fail(cli, "batch", ENOMEM);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		vols[i] = ops[i].vol;
+	if (rc == 0)
+		qz_vol_remove_many(cli->be, n, vols, errs, details);
+	for (size_t i = 0; vols != NULL && errs != NULL && details != NULL && i < n; i++) {
+		qz_volcfg_t cfg;
+		char *vol = NULL;
+		cli->why[0] = '\0';
+		int r = parse(cli, ops[i].argc, ops[i].argv, &cfg, &vol, 1, 1, NULL);
+		if (r == 0 && errs[i] != 0)
+			qz_be_fail(cli->be, errs[i], "%s", details[i]);
+		if (r == 0)
+			r = done_gone(cli, vol, &cfg, errs[i]);
+		batch_answered(cli, &ops[i], r);
+		if (rc == 0)
+			rc = r;
+	}
+	free(vols);
+	free(errs);
+	free(details);
+	return rc;
+}
+
 /*
  * qzfs volume batch OP VOL [CONFIG] [+ OP VOL [CONFIG]]...: several volumes' create, verify,
  * start, stop or remove in one run, as qubesd asks for a VM's volumes together. Each operation is
  * done as its own command does it, one after the other, with the locks of all its volumes taken
- * first; one failing does not stop the others. With --json: {"volumes": [...]}, in the order given,
+ * first; one failing does not stop the others. Removes alone (a VM's removal) go through the
+ * engine together (qz_vol_remove_many). With --json: {"volumes": [...]}, in the order given,
  * each the state its own command prints or {"name", "error", "exit"}. The exit code is the first
  * failure's. A malformed operation refuses the whole batch before anything is done.
  */
@@ -425,7 +471,7 @@ static int cmd_batch(qz_cli_t *cli, int argc, char **argv)
 	struct batch_op *ops = calloc((size_t)argc + 1, sizeof(*ops));
 	if (ops == NULL)
 		return qz_cli_fail(cli, "batch", ENOMEM);
-	size_t n;
+	size_t n, removes = 0;
 	int rc = batch_parse(cli, argc, argv, ops, &n), err;
 	if (rc == 0 && (err = batch_lock(ops, n)) != 0) {
 		qz_cli_say(cli, "cannot take the volumes' locks: %s", strerror(err));
@@ -437,16 +483,14 @@ static int cmd_batch(qz_cli_t *cli, int argc, char **argv)
 		qz_json_object(&cli->out, NULL);
 		qz_json_array(&cli->out, "volumes");
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
+		removes += ops[i].cmd->fn == cmd_remove;
+	if (removes == n)
+		rc = batch_remove(cli, ops, n);
+	for (size_t i = 0; removes < n && i < n; i++) {
 		cli->why[0] = '\0';
 		int r = ops[i].cmd->fn(cli, ops[i].argc, ops[i].argv);
-		if (r != QZ_EXIT_OK && cli->json) {
-			qz_json_object(&cli->out, NULL);
-			qz_json_string(&cli->out, "name", ops[i].vol);
-			qz_json_string(&cli->out, "error", cli->why);
-			qz_json_int(&cli->out, "exit", r);
-			qz_json_end(&cli->out, '}');
-		}
+		batch_answered(cli, &ops[i], r);
 		if (rc == 0)
 			rc = r;
 	}

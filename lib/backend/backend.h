@@ -123,9 +123,11 @@ struct qz_backend_ops {
 	int (*zvol_path)(qz_backend_t *be, const char *vol, char *buf, size_t len);
 };
 
+#define QZ_DETAIL_MAX 512 /* a failure's detail, with its NUL */
+
 struct qz_backend {
 	const struct qz_backend_ops *ops;
-	char detail[512];
+	char detail[QZ_DETAIL_MAX];
 };
 
 /* Opens the real backend (libzfs_core); fails with ENOENT when ZFS is not loaded. */

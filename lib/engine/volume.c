@@ -355,57 +355,128 @@ static int park_in_trash(qz_backend_t *be, const char *vol, const char *name)
 	return err;
 }
 
-int qz_vol_remove(qz_backend_t *be, const char *vol)
+/* Destroys the datasets of vol's family f (loaded, its revisions gone or going with their
+ * clones), again while generations and clones depend on each other and something goes; what
+ * clones still need is parked in the trash. Frees f. */
+static int remove_datasets(qz_backend_t *be, const char *vol, family_t *f)
 {
-	family_t f;
-	int err = load_recovered(be, vol, &f);
-	if (err != 0)
-		return err;
-	if (fam_running(&f))
-		err = qz_be_fail(be, EBUSY, "%s is started: stop its VM first", vol);
-	const char **snaps = calloc(f.nsnaps + 1, sizeof(*snaps));
-	if (err == 0 && snaps == NULL)
-		err = ENOMEM;
-	for (size_t i = 0; err == 0 && i < f.nsnaps; i++)
-		snaps[i] = f.snaps[i].name;
-	if (err == 0) /* revisions go now, or once the clones made from them are gone */
-		err = be->ops->destroy_snaps(be, snaps, f.nsnaps, true);
-	free(snaps);
-	if (err == 0)
-		err = qz_crash_point("remove.revisions-gone");
-	/* generations and clones depend on each other: repeat while something goes and something
-	 * stays (a round that destroyed everything leaves nothing to look at again) */
-	for (bool progress = err == 0 && f.nds > 0; progress;) {
+	int err = 0;
+	for (bool progress = f->nds > 0; progress;) {
 		progress = false;
 		size_t stayed = 0;
-		for (size_t i = 0; i < f.nds; i++) {
-			int e = be->ops->destroy(be, f.ds[i].name);
+		for (size_t i = 0; i < f->nds; i++) {
+			int e = be->ops->destroy(be, f->ds[i].name);
 			progress |= e == 0;
 			stayed += e != 0 && e != ENOENT;
 			if (e != 0 && e != EBUSY && e != EEXIST && e != ENOENT)
 				err = e;
 		}
-		fam_free(&f);
+		fam_free(f);
 		if (err != 0)
 			return err;
-		if (stayed == 0) {
-			f.nds = 0;
+		if (stayed == 0) { /* a round that destroyed everything leaves nothing to look at */
+			f->nds = 0;
 			break;
 		}
-		if ((err = fam_load(be, vol, &f)) != 0)
+		if ((err = fam_load(be, vol, f)) != 0)
 			return err;
 	}
-	for (size_t i = 0; err == 0 && i < f.nds; i++)
-		err = park_in_trash(be, vol, f.ds[i].name);
-	fam_free(&f);
-	if (err == 0) {
-		char dir[QZ_NAME_MAX], root[QZ_NAME_MAX];
-		qz_name_parent(vol, dir, sizeof(dir));
-		(void)be->ops->destroy(be, dir); /* the VM's dataset, once empty */
-		qz_name_parent(dir, root, sizeof(root));
-		empty_trash(be, root);
-	}
+	for (size_t i = 0; err == 0 && i < f->nds; i++)
+		err = park_in_trash(be, vol, f->ds[i].name);
+	fam_free(f);
 	return err;
+}
+
+/* Records volume i's failure err with the backend's detail; returns err. */
+static int failed(qz_backend_t *be, size_t i, int *errs, char (*details)[QZ_DETAIL_MAX], int err)
+{
+	errs[i] = err;
+	snprintf(details[i], QZ_DETAIL_MAX, "%s", qz_be_detail(be));
+	return err;
+}
+
+/* The pool's dataset of a volume R/<vm>/<vol>: R (in root, QZ_NAME_MAX); 0 or an errno. */
+static int pool_of(const char *vol, char *root)
+{
+	char dir[QZ_NAME_MAX];
+	int err = qz_name_parent(vol, dir, sizeof(dir));
+	return err != 0 ? err : qz_name_parent(dir, root, QZ_NAME_MAX);
+}
+
+int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, int *errs,
+		       char (*details)[QZ_DETAIL_MAX])
+{
+	family_t *f = calloc(n + 1, sizeof(*f));
+	if (f == NULL)
+		return ENOMEM;
+	size_t nsnaps = 0;
+	for (size_t i = 0; i < n; i++) { /* one listing: the memo answers the others */
+		errs[i] = 0;
+		details[i][0] = be->detail[0] = '\0';
+		int err = load_recovered(be, vols[i], &f[i]);
+		if (err == 0 && fam_running(&f[i])) {
+			err = qz_be_fail(be, EBUSY, "%s is started: stop its VM first", vols[i]);
+			fam_free(&f[i]);
+		}
+		if (err != 0)
+			failed(be, i, errs, details, err);
+		else
+			nsnaps += f[i].nsnaps;
+	}
+	const char **snaps = calloc(nsnaps + 1, sizeof(*snaps));
+	size_t k = 0;
+	for (size_t i = 0; snaps != NULL && i < n; i++)
+		for (size_t j = 0; errs[i] == 0 && j < f[i].nsnaps; j++)
+			snaps[k++] = f[i].snaps[j].name;
+	be->detail[0] = '\0';
+	/* the revisions of all go now, or once the clones made from them are gone */
+	int err = snaps == NULL ? ENOMEM : be->ops->destroy_snaps(be, snaps, k, true);
+	free(snaps);
+	if (err == 0)
+		err = qz_crash_point("remove.revisions-gone");
+	char why[QZ_DETAIL_MAX];
+	snprintf(why, sizeof(why), "%s", qz_be_detail(be));
+	for (size_t i = 0; i < n; i++) {
+		if (errs[i] != 0)
+			continue;
+		if (err != 0) { /* none of them goes further */
+			fam_free(&f[i]);
+			errs[i] = err;
+			snprintf(details[i], QZ_DETAIL_MAX, "%s", why);
+			continue;
+		}
+		be->detail[0] = '\0';
+		int e = remove_datasets(be, vols[i], &f[i]);
+		if (e != 0)
+			failed(be, i, errs, details, e);
+	}
+	free(f);
+	for (size_t i = 0; i < n; i++) { /* the VMs' datasets, once empty; each pool's trash */
+		char dir[QZ_NAME_MAX], root[QZ_NAME_MAX], other[QZ_NAME_MAX];
+		if (errs[i] != 0 || qz_name_parent(vols[i], dir, sizeof(dir)) != 0 ||
+		    pool_of(vols[i], root) != 0)
+			continue;
+		(void)be->ops->destroy(be, dir);
+		size_t j = 0;
+		while (j < i &&
+		       (errs[j] != 0 || pool_of(vols[j], other) != 0 || strcmp(other, root) != 0))
+			j++;
+		if (j == i) /* the first of its pool */
+			empty_trash(be, root);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (errs[i] != 0)
+			return errs[i];
+	return 0;
+}
+
+int qz_vol_remove(qz_backend_t *be, const char *vol)
+{
+	int err;
+	char detail[1][QZ_DETAIL_MAX];
+	if (qz_vol_remove_many(be, 1, &vol, &err, detail) != 0)
+		return qz_be_fail(be, err, "%s", detail[0]);
+	return 0;
 }
 
 /*

@@ -87,6 +87,7 @@ class ZFSZvolPool(qubes.storage.Pool):
         self._listed = 0  # the ticket of the listing the cache holds
         self._tickets = 0  # listings started
         self._stale = False  # changed since the last full listing
+        self._said = None  # the failed listing last said to be failed
         self._lister = None  # the background listing's thread, while one runs
         self._changes = 0  # changes reported by qzfs commands, and when each volume's was
         self._changed = {}
@@ -195,7 +196,14 @@ class ZFSZvolPool(qubes.storage.Pool):
                            "event loop", self.name)
         if self._cache is None:
             self._list_now()
-        return self._cache
+        state = self._cache
+        # said once a failed listing is read, not when it is made: the one a pool makes when
+        # it is loaded fails for `qvm-pool add`, which builds the pool before setup() makes
+        # its dataset
+        if "error" in state and self._said is not state:
+            LOGGER.warning("pool %s is unavailable: %s", self.name, state["error"])
+            self._said = state
+        return state
 
     def _begin_listing(self):
         with self._lock:
@@ -226,8 +234,7 @@ class ZFSZvolPool(qubes.storage.Pool):
             self.check()
             fresh = qzfs.run_sync("pool", "volumes", self.dataset)
         except qubes.storage.StoragePoolException as exc:
-            LOGGER.warning("pool %s is unavailable: %s", self.name, exc)
-            fresh = {"error": str(exc), "volumes": {}}
+            fresh = {"error": str(exc), "volumes": {}}  # said when read (see _state)
         self._keep_listing(ticket, started, fresh)
 
     def _list_in_background(self):

@@ -8,7 +8,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..22"
+echo "1..29"
 W=$(mktemp -d /tmp/qzfs-batch.XXXXXX)
 export QZFS_LOCK_DIR=$W/locks
 R=$Z/batch; T=$R/tpl; A=$R/work
@@ -65,8 +65,22 @@ check "batches over the same volumes at once, opposite orders" 0 timeout 300 qzf
     start $A/root --snap-on-start --source $T/root
 wait $one
 check "... both end" 0 test $? = 0
+# the template removed while its AppVM runs: the root's state the AppVM's root was cloned from
+# is parked, and goes with the AppVM
+check "a template removed in one run while its AppVM runs" 0 qzfs volume batch \
+    remove $T/root + remove $T/private
+check "... the template is gone" 0 sh -c "! qzfs --json list $R | grep -q '\"$T'"
+check "... the AppVM's root still reads its state" 0 test "$(devread "$(dev $A/root)" 16)" = "$A1"
 qzfs volume batch "${stop_app[@]}" >/dev/null
-check "the AppVM removed in one run" 0 qzfs --json volume batch remove $A/root + \
+qzfs volume start $A/private --save-on-stop >/dev/null
+check "a removal with one volume started" 5 qzfs --json volume batch remove $A/root + \
     remove $A/private + remove $A/volatile
-check "... all gone" 0 sh -c "! qzfs --json list $R | grep -q '\"$A'"
+failed=$out
+check "... that one refused, saying why" 0 sh -c "printf '%s' '$out' |
+    grep -q '\"name\":\"$A/private\",\"error\":\"[^\"]*is started: stop its VM first\",\"exit\":5'"
+check "... the others removed" 0 test "$(count '"exists":false' "$failed")" = 2
+qzfs volume stop $A/private --save-on-stop >/dev/null
+check "... and it, once stopped" 0 qzfs volume batch remove $A/private
+check "nothing of either is left, not even in the trash" 0 sh -c \
+    "! qzfs --json list $R | grep -q '\"$R/\(tpl\|work\|.trash/\)'"
 rm -rf "$W"

@@ -443,6 +443,49 @@ static void remove_template_while_appvm_runs(void **s)
 	OK(qz_vol_stop(be, a, &acfg));
 }
 
+/* A VM's volumes removed together: the one still started is refused with its own reason, the
+ * others go; a template's root that a running AppVM was cloned from is parked until it stops. */
+static void remove_many_together(void **s)
+{
+	(void)s;
+	char t[2][128], a[3][128];
+	snprintf(t[0], sizeof(t[0]), "%s", V("tmpl", "root"));
+	snprintf(t[1], sizeof(t[1]), "%s", V("tmpl", "private"));
+	snprintf(a[0], sizeof(a[0]), "%s", V("app", "root"));
+	snprintf(a[1], sizeof(a[1]), "%s", V("app", "private"));
+	snprintf(a[2], sizeof(a[2]), "%s", V("app", "volatile"));
+	qz_volcfg_t acfg = appvm_root(t[0]);
+	OK(qz_vol_create(be, t[0], &template_root));
+	OK(qz_vol_create(be, t[1], &private_cfg));
+	OK(qz_vol_create(be, a[1], &private_cfg));
+	commit_byte(t[0], &template_root, 0x21);
+	OK(qz_vol_start(be, a[0], &acfg));
+	OK(qz_vol_start(be, a[1], &private_cfg));
+	OK(qz_vol_start(be, a[2], &volatile_cfg));
+	const char *tv[] = {t[0], t[1]}, *av[] = {a[0], a[1], a[2]};
+	int errs[3];
+	char details[3][QZ_DETAIL_MAX];
+	OK(qz_vol_remove_many(be, 2, tv, errs, details));
+	assert_false(be->ops->exists(be, t[0]));
+	assert_false(be->ops->exists(be, t[1]));
+	assert_int_equal(vol_byte(a[0], 0), 0x21); /* its clone's origin parked, not lost */
+	OK(qz_vol_stop(be, a[0], &acfg));
+	OK(qz_vol_stop(be, a[2], &volatile_cfg));
+	assert_int_equal(qz_vol_remove_many(be, 3, av, errs, details), EBUSY);
+	assert_int_equal(errs[0], 0);
+	assert_int_equal(errs[1], EBUSY);
+	assert_non_null(strstr(details[1], a[1]));
+	assert_int_equal(errs[2], 0);
+	assert_true(be->ops->exists(be, a[1]));
+	OK(qz_vol_stop(be, a[1], &private_cfg));
+	OK(qz_vol_remove_many(be, 1, &av[1], errs, details));
+	qz_list_t l;
+	const char *cols[] = {"type"};
+	OK(be->ops->list(be, root(), -1, QZ_VOLUME | QZ_SNAPSHOT, cols, 1, &l));
+	assert_int_equal(l.nrows, 0); /* nothing left, the trash emptied too */
+	qz_list_free(&l);
+}
+
 static void resize_rules(void **s)
 {
 	(void)s;
@@ -785,6 +828,7 @@ const struct CMUnitTest volume_cases[] = {
     ECASE(import_data_round_trip),
     ECASE(import_volume_clones_in_the_same_pool),
     ECASE(remove_template_while_appvm_runs),
+    ECASE(remove_many_together),
     ECASE(resize_rules),
     ECASE(bad_input_changes_nothing),
     ECASE(sizes_round_up_to_the_volume_block),

@@ -80,6 +80,20 @@ class Degraded(PoolTestCase):
         finally:
             qzfs.BINARY = saved
 
+    async def test_unavailable_is_said_when_read_not_when_loaded(self):
+        """qvm-pool add loads the pool (its listing fails: no dataset yet), then sets it up."""
+        with self.assertNoLogs("qubes.storage.zfs_zvol", level="WARNING"):
+            pool = load_pool("zfs_zvol", "p", dataset=self.dataset)
+            pool._lister.join()  # pylint: disable=protected-access  (it has failed by now)
+            await pool.setup()
+            self.assertEqual(pool.list_volumes(), [])
+        gone = load_pool("zfs_zvol", "q", dataset=self.dataset + "-gone")
+        with self.assertLogs("qubes.storage.zfs_zvol", level="WARNING") as logs:
+            self.assertIsNone(gone.size)
+            self.assertIsNone(gone.usage)
+        self.assertEqual(len(logs.output), 1)
+        self.assertIn("pool q is unavailable", logs.output[0])
+
     async def test_pool_that_does_not_exist_yet_reads_as_empty(self):
         pool = load_pool("zfs_zvol", "p", dataset=self.dataset)
         self.assertEqual(pool.list_volumes(), [])
