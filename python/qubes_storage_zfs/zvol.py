@@ -280,6 +280,14 @@ class ZFSZvolPool(qubes.storage.Pool):
             self._list_in_background()
         return state
 
+    def known(self, dataset):
+        """What the cache holds of the volume with that dataset ({"exists": False} if it is
+        not there), never waiting for a listing: None while the cache is cold or failed."""
+        state = self._cache
+        if state is None or "error" in state:
+            return None
+        return state.get("volumes", {}).get(dataset, {"exists": False})
+
     def info(self, dataset):
         """The cached state of the volume with that dataset, or None."""
         return self._fresh_state().get("volumes", {}).get(dataset)
@@ -426,7 +434,21 @@ class ZFSZvolVolume(qubes.storage.Volume):
         await self._volume("start")
 
     async def stop(self):
+        """Commits or discards, unless the pool's listing or this volume's last command shows
+        it stopped already: qubesd stops every volume of a halted VM (before removing it, when
+        it starts), and each such stop would be a qzfs run that does nothing. A volume left
+        started by a crash shows as started (dirty, or its volatile data still there)."""
+        if self._known_stopped():
+            return
         await self._volume("stop")
+
+    def _known_stopped(self):
+        info = self.pool.known(self.dataset)
+        if info is None:
+            return False
+        if self.save_on_stop:
+            return bool(info.get("exists")) and not info.get("dirty")
+        return not info.get("exists")
 
     # ephemeral volatile volumes are encrypted by ZFS itself (a key that is never stored):
     # no dm-crypt device, libvirt gets the zvol

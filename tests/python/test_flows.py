@@ -223,6 +223,24 @@ class Recovery(PoolTestCase):
         await tpl2.storage.stop()
         self.assertFalse(tpl2.volumes["private"].is_dirty())
 
+    async def test_what_a_power_loss_left_started_is_stopped_at_qubesd_start(self):
+        """qubesd stops every halted VM when it starts; stops of volumes known to be stopped
+        are skipped, but one the power loss left started is committed or discarded then."""
+        tpl = await self.new_vm("fedora", template_config("vms"))
+        app = await self.new_vm("work", appvm_config("vms"), template=tpl)
+        await app.storage.start()
+        write(app.volumes["private"], B)
+        write(app.volumes["volatile"], B)
+        pool = self.reload_pool()  # power lost: no stop(); qubesd comes back
+        app2 = self.vm("work", appvm_config("vms"), template=self.vm("fedora",
+                                                                      template_config("vms")))
+        self.assertTrue(app2.volumes["private"].is_dirty())  # the listing is made
+        await app2.storage.stop()
+        self.assertFalse(app2.volumes["private"].is_dirty())
+        self.assertEqual(await self.committed(app2.volumes["private"]), B)
+        for name in ("root", "volatile"):  # what a stop throws away is gone
+            self.assertIsNone(pool.info(app2.volumes[name].dataset), name)
+
     async def test_engine_killed_mid_stop_then_started_again(self):
         tpl = await self.new_vm("fedora", template_config("vms"))
         await tpl.storage.start()
