@@ -406,9 +406,10 @@ static int batch_lock(struct batch_op *ops, size_t n)
 		if (i == 0 || strcmp(order[i]->vol, order[i - 1]->vol) != 0)
 			err = qz_lock_volume(order[i]->vol, &order[i]->lockfd);
 	free(order);
-	if (err != 0)
-		for (size_t i = 0; i < n; i++)
-			qz_unlock_volume(ops[i].lockfd);
+	for (size_t i = 0; err != 0 && i < n; i++) {
+		qz_unlock_volume(ops[i].lockfd);
+		ops[i].lockfd = -1;
+	}
 	return err;
 }
 
