@@ -8,7 +8,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..29"
+echo "1..28"
 W=$(mktemp -d /tmp/qzfs-batch.XXXXXX)
 export QZFS_LOCK_DIR=$W/locks
 R=$Z/batch; T=$R/tpl; A=$R/work
