@@ -407,6 +407,10 @@ int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, int 
 		       char (*details)[QZ_DETAIL_MAX])
 {
 	family_t *f = calloc(n + 1, sizeof(*f));
+	for (size_t i = 0; f == NULL && i < n; i++) { /* nothing done: each says so */
+		errs[i] = ENOMEM;
+		details[i][0] = '\0';
+	}
 	if (f == NULL)
 		return ENOMEM;
 	size_t nsnaps = 0;
