@@ -25,7 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ZVOL_DATA_OBJECT 1 /* where a volume's data is: what resume tokens name */
+#define ZVOL_DATA_OBJECT 1	      /* where a volume's data is: what resume tokens name */
+#define SEND_BLOCK_MAX	 (128u << 10) /* the largest block a stream of the model's carries */
 
 static model_t *M(qz_backend_t *be)
 {
@@ -930,16 +931,19 @@ static int format_prop(model_t *m, const struct mds *d, const char *prop, char *
 			d = r; /* an incremental's partial state */
 		if (!d->partial)
 			return OUT("-");
-		qz_token_t t = {.object = ZVOL_DATA_OBJECT,
+		/* as ZFS: where the last WRITE received was (object 0 before any), the stream's
+		 * features as flags */
+		uint64_t f = d->part.features;
+		qz_token_t t = {.object = d->part.bytes != 0 ? ZVOL_DATA_OBJECT : 0,
 				.fromguid = d->part.fromguid,
 				.has_fromguid = d->part.fromguid != 0,
 				.offset = d->part.offset,
 				.bytes = d->part.bytes,
 				.toguid = d->part.toguid,
-				.embedok = true,
-				.largeblockok = true,
-				.compressok = true,
-				.rawok = d->part.raw};
+				.embedok = (f & QZ_FEATURE_EMBED_DATA) != 0,
+				.largeblockok = (f & QZ_FEATURE_LARGE_BLOCKS) != 0,
+				.compressok = (f & QZ_FEATURE_COMPRESSED) != 0,
+				.rawok = (f & QZ_FEATURE_RAW) != 0};
 		memcpy(t.toname, d->part.toname, sizeof(t.toname));
 		char text[QZ_TOKEN_MAX_TEXT];
 		return qz_token_format(&t, text, sizeof(text)) == 0 ? OUT("%s", text) : EIO;
@@ -1256,6 +1260,11 @@ static int send_stream(qz_backend_t *be, const char *snap, const char *from, uns
 				fdata = d;
 	if (f != NULL && fdata == NULL)
 		return qz_be_fail(be, ENOTSUP, "the model needs the bookmark's snapshot");
+	/* a WRITE per block of the volume, as ZFS sends it */
+	const char *vbs = local_prop(head_of(m, s), "volblocksize");
+	uint64_t bs = 0;
+	if (vbs == NULL || qz_parse_size(vbs, &bs) != 0 || bs < 512 || bs > SEND_BLOCK_MAX)
+		bs = SEND_BLOCK_MAX;
 	struct mstream_begin mb;
 	memset(&mb, 0, sizeof(mb));
 	mb.magic = STREAM_MAGIC;
@@ -1286,7 +1295,13 @@ static int send_stream(qz_backend_t *be, const char *snap, const char *from, uns
 		qz_nvl_end(&nv);
 	}
 	r.payloadlen = (uint32_t)qz_nvl_end(&nv);
-	uint64_t features = QZ_FEATURE_LARGE_BLOCKS | (raw ? QZ_FEATURE_RAW : 0) |
+	/* the features ZFS announces for these flags, on a pool with lz4 and embedded_data
+	 * active and volumes whose blocks are not large */
+	bool embed = (flags & (QZ_SEND_EMBED | QZ_SEND_RAW)) && s->encroot == NULL,
+	     compress = (flags & (QZ_SEND_COMPRESS | QZ_SEND_RAW)) != 0;
+	uint64_t features = (embed ? QZ_FEATURE_EMBED_DATA : 0) |
+			    (compress ? QZ_FEATURE_COMPRESSED : 0) | (raw ? QZ_FEATURE_RAW : 0) |
+			    (embed || compress ? QZ_FEATURE_LZ4 : 0) |
 			    (resume_obj != 0 ? QZ_FEATURE_RESUMING : 0);
 	r.u.begin.magic = QZ_DRR_MAGIC;
 	r.u.begin.versioninfo = features << 2 | QZ_DRR_SUBSTREAM;
@@ -1310,13 +1325,13 @@ static int send_stream(qz_backend_t *be, const char *snap, const char *from, uns
 		memset(&r, 0, sizeof(r));
 		r.type = QZ_DRR_OBJECT;
 		r.u.object.object = ZVOL_DATA_OBJECT;
-		r.u.object.blksz = BLOCK;
+		r.u.object.blksz = (uint32_t)bs;
 		r.u.object.toguid = s->guid;
 		err = qz_drr_write(&w, &r, NULL, 0);
 	}
-	static char a[BLOCK], b[BLOCK];
-	for (uint64_t off = mb.resume_off; err == 0 && off < s->volsize; off += BLOCK) {
-		size_t n = s->volsize - off < BLOCK ? (size_t)(s->volsize - off) : BLOCK;
+	static char a[SEND_BLOCK_MAX], b[SEND_BLOCK_MAX];
+	for (uint64_t off = mb.resume_off; err == 0 && off < s->volsize; off += bs) {
+		size_t n = s->volsize - off < bs ? (size_t)(s->volsize - off) : (size_t)bs;
 		if (pread(s->data, a, n, (off_t)off) != (ssize_t)n)
 			return errno != 0 ? errno : EIO;
 		if (fdata != NULL) {
@@ -1326,7 +1341,7 @@ static int send_stream(qz_backend_t *be, const char *snap, const char *from, uns
 			if (memcmp(a, b, n) == 0)
 				continue;
 		} else {
-			static const char zero[BLOCK];
+			static const char zero[SEND_BLOCK_MAX];
 			if (memcmp(a, zero, n) == 0)
 				continue;
 		}
@@ -1519,7 +1534,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 			}
 		}
 	}
-	static char buf[BLOCK];
+	static char buf[SEND_BLOCK_MAX];
 	bool resuming = into->partial; /* a receive stopped before */
 	uint64_t done = resuming ? into->part.offset : 0, bytes = resuming ? into->part.bytes : 0;
 	for (;;) {
@@ -1539,7 +1554,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 			err = errno != 0 ? errno : EIO;
 			break;
 		}
-		done = off + plen; /* a token resumes after the last block written whole */
+		done = off; /* a token resumes at the last block written (sent again) */
 		bytes += plen + sizeof(qz_drr_t);
 	}
 	if (err != 0) {
@@ -1549,7 +1564,7 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 			into->part.fromguid = hd.fromguid;
 			into->part.offset = done;
 			into->part.bytes = bytes;
-			into->part.raw = hd.raw;
+			into->part.features = features & ~(uint64_t)QZ_FEATURE_RESUMING;
 			snprintf(into->part.toname, sizeof(into->part.toname), "%.255s", toname);
 		} else if (!resuming) { /* else it stays: the partial state of the receive before */
 			free_ds(m, into);

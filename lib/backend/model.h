@@ -52,7 +52,7 @@ struct mds {
 	bool partial; /* a resumable receive stopped part way: what its token says */
 	struct {
 		uint64_t toguid, fromguid, offset, bytes;
-		bool raw;
+		uint64_t features; /* of the stream, as its BEGIN record announced them */
 		char toname[256];
 	} part;
 	struct mds *next;

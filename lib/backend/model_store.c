@@ -175,7 +175,7 @@ static int load(model_t *m, FILE *in)
 			cur->part.fromguid = strtoull(f[2], NULL, 10);
 			cur->part.offset = strtoull(f[3], NULL, 10);
 			cur->part.bytes = strtoull(f[4], NULL, 10);
-			cur->part.raw = strcmp(f[5], "1") == 0;
+			cur->part.features = strtoull(f[5], NULL, 10);
 			strcpy(cur->part.toname, f[6]);
 		} else if (strcmp(f[0], "hold") == 0 && cur != NULL) {
 			struct mhold *h = calloc(1, sizeof(*h));
@@ -269,7 +269,7 @@ static void save_ds(FILE *out, const struct mds *d)
 	if (d->partial) { /* what its token says */
 		fputs("part", out);
 		const uint64_t part[] = {d->part.toguid, d->part.fromguid, d->part.offset,
-					 d->part.bytes, d->part.raw};
+					 d->part.bytes, d->part.features};
 		for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++) {
 			snprintf(num, sizeof(num), "%" PRIu64, part[i]);
 			put_field(out, num);

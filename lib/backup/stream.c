@@ -381,6 +381,11 @@ bool qz_verifier_objset_mac(const qz_verifier_t *v, uint8_t mac[QZ_OBJSET_MAC_LE
 	return v->has_mac;
 }
 
+uint64_t qz_verifier_features(const qz_verifier_t *v)
+{
+	return v->features;
+}
+
 static int reserve(qz_verifier_t *v, size_t n)
 {
 	if (n <= v->cap)

@@ -64,6 +64,8 @@ int qz_verifier_end(qz_verifier_t *v);
 const char *qz_verifier_why(const qz_verifier_t *v);
 /* Whether the stream's BEGIN record (read whole) carried a portable objset MAC; into mac. */
 bool qz_verifier_objset_mac(const qz_verifier_t *v, uint8_t mac[QZ_OBJSET_MAC_LEN]);
+/* The features the stream's BEGIN record announces (0 before it is read). */
+uint64_t qz_verifier_features(const qz_verifier_t *v);
 /* Bytes and records verified so far. */
 void qz_verifier_counts(const qz_verifier_t *v, uint64_t *bytes, uint64_t *records);
 void qz_verifier_free(qz_verifier_t *v);

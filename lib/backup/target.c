@@ -80,12 +80,29 @@ int qz_target_open(char *const argv[], qz_target_t **out, char *why, size_t whyl
 	return 0;
 }
 
+int qz_target_over(int to, int from, qz_target_t **out)
+{
+	qz_target_t *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return ENOMEM;
+	t->pid = -1;
+	t->timeout_ms = DEFAULT_TIMEOUT_MS;
+	t->to = to;
+	t->from = from;
+	*out = t;
+	return 0;
+}
+
 void qz_target_close(qz_target_t *t)
 {
 	if (t == NULL)
 		return;
 	close(t->to);
 	close(t->from);
+	if (t->pid < 0) {
+		free(t);
+		return;
+	}
 	if (t->broken) /* it may still be talking, or stalled */
 		kill(t->pid, SIGTERM);
 	int status;

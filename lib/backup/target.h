@@ -19,6 +19,9 @@ typedef struct qz_target_entry {
 
 /* Starts the store program argv (argv[0] looked up in PATH) and connects to it. */
 int qz_target_open(char *const argv[], qz_target_t **out, char *why, size_t whylen);
+/* A target over a store already connected: requests go to fd to, answers come from fd from
+ * (the fuzzers' hostile stores); qz_target_close closes both and waits for no program. */
+int qz_target_over(int to, int from, qz_target_t **out);
 /* Stores len bytes as object name (replacing any). */
 int qz_target_put(qz_target_t *t, const char *name, const void *buf, size_t len, char *why,
 		  size_t whylen);

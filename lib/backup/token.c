@@ -3,8 +3,10 @@
 #include "token.h"
 
 #include "backend.h"
+#include "drr.h"
 #include "fletcher.h"
 #include "nvlist.h"
+#include "stream.h"
 #include "why.h"
 
 #include <errno.h>
@@ -13,7 +15,8 @@
 #include <string.h>
 #include <zlib.h>
 
-/* A lowercase hex number of 1 to 16 digits ending at '-'; advances *p past the '-'. */
+/* A lowercase hex number of 1 to 16 digits, no leading zero (as ZFS's "%llx" writes it), ending
+ * at '-'; advances *p past the '-'. */
 static int hex_field(const char **p, uint64_t *v)
 {
 	const char *s = *p;
@@ -26,7 +29,7 @@ static int hex_field(const char **p, uint64_t *v)
 			return EINVAL;
 		*v = *v << 4 | (uint64_t)d;
 	}
-	if (n == 0)
+	if (n == 0 || (n > 1 && s[0] == '0'))
 		return EINVAL;
 	*p = s + n + 1;
 	return 0;
@@ -47,29 +50,45 @@ static size_t align8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
+/* The keys in the order ZFS adds them (get_receive_resume_stats_impl), which is the order a
+ * packed nvlist keeps. */
+enum { K_FROMGUID, K_OBJECT, K_OFFSET, K_BYTES, K_TOGUID, K_TONAME, K_FLAGS };
+
 struct key {
 	const char *name;
 	uint32_t type;
-	unsigned bit; /* seen-bit */
 };
 
 static const struct key keys[] = {
-    {"object", QZ_NV_UINT64, 1u << 0},	    {"offset", QZ_NV_UINT64, 1u << 1},
-    {"bytes", QZ_NV_UINT64, 1u << 2},	    {"toguid", QZ_NV_UINT64, 1u << 3},
-    {"toname", QZ_NV_STRING, 1u << 4},	    {"fromguid", QZ_NV_UINT64, 1u << 5},
-    {"embedok", QZ_NV_BOOLEAN, 1u << 6},    {"largeblockok", QZ_NV_BOOLEAN, 1u << 7},
-    {"compressok", QZ_NV_BOOLEAN, 1u << 8}, {"rawok", QZ_NV_BOOLEAN, 1u << 9},
+    [K_FROMGUID] = {"fromguid", QZ_NV_UINT64},	     [K_OBJECT] = {"object", QZ_NV_UINT64},
+    [K_OFFSET] = {"offset", QZ_NV_UINT64},	     [K_BYTES] = {"bytes", QZ_NV_UINT64},
+    [K_TOGUID] = {"toguid", QZ_NV_UINT64},	     [K_TONAME] = {"toname", QZ_NV_STRING},
+    [K_FLAGS + 0] = {"largeblockok", QZ_NV_BOOLEAN}, [K_FLAGS + 1] = {"embedok", QZ_NV_BOOLEAN},
+    [K_FLAGS + 2] = {"compressok", QZ_NV_BOOLEAN},   [K_FLAGS + 3] = {"rawok", QZ_NV_BOOLEAN},
 };
-#define REQUIRED 0x1fu /* object, offset, bytes, toguid, toname */
+#define NKEYS	 (sizeof(keys) / sizeof(keys[0]))
+#define REQUIRED (1u << K_OBJECT | 1u << K_OFFSET | 1u << K_BYTES | 1u << K_TOGUID | 1u << K_TONAME)
+
+/* A token's flags in the order of keys[]: where flag i goes, and what it is. */
+static bool *flag_at(qz_token_t *t, size_t i)
+{
+	bool *flags[] = {&t->largeblockok, &t->embedok, &t->compressok, &t->rawok};
+	return flags[i];
+}
+
+static bool flag(const qz_token_t *t, size_t i)
+{
+	return *flag_at((qz_token_t *)t, i);
+}
 
 struct reading {
 	qz_token_t *out;
 	unsigned seen;
+	size_t next; /* keys before keys[next] may no longer come */
 	char *why;
 	size_t whylen;
 };
 
-/* Reads one pair's value into out. */
 /* What ZFS could have written as a snapshot's name: DATASET@SNAPSHOT in the characters ZFS names
  * are made of (letters, digits, _ - . : and space, / between components), one '@'. Anything else
  * (control characters above all) is a forgery. */
@@ -85,59 +104,61 @@ static bool snapshot_name_ok(const char *name)
 	return true;
 }
 
-static int take(const struct key *k, const uint8_t *val, size_t vlen, qz_token_t *out, char *why,
+/* Reads the value of keys[k] into out. */
+static int take(size_t k, const uint8_t *val, size_t vlen, qz_token_t *out, char *why,
 		size_t whylen)
 {
-	if (k->type == QZ_NV_UINT64) {
+	if (keys[k].type == QZ_NV_UINT64) {
 		if (vlen != 8)
 			return qz_why(why, whylen, EINVAL, "%s: a number of the wrong size",
-				      k->name);
-		uint64_t v = le64(val);
-		uint64_t *dst[] = {&out->object, &out->offset, &out->bytes,
-				   &out->toguid, NULL,	       &out->fromguid};
-		size_t i = (size_t)(k - keys);
-		*dst[i] = v;
-		out->has_fromguid |= i == 5;
+				      keys[k].name);
+		uint64_t *dst[] = {&out->fromguid, &out->object, &out->offset, &out->bytes,
+				   &out->toguid};
+		*dst[k] = le64(val);
+		out->has_fromguid |= k == K_FROMGUID;
 		return 0;
 	}
-	if (k->type == QZ_NV_STRING) {
+	if (keys[k].type == QZ_NV_STRING) {
 		const uint8_t *nul = memchr(val, '\0', vlen);
 		if (nul == NULL || (size_t)(nul - val) >= sizeof(out->toname) ||
 		    align8((size_t)(nul - val) + 1) != vlen)
-			return qz_why(why, whylen, EINVAL, "%s: a malformed string", k->name);
+			return qz_why(why, whylen, EINVAL, "%s: a malformed string", keys[k].name);
 		memcpy(out->toname, val, (size_t)(nul - val) + 1);
 		return snapshot_name_ok(out->toname)
 			   ? 0
 			   : qz_why(why, whylen, EINVAL, "toname: not a ZFS snapshot name");
 	}
 	if (vlen != 0)
-		return qz_why(why, whylen, EINVAL, "%s: a flag with a value", k->name);
-	bool *flags[] = {&out->embedok, &out->largeblockok, &out->compressok, &out->rawok};
-	*flags[(k - keys) - 6] = true;
+		return qz_why(why, whylen, EINVAL, "%s: a flag with a value", keys[k].name);
+	*flag_at(out, k - K_FLAGS) = true;
 	return 0;
 }
 
 static int read_pair(void *ctx, const qz_nvpair_t *p)
 {
 	struct reading *r = ctx;
-	const struct key *k = NULL;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	size_t k = NKEYS;
+	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(keys[i].name, p->name) == 0)
-			k = &keys[i];
-	if (k == NULL)
+			k = i;
+	if (k == NKEYS)
 		return qz_why(r->why, r->whylen, EINVAL, "unknown key '%.40s'", p->name);
-	if (k->type != p->type || p->nelem != (p->type == QZ_NV_BOOLEAN ? 0u : 1u))
+	if (keys[k].type != p->type || p->nelem != (p->type == QZ_NV_BOOLEAN ? 0u : 1u))
 		return qz_why(r->why, r->whylen, EINVAL, "%s has the wrong type", p->name);
-	if (r->seen & k->bit)
+	if (r->seen & 1u << k)
 		return qz_why(r->why, r->whylen, EINVAL, "%s appears twice", p->name);
-	r->seen |= k->bit;
+	if (k < r->next)
+		return qz_why(r->why, r->whylen, EINVAL,
+			      "%s out of the order ZFS writes a token's keys in", p->name);
+	r->seen |= 1u << k;
+	r->next = k + 1;
 	return take(k, p->val, p->vlen, r->out, r->why, r->whylen);
 }
 
 /* Reads a packed native little-endian nvlist holding only the known keys. */
 static int unpack(const uint8_t *b, size_t len, qz_token_t *out, char *why, size_t whylen)
 {
-	struct reading r = {out, 0, why, whylen};
+	struct reading r = {out, 0, 0, why, whylen};
 	int err = qz_nvl_each(b, len, read_pair, &r, why, whylen);
 	if (err != 0)
 		return err == ENOTSUP ? EINVAL : err;
@@ -179,52 +200,95 @@ int qz_token_parse(const char *text, qz_token_t *out, char *why, size_t whylen)
 	}
 	if (qz_fletcher4_word0(comp, clen) != cksum)
 		return qz_why(why, whylen, EINVAL, "bad checksum");
-	if (clen == packed && comp[0] == 0 && comp[1] == 1) { /* stored uncompressed */
-		memcpy(plain, comp, clen);
-	} else {
-		z_stream z;
-		memset(&z, 0, sizeof(z));
-		if (inflateInit(&z) != Z_OK)
-			return qz_why(why, whylen, ENOMEM, "zlib");
-		z.next_in = comp;
-		z.avail_in = (uInt)clen;
-		z.next_out = plain;
-		z.avail_out = (uInt)packed;
-		int zr = inflate(&z, Z_FINISH);
-		bool exact = zr == Z_STREAM_END && z.avail_in == 0 && z.total_out == packed;
-		inflateEnd(&z);
-		if (!exact)
-			return qz_why(why, whylen, EINVAL,
-				      "the data does not inflate to exactly %llu bytes",
-				      (unsigned long long)packed);
-	}
+	/* ZFS compresses with zlib at level 6, whose header is 78 9c; it never stores the nvlist
+	 * uncompressed, nor would `zfs send -t` take it so */
+	if (clen < 2 || comp[0] != 0x78 || comp[1] != 0x9c)
+		return qz_why(why, whylen, EINVAL,
+			      "the data is not compressed as ZFS compresses it");
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit(&z) != Z_OK)
+		return qz_why(why, whylen, ENOMEM, "zlib");
+	z.next_in = comp;
+	z.avail_in = (uInt)clen;
+	z.next_out = plain;
+	z.avail_out = (uInt)packed;
+	int zr = inflate(&z, Z_FINISH);
+	bool exact = zr == Z_STREAM_END && z.avail_in == 0 && z.total_out == packed;
+	inflateEnd(&z);
+	if (!exact)
+		return qz_why(why, whylen, EINVAL,
+			      "the data does not inflate to exactly %llu bytes",
+			      (unsigned long long)packed);
 	return unpack(plain, (size_t)packed, out, why, whylen);
 }
 
-#define MAX_OBJECT (1ULL << 48) /* ZFS's DN_MAX_OBJECT */
-#define MAX_BYTES  (1ULL << 62)
+/* A volume's objects (every stream qzfs sends is a volume's): its data and its properties. A
+ * receive saves where to resume only at a WRITE record, so a genuine token is at the start of a
+ * block of one of them. */
+#define ZVOL_OBJ      1
+#define ZVOL_ZAP_OBJ  2
+#define MIN_BLOCK     512ULL	/* SPA_MINBLOCKSIZE */
+#define MAX_ZAP_BLOCK 131072ULL /* a microzap's largest block */
+#define DRR_BYTES     312ULL	/* a record's header */
+
+/* An upper bound on what a receive of a stream of rec's snapshot can have read: each block of
+ * data a WRITE, a FREE between two, a few object records, BEGIN's payload; twice that, as each
+ * resume sends the block it stopped at again. Never above 2^62, so that sums of it do not wrap. */
+static uint64_t largest_stream(const qz_transfer_t *rec)
+{
+	const uint64_t cap = 1ULL << 62;
+	uint64_t blocks = rec->volsize / rec->blocksize + 2, records, bytes;
+	if (__builtin_mul_overflow(blocks, 2 * DRR_BYTES, &records) ||
+	    __builtin_add_overflow(records, rec->volsize, &bytes) ||
+	    __builtin_add_overflow(
+		bytes, 64 * DRR_BYTES + MAX_ZAP_BLOCK + QZ_STREAM_MAX_BEGIN_PAYLOAD, &bytes) ||
+	    __builtin_mul_overflow(bytes, 2, &bytes) || bytes > cap)
+		return cap;
+	return bytes;
+}
 
 int qz_token_plan(const qz_token_t *t, const qz_transfer_t *rec, qz_resume_t *plan, char *why,
 		  size_t whylen)
 {
+	if (!rec->learned || rec->blocksize < MIN_BLOCK)
+		return qz_why(why, whylen, EPERM,
+			      "the transfer's stream is not known well enough to "
+			      "judge a token");
 	if (t->toguid != rec->toguid)
 		return qz_why(why, whylen, EPERM, "the token is for another snapshot (guid %llx)",
 			      (unsigned long long)t->toguid);
 	if (t->has_fromguid != (rec->from != NULL) ||
 	    (t->has_fromguid && t->fromguid != rec->fromguid))
 		return qz_why(why, whylen, EPERM, "the token is for another incremental base");
+	if (strcmp(t->toname, rec->toname != NULL ? rec->toname : rec->snap) != 0)
+		return qz_why(why, whylen, EPERM,
+			      "the token names another snapshot than the stream it was sent");
 	if (rec->raw && !t->rawok)
 		return qz_why(why, whylen, EPERM,
 			      "the token asks for a non-raw stream of encrypted data");
-	if (t->rawok != rec->raw)
-		return qz_why(why, whylen, EPERM, "the token's raw flag is not the transfer's");
-	if (t->object == 0)
-		return qz_why(why, whylen, EPERM, "the token resumes at object 0");
-	/* what no genuine receive can report: ZFS has at most 2^48 objects; offsets and byte
-	 * counts that large would only make dom0's sums wrap */
-	if (t->object >= MAX_OBJECT || t->offset >= MAX_BYTES || t->bytes >= MAX_BYTES)
+	/* a receive notes what the stream's BEGIN record announces, nothing else */
+	const uint64_t features[] = {QZ_FEATURE_LARGE_BLOCKS, QZ_FEATURE_EMBED_DATA,
+				     QZ_FEATURE_COMPRESSED, QZ_FEATURE_RAW};
+	for (size_t i = 0; i < 4; i++)
+		if (flag(t, i) != ((rec->features & features[i]) != 0))
+			return qz_why(why, whylen, EPERM,
+				      "the token's %s flag is not what the transfer's stream has",
+				      keys[K_FLAGS + i].name);
+	bool in_data =
+	    t->object == ZVOL_OBJ && t->offset < rec->volsize && t->offset % rec->blocksize == 0;
+	bool in_props =
+	    t->object == ZVOL_ZAP_OBJ && t->offset < MAX_ZAP_BLOCK && t->offset % MIN_BLOCK == 0;
+	if (!in_data && !in_props)
 		return qz_why(why, whylen, EPERM,
-			      "the token resumes beyond anything ZFS could have received");
+			      "the token resumes at object %llu offset %llu, not at a block of the "
+			      "volume's data or properties",
+			      (unsigned long long)t->object, (unsigned long long)t->offset);
+	if (t->bytes == 0 || t->bytes > largest_stream(rec))
+		return qz_why(why, whylen, EPERM,
+			      "the token counts %llu bytes received, which no stream of the "
+			      "snapshot has",
+			      (unsigned long long)t->bytes);
 	plan->snap = rec->snap;
 	plan->from = rec->from;
 	plan->send_flags = rec->send_flags | (rec->raw ? QZ_SEND_RAW : 0);
@@ -247,11 +311,9 @@ int qz_token_format(const qz_token_t *t, char *out, size_t outlen)
 	qz_nvl_add_u64(&k, "bytes", t->bytes);
 	qz_nvl_add_u64(&k, "toguid", t->toguid);
 	qz_nvl_add_string(&k, "toname", t->toname);
-	const bool flags[] = {t->embedok, t->largeblockok, t->compressok, t->rawok};
-	const char *names[] = {"embedok", "largeblockok", "compressok", "rawok"};
 	for (size_t i = 0; i < 4; i++)
-		if (flags[i])
-			qz_nvl_add_flag(&k, names[i]);
+		if (flag(t, i))
+			qz_nvl_add_flag(&k, keys[K_FLAGS + i].name);
 	size_t packedlen = qz_nvl_end(&k);
 	uLongf clen = sizeof(comp);
 	if (packedlen == 0 || compress2(comp, &clen, packed, packedlen, 6) != Z_OK)

@@ -33,6 +33,14 @@ typedef struct qz_transfer {
 	uint64_t fromguid;   /* its guid, or 0 */
 	bool raw;	     /* the data is encrypted: only raw streams may leave */
 	unsigned send_flags; /* what dom0 sends with (QZ_SEND_*), RAW included when raw */
+	/* the snapshot's name as the stream carries it, which a genuine token names: snap, or
+	 * what the stream is renamed to on its way (NULL: snap) */
+	const char *toname;
+	/* learned from ZFS before a token is judged (qz_transfer_learn): the stream's features
+	 * as a send of it writes them in BEGIN (RESUMING aside), the snapshot's volsize and its
+	 * volume's volblocksize */
+	bool learned;
+	uint64_t features, volsize, blocksize;
 } qz_transfer_t;
 
 /* Where, and how, to resume: names and flags from dom0's record, position from the token. */
@@ -42,14 +50,18 @@ typedef struct qz_resume {
 	uint64_t object, offset;
 } qz_resume_t;
 
-/* Parses a token; 0, or EINVAL with the reason in why (nothing else is accepted: unknown keys,
- * wrong types, duplicates, trailing bytes, a bad checksum, lengths over the bounds). */
+/* Parses a token; 0, or EINVAL with the reason in why. Only what ZFS itself writes is accepted:
+ * hex fields without leading zeros, the nvlist zlib-compressed (level 6's header) with nothing
+ * after it, its keys of the right types in ZFS's order, none twice, none unknown, toname a
+ * snapshot's name; a bad checksum or a length over the bounds is refused. */
 int qz_token_parse(const char *text, qz_token_t *out, char *why, size_t whylen);
 /* Writes token t as ZFS would (its flags as set, fromguid only for an incremental) into out
  * (outlen bytes: QZ_TOKEN_MAX_TEXT is enough); ENAMETOOLONG if it does not fit. */
 int qz_token_format(const qz_token_t *t, char *out, size_t outlen);
-/* Decides how to resume transfer rec from token t; EPERM with the reason if the token does not
- * belong to this transfer (another snapshot or base, or not raw for encrypted data). */
+/* Decides how to resume transfer rec (learned) from token t; EPERM with the reason if a genuine
+ * receive of this very transfer could not have written it: another snapshot, base or name,
+ * flags other than the stream's features, a position outside the volume's data or not on a
+ * block's start, a byte count beyond the largest stream the snapshot makes. */
 int qz_token_plan(const qz_token_t *t, const qz_transfer_t *rec, qz_resume_t *plan, char *why,
 		  size_t whylen);
 

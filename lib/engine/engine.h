@@ -155,11 +155,13 @@ int qz_transfer_start(qz_backend_t *be, const struct qz_transfer *rec, const cha
 		      const char *rename, int *fd, int *pid, char *why, size_t whylen);
 /* Waits for child pid: 0 if it exited 0, EIO otherwise. */
 int qz_transfer_wait(int pid);
-/* Reads the portable objset MAC of raw transfer rec's snapshot from the BEGIN record of a send
- * of it, stopped there: 0 with *has telling whether it carries one (raw streams do), or the
- * send's or the verifier's error with the reason in why. */
-int qz_transfer_objset_mac(qz_backend_t *be, const struct qz_transfer *rec, uint8_t *mac, bool *has,
-			   char *why, size_t whylen);
+/* Learns from ZFS what a genuine resume token of transfer rec must agree with (see
+ * qz_transfer_t: the features of its stream, from the BEGIN record of a send of it stopped
+ * there; the snapshot's size and block size) and, if mac is not NULL, the portable objset MAC
+ * that BEGIN carries (*has_mac tells whether it does: raw streams do). 0, or the send's, the
+ * verifier's or ZFS's error with the reason in why. */
+int qz_transfer_learn(qz_backend_t *be, struct qz_transfer *rec, uint8_t *mac, bool *has_mac,
+		      char *why, size_t whylen);
 /* What feeds a restore's receive, in a child process: writes only verified bytes to fd; 0, or
  * an error with the reason in why. */
 typedef int (*qz_feed_fn)(void *ctx, int fd, char *why, size_t whylen);

@@ -130,9 +130,10 @@ static int begin(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol, q
 }
 
 /* Whether the target's partial receive into key is this transfer's: then *token holds it.
- * Another transfer's partial state is aborted. */
-static int partial(qz_target_t *t, const char *key, const qz_transfer_t *tr, char *token,
-		   size_t tokenlen, uint64_t *received, char *why, size_t whylen)
+ * Another transfer's partial state, or what no genuine receive of this one could have left, is
+ * aborted. */
+static int partial(qz_backend_t *be, qz_target_t *t, const char *key, qz_transfer_t *tr,
+		   char *token, size_t tokenlen, uint64_t *received, char *why, size_t whylen)
 {
 	int err = qz_target_token(t, key, token, tokenlen, why, whylen);
 	if (err == ENOENT) {
@@ -140,6 +141,8 @@ static int partial(qz_target_t *t, const char *key, const qz_transfer_t *tr, cha
 		return 0;
 	}
 	if (err != 0)
+		return err;
+	if (!tr->learned && (err = qz_transfer_learn(be, tr, NULL, NULL, why, whylen)) != 0)
 		return err;
 	qz_token_t tk;
 	qz_resume_t plan;
@@ -203,26 +206,26 @@ int qz_replica_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 	}
 	/* what the qube sends back must be of this very state (see read_back) */
 	if (err == 0 && !rec->has_mac)
-		err = qz_transfer_objset_mac(be, &tr, rec->objset_mac, &rec->has_mac, why, whylen);
-	char name[64], key[QZ_BACKUP_ID_HEX + 1], tag[64];
+		err = qz_transfer_learn(be, &tr, rec->objset_mac, &rec->has_mac, why, whylen);
+	char name[64], key[QZ_BACKUP_ID_HEX + 1], tag[64], rename[64];
 	if (err == 0)
 		err = target_name(&r, rec, name, sizeof(name), key, why, whylen);
 	records_free(&r);
 	if (err != 0)
 		return err;
+	/* the stream names the snapshot as the qube does, not by its VM's dataset */
+	snprintf(rename, sizeof(rename), "backup/%s@%s", key, strchr(name, '.') + 1);
+	tr.toname = rename;
 	/* the snapshot stays, whatever prunes revisions, until the backup is whole */
 	qz_backup_hold_tag(tag, sizeof(tag), rec->id);
 	if ((err = be->ops->hold(be, rec->snapshot, tag)) != 0 && err != EEXIST)
 		return qz_why(why, whylen, err, "%s: %s", rec->snapshot, qz_strerror(err));
 	static char token[QZ_TOKEN_MAX_TEXT];
 	uint64_t received = 0, sent = 0;
-	err = partial(t, key, &tr, token, sizeof(token), &received, why, whylen);
+	err = partial(be, t, key, &tr, token, sizeof(token), &received, why, whylen);
 	rec->resumed_from = received;
 	if (err == 0 && (token[0] != 0 || !holds(t, name, rec->toguid))) {
 		int fd, pid;
-		/* the stream names the snapshot as the qube does, not by its VM's dataset */
-		char rename[64];
-		snprintf(rename, sizeof(rename), "backup/%s@%s", key, strchr(name, '.') + 1);
 		err = qz_transfer_start(be, &tr, token[0] ? token : NULL, rename, &fd, &pid, why,
 					whylen);
 		if (err == 0) {

@@ -48,8 +48,11 @@ int qz_transfer_send(qz_backend_t *be, const qz_transfer_t *rec, const char *tok
 	int err = qz_token_parse(token, &t, why, whylen);
 	if (err != 0)
 		return err;
+	qz_transfer_t known = *rec;
+	if (!known.learned && (err = qz_transfer_learn(be, &known, NULL, NULL, why, whylen)) != 0)
+		return err;
 	qz_resume_t plan;
-	if ((err = qz_token_plan(&t, rec, &plan, why, whylen)) != 0)
+	if ((err = qz_token_plan(&t, &known, &plan, why, whylen)) != 0)
 		return err;
 	return be->ops->send(be, plan.snap, plan.from, fd, plan.send_flags, plan.object,
 			     plan.offset);
@@ -182,10 +185,11 @@ static int discard(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-int qz_transfer_objset_mac(qz_backend_t *be, const qz_transfer_t *rec, uint8_t *mac, bool *has,
-			   char *why, size_t whylen)
+int qz_transfer_learn(qz_backend_t *be, qz_transfer_t *rec, uint8_t *mac, bool *has_mac, char *why,
+		      size_t whylen)
 {
-	*has = false;
+	if (has_mac != NULL)
+		*has_mac = false;
 	int in = -1;
 	pid_t pid = -1;
 	int err = fork_sender(send_plain, be, rec, NULL, NULL, &in, &pid);
@@ -197,15 +201,29 @@ int qz_transfer_objset_mac(qz_backend_t *be, const qz_transfer_t *rec, uint8_t *
 	err = qz_verifier_new(&e, discard, NULL, &v);
 	if (err == 0)
 		err = pump(in, v, buf, sizeof(buf), true);
-	if (err == 0)
-		*has = qz_verifier_objset_mac(v, mac);
-	else if (v != NULL && qz_verifier_why(v)[0] != 0)
+	if (err == 0) {
+		rec->features = qz_verifier_features(v);
+		if (mac != NULL && has_mac != NULL)
+			*has_mac = qz_verifier_objset_mac(v, mac);
+	} else if (v != NULL && qz_verifier_why(v)[0] != 0) {
 		qz_why(why, whylen, err, "sending %s: %s", rec->snap, qz_verifier_why(v));
-	else
+	} else {
 		qz_why(why, whylen, err, "sending %s: %s", rec->snap, strerror(err));
+	}
 	close(in); /* the sender stops */
 	(void)qz_transfer_wait(pid);
 	qz_verifier_free(v);
+	/* the volume's block size, which cannot change, and the snapshot's size */
+	char head[QZ_NAME_MAX];
+	size_t n = strcspn(rec->snap, "@");
+	if (err == 0 && n >= sizeof(head))
+		err = qz_why(why, whylen, ENAMETOOLONG, "%s: name too long", rec->snap);
+	memcpy(head, rec->snap, n < sizeof(head) ? n : 0);
+	head[n < sizeof(head) ? n : 0] = 0;
+	if (err == 0 && ((err = qz_prop_u64(be, rec->snap, "volsize", &rec->volsize)) != 0 ||
+			 (err = qz_prop_u64(be, head, "volblocksize", &rec->blocksize)) != 0))
+		qz_why(why, whylen, err, "%s: %s", rec->snap, qz_strerror(err));
+	rec->learned = err == 0;
 	return err;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Engine: encrypted pools with a passphrase (zfs_encrypted), on whichever backend is open. */
 #include "cases.h"
+#include "drr.h"
 #include "engine.h"
 #include "harness.h"
 #include "stream.h"
@@ -267,6 +268,30 @@ static void a_cut_receive_resumes_from_its_token(void **s)
 	assert_true(t.rawok);
 	assert_false(t.has_fromguid);
 	assert_true(t.object != 0 && t.bytes > 0);
+	/* it is exactly what dom0 learns of the transfer from ZFS: where a block of the volume's
+	 * data starts, the stream's features as flags (compressed and raw; no embedded data in an
+	 * encrypted dataset), the name the stream carries */
+	qz_transfer_t known = rec;
+	OK(qz_transfer_learn(be, &known, NULL, NULL, why, sizeof(why)));
+	assert_true(known.learned);
+	assert_int_equal(known.blocksize, 16384);
+	assert_int_equal(known.volsize, private_cfg.size);
+	assert_int_equal(t.object, 1);
+	assert_int_equal(t.offset % known.blocksize, 0);
+	assert_true(t.offset < known.volsize);
+	assert_true(t.rawok && t.compressok && !t.embedok);
+	assert_int_equal(t.largeblockok, (known.features & QZ_FEATURE_LARGE_BLOCKS) != 0);
+	assert_true((known.features & (QZ_FEATURE_RAW | QZ_FEATURE_COMPRESSED)) ==
+		    (QZ_FEATURE_RAW | QZ_FEATURE_COMPRESSED));
+	assert_string_equal(t.toname, snap);
+	qz_resume_t plan;
+	OK(qz_token_plan(&t, &known, &plan, why, sizeof(why)));
+	/* the same token with one flag more, or for a stream renamed on its way, is refused */
+	qz_token_t more = t;
+	more.embedok = true;
+	assert_int_equal(qz_token_plan(&more, &known, &plan, why, sizeof(why)), EPERM);
+	known.toname = "backup/k@s";
+	assert_int_equal(qz_token_plan(&t, &known, &plan, why, sizeof(why)), EPERM);
 	/* another transfer's record refuses it, and nothing is sent */
 	tmp = tmpfile();
 	assert_int_equal(qz_transfer_send(be, &other, token, fileno(tmp), why, sizeof(why)), EPERM);

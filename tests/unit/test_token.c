@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests: resume tokens, well-formed and forged, and the resume plan that trusts only dom0. */
 #include "backend.h"
+#include "drr.h"
 #include "fletcher.h"
 #include "token.h"
 
@@ -81,12 +82,12 @@ static void nv_end(struct nvbuf *n)
 	put32(n, 0);
 }
 
-/* The token text of a packed nvlist (cksum_delta spoils the checksum). */
-static char *token_of(const struct nvbuf *n, uint64_t cksum_delta)
+/* The token text of nvlist n compressed at zlib level (cksum_delta spoils the checksum). */
+static char *token_at_level(const struct nvbuf *n, int level, uint64_t cksum_delta)
 {
 	uint8_t comp[16384];
 	uLongf clen = sizeof(comp);
-	assert_int_equal(compress2(comp, &clen, n->b, n->len, 6), Z_OK);
+	assert_int_equal(compress2(comp, &clen, n->b, n->len, level), Z_OK);
 	static char text[40000];
 	int k =
 	    snprintf(text, sizeof(text), "1-%llx-%zx-",
@@ -96,7 +97,15 @@ static char *token_of(const struct nvbuf *n, uint64_t cksum_delta)
 	return text;
 }
 
-/* A full raw send of an encrypted volume's snapshot, as the kernel writes its token. */
+/* The token text of a packed nvlist as ZFS compresses it (level 6). */
+static char *token_of(const struct nvbuf *n, uint64_t cksum_delta)
+{
+	return token_at_level(n, 6, cksum_delta);
+}
+
+/* A raw send of an encrypted volume's snapshot (16 KiB blocks, 8 MiB), its token as the kernel
+ * writes it: keys in ZFS's order, the flags its stream's features give (compressed and raw;
+ * never embedded data for encrypted data; no large blocks). */
 static void good(struct nvbuf *n, bool with_from, bool rawok, const char *extra)
 {
 	nv_begin(n);
@@ -107,8 +116,6 @@ static void good(struct nvbuf *n, bool with_from, bool rawok, const char *extra)
 	nv_u64(n, "bytes", 0x123456);
 	nv_u64(n, "toguid", 0xabcdef);
 	nv_str(n, "toname", "tank/q/work/private@r5");
-	nv_flag(n, "embedok");
-	nv_flag(n, "largeblockok");
 	nv_flag(n, "compressok");
 	if (rawok)
 		nv_flag(n, "rawok");
@@ -135,7 +142,7 @@ static void reads_a_kernel_token(void **s)
 	assert_int_equal(t.bytes, 0x123456);
 	assert_int_equal(t.toguid, 0xabcdef);
 	assert_false(t.has_fromguid);
-	assert_true(t.rawok && t.embedok && t.largeblockok && t.compressok);
+	assert_true(t.rawok && t.compressok && !t.embedok && !t.largeblockok);
 	assert_string_equal(t.toname, "tank/q/work/private@r5");
 	good(&n, true, true, NULL);
 	assert_int_equal(parse(token_of(&n, 0), &t), 0);
@@ -219,6 +226,40 @@ static void refuses_forged_tokens(void **s)
 	memset(n.b + n.len, 0, 8);
 	n.len += 8;
 	assert_int_equal(parse(token_of(&n, 0), &t), EINVAL);
+	good(&n, false, true, "largeblockok"); /* a flag after one ZFS writes later */
+	assert_int_equal(parse(token_of(&n, 0), &t), EINVAL);
+	nv_begin(&n); /* toguid before bytes */
+	nv_u64(&n, "object", 1);
+	nv_u64(&n, "offset", 0);
+	nv_u64(&n, "toguid", 7);
+	nv_u64(&n, "bytes", 100);
+	nv_str(&n, "toname", "x@y");
+	nv_end(&n);
+	assert_int_equal(parse(token_of(&n, 0), &t), EINVAL);
+}
+
+/* Encodings ZFS never writes: a header field with leading zeros, the nvlist stored as it is,
+ * or compressed at another level than ZFS's. */
+static void refuses_what_zfs_never_writes(void **s)
+{
+	(void)s;
+	struct nvbuf n;
+	qz_token_t t;
+	good(&n, false, true, NULL);
+	char copy[40000];
+	snprintf(copy, sizeof(copy), "1-0%s", token_of(&n, 0) + 2);
+	assert_int_equal(parse(copy, &t), EINVAL);
+	char *text = token_of(&n, 0), *len = strchr(text + 2, '-') + 1;
+	snprintf(copy, sizeof(copy), "%.*s00%s", (int)(len - text), text, len);
+	assert_int_equal(parse(copy, &t), EINVAL);
+	assert_int_equal(parse(token_of(&n, 0), &t), 0); /* the same, as ZFS writes it */
+	assert_int_equal(parse(token_at_level(&n, 1, 0), &t), EINVAL);
+	/* stored: the packed nvlist itself as the data */
+	int k = snprintf(copy, sizeof(copy), "1-%llx-%zx-",
+			 (unsigned long long)qz_fletcher4_word0(n.b, n.len), n.len);
+	for (size_t i = 0; i < n.len; i++)
+		k += snprintf(copy + k, sizeof(copy) - (size_t)k, "%02x", n.b[i]);
+	assert_int_equal(parse(copy, &t), EINVAL);
 }
 
 static void refuses_malformed_text(void **s)
@@ -252,6 +293,20 @@ static void refuses_malformed_text(void **s)
 	assert_int_equal(parse(copy, &t), EINVAL);
 }
 
+/* dom0's record of the transfer good() writes a token of, learned as from ZFS. */
+static qz_transfer_t recorded(void)
+{
+	qz_transfer_t rec = {.snap = "tank/q/work/private@r5",
+			     .toguid = 0xabcdef,
+			     .raw = true,
+			     .send_flags = QZ_SEND_LARGE_BLOCK,
+			     .learned = true,
+			     .features = QZ_FEATURE_COMPRESSED | QZ_FEATURE_RAW | QZ_FEATURE_LZ4,
+			     .volsize = 8 << 20,
+			     .blocksize = 16384};
+	return rec;
+}
+
 static void plan_trusts_only_dom0(void **s)
 {
 	(void)s;
@@ -259,10 +314,7 @@ static void plan_trusts_only_dom0(void **s)
 	qz_token_t t;
 	qz_resume_t plan;
 	char why[200];
-	qz_transfer_t rec = {.snap = "tank/q/work/private@r5",
-			     .toguid = 0xabcdef,
-			     .raw = true,
-			     .send_flags = QZ_SEND_LARGE_BLOCK};
+	qz_transfer_t rec = recorded();
 	good(&n, false, true, NULL);
 	assert_int_equal(parse(token_of(&n, 0), &t), 0);
 	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), 0);
@@ -291,24 +343,100 @@ static void plan_trusts_only_dom0(void **s)
 	assert_int_equal(qz_token_plan(&t, &inc, &plan, why, sizeof(why)), EPERM);
 	qz_transfer_t plain = rec; /* rawok where dom0 sent no raw stream */
 	plain.raw = false;
+	plain.features = QZ_FEATURE_COMPRESSED | QZ_FEATURE_EMBED_DATA;
 	good(&n, false, true, NULL);
 	assert_int_equal(parse(token_of(&n, 0), &t), 0);
 	assert_int_equal(qz_token_plan(&t, &plain, &plan, why, sizeof(why)), EPERM);
-	/* positions no genuine receive reports, and sums that would wrap */
-	const uint64_t big[][3] = {{1ULL << 48, 0, 0}, {1, 1ULL << 63, 0}, {1, 0, UINT64_MAX}};
-	for (size_t i = 0; i < 3; i++) {
-		qz_token_t far = t;
-		far.object = big[i][0], far.offset = big[i][1], far.bytes = big[i][2];
-		assert_int_equal(qz_token_plan(&far, &rec, &plan, why, sizeof(why)), EPERM);
+	qz_transfer_t unknown = rec; /* not learned: nothing to judge the token by */
+	unknown.learned = false;
+	assert_int_equal(qz_token_plan(&t, &unknown, &plan, why, sizeof(why)), EPERM);
+}
+
+/* A token must name what dom0 sent, with the flags its stream's features give. */
+static void plan_wants_the_streams_name_and_flags(void **s)
+{
+	(void)s;
+	struct nvbuf n;
+	qz_token_t t;
+	qz_resume_t plan;
+	char why[200];
+	qz_transfer_t rec = recorded();
+	good(&n, false, true, NULL);
+	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	rec.toname = "backup/k1@a"; /* the stream went renamed: the receive notes that name */
+	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), EPERM);
+	snprintf(t.toname, sizeof(t.toname), "backup/k1@a");
+	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), 0);
+	rec = recorded();
+	bool *flags[] = {&t.largeblockok, &t.embedok, &t.compressok, &t.rawok};
+	good(&n, false, true, NULL);
+	for (size_t i = 0; i < 4; i++) { /* each flag turned over */
+		assert_int_equal(parse(token_of(&n, 0), &t), 0);
+		*flags[i] = !*flags[i];
+		assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), EPERM);
 	}
+	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	rec.features |=
+	    QZ_FEATURE_LARGE_BLOCKS; /* its stream had large blocks: the token must say so */
+	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), EPERM);
+	t.largeblockok = true;
+	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), 0);
+}
+
+/* Where a genuine receive can stop: at a block of the volume's data or its property ZAP, having
+ * read no more than the largest stream of the snapshot. */
+static void plan_wants_a_position_within_the_volume(void **s)
+{
+	(void)s;
+	struct nvbuf n;
+	qz_token_t t;
+	qz_resume_t plan;
+	char why[200];
+	qz_transfer_t rec = recorded();
+	good(&n, false, true, NULL);
+	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	const struct {
+		uint64_t object, offset, bytes;
+		int err;
+	} cases[] = {
+	    {1, 0, 1000, 0},
+	    {1, (8 << 20) - 16384, 9 << 20, 0}, /* the last block */
+	    {2, 0, 9 << 20, 0},			/* the properties, after the data */
+	    {1, 8 << 20, 9 << 20, EPERM},	/* past the end */
+	    {1, 0x20000 + 512, 1000, EPERM},	/* not at a block's start */
+	    {2, 1 << 20, 1000, EPERM},		/* beyond a microzap */
+	    {2, 100, 1000, EPERM},		/* unaligned */
+	    {0, 0, 1000, EPERM},		/* the meta-dnode: never written to */
+	    {3, 0, 1000, EPERM},		/* a volume has no object 3 */
+	    {1ULL << 48, 0, 1000, EPERM},	/* */
+	    {1, 1ULL << 63, 1000, EPERM},	/* */
+	    {1, 0, 0, EPERM},			/* nothing received: no position saved */
+	    {1, 0, 64 << 20, EPERM},		/* more than any stream of 8 MiB */
+	    {1, 0, UINT64_MAX, EPERM},		/* */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		qz_token_t at = t;
+		at.object = cases[i].object, at.offset = cases[i].offset, at.bytes = cases[i].bytes;
+		assert_int_equal(qz_token_plan(&at, &rec, &plan, why, sizeof(why)), cases[i].err);
+	}
+	rec.volsize = UINT64_MAX - 16383; /* where the bound would overflow, it stays below 2^62 */
+	t.bytes = 1ULL << 62;
+	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), 0);
+	t.bytes = (1ULL << 62) + 1;
+	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), EPERM);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(reads_a_kernel_token),  cmocka_unit_test(formats_what_it_reads),
-	    cmocka_unit_test(refuses_forged_tokens), cmocka_unit_test(refuses_malformed_text),
+	    cmocka_unit_test(reads_a_kernel_token),
+	    cmocka_unit_test(formats_what_it_reads),
+	    cmocka_unit_test(refuses_forged_tokens),
+	    cmocka_unit_test(refuses_malformed_text),
+	    cmocka_unit_test(refuses_what_zfs_never_writes),
 	    cmocka_unit_test(plan_trusts_only_dom0),
+	    cmocka_unit_test(plan_wants_the_streams_name_and_flags),
+	    cmocka_unit_test(plan_wants_a_position_within_the_volume),
 	};
 	return cmocka_run_group_tests_name("token", tests, NULL, NULL);
 }
