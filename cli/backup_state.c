@@ -83,8 +83,8 @@ static bool holds(bool zfs, const qz_target_entry_t *e, size_t n, const char *id
 }
 
 /* Moves the records an earlier version kept in base, for all targets at once, whose backups t
- * holds into dir (with their progress files). Records of backups t does not hold stay for the
- * target that does. */
+ * holds into dir (with their progress files and digests). Records of backups t does not hold stay
+ * for the target that does. */
 static int adopt_shared_records(const char *base, const char *dir, bool zfs, qz_target_t *t,
 				char *why, size_t whylen)
 {
@@ -97,8 +97,9 @@ static int adopt_shared_records(const char *base, const char *dir, bool zfs, qz_
 	for (size_t i = 0; err == 0 && i < nold; i++) {
 		if (!holds(zfs, e, n, old[i].id))
 			continue;
-		static const char *const kinds[] = {"progress", "rec"}; /* the record last */
-		for (size_t k = 0; err == 0 && k < 2; k++) {
+		/* the record last */
+		static const char *const kinds[] = {"progress", "digest", "rec"};
+		for (size_t k = 0; err == 0 && k < 3; k++) {
 			char from[4096], to[4096];
 			snprintf(from, sizeof(from), "%s/%s.%s", base, old[i].id, kinds[k]);
 			snprintf(to, sizeof(to), "%s/%s.%s", dir, old[i].id, kinds[k]);

@@ -1433,10 +1433,10 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 		return qz_be_fail(be, ENOTSUP, "not a stream the model made");
 	uint64_t features = QZ_DRR_FEATURES(rec.u.begin.versioninfo);
 	struct {
-		uint64_t toguid, fromguid, volsize;
+		uint64_t toguid, fromguid, volsize, creation;
 		bool raw;
 		const uint8_t *key;
-	} hd = {rec.u.begin.toguid, rec.u.begin.fromguid, mb.volsize,
+	} hd = {rec.u.begin.toguid, rec.u.begin.fromguid, mb.volsize, rec.u.begin.creation_time,
 		(features & QZ_FEATURE_RAW) != 0, mb.key};
 	if (hd.raw && !raw)
 		raw = true; /* a raw stream is received raw */
@@ -1581,7 +1581,9 @@ static int model_receive(qz_backend_t *be, const char *snap, int fd, bool resuma
 	const char *snapname = snap;
 	if ((err = model_snapshot(be, &snapname, 1, NULL, 0)) != 0)
 		return err;
+	/* as ZFS: the snapshot received is the one sent, its guid and creation time */
 	mdl_find(m, snap)->guid = hd.toguid;
+	mdl_find(m, snap)->creation = hd.creation;
 	return 0;
 }
 

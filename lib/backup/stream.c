@@ -7,6 +7,7 @@
 #include "why.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,11 @@ struct qz_verifier {
 	uint64_t object, data_object, data_end, freeobjects_end, range_end;
 	uint8_t mac[QZ_OBJSET_MAC_LEN]; /* BEGIN's portable objset MAC, if has_mac */
 	bool has_mac;
+	/* with e.digest or e.digest_out: the run of records being hashed; with e.digest, its
+	 * records held back in run[0, runlen) until its hash matches */
+	qz_digest_run_t digest_run;
+	uint8_t *run;
+	size_t runlen, runcap;
 	int err;
 	char why[256];
 };
@@ -61,6 +67,7 @@ int qz_verifier_new(const qz_stream_expect_t *e, qz_stream_emit_fn emit, void *c
 	v->emit = emit;
 	v->ctx = ctx;
 	v->need = QZ_DRR_SIZE;
+	qz_digest_run_begin(&v->digest_run);
 	*out = v;
 	return 0;
 }
@@ -70,6 +77,7 @@ void qz_verifier_free(qz_verifier_t *v)
 	if (v == NULL)
 		return;
 	free(v->buf);
+	free(v->run);
 	free(v);
 }
 
@@ -424,6 +432,45 @@ static void rewrite_held(qz_verifier_t *v)
 	memcpy(v->buf, &r, sizeof(r));
 }
 
+/* The held record as the digest takes it: with e.digest_out, passed on and hashed; with
+ * e.digest, held back with its run, and the run passed on once its hash matches. */
+static int digest_held(qz_verifier_t *v)
+{
+	bool ends = qz_digest_run_add(&v->digest_run, v->buf, v->held);
+	uint8_t hash[QZ_DIGEST_HASH];
+	size_t index = v->digest_run.index;
+	if (v->e.digest == NULL) {
+		int err = v->emit(v->ctx, v->buf, v->held);
+		if (err == 0 && ends) {
+			qz_digest_run_end(&v->digest_run, hash);
+			err = qz_digest_append(v->e.digest_out, hash);
+		}
+		return err;
+	}
+	if (v->runlen + v->held > v->runcap) {
+		size_t cap = (v->runlen + v->held) * 2;
+		uint8_t *run = realloc(v->run, cap);
+		if (run == NULL)
+			return ENOMEM;
+		v->run = run;
+		v->runcap = cap;
+	}
+	memcpy(v->run + v->runlen, v->buf, v->held);
+	v->runlen += v->held;
+	if (!ends)
+		return 0;
+	qz_digest_run_end(&v->digest_run, hash);
+	if (index >= v->e.digest->n ||
+	    sodium_memcmp(hash, v->e.digest->runs[index], QZ_DIGEST_HASH) != 0)
+		return REFUSE(v,
+			      "record %llu: the stream is not what dom0 sent (run %zu of its "
+			      "digest differs)",
+			      (unsigned long long)v->records, index + 1);
+	int err = v->emit(v->ctx, v->run, v->runlen);
+	v->runlen = 0;
+	return err;
+}
+
 /* Passes on the held record. */
 static int pass_held(qz_verifier_t *v)
 {
@@ -431,7 +478,8 @@ static int pass_held(qz_verifier_t *v)
 		return 0;
 	if (v->e.rename != NULL || v->e.unclone)
 		rewrite_held(v);
-	int err = v->emit(v->ctx, v->buf, v->held);
+	int err = v->e.digest != NULL || v->e.digest_out != NULL ? digest_held(v)
+								 : v->emit(v->ctx, v->buf, v->held);
 	if (err != 0)
 		return v->err = err;
 	v->bytes += v->held;
@@ -489,5 +537,8 @@ int qz_verifier_end(qz_verifier_t *v)
 	if (v->phase != AFTER_END)
 		return REFUSE(v, "the stream is cut short (%llu records, no END record)",
 			      (unsigned long long)v->records);
-	return pass_held(v);
+	int err = pass_held(v);
+	if (err == 0 && v->e.digest != NULL && v->digest_run.index != v->e.digest->n)
+		return REFUSE(v, "the stream ends before the one dom0 sent did");
+	return err;
 }

@@ -15,6 +15,8 @@
 #ifndef QZFS_STREAM_H
 #define QZFS_STREAM_H
 
+#include "digest.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +45,13 @@ typedef struct qz_stream_expect {
 	 * it every block, against it: another state (an older one relabelled, say) is refused
 	 * here, altered blocks by ZFS on first use */
 	const uint8_t *objset_mac;
+	/* if not NULL: the digest (digest.h) of the records as they are passed on is appended to
+	 * it, one hash per run, the last at END */
+	qz_digest_t *digest_out;
+	/* if not NULL: the digest dom0 made of this stream when it sent it. Every run of records
+	 * is held back until its hash matches, and the stream must end where dom0's did: nothing
+	 * that differs from what dom0 sent is passed on */
+	const qz_digest_t *digest;
 } qz_stream_expect_t;
 
 /* Where verified bytes go; returns 0 or an errno code (which stops the verifier). */

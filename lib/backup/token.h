@@ -41,6 +41,9 @@ typedef struct qz_transfer {
 	 * volume's volblocksize */
 	bool learned;
 	uint64_t features, volsize, blocksize;
+	/* if not NULL: where a stream sent whole through the rewriter (qz_transfer_start with a
+	 * rename) leaves the digest (digest.h) of what it passed on */
+	const char *digest_path;
 } qz_transfer_t;
 
 /* Where, and how, to resume: names and flags from dom0's record, position from the token. */

@@ -83,6 +83,8 @@ int qz_backup_rec_read(const char *dir, const char *id, qz_backup_rec_t *r);
 int qz_backup_rec_list(const char *dir, qz_backup_rec_t **out, size_t *n);
 /* Removes the record of backup id from dir. */
 int qz_backup_rec_remove(const char *dir, const char *id);
+/* Where dom0 keeps the digest (digest.h) of the stream of ZFS-qube backup id. */
+void qz_backup_digest_path(const char *dir, const char *id, char *path, size_t len);
 
 /* Backs vol up to target t: incremental from its last whole backup in o->state_dir if that
  * one's bookmark is still there, full otherwise. An interrupted backup of vol is resumed after

@@ -81,8 +81,15 @@ int qz_backup_rec_remove(const char *dir, const char *id)
 	snprintf(path, sizeof(path), "%s/%s.rec", dir, id);
 	if (unlink(path) != 0)
 		return errno;
+	qz_backup_digest_path(dir, id, path, sizeof(path));
+	(void)unlink(path); /* a ZFS-qube backup's digest goes with it */
 	sync_dir(dir);
 	return 0;
+}
+
+void qz_backup_digest_path(const char *dir, const char *id, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s.digest", dir, id);
 }
 
 static int set_name(char *dst, const char *v)

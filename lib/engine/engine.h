@@ -153,6 +153,10 @@ int qz_transfer_send(qz_backend_t *be, const struct qz_transfer *rec, const char
  * name (a receiver that need not learn it) and clears the clone flag (qz_stream_expect_t). */
 int qz_transfer_start(qz_backend_t *be, const struct qz_transfer *rec, const char *token,
 		      const char *rename, int *fd, int *pid, char *why, size_t whylen);
+/* Makes the digest of transfer rec's whole stream, renamed as rename, at rec->digest_path, by
+ * sending it here, to nothing (what a resumed transfer's parts could not make together). */
+int qz_transfer_digest(qz_backend_t *be, const struct qz_transfer *rec, const char *rename,
+		       char *why, size_t whylen);
 /* Waits for child pid: 0 if it exited 0, EIO otherwise. */
 int qz_transfer_wait(int pid);
 /* Learns from ZFS what a genuine resume token of transfer rec must agree with (see

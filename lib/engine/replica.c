@@ -2,6 +2,7 @@
 /* Backups of encrypted volumes to a ZFS-receiving backup qube (see replica.h). */
 #include "replica.h"
 
+#include "digest.h"
 #include "engine.h"
 #include "error.h"
 #include "stream.h"
@@ -216,6 +217,10 @@ int qz_replica_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 	/* the stream names the snapshot as the qube does, not by its VM's dataset */
 	snprintf(rename, sizeof(rename), "backup/%s@%s", key, strchr(name, '.') + 1);
 	tr.toname = rename;
+	/* what the qube sends back is authenticated against what dom0 sent (read_back) */
+	char digest[4096];
+	qz_backup_digest_path(state_dir, rec->id, digest, sizeof(digest));
+	tr.digest_path = digest;
 	/* the snapshot stays, whatever prunes revisions, until the backup is whole */
 	qz_backup_hold_tag(tag, sizeof(tag), rec->id);
 	if ((err = be->ops->hold(be, rec->snapshot, tag)) != 0 && err != EEXIST)
@@ -242,6 +247,9 @@ int qz_replica_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 		err =
 		    qz_why(why, whylen, EBADMSG,
 			   "the backup target does not list backup %s after receiving it", rec->id);
+	/* a stream sent in parts (resumed) has no digest yet: it is made here, whole */
+	if (err == 0 && access(digest, F_OK) != 0)
+		err = qz_transfer_digest(be, &tr, rename, why, whylen);
 	if (err == 0)
 		err = qz_backup_complete(be, state_dir, rec, why, whylen);
 	if (err == 0)
@@ -253,6 +261,7 @@ int qz_replica_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 
 struct reading {
 	qz_target_t *t;
+	const char *state_dir; /* where the digest of what dom0 sent is */
 	const qz_backup_rec_t *rec;
 	char name[64];
 	int fd;		/* where verified bytes go; -1: nowhere */
@@ -274,12 +283,26 @@ static int to_verifier(void *ctx, const void *buf, size_t len)
 /* Has the target send rd's backup back, through the verifier, into rd->fd. */
 static int read_back(struct reading *rd, char *why, size_t whylen)
 {
+	char path[4096];
+	qz_digest_t digest;
+	qz_backup_digest_path(rd->state_dir, rd->rec->id, path, sizeof(path));
+	int err = qz_digest_read(path, &digest);
+	if (err == ENOENT)
+		return qz_why(
+		    why, whylen, EPERM,
+		    "backup %s cannot be authenticated: dom0 has no digest of what it sent "
+		    "(backups made before qzfs kept them; make a new full backup)",
+		    rd->rec->id);
+	if (err != 0)
+		return qz_why(why, whylen, err, "%s: %s", path,
+			      err == EBADMSG ? "a malformed digest" : strerror(err));
 	qz_stream_expect_t e = {.toguid = rd->rec->toguid,
 				.fromguid = rd->rec->fromguid,
 				.raw = true,
-				.objset_mac = rd->rec->has_mac ? rd->rec->objset_mac : NULL};
+				.objset_mac = rd->rec->has_mac ? rd->rec->objset_mac : NULL,
+				.digest = &digest};
 	qz_verifier_t *v = NULL;
-	int err = qz_verifier_new(&e, to_fd, rd, &v);
+	err = qz_verifier_new(&e, to_fd, rd, &v);
 	if (err == 0)
 		err = qz_target_send_back(rd->t, rd->name, to_verifier, v, why, whylen);
 	if (err == 0)
@@ -290,6 +313,7 @@ static int read_back(struct reading *rd, char *why, size_t whylen)
 		qz_why(why, whylen, ENOENT, "the backup target no longer holds backup %s",
 		       rd->rec->id);
 	qz_verifier_free(v);
+	qz_digest_free(&digest);
 	return err;
 }
 
@@ -303,6 +327,7 @@ static int feed(void *ctx, int fd, char *why, size_t whylen)
 struct restoring {
 	qz_backend_t *be;
 	qz_target_t *t;
+	const char *state_dir;
 	records_t r;
 	size_t len; /* of the chain in r.chain */
 };
@@ -310,7 +335,8 @@ struct restoring {
 static int restore_one(void *ctx, size_t i, const char *snap, char *why, size_t whylen)
 {
 	struct restoring *rs = ctx;
-	struct reading rd = {.t = rs->t, .rec = &rs->r.all[rs->r.chain[i]], .fd = -1};
+	struct reading rd = {
+	    .t = rs->t, .state_dir = rs->state_dir, .rec = &rs->r.all[rs->r.chain[i]], .fd = -1};
 	qz_replica_name(rd.name, sizeof(rd.name), rs->r.all, rs->r.chain, i, true);
 	char label[64];
 	snprintf(label, sizeof(label), "backup %s", rd.rec->id);
@@ -339,7 +365,7 @@ int qz_replica_restore(qz_backend_t *be, qz_target_t *t, const char *state_dir, 
 		       const qz_volcfg_t *cfg, const qz_secret_t *pool_pass, char *why,
 		       size_t whylen)
 {
-	struct restoring rs = {.be = be, .t = t};
+	struct restoring rs = {.be = be, .t = t, .state_dir = state_dir};
 	int err = records_load(state_dir, &rs.r, why, whylen);
 	if (err != 0)
 		return err;
@@ -365,7 +391,8 @@ int qz_replica_verify(qz_target_t *t, const char *state_dir, const char *id, cha
 	size_t len = chain_of(&r, NULL, id, why, whylen);
 	err = len == 0 ? ENOENT : 0;
 	for (size_t i = 0; err == 0 && i < len; i++) {
-		struct reading rd = {.t = t, .rec = &r.all[r.chain[i]], .fd = -1};
+		struct reading rd = {
+		    .t = t, .state_dir = state_dir, .rec = &r.all[r.chain[i]], .fd = -1};
 		qz_replica_name(rd.name, sizeof(rd.name), r.all, r.chain, i, true);
 		err = read_back(&rd, why, whylen);
 	}

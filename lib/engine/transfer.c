@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Backup transfers: what dom0 sends, decided from ZFS and never from the receiving side. */
+#include "digest.h"
 #include "engine.h"
 #include "error.h"
 #include "family.h"
@@ -145,12 +146,16 @@ static int send_rewritten(qz_backend_t *be, const qz_transfer_t *rec, const char
 	int err = fork_sender(send_plain, be, rec, token, NULL, &in, &pid);
 	if (err != 0)
 		return err;
+	/* a whole stream's digest is what it passed on; a resumed one's is made apart */
+	qz_digest_t digest = {0};
+	bool digesting = rec->digest_path != NULL && token == NULL;
 	qz_stream_expect_t e = {.toguid = rec->toguid,
 				.fromguid = rec->fromguid,
 				.raw = rec->raw,
 				.resumed = token != NULL,
 				.rename = rename,
-				.unclone = true};
+				.unclone = true,
+				.digest_out = digesting ? &digest : NULL};
 	qz_verifier_t *v = NULL;
 	size_t cap = 1u << 20;
 	uint8_t *buf = malloc(cap);
@@ -161,7 +166,24 @@ static int send_rewritten(qz_backend_t *be, const qz_transfer_t *rec, const char
 	int sent = qz_transfer_wait(pid);
 	qz_verifier_free(v);
 	free(buf);
+	if (err == 0 && sent == 0 && digesting)
+		err = qz_digest_write(rec->digest_path, &digest);
+	qz_digest_free(&digest);
 	return err != 0 ? err : sent;
+}
+
+int qz_transfer_digest(qz_backend_t *be, const qz_transfer_t *rec, const char *rename, char *why,
+		       size_t whylen)
+{
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null < 0)
+		return qz_why(why, whylen, errno, "/dev/null: %s", strerror(errno));
+	int err = send_rewritten(be, rec, NULL, rename, null);
+	close(null);
+	if (err != 0)
+		qz_why(why, whylen, err, "digesting the stream of %s: %s", rec->snap,
+		       qz_strerror(err));
+	return err;
 }
 
 int qz_transfer_start(qz_backend_t *be, const qz_transfer_t *rec, const char *token,

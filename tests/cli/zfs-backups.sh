@@ -13,7 +13,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..77"
+echo "1..81"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 # the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
@@ -34,7 +34,8 @@ EOF
 # test sets how it behaves in $W/link.mode: empty (as it should), "cut N" (the connection cut
 # after N bytes from dom0: a network gone), "kill N" (dom0's qzfs, its parent, killed with
 # SIGKILL once N bytes reached the qube), "flip" (the qube flips one byte of what it sends back,
-# 3000 bytes into its answers), "spy" (the qube keeps a copy of everything dom0 sends it)
+# 3000 bytes into its answers), "spy" (the qube keeps a copy of everything dom0 sends it),
+# "altered" (a copy of the qube whose stored data was changed, on the model)
 cat >"$W/link.sh" <<EOF
 #!/bin/sh
 set -- \$(cat "$W/link.mode")
@@ -43,6 +44,7 @@ cut) stdbuf -o0 head -c \$2 | "$W/store.sh" ;;
 kill) { stdbuf -o0 head -c \$2; kill -KILL \$PPID; } | "$W/store.sh" ;;
 flip) "$W/store.sh" | { dd bs=1 count=3000 status=none; dd bs=1 count=1 status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat; } ;;
 spy) tee -a "$W/seen" | "$W/store.sh" ;;
+altered) exec "$W/altered.sh" ;;
 *) exec "$W/store.sh" ;;
 esac
 EOF
@@ -118,6 +120,30 @@ check "a stream altered by the qube: restore refused" 1 qzfs backup zfs restore 
 check "... nothing left" 3 qzfs list $Z/encryption/bad
 check "... verify says so" 1 qzfs backup zfs verify $T "${ids[0]}"
 link
+
+# a qube whose stored backups were altered (on the model, whose data the test can write): what it
+# sends back has every checksum right, and the objset MAC dom0 expects; only dom0's digest of
+# what it sent tells. Nothing of it reaches dom0's receive
+if [ -n "${QZFS_BACKEND:-}" ]; then
+    cp -a "$W/qube" "$W/qube-altered"
+    for f in "$W"/qube-altered/data/*; do
+        [ "$(stat -c %s "$f")" -gt 5000 ] && flip_byte "$f" 5000
+    done
+    printf '#!/bin/sh\nexport QZFS_BACKEND=model:%s QZFS_MODEL_POOL=bq\nexec "%s" %s\n' \
+        "$W/qube-altered" "$STORE" "$Q" >"$W/altered.sh"
+    chmod +x "$W/altered.sh"
+    link altered
+    check "a qube whose stored data was altered: verify refuses" 1 qzfs backup zfs verify $T "${ids[0]}"
+    want_out "... saying the stream is not what dom0 sent" "not what dom0 sent"
+    check "... restore refused" 1 qzfs backup zfs restore $T --to $Z/encryption/altered --volume $EV
+    check "... nothing left" 3 qzfs list $Z/encryption/altered
+    link
+else
+    for i in $(seq 4); do
+        n=$((n + 1))
+        echo "ok $n # SKIP a qube's altered data: its stored data is written on the model"
+    done
+fi
 
 # a qube that sends back another state of the volume than dom0 sent (relabelled, checksums
 # made again) carries another objset MAC than dom0 read from its own send: here dom0's record

@@ -3,7 +3,8 @@
  * also go through the rewrites (rename; unclone). Oracles: what comes out of a plain run is
  * always a prefix of what went in, and all of it when the stream is accepted; what a rewrite
  * made of an accepted stream is as long, and a plain verifier accepts it whole (every checksum
- * made anew, BEGIN naming the new name, no clone flag left). */
+ * made anew, BEGIN naming the new name, no clone flag left); an accepted stream passes whole
+ * against the digest made of it, and with a byte changed it does not. */
 #include "drr.h"
 #include "stream.h"
 
@@ -97,10 +98,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		e.resumed = (f & QZ_FEATURE_RESUMING) != 0;
 	}
 	if (size % 3 == 0) {
+		/* digested as it passes; the same bytes then pass against that digest, whole, and
+		 * nothing passes before its run is vouched for */
+		qz_digest_t d = {0};
+		e.digest_out = &d;
 		struct prefix p = {data, size, 0};
 		int err = verify(&e, data, size, check_prefix, &p);
 		if (err == 0 && p.out != size)
 			__builtin_trap();
+		if (err == 0) {
+			qz_stream_expect_t again = e;
+			again.digest_out = NULL;
+			again.digest = &d;
+			struct prefix q = {data, size, 0};
+			if (verify(&again, data, size, check_prefix, &q) != 0 || q.out != size)
+				__builtin_trap();
+			if (size > QZ_DRR_SIZE &&
+			    d.n > 0) { /* one byte past BEGIN's header turned */
+				uint8_t *bad = malloc(size);
+				memcpy(bad, data, size);
+				bad[QZ_DRR_SIZE + data[size - 1] % (size - QZ_DRR_SIZE)] ^= 1;
+				struct prefix b = {bad, size, 0};
+				if (verify(&again, bad, size, check_prefix, &b) == 0)
+					__builtin_trap();
+				free(bad);
+			}
+		}
+		qz_digest_free(&d);
 		return 0;
 	}
 	if (size % 3 == 1)

@@ -5,7 +5,7 @@
 set -u
 POOL=${1:?pool}
 . "$(dirname "$0")/tap.sh"
-echo "1..14"
+echo "1..16"
 zfs create -V 32M -o volmode=dev $POOL/bsrc
 dev=$(zvoldev $POOL/bsrc)
 check "16 MiB written to the volume ($dev)" 0 devdd if=/dev/urandom of="$dev" bs=1M count=16 conv=fsync
@@ -24,8 +24,17 @@ c=${tok:pos:1}; [ "$c" = 0 ] && r=1 || r=0
 bad="${tok:0:pos}$r${tok:pos+1}"
 check "a token with one byte changed is refused" 1 qzfs backup token "$bad"
 check "zfs itself would send from the real token" 0 bash -c "test \$(zfs send -t '$tok' | wc -c) -gt 1000"
-# qzfs backup send: the same transfer resumed from the token, decided by dom0's record
-check "qzfs resumes the transfer from the token" 0 sh -c "qzfs backup send $POOL/bsrc@one --token '$tok' | zfs receive -s $POOL/bdst"
+# qzfs backup send: a token is taken only from a receive of the stream qzfs makes (its flags are
+# that stream's features): plain `zfs send` made another one
+check "qzfs refuses the token of a plain zfs send of the snapshot" 1 sh -c "qzfs backup send $POOL/bsrc@one --token '$tok' >/dev/null"
+cp "$TAP_ERR" /tmp/bflags.err
+check "... saying its flags are not its stream's" 0 grep -q "flag is not what the transfer's stream has" /tmp/bflags.err
+zfs receive -A $POOL/bdst
+qzfs backup send $POOL/bsrc@one >/tmp/bsrc.zstream
+head -c 4000000 /tmp/bsrc.zstream | zfs receive -s $POOL/bdst 2>/dev/null
+tok=$(zfs get -H -o value receive_resume_token $POOL/bdst 2>&1)
+# the same transfer resumed from the token, decided by dom0's record
+check "qzfs resumes its own transfer from the token" 0 sh -c "qzfs backup send $POOL/bsrc@one --token '$tok' | zfs receive -s $POOL/bdst"
 check "the received snapshot is the one sent" 0 test "$(zfs get -H -p -o value guid $POOL/bdst@one)" = "$(zfs get -H -p -o value guid $POOL/bsrc@one)"
 # an encrypted volume: a token of another transfer is refused; qzfs sends raw on its own
 echo "correct horse battery" >/tmp/bpass
