@@ -307,6 +307,22 @@ static qz_transfer_t recorded(void)
 	return rec;
 }
 
+/* qz_token_plan's answer for t and rec, the plan itself unused. */
+static int plan_of(const qz_token_t *t, const qz_transfer_t *rec)
+{
+	qz_resume_t plan;
+	char why[200];
+	return qz_token_plan(t, rec, &plan, why, sizeof(why));
+}
+
+/* The token good() writes of a full raw send, parsed, into t. */
+static void good_token(qz_token_t *t)
+{
+	struct nvbuf n;
+	good(&n, false, true, NULL);
+	assert_int_equal(parse(token_of(&n, 0), t), 0);
+}
+
 static void plan_trusts_only_dom0(void **s)
 {
 	(void)s;
@@ -356,31 +372,26 @@ static void plan_trusts_only_dom0(void **s)
 static void plan_wants_the_streams_name_and_flags(void **s)
 {
 	(void)s;
-	struct nvbuf n;
 	qz_token_t t;
-	qz_resume_t plan;
-	char why[200];
 	qz_transfer_t rec = recorded();
-	good(&n, false, true, NULL);
-	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	good_token(&t);
 	rec.toname = "backup/k1@a"; /* the stream went renamed: the receive notes that name */
-	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), EPERM);
+	assert_int_equal(plan_of(&t, &rec), EPERM);
 	snprintf(t.toname, sizeof(t.toname), "backup/k1@a");
-	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), 0);
+	assert_int_equal(plan_of(&t, &rec), 0);
 	rec = recorded();
 	bool *flags[] = {&t.largeblockok, &t.embedok, &t.compressok, &t.rawok};
-	good(&n, false, true, NULL);
 	for (size_t i = 0; i < 4; i++) { /* each flag turned over */
-		assert_int_equal(parse(token_of(&n, 0), &t), 0);
+		good_token(&t);
 		*flags[i] = !*flags[i];
-		assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), EPERM);
+		assert_int_equal(plan_of(&t, &rec), EPERM);
 	}
-	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	good_token(&t);
 	rec.features |=
 	    QZ_FEATURE_LARGE_BLOCKS; /* its stream had large blocks: the token must say so */
-	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), EPERM);
+	assert_int_equal(plan_of(&t, &rec), EPERM);
 	t.largeblockok = true;
-	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), 0);
+	assert_int_equal(plan_of(&t, &rec), 0);
 }
 
 /* Where a genuine receive can stop: at a block of the volume's data or its property ZAP, having
@@ -388,13 +399,9 @@ static void plan_wants_the_streams_name_and_flags(void **s)
 static void plan_wants_a_position_within_the_volume(void **s)
 {
 	(void)s;
-	struct nvbuf n;
 	qz_token_t t;
-	qz_resume_t plan;
-	char why[200];
 	qz_transfer_t rec = recorded();
-	good(&n, false, true, NULL);
-	assert_int_equal(parse(token_of(&n, 0), &t), 0);
+	good_token(&t);
 	const struct {
 		uint64_t object, offset, bytes;
 		int err;
@@ -417,13 +424,13 @@ static void plan_wants_a_position_within_the_volume(void **s)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		qz_token_t at = t;
 		at.object = cases[i].object, at.offset = cases[i].offset, at.bytes = cases[i].bytes;
-		assert_int_equal(qz_token_plan(&at, &rec, &plan, why, sizeof(why)), cases[i].err);
+		assert_int_equal(plan_of(&at, &rec), cases[i].err);
 	}
 	rec.volsize = UINT64_MAX - 16383; /* where the bound would overflow, it stays below 2^62 */
 	t.bytes = 1ULL << 62;
-	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), 0);
+	assert_int_equal(plan_of(&t, &rec), 0);
 	t.bytes = (1ULL << 62) + 1;
-	assert_int_equal(qz_token_plan(&t, &rec, &plan, why, sizeof(why)), EPERM);
+	assert_int_equal(plan_of(&t, &rec), EPERM);
 }
 
 int main(void)
