@@ -74,6 +74,9 @@ int qz_cli_refused(qz_cli_t *cli, int err, const char *why);
 int qz_cli_backup_volumes(qz_cli_t *cli, const struct opts *o, char ***vols, size_t *n);
 void qz_cli_free_volumes(char **vols, size_t n);
 
+/* A backup's progress (qz_backup_opts_t.progress, ctx the cli): JSON events on stdout with
+ * --json, else a line on a terminal that qz_cli_backup_made ends. */
+void qz_cli_backup_progress(void *ctx, const qz_backup_rec_t *rec);
 /* Tells how backing vol up ended (err 0: rec made; EALREADY: unchanged, rec the last one; else
  * failed, why): a JSON event with --json, else a line on stdout (made) or stderr (unchanged).
  * sealed: a sealed backup's (its chunks; begun anew). */

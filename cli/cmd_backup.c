@@ -398,9 +398,11 @@ static void show_reading(void *ctx, size_t i, uint64_t bytes)
 	r->shown = true;
 }
 
+static bool progress_shown; /* a line is on the terminal, which the next report ends */
+
 /* Progress of a backup: JSON events on stdout with --json (total: ZFS's estimate of the
  * stream's bytes, 0 unknown), else a line on a terminal. */
-static void show_progress(void *ctx, const qz_backup_rec_t *rec)
+void qz_cli_backup_progress(void *ctx, const qz_backup_rec_t *rec)
 {
 	qz_cli_t *cli = ctx;
 	bool begin = rec->bytes == rec->resumed_from;
@@ -418,8 +420,10 @@ static void show_progress(void *ctx, const qz_backup_rec_t *rec)
 		qz_json_end(&cli->out, '}');
 		fflush(stdout);
 	} else if (isatty(STDERR_FILENO)) {
+		/* a backup to a ZFS qube (its objset MAC kept) sends; the others seal */
 		progress_line(rec->volume, rec->bytes, rec->resumed_from, rec->total, begin,
-			      "sealed");
+			      rec->has_mac ? "sent" : "sealed");
+		progress_shown = true;
 	}
 }
 
@@ -450,11 +454,13 @@ void qz_cli_backup_made(qz_cli_t *cli, const char *vol, int err, const qz_backup
 		qz_json_end(&cli->out, '}');
 		fflush(stdout);
 	}
+	if (progress_shown) { /* the terminal's progress line ends */
+		fputc('\n', stderr);
+		progress_shown = false;
+	}
 	if (err == EALREADY) {
 		qz_cli_say(cli, "%s", why);
 	} else if (err == 0 && !cli->json) {
-		if (sealed && isatty(STDERR_FILENO))
-			fputc('\n', stderr); /* after show_progress's line */
 		printf("%s %s %s, %" PRIu64 " bytes", rec->id, rec->volume, kind, rec->bytes);
 		if (sealed)
 			printf(" in %" PRIu64 " chunks", rec->chunks);
@@ -508,7 +514,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 			       .threads = (unsigned)o.threads,
 			       .full = o.full,
 			       .full_every = qz_cli_full_every(&o),
-			       .progress = show_progress,
+			       .progress = qz_cli_backup_progress,
 			       .ctx = cli};
 	char **vols = NULL;
 	size_t nvols = 0;

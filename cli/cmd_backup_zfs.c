@@ -48,8 +48,11 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		qz_target_close(t);
 		return rc;
 	}
-	qz_backup_opts_t bo = {
-	    .state_dir = state, .full = o.full, .full_every = qz_cli_full_every(&o)};
+	qz_backup_opts_t bo = {.state_dir = state,
+			       .full = o.full,
+			       .full_every = qz_cli_full_every(&o),
+			       .progress = qz_cli_backup_progress,
+			       .ctx = cli};
 	for (size_t i = 0; err == 0 && i < nvols; i++) {
 		qz_backup_rec_t rec;
 		err = qz_replica_create(cli->be, t, &bo, vols[i], &rec, why, sizeof(why));

@@ -173,7 +173,7 @@ static void send_back(const char *name)
 	store_reply(QZ_STORE_OK, NULL, 0);
 	uint64_t bytes = 0;
 	char which = 0;
-	int err = qz_store_pieces_out(fds[0], STDOUT_FILENO, -1, &bytes, &which);
+	int err = qz_store_pieces_out(fds[0], STDOUT_FILENO, -1, &bytes, &which, NULL);
 	close(fds[0]);
 	pthread_join(th, NULL);
 	if (err != 0)

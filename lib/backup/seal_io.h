@@ -18,7 +18,8 @@ typedef struct qz_open_secret {
 } qz_open_secret_t;
 
 /* Seals all of fd in (up to end of file) into a container on fd out, with header info and
- * master key, on a thread per CPU. *bytes: the stream bytes sealed. 0 or an errno code with the reason in why. */
+ * master key, on a thread per CPU. *bytes: the stream bytes sealed. 0 or an errno code with the
+ * reason in why. */
 int qz_seal_fd(int in, int out, const qz_seal_info_t *info, const qz_seal_key_t *master,
 	       uint64_t *bytes, char *why, size_t whylen);
 /* Reads the container on fd in to its end, opening every chunk before its plaintext goes to

@@ -21,9 +21,11 @@ bool qz_store_name_ok(const char *name, size_t len)
 	return true;
 }
 
-int qz_store_pieces_out(int in, int out, int timeout_ms, uint64_t *bytes, char *which)
+int qz_store_pieces_out(int in, int out, int timeout_ms, uint64_t *bytes, char *which,
+			const qz_store_sent_t *sent)
 {
 	static _Thread_local uint8_t buf[4 + QZ_STORE_PIECE_MAX];
+	uint64_t total = 0;
 	for (;;) {
 		ssize_t n = read(in, buf + 4, QZ_STORE_PIECE_MAX);
 		if (n < 0 && errno == EINTR)
@@ -41,8 +43,11 @@ int qz_store_pieces_out(int in, int out, int timeout_ms, uint64_t *bytes, char *
 		}
 		if (n == 0)
 			return 0;
+		total += (uint64_t)n;
 		if (bytes != NULL)
 			*bytes += (uint64_t)n;
+		if (sent != NULL)
+			sent->fn(sent->ctx, total);
 	}
 }
 

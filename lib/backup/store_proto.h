@@ -56,10 +56,18 @@ enum qz_store_status { QZ_STORE_OK = 0, QZ_STORE_NOENT = 1, QZ_STORE_FAILED = 2 
 /* Whether name may name a stored object. */
 bool qz_store_name_ok(const char *name, size_t len);
 
+/* What a copy of pieces tells as it goes: the stream's bytes copied so far. */
+typedef struct qz_store_sent {
+	void (*fn)(void *ctx, uint64_t bytes);
+	void *ctx;
+} qz_store_sent_t;
+
 /* Copies the stream read from in to out as pieces, the ending one included; 0, or the errno
  * of the read (EIO if in could not be read) or write that failed, with *which = 'r' or 'w'.
- * *bytes (may be NULL) counts the stream's bytes copied. */
-int qz_store_pieces_out(int in, int out, int timeout_ms, uint64_t *bytes, char *which);
+ * *bytes (may be NULL) counts the stream's bytes copied; sent (may be NULL) hears of them after
+ * each piece. */
+int qz_store_pieces_out(int in, int out, int timeout_ms, uint64_t *bytes, char *which,
+			const qz_store_sent_t *sent);
 /* Reads pieces from in up to the ending one, passing their bytes to emit(ctx, ...) as they
  * arrive (those of a piece cut short too: a ZFS receive keeps them); a failed emit does not
  * stop the reading (its first error is returned once the pieces ended). EBADMSG if in ended

@@ -300,15 +300,15 @@ int qz_target_list(qz_target_t *t, qz_target_entry_t **out, size_t *count, char 
 	return err;
 }
 
-int qz_target_receive(qz_target_t *t, const char *name, int fd, uint64_t *bytes, char *why,
-		      size_t whylen)
+int qz_target_receive(qz_target_t *t, const char *name, int fd, uint64_t *bytes,
+		      const qz_store_sent_t *sent, char *why, size_t whylen)
 {
 	uint64_t n = 0;
 	char which = 0;
 	int err = request(t, QZ_STORE_RECV, name, NULL, 0, why, whylen);
 	if (err != 0)
 		return err;
-	err = qz_store_pieces_out(fd, t->to, t->timeout_ms, bytes, &which);
+	err = qz_store_pieces_out(fd, t->to, t->timeout_ms, bytes, &which, sent);
 	if (err != 0 && which == 'w') {
 		t->broken = true;
 		return qz_why(why, whylen, err, "the backup target went away (%s)", strerror(err));

@@ -7,6 +7,8 @@
 #ifndef QZFS_TARGET_H
 #define QZFS_TARGET_H
 
+#include "store_proto.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,10 +43,10 @@ int qz_target_parse_listing(const uint8_t *buf, size_t n, qz_target_entry_t **ou
 int qz_target_delete(qz_target_t *t, const char *name, char *why, size_t whylen);
 /* ZFS-receiving targets (store_proto.h): */
 /* Sends the stream read from fd, to be received as snapshot name ("<dataset>.<snapshot>");
- * *bytes counts what was sent. A failed read of fd ends the stream early (the target keeps a
- * partial state) and gives EIO. */
-int qz_target_receive(qz_target_t *t, const char *name, int fd, uint64_t *bytes, char *why,
-		      size_t whylen);
+ * *bytes counts what was sent, and sent (may be NULL) hears of it as it goes. A failed read of
+ * fd ends the stream early (the target keeps a partial state) and gives EIO. */
+int qz_target_receive(qz_target_t *t, const char *name, int fd, uint64_t *bytes,
+		      const qz_store_sent_t *sent, char *why, size_t whylen);
 /* The resume token of the partial receive into dataset name, in buf (room for max bytes, NUL
  * ended): ENOENT if there is none. */
 int qz_target_token(qz_target_t *t, const char *name, char *buf, size_t max, char *why,

@@ -184,6 +184,25 @@ static bool holds(qz_target_t *t, const char *name, uint64_t guid)
 	return found;
 }
 
+/* A backup's progress as its stream goes to the qube: told at every step, a 200th of ZFS's
+ * estimate of the stream and at least a MiB. */
+struct sending {
+	const qz_backup_opts_t *o;
+	qz_backup_rec_t *rec;
+	uint64_t received, told; /* before this run (resumed after), and when last told */
+	uint64_t step;
+};
+
+static void sent_so_far(void *ctx, uint64_t bytes)
+{
+	struct sending *s = ctx;
+	s->rec->bytes = s->received + bytes;
+	if (s->o->progress != NULL && s->rec->bytes - s->told >= s->step) {
+		s->told = s->rec->bytes;
+		s->o->progress(s->o->ctx, s->rec);
+	}
+}
+
 int qz_replica_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *o, const char *vol,
 		      qz_backup_rec_t *rec, char *why, size_t whylen)
 {
@@ -231,10 +250,18 @@ int qz_replica_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 	rec->resumed_from = received;
 	if (err == 0 && (token[0] != 0 || !holds(t, name, rec->toguid))) {
 		int fd, pid;
+		if (be->ops->send_space(be, tr.snap, tr.from, tr.send_flags, &rec->total) != 0)
+			rec->total = 0; /* for progress only */
+		uint64_t step = rec->total / 200 > (1u << 20) ? rec->total / 200 : 1u << 20;
+		struct sending sending = {o, rec, received, received, step};
+		qz_store_sent_t told = {sent_so_far, &sending};
+		rec->bytes = received;
+		if (o->progress != NULL)
+			o->progress(o->ctx, rec); /* it begins */
 		err = qz_transfer_start(be, &tr, token[0] ? token : NULL, rename, &fd, &pid, why,
 					whylen);
 		if (err == 0) {
-			err = qz_target_receive(t, name, fd, &sent, why, whylen);
+			err = qz_target_receive(t, name, fd, &sent, &told, why, whylen);
 			close(fd);
 			if (qz_transfer_wait(pid) != 0 && err == 0)
 				err = qz_why(why, whylen, EIO, "sending %s failed", rec->snapshot);

@@ -13,7 +13,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..81"
+echo "1..85"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 # the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
@@ -247,6 +247,12 @@ write 65536
 check "--full-every 30, the chain begun 31 days ago" 0 qzfs backup zfs create $T --full-every 30 $EV
 want_out "... a full backup" " full, [0-9]* bytes"
 restores_newest $Z/encryption/r5 "${sums[-1]}"
+
+# --json: events as the stream goes, as for sealed backups
+check "--json: a backup's events" 0 qzfs --json backup zfs create $T --full $EV
+want_out "... it begins, with ZFS's estimate of the stream" '"event":"begin".*"total":[1-9]'
+want_out "... it goes" '"event":"progress".*"bytes":[1-9]'
+want_out "... it is done" '"event":"done".*"kind":"full"'
 check "every backup verifies" 0 qzfs backup zfs verify $T --all
 
 echo "# zfs-backups: incremental cut at 300000 bytes, resumed after ${iresumed:-0} bytes"
