@@ -74,6 +74,9 @@ int qz_cli_refused(qz_cli_t *cli, int err, const char *why);
 int qz_cli_backup_volumes(qz_cli_t *cli, const struct opts *o, char ***vols, size_t *n);
 void qz_cli_free_volumes(char **vols, size_t n);
 
+/* What verify found of backup id: said (err 0), or why not (EAGAIN: unfinished); a line, or
+ * with --json an event ("verified", "unfinished", "failed"). */
+void qz_cli_verified(qz_cli_t *cli, const char *id, int err, const char *said);
 /* A backup's progress (qz_backup_opts_t.progress, ctx the cli): JSON events on stdout with
  * --json, else a line on a terminal that qz_cli_backup_made ends. */
 void qz_cli_backup_progress(void *ctx, const qz_backup_rec_t *rec);

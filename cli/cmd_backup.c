@@ -427,6 +427,23 @@ void qz_cli_backup_progress(void *ctx, const qz_backup_rec_t *rec)
 	}
 }
 
+void qz_cli_verified(qz_cli_t *cli, const char *id, int err, const char *said)
+{
+	if (!cli->json) {
+		printf("%s: %s\n", id, said);
+		return;
+	}
+	qz_json_object(&cli->out, NULL);
+	qz_json_string(&cli->out, "event",
+		       err == 0	       ? "verified"
+		       : err == EAGAIN ? "unfinished"
+				       : "failed");
+	qz_json_string(&cli->out, "id", id);
+	qz_json_string(&cli->out, err == 0 ? "said" : "why", said);
+	qz_json_end(&cli->out, '}');
+	fflush(stdout);
+}
+
 void qz_cli_backup_made(qz_cli_t *cli, const char *vol, int err, const qz_backup_rec_t *rec,
 			const char *why, bool sealed)
 {
@@ -736,9 +753,12 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 		if (r.shown)
 			fputc('\n', stderr);
 		if (one == 0) {
-			printf("%s: whole, %" PRIu64 " bytes verified\n", id, rec.bytes);
+			char said[64];
+			snprintf(said, sizeof(said), "whole, %" PRIu64 " bytes verified",
+				 rec.bytes);
+			qz_cli_verified(cli, id, 0, said);
 		} else if (found != NULL) { /* --all: every backup looked at, each failure said */
-			printf("%s: %s\n", id, why);
+			qz_cli_verified(cli, id, one, why);
 			failed += one != EAGAIN;
 		} else {
 			err = one;

@@ -148,10 +148,9 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 			continue;
 		const char *id = o.all ? all[i].id : o.args[i];
 		int one = qz_replica_verify(t, state, id, why, sizeof(why));
-		if (one == 0)
-			printf("%s: whole and what dom0 sent, with its chain\n", id);
-		else
-			printf("%s: %s\n", id, why), failed++;
+		qz_cli_verified(cli, id, one,
+				one == 0 ? "whole and what dom0 sent, with its chain" : why);
+		failed += one != 0;
 	}
 	qz_target_close(t);
 	free(all);

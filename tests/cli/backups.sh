@@ -11,7 +11,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..185"
+echo "1..187"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -89,6 +89,8 @@ hostile "a chunk altered"
 check "... and verify says so" 1 qzfs backup verify $T "${ids[0]}"
 check "... verify --all too" 1 qzfs backup verify $T --all
 want_out "... naming that backup" "^${ids[0]}: chunk 1 does not open"
+check "... with --json, an event per backup" 1 qzfs --json backup verify $T --all
+want_out "... the damaged one failed, saying why" "\"event\":\"failed\",\"id\":\"${ids[0]}\",\"why\":\"chunk 1"
 cp "$W/keep" "$S/$c1"
 mv "$S/${ids[3]}.c00000000" "$W/gone"
 hostile "the last backup's only chunk dropped"

@@ -13,7 +13,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..85"
+echo "1..87"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 # the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
@@ -254,6 +254,8 @@ want_out "... it begins, with ZFS's estimate of the stream" '"event":"begin".*"t
 want_out "... it goes" '"event":"progress".*"bytes":[1-9]'
 want_out "... it is done" '"event":"done".*"kind":"full"'
 check "every backup verifies" 0 qzfs backup zfs verify $T --all
+check "... and says so in JSON with --json" 0 qzfs --json backup zfs verify $T --all
+want_out "... an event per backup" '"event":"verified","id":"[0-9a-f]*","said":"whole'
 
 echo "# zfs-backups: incremental cut at 300000 bytes, resumed after ${iresumed:-0} bytes"
 echo "# zfs-backups: qzfs killed at 200000 bytes, resumed after ${kresumed:-0} bytes"
