@@ -4,7 +4,8 @@
  * always a prefix of what went in, and all of it when the stream is accepted; what a rewrite
  * made of an accepted stream is as long, and a plain verifier accepts it whole (every checksum
  * made anew, BEGIN naming the new name, no clone flag left); an accepted stream passes whole
- * against the digest made of it, and with a byte changed it does not. */
+ * against the digest made of it, and with a byte changed it does not; one carrying a portable
+ * objset MAC passes when it is expected, and not when another is. */
 #include "drr.h"
 #include "stream.h"
 
@@ -85,6 +86,34 @@ static void check_rewritten(const qz_stream_expect_t *e, size_t size, const stru
 		__builtin_trap();
 }
 
+/* An accepted stream that carries a portable objset MAC passes when that MAC is expected, and
+ * is refused when another is. */
+static void check_objset_mac(const qz_stream_expect_t *e, const uint8_t *data, size_t size)
+{
+	qz_stream_expect_t plain = *e;
+	plain.digest_out = NULL;
+	plain.digest = NULL;
+	qz_verifier_t *v = NULL;
+	struct prefix p = {data, size, 0};
+	uint8_t mac[QZ_OBJSET_MAC_LEN];
+	if (qz_verifier_new(&plain, check_prefix, &p, &v) != 0)
+		__builtin_trap();
+	bool has = qz_verifier_feed(v, data, size) == 0 && qz_verifier_end(v) == 0 &&
+		   qz_verifier_objset_mac(v, mac);
+	qz_verifier_free(v);
+	if (!has)
+		return;
+	qz_stream_expect_t want = plain;
+	want.objset_mac = mac;
+	struct prefix q = {data, size, 0};
+	if (verify(&want, data, size, check_prefix, &q) != 0 || q.out != size)
+		__builtin_trap();
+	mac[data[size - 1] % QZ_OBJSET_MAC_LEN] ^= 1;
+	struct prefix r = {data, size, 0};
+	if (verify(&want, data, size, check_prefix, &r) == 0)
+		__builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	qz_stream_expect_t e = {.toguid = 1, .fromguid = 0, .raw = false, .resumed = false};
@@ -125,6 +154,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		qz_digest_free(&d);
+		if (err == 0)
+			check_objset_mac(&e, data, size);
 		return 0;
 	}
 	if (size % 3 == 1)
