@@ -13,9 +13,10 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..87"
+echo "1..104"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
+HOSTILE=${QZFS_HOSTILE_STORE:-$(dirname "$(command -v qzfs)")/tests/hostile-store}
 # the backup qube: on the model, a model of its own (zpool "bq"); on real ZFS, a dataset
 if [ -n "${QZFS_BACKEND:-}" ]; then
     Q=bq/kept
@@ -35,7 +36,8 @@ EOF
 # after N bytes from dom0: a network gone), "kill N" (dom0's qzfs, its parent, killed with
 # SIGKILL once N bytes reached the qube), "flip" (the qube flips one byte of what it sends back,
 # 3000 bytes into its answers), "spy" (the qube keeps a copy of everything dom0 sends it),
-# "altered" (a copy of the qube whose stored data was changed, on the model)
+# "altered" (a copy of the qube whose stored data was changed, on the model), "hostile MODE"
+# (the qube alters what it sends back, every checksum made again: tests/support/hostile_store.c)
 cat >"$W/link.sh" <<EOF
 #!/bin/sh
 set -- \$(cat "$W/link.mode")
@@ -45,6 +47,7 @@ kill) { stdbuf -o0 head -c \$2; kill -KILL \$PPID; } | "$W/store.sh" ;;
 flip) "$W/store.sh" | { dd bs=1 count=3000 status=none; dd bs=1 count=1 status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat; } ;;
 spy) tee -a "$W/seen" | "$W/store.sh" ;;
 altered) exec "$W/altered.sh" ;;
+hostile) exec "$HOSTILE" "\$2" "$W/store.sh" ;;
 *) exec "$W/store.sh" ;;
 esac
 EOF
@@ -120,6 +123,24 @@ check "a stream altered by the qube: restore refused" 1 qzfs backup zfs restore 
 check "... nothing left" 3 qzfs list $Z/encryption/bad
 check "... verify says so" 1 qzfs backup zfs verify $T "${ids[0]}"
 link
+
+# a qube that alters the stream it sends back and makes every checksum again: a bit of a block's
+# data, a bit of a block's MAC in its record's header, two blocks' data swapped, two records
+# swapped. Each is refused before anything altered reaches dom0's receive, nothing is left, and
+# dom0's pool has no error
+for mode in payload header swap reorder; do
+    link hostile $mode
+    check "a qube that alters what it sends back ($mode): verify refuses" 1 qzfs backup zfs verify $T "${ids[0]}"
+    want_out "... saying so" "not what dom0 sent\\|out of order"
+    check "... restore refused" 1 qzfs backup zfs restore $T --to $Z/encryption/h$mode --volume $EV
+    check "... nothing left" 3 qzfs list $Z/encryption/h$mode
+done
+link
+if [ -z "${QZFS_BACKEND:-}" ]; then
+    check "dom0's pool has no error" 0 sh -c "zpool status -v ${Z%%/*} | grep -q 'No known data errors'"
+else
+    skip 1 "zpool status: on real ZFS"
+fi
 
 # a qube whose stored backups were altered (on the model, whose data the test can write): what it
 # sends back has every checksum right, and the objset MAC dom0 expects; only dom0's digest of
