@@ -42,6 +42,8 @@ int qz_cli_open_target(qz_cli_t *cli, bool zfs, const char *spec, qz_target_t **
  * whose name goes in buf. An exit code on failure. */
 int qz_cli_state_base(qz_cli_t *cli, const struct opts *o, const char *default_state, char *buf,
 		      size_t len);
+/* dom0's folder of records of --target under base, into dir, if it exists (nothing made). */
+bool qz_cli_target_state_known(const char *base, const char *target, char *dir, size_t len);
 /* The folder of dom0's records of the backups to --target, <state>/targets/<the target spec,
  * escaped>, made if missing, in dir. With t (the target, open): records that earlier versions
  * kept in <state> itself, shared by all targets, move into it once t shows it holds their

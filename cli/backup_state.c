@@ -125,6 +125,15 @@ int qz_cli_state_base(qz_cli_t *cli, const struct opts *o, const char *default_s
 	return err != 0 ? qz_cli_fail(cli, buf, err) : 0;
 }
 
+bool qz_cli_target_state_known(const char *base, const char *target, char *dir, size_t len)
+{
+	char key[NAME_MAX + 1];
+	struct stat st;
+	return target != NULL && target_key(target, key, sizeof(key)) == 0 &&
+	       (size_t)snprintf(dir, len, "%s/" TARGETS "/%s", base, key) < len &&
+	       stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int qz_cli_target_state(qz_cli_t *cli, const struct opts *o, const char *default_state, bool zfs,
 			qz_target_t *t, char *dir, size_t len)
 {

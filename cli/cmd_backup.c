@@ -778,12 +778,18 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
  * from what the target holds (opened with the key): ids (malloc'd) in *ids, *n of them, and
  * the bytes of each in *bytes (malloc'd). */
 static int find_chain(qz_target_t *t, const qz_open_secret_t *secret, const struct opts *o,
-		      char ***ids, uint64_t **bytes, size_t *n, char *why, size_t whylen)
+		      const char *state, char ***ids, uint64_t **bytes, size_t *n, char *why,
+		      size_t whylen)
 {
-	qz_backup_rec_t *all = NULL;
-	size_t nall = 0, unopened = 0, len = 0;
+	qz_backup_rec_t *all = NULL, *known = NULL;
+	size_t nall = 0, unopened = 0, len = 0, nknown = 0;
 	*ids = NULL;
 	int err = qz_backup_discover(t, secret, &all, &nall, &unopened, why, whylen);
+	/* backups made in one second: in the order dom0 made them, where it has their records */
+	if (err == 0 && state != NULL && qz_backup_rec_list(state, &known, &nknown) == 0) {
+		qz_backup_order_known(all, nall, known, nknown);
+		free(known);
+	}
 	size_t *chain = err == 0 ? calloc(nall + 1, sizeof(*chain)) : NULL;
 	if (err == 0 && chain == NULL)
 		err = ENOMEM;
@@ -843,8 +849,13 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 	uint64_t *totals = NULL;
 	size_t n = (size_t)o.nargs;
 	int err = 0;
+	/* dom0's records of this target, if it has any (none on a fresh dom0) */
+	char state[4096];
+	const char *base = o.state != NULL ? o.state : DEFAULT_STATE;
+	bool known = qz_cli_target_state_known(base, o.target, state, sizeof(state));
 	if (o.nargs == 0 &&
-	    (err = find_chain(ss.t, &ss.secret, &o, &found, &totals, &n, why, sizeof(why))) == 0 &&
+	    (err = find_chain(ss.t, &ss.secret, &o, known ? state : NULL, &found, &totals, &n, why,
+			      sizeof(why))) == 0 &&
 	    !cli->json) {
 		printf("restoring %zu backup(s):", n);
 		for (size_t i = 0; i < n; i++)

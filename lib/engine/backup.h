@@ -152,6 +152,11 @@ int qz_backup_get_document(qz_target_t *t, const qz_open_secret_t *secret, const
  * verify do. */
 int qz_backup_discover(qz_target_t *t, const qz_open_secret_t *secret, qz_backup_rec_t **out,
 		       size_t *n, size_t *unopened, char *why, size_t whylen);
+/* Orders backups all[0..n) (as qz_backup_discover gives them) that were made in the same second
+ * as dom0 made them, where dom0's records (known[0..nknown)) know them: a header's creation time
+ * has whole seconds only. Backups dom0 has no record of keep their places; seq is set anew. */
+void qz_backup_order_known(qz_backup_rec_t *all, size_t n, const qz_backup_rec_t *known,
+			   size_t nknown);
 /* Whether listing e (sorted, as qz_target_list gives it) holds backup id's header and chunks
  * 0 .. chunks-1, each a whole sealed chunk of chunk_size bytes; the last may be shorter when
  * last_short (the final chunk). */

@@ -234,6 +234,42 @@ int qz_backup_discover(qz_target_t *t, const qz_open_secret_t *secret, qz_backup
 	return 0;
 }
 
+/* dom0's seq of backup id in known[0..n), 0 if it has no record of it. */
+static uint64_t known_seq(const qz_backup_rec_t *known, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(known[i].id, id) == 0)
+			return known[i].seq;
+	return 0;
+}
+
+void qz_backup_order_known(qz_backup_rec_t *all, size_t n, const qz_backup_rec_t *known,
+			   size_t nknown)
+{
+	for (size_t a = 0, b; a < n; a = b) {
+		for (b = a + 1; b < n && all[b].created == all[a].created; b++)
+			;
+		/* within the second [a, b): the known ones, in their places, sorted by dom0's seq
+		 * (a run of at most a few: insertion sort) */
+		for (size_t i = a; i < b; i++) {
+			uint64_t si = known_seq(known, nknown, all[i].id);
+			if (si == 0)
+				continue;
+			for (size_t j = i + 1; j < b; j++) {
+				uint64_t sj = known_seq(known, nknown, all[j].id);
+				if (sj != 0 && sj < si) {
+					qz_backup_rec_t t = all[i];
+					all[i] = all[j];
+					all[j] = t;
+					si = sj;
+				}
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		all[i].seq = i + 1;
+}
+
 size_t qz_backup_chain(const qz_backup_rec_t *all, size_t n, size_t i, size_t *chain)
 {
 	size_t len = 0;

@@ -98,6 +98,36 @@ static void cycles_end(void **s)
 	assert_string_equal(chain("v", NULL), "");
 }
 
+/* Backups made in one second, which a header's whole seconds cannot order: a revert, a full
+ * backup of the state reverted to and an incremental after it, besides an incremental made just
+ * before the revert from the same base. Discovery puts the two incrementals in either order;
+ * dom0's records put them as they were made, and the newest chain is the one made last. */
+static void one_seconds_backups_in_the_order_dom0_made_them(void **s)
+{
+	(void)s;
+	add("v", 1, 0, true); /* #1: full of state 1, the second before */
+	add("v", 1, 0, true); /* #2: full of state 1 again, after the revert */
+	add("v", 3, 1, true); /* #3: the incremental after the revert (state 3) */
+	add("v", 2, 1, true); /* #4: an incremental made before the revert (state 2) */
+	add("w", 9, 0, true); /* #5: another volume's, which dom0 has no record of */
+	recs[0].created = 99;
+	for (size_t i = 1; i < nrecs; i++)
+		recs[i].created = 100;
+	/* as dom0 made them: the state-2 incremental (#4), then the full (#2), then #3 */
+	qz_backup_rec_t known[4] = {recs[0], recs[3], recs[1], recs[2]};
+	for (size_t i = 0; i < 4; i++)
+		known[i].seq = i + 1;
+	assert_string_equal(chain("v", NULL), "2 4"); /* discovery's order: the wrong state */
+	qz_backup_order_known(recs, nrecs, known, 4);
+	assert_string_equal(recs[1].id, known[1].id);
+	assert_string_equal(recs[2].id, known[2].id);
+	assert_string_equal(recs[3].id, known[3].id);
+	assert_int_equal(recs[4].toguid, 9); /* unknown to dom0: in its place */
+	assert_int_equal(recs[3].toguid, 3);
+	assert_int_equal(recs[3].seq, 4);
+	assert_string_equal(chain("v", NULL), "3 4"); /* the state made last */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +136,7 @@ int main(void)
 	    cmocka_unit_test_setup(another_volume_is_never_part_of_a_chain, reset),
 	    cmocka_unit_test_setup(a_new_chain_after_a_full_backup, reset),
 	    cmocka_unit_test_setup(cycles_end, reset),
+	    cmocka_unit_test_setup(one_seconds_backups_in_the_order_dom0_made_them, reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
