@@ -125,29 +125,38 @@ int qz_cli_state_base(qz_cli_t *cli, const struct opts *o, const char *default_s
 	return err != 0 ? qz_cli_fail(cli, buf, err) : 0;
 }
 
-bool qz_cli_target_state_known(const char *base, const char *target, char *dir, size_t len)
+/* The folder of records of target spec under base, into dir: 0, EINVAL if spec is too long to
+ * name one, ENAMETOOLONG if it does not fit. */
+static int target_dir(const char *base, const char *spec, char *dir, size_t len)
 {
 	char key[NAME_MAX + 1];
+	if (target_key(spec, key, sizeof(key)) != 0)
+		return EINVAL;
+	return (size_t)snprintf(dir, len, "%s/" TARGETS "/%s", base, key) < len ? 0 : ENAMETOOLONG;
+}
+
+bool qz_cli_target_state_known(const char *base, const char *target, char *dir, size_t len)
+{
 	struct stat st;
-	return target != NULL && target_key(target, key, sizeof(key)) == 0 &&
-	       (size_t)snprintf(dir, len, "%s/" TARGETS "/%s", base, key) < len &&
-	       stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+	return target != NULL && target_dir(base, target, dir, len) == 0 && stat(dir, &st) == 0 &&
+	       S_ISDIR(st.st_mode);
 }
 
 int qz_cli_target_state(qz_cli_t *cli, const struct opts *o, const char *default_state, bool zfs,
 			qz_target_t *t, char *dir, size_t len)
 {
-	char base[3800], key[NAME_MAX + 1], why[300] = "";
+	char base[3800], why[300] = "";
 	int rc = qz_cli_state_base(cli, o, default_state, base, sizeof(base));
 	if (rc != 0)
 		return rc;
 	if (o->target == NULL)
 		return qz_cli_usage(cli, "give --target");
-	if (target_key(o->target, key, sizeof(key)) != 0)
+	int err = target_dir(base, o->target, dir, len);
+	if (err == EINVAL)
 		return qz_cli_usage(cli, "the --target is too long to name a folder of records");
-	if ((size_t)snprintf(dir, len, "%s/" TARGETS "/%s", base, key) >= len)
-		return qz_cli_fail(cli, base, ENAMETOOLONG);
-	int err = make_dirs(dir);
+	if (err != 0)
+		return qz_cli_fail(cli, base, err);
+	err = make_dirs(dir);
 	if (err != 0)
 		return qz_cli_fail(cli, dir, err);
 	if (t != NULL && (err = adopt_shared_records(base, dir, zfs, t, why, sizeof(why))) != 0)

@@ -237,12 +237,8 @@ int qz_transfer_learn(qz_backend_t *be, qz_transfer_t *rec, uint8_t *mac, bool *
 	qz_verifier_free(v);
 	/* the volume's block size, which cannot change, and the snapshot's size */
 	char head[QZ_NAME_MAX];
-	size_t n = strcspn(rec->snap, "@");
-	if (err == 0 && n >= sizeof(head))
-		err = qz_why(why, whylen, ENAMETOOLONG, "%s: name too long", rec->snap);
-	memcpy(head, rec->snap, n < sizeof(head) ? n : 0);
-	head[n < sizeof(head) ? n : 0] = 0;
-	if (err == 0 && ((err = qz_prop_u64(be, rec->snap, "volsize", &rec->volsize)) != 0 ||
+	if (err == 0 && ((err = qz_name_dataset(rec->snap, head, sizeof(head))) != 0 ||
+			 (err = qz_prop_u64(be, rec->snap, "volsize", &rec->volsize)) != 0 ||
 			 (err = qz_prop_u64(be, head, "volblocksize", &rec->blocksize)) != 0))
 		qz_why(why, whylen, err, "%s: %s", rec->snap, qz_strerror(err));
 	rec->learned = err == 0;
