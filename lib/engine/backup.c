@@ -26,16 +26,6 @@
 #define HOLD_TAG     "qzfs-backup"
 #define BOOKMARK_PFX "qzfs-bk-"
 
-void qz_backup_object(char *buf, size_t len, const char *id, long chunk)
-{
-	if (chunk == QZ_BACKUP_HEADER)
-		snprintf(buf, len, "%s.h", id);
-	else if (chunk == QZ_BACKUP_TRAILER)
-		snprintf(buf, len, "%s.e", id);
-	else
-		snprintf(buf, len, "%s.c%08lx", id, (unsigned long)chunk & 0xffffffffUL);
-}
-
 /* The newest whole backup of vol whose bookmark is still in ZFS: the base of the next one; and
  * the next sequence number. */
 static bool last_backup(qz_backend_t *be, const char *dir, const char *vol, qz_backup_rec_t *out,

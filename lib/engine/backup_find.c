@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* What a target holds, as dom0 can prove it with the key alone (a fresh dom0 has no records),
- * and the chains that restore it (see backup.h). */
+/* What a target holds: its objects' names, what dom0 can prove of them with the key alone (a
+ * fresh dom0 has no records), and the chains that restore it (see backup.h). */
 #include "backup.h"
 #include "why.h"
 
@@ -8,6 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void qz_backup_object(char *buf, size_t len, const char *id, long chunk)
+{
+	if (chunk == QZ_BACKUP_HEADER)
+		snprintf(buf, len, "%s.h", id);
+	else if (chunk == QZ_BACKUP_TRAILER)
+		snprintf(buf, len, "%s.e", id);
+	else
+		snprintf(buf, len, "%s.c%08lx", id, (unsigned long)chunk & 0xffffffffUL);
+}
 
 /* Whether name is "<id>.h" for a well-formed id (copied to id). */
 static bool header_object(const char *name, char id[QZ_BACKUP_ID_HEX + 1])
@@ -84,31 +94,37 @@ static int key_for(struct keys *k, const qz_seal_info_t *info, const qz_seal_key
 	return 0;
 }
 
-/* Reads backup id's header and trailer from t into r; EBADMSG if its header does not open. */
+/* Reads backup id's header and trailer from t into r: *opened is false if its header does not
+ * open (or is listed but not held). An error only when the target itself fails (a malformed or
+ * oversized answer: it is not asked again), with the reason in why. */
 static int find_one(qz_target_t *t, struct keys *k, const char *id, const qz_target_entry_t *e,
-		    size_t ne, qz_backup_rec_t *r, char *why, size_t whylen)
+		    size_t ne, qz_backup_rec_t *r, bool *opened, char *why, size_t whylen)
 {
 	uint8_t hdr[QZ_SEAL_HEADER_MAX], trailer[QZ_SEAL_TRAILER_BYTES];
 	size_t hdrlen = 0, tlen = 0;
-	char name[80];
+	char name[80], ignored[300];
 	qz_seal_info_t info;
 	const qz_seal_key_t *key = NULL;
 	qz_opener_t *o = NULL;
+	*opened = false;
 	qz_backup_object(name, sizeof(name), id, QZ_BACKUP_HEADER);
 	int err = qz_target_get(t, name, hdr, sizeof(hdr), &hdrlen, why, whylen);
-	if (err == 0)
-		err = qz_seal_header_parse(hdr, hdrlen, &info, why, whylen);
-	if (err == 0 && (err = key_for(k, &info, &key, why, whylen)) == 0)
-		err = qz_opener_new(hdr, hdrlen, key, &o, why, whylen);
 	if (err != 0)
-		return err == ENOENT ? EBADMSG : err;
+		return err == ENOENT ? 0 : err;
+	if (qz_seal_header_parse(hdr, hdrlen, &info, ignored, sizeof(ignored)) != 0)
+		return 0;
+	if ((err = key_for(k, &info, &key, why, whylen)) != 0)
+		return err == EINVAL ? 0 : err; /* sealed with a key file: not one of ours */
+	if (qz_opener_new(hdr, hdrlen, key, &o, ignored, sizeof(ignored)) != 0)
+		return 0;
 	info = *qz_opener_info(o);
 	qz_opener_free(o);
 	char hex[QZ_BACKUP_ID_HEX + 1];
 	for (size_t i = 0; i < QZ_SEAL_ID_BYTES; i++)
 		snprintf(hex + 2 * i, 3, "%02x", info.id[i]);
 	if (strcmp(hex, id) != 0)
-		return qz_why(why, whylen, EBADMSG, "object %s is backup %s's header", name, hex);
+		return 0; /* another backup's header, under this one's name */
+	*opened = true;
 	memset(r, 0, sizeof(*r));
 	strcpy(r->id, id);
 	snprintf(r->volume, sizeof(r->volume), "%s", info.dataset);
@@ -121,10 +137,13 @@ static int find_one(qz_target_t *t, struct keys *k, const char *id, const qz_tar
 	/* whole: the trailer opens, and every chunk it counts is listed, whole but the last */
 	uint64_t chunks = 0, bytes = 0;
 	qz_backup_object(name, sizeof(name), id, QZ_BACKUP_TRAILER);
-	if (listed(e, ne, name) != QZ_SEAL_TRAILER_BYTES ||
-	    qz_target_get(t, name, trailer, sizeof(trailer), &tlen, NULL, 0) != 0 ||
-	    qz_seal_trailer_open(hdr, hdrlen, key, trailer, tlen, &chunks, &bytes, NULL, 0) != 0)
+	if (listed(e, ne, name) != QZ_SEAL_TRAILER_BYTES)
 		return 0; /* unfinished, as far as dom0 can tell */
+	err = qz_target_get(t, name, trailer, sizeof(trailer), &tlen, why, whylen);
+	if (err != 0)
+		return err == ENOENT ? 0 : err;
+	if (qz_seal_trailer_open(hdr, hdrlen, key, trailer, tlen, &chunks, &bytes, NULL, 0) != 0)
+		return 0;
 	r->complete =
 	    chunks > 0 && qz_backup_listed_whole(e, ne, id, chunks, info.chunk_size, true);
 	r->chunks = chunks;
@@ -197,15 +216,12 @@ int qz_backup_discover(qz_target_t *t, const qz_open_secret_t *secret, qz_backup
 		if (!header_object(e[i].name, id))
 			continue;
 		qz_backup_rec_t r;
-		char skip[300] = "";
-		int one = find_one(t, &k, id, e, ne, &r, skip, sizeof(skip));
-		if (one == EBADMSG) {
+		bool opened = false;
+		if ((err = find_one(t, &k, id, e, ne, &r, &opened, why, whylen)) != 0)
+			break;
+		if (!opened) {
 			(*unopened)++;
 			continue;
-		}
-		if (one != 0) {
-			err = qz_why(why, whylen, one, "%s", skip[0] ? skip : strerror(one));
-			break;
 		}
 		qz_backup_rec_t *bigger = realloc(*out, (*n + 1) * sizeof(**out));
 		if (bigger == NULL) {

@@ -44,22 +44,6 @@ static void records_free(records_t *r)
 	free(r->chain);
 }
 
-bool qz_replica_names(const char *name, const char *id)
-{
-	return strlen(name) == 2 * QZ_REPLICA_ID_LEN + 1 && name[QZ_REPLICA_ID_LEN] == '.' &&
-	       strncmp(name + QZ_REPLICA_ID_LEN + 1, id, QZ_REPLICA_ID_LEN) == 0;
-}
-
-void qz_replica_name(char *buf, size_t len, const qz_backup_rec_t *all, const size_t *chain,
-		     size_t k, bool with_base)
-{
-	const char *key = all[chain[0]].id, *id = all[chain[k]].id;
-	if (with_base && k > 0)
-		snprintf(buf, len, "%.16s.%.16s.%.16s", key, id, all[chain[k - 1]].id);
-	else
-		snprintf(buf, len, "%.16s.%.16s", key, id);
-}
-
 /* The name rec has (or will have) on the target: its chain's key is its own id for a full
  * backup, else that of the chain of the backup whose bookmark is its base. */
 static int target_name(const records_t *r, const qz_backup_rec_t *rec, char *name, size_t len,
@@ -130,60 +114,6 @@ static int begin(qz_backend_t *be, const qz_backup_opts_t *o, const char *vol, q
 	return 0;
 }
 
-/* Whether the target's partial receive into key is this transfer's: then *token holds it.
- * Another transfer's partial state, or what no genuine receive of this one could have left, is
- * aborted. */
-static int partial(qz_backend_t *be, qz_target_t *t, const char *key, qz_transfer_t *tr,
-		   char *token, size_t tokenlen, uint64_t *received, char *why, size_t whylen)
-{
-	int err = qz_target_token(t, key, token, tokenlen, why, whylen);
-	if (err == ENOENT) {
-		token[0] = 0;
-		return 0;
-	}
-	if (err != 0)
-		return err;
-	if (!tr->learned && (err = qz_transfer_learn(be, tr, NULL, NULL, why, whylen)) != 0)
-		return err;
-	qz_token_t tk;
-	qz_resume_t plan;
-	char ignored[200];
-	if (qz_token_parse(token, &tk, ignored, sizeof(ignored)) == 0 &&
-	    qz_token_plan(&tk, tr, &plan, ignored, sizeof(ignored)) == 0) {
-		*received = tk.bytes;
-		return 0;
-	}
-	token[0] = 0; /* not ours, or malformed: whatever it is goes */
-	return qz_target_abort(t, key, why, whylen);
-}
-
-int qz_replica_remove(qz_target_t *t, const qz_backup_rec_t *r, const qz_target_entry_t *e,
-		      size_t ne, char *why, size_t whylen)
-{
-	/* found by its id, whichever chain it is in: the records that name the chain may be
-	 * gone already (a prune interrupted after the full backup's) */
-	int err = 0;
-	for (size_t i = 0; i < ne && err == 0; i++)
-		if (qz_replica_names(e[i].name, r->id))
-			err = qz_target_delete(t, e[i].name, why, whylen);
-	return err;
-}
-
-/* Whether the target lists name with guid. */
-static bool holds(qz_target_t *t, const char *name, uint64_t guid)
-{
-	qz_target_entry_t *e = NULL;
-	size_t n = 0;
-	char why[200];
-	bool found = false;
-	if (qz_target_list(t, &e, &n, why, sizeof(why)) != 0)
-		return false;
-	for (size_t i = 0; i < n && !found; i++)
-		found = strcmp(e[i].name, name) == 0 && e[i].size == guid;
-	free(e);
-	return found;
-}
-
 /* A backup's progress as its stream goes to the qube: told at every step, a 200th of ZFS's
  * estimate of the stream and at least a MiB. */
 struct sending {
@@ -246,9 +176,11 @@ int qz_replica_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 		return qz_why(why, whylen, err, "%s: %s", rec->snapshot, qz_strerror(err));
 	static char token[QZ_TOKEN_MAX_TEXT];
 	uint64_t received = 0, sent = 0;
-	err = partial(be, t, key, &tr, token, sizeof(token), &received, why, whylen);
+	err = tr.learned ? 0 : qz_transfer_learn(be, &tr, NULL, NULL, why, whylen);
+	if (err == 0)
+		err = qz_replica_partial(t, key, &tr, token, sizeof(token), &received, why, whylen);
 	rec->resumed_from = received;
-	if (err == 0 && (token[0] != 0 || !holds(t, name, rec->toguid))) {
+	if (err == 0 && (token[0] != 0 || !qz_replica_holds(t, name, rec->toguid))) {
 		int fd, pid;
 		if (be->ops->send_space(be, tr.snap, tr.from, tr.send_flags, &rec->total) != 0)
 			rec->total = 0; /* for progress only */
@@ -270,7 +202,7 @@ int qz_replica_create(qz_backend_t *be, qz_target_t *t, const qz_backup_opts_t *
 	rec->bytes = received + sent;
 	if (err == 0 && (err = qz_crash_point("replica.received")) != 0)
 		qz_why(why, whylen, err, "stopped at a crash point");
-	if (err == 0 && !holds(t, name, rec->toguid))
+	if (err == 0 && !qz_replica_holds(t, name, rec->toguid))
 		err =
 		    qz_why(why, whylen, EBADMSG,
 			   "the backup target does not list backup %s after receiving it", rec->id);

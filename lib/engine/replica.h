@@ -57,6 +57,17 @@ int qz_replica_restore(qz_backend_t *be, qz_target_t *t, const char *state_dir, 
 		       const qz_volcfg_t *cfg, const qz_secret_t *pool_pass, char *why,
 		       size_t whylen);
 
+/* The target's partial receive into dataset key, when it is the one of transfer tr (learned:
+ * qz_transfer_learn): then token (room for tokenlen bytes) holds its resume token and *received
+ * the bytes it says it received; else token is "" and *received 0, and a partial state that no
+ * genuine receive of tr could have left (another transfer's, or malformed) is aborted. */
+int qz_replica_partial(qz_target_t *t, const char *key, const qz_transfer_t *tr, char *token,
+		       size_t tokenlen, uint64_t *received, char *why, size_t whylen);
+
+/* Whether target t lists snapshot name ("<chain key>.<id>") with guid; false if its listing is
+ * malformed. */
+bool qz_replica_holds(qz_target_t *t, const char *name, uint64_t guid);
+
 /* Deletes backup r from ZFS-receiving target t, which lists e[0..ne): its snapshot (the qube
  * destroys a chain's dataset with its last one); as qz_backup_remove_fn. */
 int qz_replica_remove(qz_target_t *t, const qz_backup_rec_t *r, const qz_target_entry_t *e,

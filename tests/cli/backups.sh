@@ -11,7 +11,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..187"
+echo "1..190"
 W=$(mktemp -d /tmp/qzfs-backups.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/bq; V=$R/work/private
@@ -280,6 +280,13 @@ check "... and finds it by the volume's name" 0 qzfs backup restore --target dir
 check "... the same bytes" 0 test "$(zvolsum $Z/rpv)" = "$now"
 echo "a wrong passphrase" >"$W/wrong"
 check "a wrong passphrase opens nothing" 1 qzfs backup restore --target dir:$W/pstore --passphrase-fd 3 --to $Z/rw "$pid" 3<"$W/wrong"
+cp "$W/store/${ids[0]}.h" "$W/pstore/"
+check "a store that also holds a key file's backup: the passphrase lists its own" 0 \
+    qzfs backup list --target dir:$W/pstore --passphrase-fd 3 3<"$W/pass"
+cp "$TAP_ERR" "$W/err"
+want_out "..." "^$pid "
+check "... and says the other's header does not open" 0 grep -q "1 backup header(s) on the target do not open" "$W/err"
+rm "$W/pstore/${ids[0]}.h"
 # retention: a new chain begun with --full; prune lets the old chain go, never what a kept backup
 # needs
 TS="--target dir:$W/store --state $W/state"
