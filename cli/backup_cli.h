@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Where dom0 keeps its records of sealed backups when --state is not given. */
+#define QZ_CLI_DEFAULT_STATE "/var/lib/qubes-storage-zfs/backups"
+
 /* The options of the backup commands; which ones a command takes is its `allowed` list. */
 struct opts {
 	const char *key_file;
@@ -44,6 +47,12 @@ int qz_cli_state_base(qz_cli_t *cli, const struct opts *o, const char *default_s
 		      size_t len);
 /* dom0's folder of records of --target under base, into dir, if it exists (nothing made). */
 bool qz_cli_target_state_known(const char *base, const char *target, char *dir, size_t len);
+/* What --target t holds, opened with secret (qz_backup_discover), backups made in the same
+ * second put in the order dom0 made them where its records of that target (under --state, else
+ * default_state) know them: a fresh dom0 has none, and the headers' whole seconds decide. */
+int qz_cli_discover(const struct opts *o, const char *default_state, qz_target_t *t,
+		    const qz_open_secret_t *secret, qz_backup_rec_t **all, size_t *n,
+		    size_t *unopened, char *why, size_t whylen);
 /* The folder of dom0's records of the backups to --target, <state>/targets/<the target spec,
  * escaped>, made if missing, in dir. With t (the target, open): records that earlier versions
  * kept in <state> itself, shared by all targets, move into it once t shows it holds their
@@ -82,6 +91,21 @@ void qz_cli_verified(qz_cli_t *cli, const char *id, int err, const char *said);
 /* A backup's progress (qz_backup_opts_t.progress, ctx the cli): JSON events on stdout with
  * --json, else a line on a terminal that qz_cli_backup_made ends. */
 void qz_cli_backup_progress(void *ctx, const qz_backup_rec_t *rec);
+
+/* Reading backups back on a terminal (verify, restore): what is read, the bytes of each backup
+ * of its chain from the records or trailers (totals, n of them; NULL or 0 unknown), the verb
+ * said ("restored"), and whether a line was shown (in this process: a restore's child has its
+ * own). */
+typedef struct qz_cli_reading {
+	const char *what;
+	const uint64_t *totals;
+	size_t n;
+	const char *verb;
+	bool shown;
+} qz_cli_reading_t;
+/* A qz_read_progress_t's fn: shows on stderr how far backup i of r's chain is (bytes of it so
+ * far, after those before it), of the chain's total, and the time left. */
+void qz_cli_show_reading(void *ctx, size_t i, uint64_t bytes);
 /* Tells how backing vol up ended (err 0: rec made; EALREADY: unchanged, rec the last one; else
  * failed, why): a JSON event with --json, else a line on stdout (made) or stderr (unchanged).
  * sealed: a sealed backup's (its chunks; begun anew). */

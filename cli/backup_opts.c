@@ -407,19 +407,25 @@ static int usage_about(qz_cli_t *cli, const char *arg, const char *what)
 	return qz_cli_usage(cli, msg);
 }
 
+/* A usage error: VM arg has no volume to back up. */
+static int nothing_committed(qz_cli_t *cli, const char *arg)
+{
+	return usage_about(cli, arg,
+			   "this VM has no volume with a committed state to back up (a private "
+			   "volume, a template's root)");
+}
+
 /* Adds to all, in name order, the volumes of VM dataset dir (R/<vm>) that have a committed
- * state; a usage error if it has none. */
-static int add_vm(qz_cli_t *cli, const char *dir, struct vm_volumes *all)
+ * state; with require, a usage error if it has none. */
+static int add_vm(qz_cli_t *cli, const char *dir, struct vm_volumes *all, bool require)
 {
 	char root[QZ_NAME_MAX];
 	struct vm_volumes vm = {.vm = dir, .len = strlen(dir)};
 	int err = qz_name_parent(dir, root, sizeof(root));
 	if (err == 0)
 		err = qz_pool_volumes(cli->be, root, collect_committed, &vm);
-	if (err == 0 && vm.err == 0 && vm.n == 0)
-		err = usage_about(cli, dir,
-				  "this VM has no volume with a committed state to back up (a "
-				  "private volume, a template's root)");
+	if (err == 0 && vm.err == 0 && vm.n == 0 && require)
+		err = nothing_committed(cli, dir);
 	else if (err != 0 || vm.err != 0)
 		err = qz_cli_fail(cli, dir, err != 0 ? err : vm.err);
 	if (vm.n > 0)
@@ -439,8 +445,8 @@ struct vm_dirs {
 static void add_vm_dir(void *arg, const char *dir)
 {
 	struct vm_dirs *d = arg;
-	if (d->err == 0)
-		d->err = add_vm(d->cli, dir, d->all);
+	if (d->err == 0) /* one of the VM's datasets may hold only what a start makes anew */
+		d->err = add_vm(d->cli, dir, d->all, false);
 }
 
 /* One argument: a VM's name (no '/'), a VM's dataset or a volume. */
@@ -448,7 +454,7 @@ static int add_arg(qz_cli_t *cli, const char *arg, struct vm_volumes *all)
 {
 	if (strchr(arg, '/') == NULL) {
 		struct vm_dirs d = {cli, all, 0};
-		size_t found = 0;
+		size_t found = 0, before = all->n;
 		int err = qz_pool_find_vm(cli->be, arg, add_vm_dir, &d, &found);
 		if (err == EINVAL)
 			return usage_about(cli, arg, "not a Qubes VM name (nor a dataset)");
@@ -458,12 +464,14 @@ static int add_arg(qz_cli_t *cli, const char *arg, struct vm_volumes *all)
 			return usage_about(cli, arg,
 					   "no VM of this name has volumes in a pool of "
 					   "qubes-storage-zfs (is its zpool imported?)");
+		if (d.err == 0 && all->err == 0 && all->n == before)
+			return nothing_committed(cli, arg);
 		return d.err;
 	}
 	char role[16] = "";
 	if (cli->be->ops->get_prop(cli->be, arg, QZ_ROLE_PROP, role, sizeof(role)) == 0 &&
 	    strcmp(role, "vm") == 0)
-		return add_vm(cli, arg, all);
+		return add_vm(cli, arg, all, true);
 	add_volume(all, arg); /* a volume; the backup tells what is wrong */
 	return 0;
 }

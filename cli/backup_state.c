@@ -142,6 +142,24 @@ bool qz_cli_target_state_known(const char *base, const char *target, char *dir, 
 	       S_ISDIR(st.st_mode);
 }
 
+int qz_cli_discover(const struct opts *o, const char *default_state, qz_target_t *t,
+		    const qz_open_secret_t *secret, qz_backup_rec_t **all, size_t *n,
+		    size_t *unopened, char *why, size_t whylen)
+{
+	int err = qz_backup_discover(t, secret, all, n, unopened, why, whylen);
+	char dir[4096];
+	qz_backup_rec_t *known = NULL;
+	size_t nknown = 0;
+	if (err == 0 &&
+	    qz_cli_target_state_known(o->state != NULL ? o->state : default_state, o->target, dir,
+				      sizeof(dir)) &&
+	    qz_backup_rec_list(dir, &known, &nknown) == 0) {
+		qz_backup_order_known(*all, *n, known, nknown);
+		free(known);
+	}
+	return err;
+}
+
 int qz_cli_target_state(qz_cli_t *cli, const struct opts *o, const char *default_state, bool zfs,
 			qz_target_t *t, char *dir, size_t len)
 {

@@ -292,7 +292,7 @@ static int cmd_token(qz_cli_t *cli, int argc, char **argv)
 
 /* ---- backups of volumes to a target ---- */
 
-#define DEFAULT_STATE "/var/lib/qubes-storage-zfs/backups"
+#define DEFAULT_STATE QZ_CLI_DEFAULT_STATE
 
 /* The passphrase's Argon2id salt and limits, shared by the backups of a state directory (so a
  * run derives its key once): read from STATE/passphrase-kdf, made there the first time. */
@@ -376,19 +376,9 @@ static void progress_line(const char *what, uint64_t bytes, uint64_t from, uint6
 	fprintf(stderr, " %s\033[K", verb); /* and the rest of an earlier, longer line cleared */
 }
 
-/* Reading backups back on a terminal (verify, restore): backup i's bytes so far, after the
- * bytes of those before it in the chain; totals[i] from the records (0 unknown). */
-struct reading {
-	const char *what;
-	const uint64_t *totals; /* n of them, or NULL */
-	size_t n;
-	const char *verb;
-	bool shown; /* a line was shown (in this process: a restore's child has its own) */
-};
-
-static void show_reading(void *ctx, size_t i, uint64_t bytes)
+void qz_cli_show_reading(void *ctx, size_t i, uint64_t bytes)
 {
-	struct reading *r = ctx;
+	qz_cli_reading_t *r = ctx;
 	uint64_t before = 0, total = 0;
 	for (size_t k = 0; r->totals != NULL && k < r->n; k++) {
 		before += k < i ? r->totals[k] : 0;
@@ -632,7 +622,8 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 		struct qz_cli_session ss;
 		if ((rc = qz_cli_session_open(cli, &o, &ss)) != 0)
 			return rc;
-		err = qz_backup_discover(ss.t, &ss.secret, &all, &n, &unopened, why, sizeof(why));
+		err = qz_cli_discover(&o, DEFAULT_STATE, ss.t, &ss.secret, &all, &n, &unopened, why,
+				      sizeof(why));
 		qz_cli_session_close(&ss);
 	} else if ((err = qz_cli_all_records(o.state ? o.state : DEFAULT_STATE, &all, &n)) != 0) {
 		snprintf(why, sizeof(why), "%s: %s", o.state ? o.state : DEFAULT_STATE,
@@ -744,8 +735,8 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 			one = EAGAIN;
 			snprintf(why, sizeof(why), "unfinished");
 		}
-		struct reading r = {id, &rec.bytes, 1, "verified", false};
-		qz_read_progress_t pg = {show_reading, &r};
+		qz_cli_reading_t r = {id, &rec.bytes, 1, "verified", false};
+		qz_read_progress_t pg = {qz_cli_show_reading, &r};
 		bool term = !cli->json && isatty(STDERR_FILENO);
 		if (one == 0)
 			one = qz_backup_verify(ss.t, &ss.secret, &rec, term ? &pg : NULL, why,
@@ -778,18 +769,12 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
  * from what the target holds (opened with the key): ids (malloc'd) in *ids, *n of them, and
  * the bytes of each in *bytes (malloc'd). */
 static int find_chain(qz_target_t *t, const qz_open_secret_t *secret, const struct opts *o,
-		      const char *state, char ***ids, uint64_t **bytes, size_t *n, char *why,
-		      size_t whylen)
+		      char ***ids, uint64_t **bytes, size_t *n, char *why, size_t whylen)
 {
-	qz_backup_rec_t *all = NULL, *known = NULL;
-	size_t nall = 0, unopened = 0, len = 0, nknown = 0;
+	qz_backup_rec_t *all = NULL;
+	size_t nall = 0, unopened = 0, len = 0;
 	*ids = NULL;
-	int err = qz_backup_discover(t, secret, &all, &nall, &unopened, why, whylen);
-	/* backups made in one second: in the order dom0 made them, where it has their records */
-	if (err == 0 && state != NULL && qz_backup_rec_list(state, &known, &nknown) == 0) {
-		qz_backup_order_known(all, nall, known, nknown);
-		free(known);
-	}
+	int err = qz_cli_discover(o, DEFAULT_STATE, t, secret, &all, &nall, &unopened, why, whylen);
 	size_t *chain = err == 0 ? calloc(nall + 1, sizeof(*chain)) : NULL;
 	if (err == 0 && chain == NULL)
 		err = ENOMEM;
@@ -849,13 +834,8 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 	uint64_t *totals = NULL;
 	size_t n = (size_t)o.nargs;
 	int err = 0;
-	/* dom0's records of this target, if it has any (none on a fresh dom0) */
-	char state[4096];
-	const char *base = o.state != NULL ? o.state : DEFAULT_STATE;
-	bool known = qz_cli_target_state_known(base, o.target, state, sizeof(state));
 	if (o.nargs == 0 &&
-	    (err = find_chain(ss.t, &ss.secret, &o, known ? state : NULL, &found, &totals, &n, why,
-			      sizeof(why))) == 0 &&
+	    (err = find_chain(ss.t, &ss.secret, &o, &found, &totals, &n, why, sizeof(why))) == 0 &&
 	    !cli->json) {
 		printf("restoring %zu backup(s):", n);
 		for (size_t i = 0; i < n; i++)
@@ -865,8 +845,8 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 	const char *const *ids =
 	    found != NULL ? (const char *const *)found : (const char *const *)o.args;
 	/* on a terminal, each backup's child process shows how far the chain is */
-	struct reading r = {o.over != NULL ? o.over : o.to, totals, n, "restored", false};
-	qz_read_progress_t pg = {show_reading, &r};
+	qz_cli_reading_t r = {o.over != NULL ? o.over : o.to, totals, n, "restored", false};
+	qz_read_progress_t pg = {qz_cli_show_reading, &r};
 	const qz_read_progress_t *shown =
 	    !cli->json && isatty(STDERR_FILENO) && err == 0 ? &pg : NULL;
 	if (err == 0 && o.over != NULL)

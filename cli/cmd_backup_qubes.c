@@ -270,8 +270,8 @@ static int find_held(qz_cli_t *cli, struct qz_cli_session *ss, const struct opts
 	memset(h, 0, sizeof(*h));
 	char why[300] = "";
 	size_t unopened = 0;
-	int err =
-	    qz_backup_discover(ss->t, &ss->secret, &h->all, &h->n, &unopened, why, sizeof(why));
+	int err = qz_cli_discover(o, QZ_CLI_DEFAULT_STATE, ss->t, &ss->secret, &h->all, &h->n,
+				  &unopened, why, sizeof(why));
 	if (err != 0)
 		return qz_cli_refused(cli, err, why);
 	if ((h->settings = calloc(h->n + 1, sizeof(*h->settings))) == NULL)
@@ -382,8 +382,8 @@ static int held_file(qz_cli_t *cli, struct qz_cli_session *ss, const struct opts
 static int cmd_qubes_list(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc =
-	    qz_cli_backup_opts(cli, argc, argv, "--target --key-file --passphrase-fd ARGS", &o);
+	int rc = qz_cli_backup_opts(cli, argc, argv,
+				    "--target --state --key-file --passphrase-fd ARGS", &o);
 	if (rc != 0)
 		return rc;
 	struct qz_cli_session ss;
@@ -427,11 +427,21 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 		return qz_cli_fail(cli, f[1], ENOMEM);
 	size_t len = qz_backup_chain_for(h->all, h->n, f[1], NULL, chain);
 	const char **ids = calloc(len + 1, sizeof(*ids));
-	for (size_t i = 0; ids != NULL && i < len; i++)
+	uint64_t *totals = calloc(len + 1, sizeof(*totals));
+	for (size_t i = 0; ids != NULL && totals != NULL && i < len; i++) {
 		ids[i] = h->all[chain[i]].id;
+		totals[i] = h->all[chain[i]].bytes; /* as its trailer says: for progress only */
+	}
 	free(chain);
-	if (ids == NULL)
+	if (ids == NULL || totals == NULL) {
+		free(ids);
+		free(totals);
 		return qz_cli_fail(cli, f[1], ENOMEM);
+	}
+	/* on a terminal, how far the volume's chain is, of its size, and the time left */
+	qz_cli_reading_t r = {f[2], totals, len, "restored", false};
+	qz_read_progress_t pg = {qz_cli_show_reading, &r};
+	const qz_read_progress_t *shown = !cli->json && isatty(STDERR_FILENO) ? &pg : NULL;
 	qz_volcfg_t cfg = {.save_on_stop = true, .revisions_to_keep = (int)keep};
 	int lock = -1, rc = qz_lock_volume(f[2], &lock);
 	char why[300] = "";
@@ -447,9 +457,12 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 		    f[2]);
 	else if (err == 0)
 		err = qz_backup_restore_over(cli->be, ss->t, &ss->secret, ids, len, f[2], &cfg,
-					     encrypted ? pool_pass : NULL, NULL, why, sizeof(why));
+					     encrypted ? pool_pass : NULL, shown, why, sizeof(why));
+	if (shown != NULL) /* the line ends, and what follows begins on its own */
+		fputc('\n', stderr);
 	qz_unlock_volume(lock);
 	free(ids);
+	free(totals);
 	if (err != 0)
 		return qz_cli_refused(cli, err == ENOENT || err == EBUSY ? err : EBADMSG, why);
 	if (cli->json) {
@@ -472,7 +485,7 @@ static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
 	int rc = qz_cli_backup_opts(cli, argc, argv,
-				    "--target --key-file --passphrase-fd --dry-run "
+				    "--target --state --key-file --passphrase-fd --dry-run "
 				    "--rename-conflicting --pool --pool-passphrase-fd ARGS",
 				    &o);
 	if (rc != 0)
@@ -542,12 +555,13 @@ static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 }
 
 const qz_cmd_t qz_backup_qubes_cmds[] = {
-    {"list", cmd_qubes_list, "--target T (--key-file F | --passphrase-fd N) [QUBE...]",
+    {"list", cmd_qubes_list,
+     "--target T [--state DIR] (--key-file F | --passphrase-fd N) [QUBE...]",
      "the qubes whose settings the target holds: name, class, template, when, data bytes", NULL,
      QZ_CMD_NOZFS},
     {"restore", cmd_qubes_restore,
-     "--target T (--key-file F | --passphrase-fd N) [--dry-run] [--rename-conflicting] "
-     "[--pool POOL] [--pool-passphrase-fd N] QUBE...",
+     "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--dry-run] "
+     "[--rename-conflicting] [--pool POOL] [--pool-passphrase-fd N] QUBE...",
      "restore qubes by name: made with their settings (templates first), their volumes' data "
      "put in place",
      NULL, 0},

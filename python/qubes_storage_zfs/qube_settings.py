@@ -194,6 +194,13 @@ class Plan:
         self.app, self.held, self.args = app, held, args
         self.docs = _order([q["settings"] for q in held["qubes"]])
         self.ids = {q["settings"]["name"]: q["id"] for q in held["qubes"]}
+        self.templates, self.skipped = self._templates()
+        self.docs = [d for d in self.docs if d["name"] not in self.skipped]
+        if not self.docs:
+            raise Refused("nothing restored: " + "; ".join(
+                "{}: {}".format(n, why) for n, why in sorted(self.skipped.items())))
+        for name, why in sorted(self.skipped.items()):
+            warn("{}: not restored: {}".format(name, why))
         self.names, self.resumed = {}, set()
         for d in self.docs:
             self.names[d["name"]] = self._name_for(d)
@@ -206,6 +213,30 @@ class Plan:
         if missing:
             raise Refused("the target holds no whole backup of {}: nothing restored".format(
                 ", ".join(missing)))
+
+    def _templates(self):
+        """Each qube's template as the restore names it before renames: one restored with
+        it, one here, or the default template (with a warning); and the qubes that cannot be
+        restored, with why: no template at all, or a template that is not restored."""
+        restored = {d["name"] for d in self.docs}
+        templates, skipped = {}, {}
+        for d in self.docs:  # templates come first
+            tpl = d.get("template")
+            if not tpl:
+                continue
+            if tpl in skipped:
+                skipped[d["name"]] = "its template {} is not restored".format(tpl)
+            elif tpl in restored or tpl in self.app.domains:
+                templates[d["name"]] = tpl
+            elif self.app.default_template and d["class"] == "AppVM":
+                templates[d["name"]] = str(self.app.default_template)
+                warn("{}: its template {} is neither in the backup nor here: based on the "
+                     "default template {}".format(d["name"], tpl, templates[d["name"]]))
+            else:
+                skipped[d["name"]] = ("its template {} is neither in the backup nor here{}"
+                                      .format(tpl, "" if d["class"] != "AppVM" else
+                                              ", and there is no default template"))
+        return templates, skipped
 
     def _name_for(self, d):
         name = d["name"]
@@ -248,25 +279,20 @@ class Plan:
             what = "continue" if d["name"] in self.resumed else "create"
             pools = sorted({self.pool_of(v) for v in d["volumes"].values()
                             if not v["snap_on_start"]})
-            print("{} {} {}{} in pool(s) {}".format(
+            tpl = self.templates.get(d["name"])
+            print("{} {} {}{}{} in pool(s) {}".format(
                 what, d["class"], name, " (was {})".format(d["name"]) if name != d["name"]
-                else "", ", ".join(pools) or "-"), file=sys.stderr)
+                else "", " on {}".format(self.names.get(tpl, tpl)) if tpl else "",
+                ", ".join(pools) or "-"), file=sys.stderr)
 
 
 def _create(plan, d):
     name = plan.names[d["name"]]
     if d["name"] in plan.resumed:
         return plan.app.domains[name]
-    template = None
-    if d.get("template"):
-        template = plan.ref(d["template"])
-        if template is None:
-            template = str(plan.app.default_template or "") or None
-            if template is None:
-                raise Refused("{}: its template {} is neither in the backup nor here, and "
-                              "there is no default template".format(d["name"], d["template"]))
-            warn("{}: its template {} is neither in the backup nor here: based on the "
-                 "default template {}".format(d["name"], d["template"], template))
+    template = plan.templates.get(d["name"])
+    if template is not None:
+        template = plan.names.get(template, template)
     pools = {vname: plan.pool_of(v) for vname, v in d["volumes"].items()
              if not v["snap_on_start"]}
     vm = plan.app.add_new_vm(d["class"], name, d["label"], template=template, pools=pools)

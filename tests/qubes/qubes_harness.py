@@ -311,11 +311,11 @@ print(json.dumps(out))
         elif os.path.exists(path):
             os.unlink(path)
 
-    def run_qzfs(self, *args, check=True):
+    def run_qzfs(self, *args, check=True, stdin=None):
         """The installed qzfs as a user runs it in dom0 (their environment: the Admin API's
-        client library on the path); the finished process."""
+        client library on the path), stdin given as text; the finished process."""
         proc = subprocess.run(["/usr/bin/qzfs", *map(str, args)], env=self.env,
-                              capture_output=True, text=True, check=False)
+                              capture_output=True, text=True, check=False, input=stdin)
         if check and proc.returncode != 0:
             raise AssertionError("qzfs {} failed ({}): {}{}".format(
                 " ".join(map(str, args)), proc.returncode, proc.stdout, proc.stderr))

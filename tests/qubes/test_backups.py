@@ -4,6 +4,7 @@ their settings beside their data; on a fresh dom0, `qzfs backup qubes restore` b
 qubes back by name, settings and data. The settings go through the real Admin API both ways."""
 
 import os
+import subprocess
 
 from qubes_harness import MiB, QubesTestCase
 
@@ -24,9 +25,9 @@ class WholeQubes(QubesTestCase):
         return self.dom0.run_qzfs("backup", "create", "--target", self.store, "--key-file",
                                   self.key, "--state", self.state, *args, check=check)
 
-    def restore(self, *args, check=True):
+    def restore(self, *args, check=True, stdin=None):
         return self.dom0.run_qzfs("backup", "qubes", "restore", "--target", self.store,
-                                  "--key-file", self.key, *args, check=check)
+                                  "--key-file", self.key, *args, check=check, stdin=stdin)
 
     def settings(self, *vms):
         """Each vm's settings as the Admin API tells them, less what every qube gets anew."""
@@ -121,6 +122,84 @@ class WholeQubes(QubesTestCase):
         self.assertEqual(self.volume_info(renamed + ":private")["pool"], other)
         self.assertEqual(self.volume_bytes(self.pool_info(other)["dataset"], renamed, "private"),
                          data[(work, "private")])
+
+    def test_a_missing_template_is_replaced_by_the_default_or_its_qube_skipped(self):
+        self.backup_setup()
+        pool = self.add_pool("bk")
+        tpl = self.template(pool, small=True)
+        spare = self.template(pool, base="spare", small=True)
+        work = self.appvm(pool, tpl)
+        self.import_bytes(work + ":private", b"M" * 4096, size=MiB)
+        want = self.volume_bytes(self.pool_info(pool)["dataset"], work, "private")
+        self.backup(work, spare)  # the AppVM without its template
+
+        self.dom0.fresh()
+        new_root = "{}/fresh{}".format(self.root, self.n)
+        self.qvm("qvm-pool", "add", pool, "zfs_zvol", "-o", "dataset=" + new_root)
+        # its template neither backed up nor here, and no default one: that qube is skipped,
+        # said so, before anything is made; the rest is restored
+        proc = self.restore(work, spare)
+        self.assertIn("{}: not restored: its template {} is neither in the backup nor here, "
+                      "and there is no default template".format(work, tpl), proc.stderr)
+        listed = self.qvm("qvm-ls", "--raw-list").stdout.split()
+        self.assertIn(spare, listed)
+        self.assertNotIn(work, listed)
+        proc = self.restore(work, check=False)  # alone: nothing to restore, refused
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn("nothing restored", proc.stderr)
+        # with a default template: based on it, with a warning, the data in place
+        self.qvm("qubes-prefs", "default_template", spare)
+        plan = self.restore("--dry-run", work)
+        self.assertIn("create AppVM {} on {}".format(work, spare), plan.stderr)
+        # on a terminal (script(1) gives qzfs one): how far each volume is, of its size
+        proc = subprocess.run(
+            ["script", "-qec", " ".join(["/usr/bin/qzfs", "backup", "qubes", "restore",
+                                         "--target", self.store, "--key-file", self.key, work]),
+             "/dev/null"], env=self.dom0.env, capture_output=True, text=True, check=False)
+        self.assertEqual(proc.returncode, 0, proc.stdout)
+        self.assertRegex(proc.stdout,
+                         r"/{}/private: [0-9.]* MiB of about [0-9.]* MiB \([0-9]+%\) restored"
+                         .format(work))
+        self.assertIn("its template {} is neither in the backup nor here: based on the default "
+                      "template {}".format(tpl, spare), proc.stdout)
+        self.assertEqual(self.qvm("qvm-prefs", work, "template").stdout.strip(), spare)
+        self.assertEqual(self.volume_bytes(new_root, work, "private"), want)
+
+    def test_a_qube_in_an_encrypted_pool_comes_back_under_the_new_pools_key(self):
+        self.backup_setup()
+        plain = self.add_pool("bk")
+        tpl = self.template(plain, small=True)
+        sec = self.add_pool("sec", driver="zfs_encrypted", zpool_name=self.root)
+        work = self.appvm(sec, tpl)
+        self.import_bytes(work + ":private", b"E" * 4096, size=MiB)
+        old_sec = "{}/encryption/{}".format(self.root, sec)  # where the driver keeps it
+        want = self.volume_bytes(old_sec, work, "private")
+        made = self.backup(tpl, work).stdout
+        self.assertIn(" {}/{}/private full".format(old_sec, work), made)  # found by the VM's name
+        old_pass = self.dom0.env["QZFS_TEST_PASSPHRASE"]
+
+        # a fresh dom0 whose user chose another passphrase for the pool of that name
+        self.addCleanup(self.dom0.restart)  # after the passphrase is put back (LIFO)
+        for env in (self.dom0.env, self.dom0.qubesd_env):  # the prompt's answer, and ours
+            self.addCleanup(env.__setitem__, "QZFS_TEST_PASSPHRASE", old_pass)
+            env["QZFS_TEST_PASSPHRASE"] = "another passphrase, chosen anew"
+        self.dom0.fresh()
+        new_root = "{}/fresh{}".format(self.root, self.n)
+        self.qvm("qvm-pool", "add", plain, "zfs_zvol", "-o", "dataset=" + new_root)
+        self.qvm("qvm-pool", "add", sec, "zfs_encrypted", "-o", "zpool_name=" + new_root)
+        new_sec = "{}/encryption/{}".format(new_root, sec)
+        # the backed-up pool's passphrase is needed to take the data in: asked for, not guessed
+        proc = self.restore(work, tpl, check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("--pool-passphrase-fd", proc.stderr)
+        self.restore("--pool-passphrase-fd", "0", work, tpl, stdin=old_pass + "\n")
+        self.assertEqual(self.volume_info(work + ":private")["pool"], sec)
+        self.assertEqual(self.volume_bytes(new_sec, work, "private"), want)
+        # under the new pool's key: its passphrase alone opens the data once the key is unloaded
+        self.dom0.run_qzfs("key", "unload", new_sec)
+        self.dom0.run_qzfs("key", "load", new_sec, "--passphrase-fd", "0",
+                           stdin=self.dom0.env["QZFS_TEST_PASSPHRASE"] + "\n")
+        self.assertEqual(self.volume_bytes(new_sec, work, "private"), want)
 
     @staticmethod
     def flip(path):
