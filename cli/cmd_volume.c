@@ -202,7 +202,21 @@ static int cmd_remove(qz_cli_t *cli, int argc, char **argv)
 	return run_op(cli, argc, argv, remove_op, always_gone);
 }
 
-/* With --json, also waits for the block device: the VM gets it right after. */
+/* Like done, for a start: with --json, also waits for the block device (the VM gets it right
+ * after). */
+static int started(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err)
+{
+	if (err != 0)
+		return qz_cli_fail(cli, vol, err);
+	return cli->json ? print_info(cli, vol, cfg, true) : QZ_EXIT_OK;
+}
+
+/* Like done, for a stop: a volume whose data it throws away is gone after it. */
+static int stopped(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err)
+{
+	return gone_unless_saved(cfg) ? done_gone(cli, vol, cfg, err) : done(cli, vol, cfg, err);
+}
+
 static int cmd_start(qz_cli_t *cli, int argc, char **argv)
 {
 	qz_volcfg_t cfg;
@@ -210,10 +224,7 @@ static int cmd_start(qz_cli_t *cli, int argc, char **argv)
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	if (rc != 0)
 		return rc;
-	int err = qz_vol_start(cli->be, vol, &cfg);
-	if (err != 0)
-		return qz_cli_fail(cli, vol, err);
-	return cli->json ? print_info(cli, vol, &cfg, true) : QZ_EXIT_OK;
+	return started(cli, vol, &cfg, qz_vol_start(cli->be, vol, &cfg));
 }
 
 static int cmd_stop(qz_cli_t *cli, int argc, char **argv)
@@ -426,33 +437,49 @@ static void batch_answered(qz_cli_t *cli, const struct batch_op *op, int r)
 	qz_json_end(&cli->out, '}');
 }
 
-/* A batch of removes alone (a VM's removal): all in one pass of the engine, one listing and
- * one destroy of all their revisions. The first failure's exit code, or 0. */
-static int batch_remove(qz_cli_t *cli, struct batch_op *ops, size_t n)
+/* What one engine pass does to a VM's volumes together (qz_vol_*_many), and how each
+ * volume's outcome is told. */
+typedef int (*many_fn)(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
+		       int *errs, char (*details)[QZ_DETAIL_MAX]);
+typedef int (*told_fn)(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err);
+
+static int remove_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
+		       int *errs, char (*details)[QZ_DETAIL_MAX])
+{
+	(void)cfgs;
+	return qz_vol_remove_many(be, n, vols, errs, details);
+}
+
+/* A batch of one operation alone (a VM's start, stop or removal): all its volumes in one pass
+ * of the engine, one listing, and one transaction group per kind of change; the states told
+ * after (the listing they need made once). The first failure's exit code, or 0. */
+static int batch_many(qz_cli_t *cli, struct batch_op *ops, size_t n, many_fn many, told_fn told)
 {
 	const char **vols = calloc(n, sizeof(*vols));
+	qz_volcfg_t *cfgs = calloc(n, sizeof(*cfgs));
 	int *errs = calloc(n, sizeof(*errs)), rc = 0;
 	char(*details)[QZ_DETAIL_MAX] = calloc(n, sizeof(*details));
-	if (vols == NULL || errs == NULL || details == NULL)
+	if (vols == NULL || cfgs == NULL || errs == NULL || details == NULL)
 		rc = qz_cli_fail(cli, "batch", ENOMEM);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		vols[i] = ops[i].vol;
-	if (rc == 0)
-		qz_vol_remove_many(cli->be, n, vols, errs, details);
-	for (size_t i = 0; vols != NULL && errs != NULL && details != NULL && i < n; i++) {
-		qz_volcfg_t cfg;
+	for (size_t i = 0; rc == 0 && i < n; i++) { /* checked by batch_parse already */
 		char *vol = NULL;
+		rc = parse(cli, ops[i].argc, ops[i].argv, &cfgs[i], &vol, 1, 1, NULL);
+		vols[i] = vol;
+	}
+	bool ran = rc == 0;
+	if (ran)
+		many(cli->be, n, vols, cfgs, errs, details);
+	for (size_t i = 0; ran && i < n; i++) {
 		cli->why[0] = '\0';
-		int r = parse(cli, ops[i].argc, ops[i].argv, &cfg, &vol, 1, 1, NULL);
-		if (r == 0 && errs[i] != 0)
+		if (errs[i] != 0)
 			qz_be_fail(cli->be, errs[i], "%s", details[i]);
-		if (r == 0)
-			r = done_gone(cli, vol, &cfg, errs[i]);
+		int r = told(cli, vols[i], &cfgs[i], errs[i]);
 		batch_answered(cli, &ops[i], r);
 		if (rc == 0)
 			rc = r;
 	}
 	free(vols);
+	free(cfgs);
 	free(errs);
 	free(details);
 	return rc;
@@ -462,17 +489,18 @@ static int batch_remove(qz_cli_t *cli, struct batch_op *ops, size_t n)
  * qzfs volume batch OP VOL [CONFIG] [+ OP VOL [CONFIG]]...: several volumes' create, verify,
  * start, stop or remove in one run, as qubesd asks for a VM's volumes together. Each operation is
  * done as its own command does it, one after the other, with the locks of all its volumes taken
- * first; one failing does not stop the others. Removes alone (a VM's removal) go through the
- * engine together (qz_vol_remove_many). With --json: {"volumes": [...]}, in the order given,
- * each the state its own command prints or {"name", "error", "exit"}. The exit code is the first
- * failure's. A malformed operation refuses the whole batch before anything is done.
+ * first; one failing does not stop the others. A batch of starts, stops or removes alone (a VM's
+ * start, stop, removal) goes through the engine together (qz_vol_*_many). With --json: {"volumes":
+ * [...]}, in the order given, each the state its own command prints or {"name", "error", "exit"}.
+ * The exit code is the first failure's. A malformed operation refuses the whole batch before
+ * anything is done.
  */
 static int cmd_batch(qz_cli_t *cli, int argc, char **argv)
 {
 	struct batch_op *ops = calloc((size_t)argc + 1, sizeof(*ops));
 	if (ops == NULL)
 		return qz_cli_fail(cli, "batch", ENOMEM);
-	size_t n, removes = 0;
+	size_t n, same = 0;
 	int rc = batch_parse(cli, argc, argv, ops, &n), err;
 	if (rc == 0 && (err = batch_lock(ops, n)) != 0) {
 		qz_cli_say(cli, "cannot take the volumes' locks: %s", strerror(err));
@@ -485,10 +513,17 @@ static int cmd_batch(qz_cli_t *cli, int argc, char **argv)
 		qz_json_array(&cli->out, "volumes");
 	}
 	for (size_t i = 0; i < n; i++)
-		removes += ops[i].cmd->fn == cmd_remove;
-	if (removes == n)
-		rc = batch_remove(cli, ops, n);
-	for (size_t i = 0; removes < n && i < n; i++) {
+		same += ops[i].cmd == ops[0].cmd;
+	bool together = same == n;
+	if (together && ops[0].cmd->fn == cmd_remove)
+		rc = batch_many(cli, ops, n, remove_many, done_gone);
+	else if (together && ops[0].cmd->fn == cmd_start)
+		rc = batch_many(cli, ops, n, qz_vol_start_many, started);
+	else if (together && ops[0].cmd->fn == cmd_stop)
+		rc = batch_many(cli, ops, n, qz_vol_stop_many, stopped);
+	else
+		together = false;
+	for (size_t i = 0; !together && i < n; i++) {
 		cli->why[0] = '\0';
 		int r = ops[i].cmd->fn(cli, ops[i].argc, ops[i].argv);
 		batch_answered(cli, &ops[i], r);

@@ -211,6 +211,15 @@ int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, int 
 		       char (*details)[QZ_DETAIL_MAX]);
 int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
 int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
+/* Start and stop n volumes (a VM's, as qubesd asks for them together; vols[i] configured as
+ * cfgs[i]) as qz_vol_start and qz_vol_stop do each, with one listing, the running markers
+ * (start) or commits (stop) of all in one snapshot call, and at stop the markers and the
+ * revisions let go of all in one destroy_snaps: one transaction group each. Outcomes as
+ * qz_vol_remove_many's. */
+int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
+		      int *errs, char (*details)[QZ_DETAIL_MAX]);
+int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
+		     int *errs, char (*details)[QZ_DETAIL_MAX]);
 int qz_vol_info(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, qz_volinfo_t *info);
 /* Makes revision rev (NULL: the newest revision) the current state; the state it replaces
  * becomes a revision; nothing is destroyed. Refused while the volume is started. */

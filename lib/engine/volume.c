@@ -164,28 +164,39 @@ static int cmp_newest_first(const void *a, const void *b)
 	return x->createtxg < y->createtxg ? 1 : x->createtxg > y->createtxg ? -1 : 0;
 }
 
-/* Keeps the newest keep revisions of family f, whose current state is cur (NULL: a state
- * committed since f was read is the current one, and all of f's are revisions); defers the
- * others' destruction. With keep < 0 (no snapshots at all) the current state's goes too. */
-static int prune_family(qz_backend_t *be, const family_t *f, const fam_snap_t *cur, int keep)
+/* Appends to doomed (*nd so far; room for f's snapshots) the revisions of family f beyond the
+ * newest keep, f's current state being cur (NULL: a state committed since f was read is the
+ * current one, and all of f's are revisions). With keep < 0 (no snapshots at all) the current
+ * state's goes too. ENOMEM (nothing appended) without memory. */
+static int revisions_beyond(const family_t *f, const fam_snap_t *cur, int keep, const char **doomed,
+			    size_t *nd)
 {
 	const fam_snap_t **revs = calloc(f->nsnaps + 1, sizeof(*revs));
-	const char **doomed = calloc(f->nsnaps + 1, sizeof(*doomed));
-	size_t n = 0, nd = 0;
-	int err = revs == NULL || doomed == NULL ? ENOMEM : 0;
-	for (size_t i = 0; err == 0 && i < f->nsnaps; i++)
+	if (revs == NULL)
+		return ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < f->nsnaps; i++)
 		if (f->snaps[i].rev != 0 && !f->snaps[i].deferred &&
 		    (&f->snaps[i] != cur || keep < 0))
 			revs[n++] = &f->snaps[i];
-	if (err == 0) {
-		qsort(revs, n, sizeof(*revs), cmp_newest_first);
-		for (size_t i = keep < 0 ? 0 : (size_t)keep; i < n; i++)
-			doomed[nd++] = revs[i]->name;
+	qsort(revs, n, sizeof(*revs), cmp_newest_first);
+	for (size_t i = keep < 0 ? 0 : (size_t)keep; i < n; i++)
+		doomed[(*nd)++] = revs[i]->name;
+	free(revs);
+	return 0;
+}
+
+/* Keeps the newest keep revisions of family f, whose current state is cur (as
+ * revisions_beyond); defers the others' destruction. */
+static int prune_family(qz_backend_t *be, const family_t *f, const fam_snap_t *cur, int keep)
+{
+	const char **doomed = calloc(f->nsnaps + 1, sizeof(*doomed));
+	size_t nd = 0;
+	int err = doomed == NULL ? ENOMEM : revisions_beyond(f, cur, keep, doomed, &nd);
+	if (err == 0)
 		err = be->ops->destroy_snaps(be, doomed, nd, true);
-	}
 	if (err == 0 && has_generations(f))
 		collect_generations(be, f->vol);
-	free(revs);
 	free(doomed);
 	return err;
 }
@@ -647,21 +658,36 @@ static int mark_running(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 	return err;
 }
 
-int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+/* What a volume's start leaves to be done with the other volumes of its VM: its running
+ * marker (every volume's taken in one snapshot call: one transaction group), then a grow. */
+typedef struct start_rest {
+	char marker[QZ_NAME_MAX]; /* "" for none */
+	bool grow;		  /* to cfg->size, from have bytes, once marked */
+	uint64_t have;
+} start_rest_t;
+
+/* Marks vol started: at once without snapshots (revisions_to_keep -1), else its marker's name
+ * goes in rest, to be taken with the others'. */
+static int plan_mark(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, start_rest_t *rest)
 {
-	family_t f;
-	int err = load_recovered(be, vol, &f);
-	if (err != 0)
-		return err;
-	long live = fam_ds(&f, "");
-	bool running = fam_running(&f);
-	const fam_snap_t *cur = fam_current(&f);
-	bool has_revs = has_revisions(&f);
-	uint64_t have = live >= 0 ? f.ds[live].volsize : 0;
-	unsigned next_rev = fam_next_rev(&f);
-	if (err == 0)
-		err = destroy_suffix(be, &f, "import"); /* an import that never ended */
-	fam_free(&f);
+	if (cfg->revisions_to_keep < 0)
+		return be->ops->set_prop(be, vol, QZ_DIRTY_PROP, "1");
+	return fam_name(rest->marker, vol, '@', QZ_RUNNING_SNAP);
+}
+
+/* Starts vol, whose family f was read and recovered first (freed here), up to what rest says is
+ * left: its marker and a grow. */
+static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, family_t *f,
+			start_rest_t *rest)
+{
+	long live = fam_ds(f, "");
+	bool running = fam_running(f);
+	const fam_snap_t *cur = fam_current(f);
+	bool has_revs = has_revisions(f), has_cur = cur != NULL;
+	uint64_t have = live >= 0 ? f->ds[live].volsize : 0;
+	unsigned next_rev = fam_next_rev(f);
+	int err = destroy_suffix(be, f, "import"); /* an import that never ended */
+	fam_free(f);
 	if (err != 0)
 		return err;
 	char snap[QZ_NAME_MAX];
@@ -673,13 +699,13 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 			return 0; /* started before without a stop: its data is kept */
 		if (cfg->revisions_to_keep < 0 && has_revs && (err = prune(be, vol, -1)) != 0)
 			return err; /* switched to -1: the live volume is the state */
-		if (cur == NULL && cfg->revisions_to_keep >= 0) {
+		if (!has_cur && cfg->revisions_to_keep >= 0) {
 			if ((err = snap_rev(be, vol, next_rev)) != 0) /* created before a crash */
 				return err;
 		}
-		if ((err = mark_running(be, vol, cfg)) != 0)
-			return err;
-		return grow_to(be, vol, have, cfg->size);
+		rest->grow = true;
+		rest->have = have;
+		return plan_mark(be, vol, cfg, rest);
 	}
 	if (cfg->save_on_stop) { /* and snap_on_start: the source's state, committed at stop */
 		if (running)
@@ -692,7 +718,7 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 		if (err != 0)
 			return err;
 		CRASH("start.swapped");
-		return mark_running(be, vol, cfg);
+		return plan_mark(be, vol, cfg, rest);
 	}
 	/* snap_on_start only, or volatile: made fresh at every start */
 	if ((err = ensure_vm_dir(be, vol)) != 0)
@@ -734,14 +760,108 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 	return err;
 }
 
-/* Stops vol, whose family f was read (and recovered) first. */
-static int stop_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, family_t *f)
+/* The families of n volumes, each read and recovered (one listing: the memo answers the
+ * others); a volume that fails has its outcome set. NULL (every outcome ENOMEM) without
+ * memory. */
+static family_t *load_many(qz_backend_t *be, size_t n, const char *const *vols, int *errs,
+			   char (*details)[QZ_DETAIL_MAX])
+{
+	family_t *f = calloc(n + 1, sizeof(*f));
+	for (size_t i = 0; i < n; i++) {
+		errs[i] = f == NULL ? ENOMEM : 0;
+		details[i][0] = be->detail[0] = '\0';
+		int err = f == NULL ? 0 : load_recovered(be, vols[i], &f[i]);
+		if (err != 0)
+			failed(be, i, errs, details, err);
+	}
+	return f;
+}
+
+/* The first failure of errs[0..n), 0 if none. */
+static int first_failure(size_t n, const int *errs)
+{
+	for (size_t i = 0; i < n; i++)
+		if (errs[i] != 0)
+			return errs[i];
+	return 0;
+}
+
+int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
+		      int *errs, char (*details)[QZ_DETAIL_MAX])
+{
+	family_t *f = load_many(be, n, vols, errs, details);
+	start_rest_t *rest = calloc(n + 1, sizeof(*rest));
+	const char **marks = calloc(n + 1, sizeof(*marks));
+	if (f == NULL || rest == NULL || marks == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			if (f != NULL)
+				fam_free(&f[i]);
+			errs[i] = ENOMEM;
+			details[i][0] = '\0';
+		}
+		free(f);
+		free(rest);
+		free(marks);
+		return ENOMEM;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (errs[i] != 0)
+			continue;
+		be->detail[0] = '\0';
+		int err = start_loaded(be, vols[i], &cfgs[i], &f[i], &rest[i]);
+		if (err != 0)
+			failed(be, i, errs, details, err);
+		else if (rest[i].marker[0] != '\0')
+			marks[k++] = rest[i].marker;
+	}
+	free(f);
+	/* every volume's marker in one snapshot call; if that fails, each on its own (a stale
+	 * marker replaced), so that each says what stopped it */
+	be->detail[0] = '\0';
+	bool together = k == 0 || be->ops->snapshot(be, marks, k, NULL, 0) == 0;
+	for (size_t i = 0; i < n; i++) {
+		if (errs[i] != 0)
+			continue;
+		be->detail[0] = '\0';
+		int err = 0;
+		if (!together && rest[i].marker[0] != '\0')
+			err = mark_running(be, vols[i], &cfgs[i]);
+		if (err == 0 && rest[i].grow)
+			err = grow_to(be, vols[i], rest[i].have, cfgs[i].size);
+		if (err != 0)
+			failed(be, i, errs, details, err);
+	}
+	free(rest);
+	free(marks);
+	return first_failure(n, errs);
+}
+
+int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
+{
+	int err;
+	char detail[1][QZ_DETAIL_MAX];
+	if (qz_vol_start_many(be, 1, &vol, cfg, &err, detail) != 0)
+		return qz_be_fail(be, err, "%s", detail[0]);
+	return 0;
+}
+
+/* What a volume's stop leaves to be done with the other volumes of its VM: its commit (every
+ * volume's in one snapshot call), then its marker and the revisions beyond those kept (every
+ * volume's in one destroy_snaps call). */
+typedef struct stop_rest {
+	char commit[QZ_NAME_MAX], marker[QZ_NAME_MAX]; /* commit "": nothing left to do */
+	bool had_import; /* its leftovers just went from under its family: prune reads again */
+} stop_rest_t;
+
+/* Stops vol, whose family f was read (and recovered) first, up to what rest says is left. */
+static int stop_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, family_t *f,
+		       stop_rest_t *rest)
 {
 	long live = fam_ds(f, "");
 	bool running = fam_running(f), has_revs = has_revisions(f);
-	bool had_import = fam_ds(f, "import") >= 0;
-	unsigned next_rev = fam_next_rev(f);
-	char marker[QZ_NAME_MAX];
+	rest->had_import = fam_ds(f, "import") >= 0;
+	char marker[QZ_NAME_MAX], r[16];
 	const char *m = marker;
 	bool marked = fam_name(marker, vol, '@', QZ_RUNNING_SNAP) == 0 && fam_snap(f, marker);
 	int err = destroy_suffix(be, f, "import");
@@ -762,27 +882,89 @@ static int stop_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg
 	}
 	if (!running)
 		return 0; /* nothing to commit: cheap, as at every qubesd start */
-	if ((err = snap_rev(be, vol, next_rev)) != 0) /* the commit */
-		return err;
-	CRASH("stop.committed");
-	if ((err = be->ops->destroy_snaps(be, &m, 1, true)) != 0)
-		return err;
-	CRASH("stop.unmarked");
-	/* every state f holds is a revision now, the commit the current state: no second look at
-	 * ZFS is needed, unless an import's leftovers just went from under f */
-	return had_import ? prune(be, vol, cfg->revisions_to_keep)
-			  : prune_family(be, f, NULL, cfg->revisions_to_keep);
+	snprintf(r, sizeof(r), "r%u", fam_next_rev(f));
+	snprintf(rest->marker, sizeof(rest->marker), "%s", marker);
+	return fam_name(rest->commit, vol, '@', r);
+}
+
+int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
+		     int *errs, char (*details)[QZ_DETAIL_MAX])
+{
+	family_t *f = load_many(be, n, vols, errs, details);
+	stop_rest_t *rest = calloc(n + 1, sizeof(*rest));
+	const char **commits = calloc(n + 1, sizeof(*commits));
+	size_t ndoomed = n;
+	for (size_t i = 0; f != NULL && i < n; i++)
+		ndoomed += errs[i] == 0 ? f[i].nsnaps : 0;
+	const char **doomed = calloc(ndoomed + 1, sizeof(*doomed));
+	if (f == NULL || rest == NULL || commits == NULL || doomed == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			if (f != NULL)
+				fam_free(&f[i]);
+			errs[i] = ENOMEM;
+			details[i][0] = '\0';
+		}
+		free(f);
+		free(rest);
+		free(commits);
+		free(doomed);
+		return ENOMEM;
+	}
+	size_t k = 0, nd = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (errs[i] != 0)
+			continue;
+		be->detail[0] = '\0';
+		int err = stop_loaded(be, vols[i], &cfgs[i], &f[i], &rest[i]);
+		if (err != 0)
+			failed(be, i, errs, details, err);
+		else if (rest[i].commit[0] != '\0')
+			commits[k++] = rest[i].commit;
+	}
+	/* the commits of all: one transaction group */
+	be->detail[0] = '\0';
+	int err = k == 0 ? 0 : be->ops->snapshot(be, commits, k, NULL, 0);
+	if (err == 0 && k > 0)
+		err = qz_crash_point("stop.committed");
+	/* then their markers, and what their revisions_to_keep lets go: one more */
+	for (size_t i = 0; err == 0 && i < n; i++) {
+		if (errs[i] != 0 || rest[i].commit[0] == '\0')
+			continue;
+		doomed[nd++] = rest[i].marker;
+		if (!rest[i].had_import)
+			revisions_beyond(&f[i], NULL, cfgs[i].revisions_to_keep, doomed, &nd);
+	}
+	if (err == 0 && nd > 0 && (err = be->ops->destroy_snaps(be, doomed, nd, true)) == 0)
+		err = qz_crash_point("stop.unmarked");
+	for (size_t i = 0; i < n; i++) {
+		if (errs[i] == 0 && rest[i].commit[0] != '\0') {
+			if (err != 0) {
+				failed(be, i, errs, details, err);
+			} else if (rest[i].had_import) { /* read again: the leftovers went */
+				be->detail[0] = '\0';
+				int e = prune(be, vols[i], cfgs[i].revisions_to_keep);
+				if (e != 0)
+					failed(be, i, errs, details, e);
+			} else if (has_generations(&f[i])) {
+				collect_generations(be, vols[i]);
+			}
+		}
+		fam_free(&f[i]); /* (again, where it failed: harmless) */
+	}
+	free(f);
+	free(rest);
+	free(commits);
+	free(doomed);
+	return first_failure(n, errs);
 }
 
 int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 {
-	family_t f;
-	int err = load_recovered(be, vol, &f);
-	if (err != 0)
-		return err;
-	err = stop_loaded(be, vol, cfg, &f);
-	fam_free(&f);
-	return err;
+	int err;
+	char detail[1][QZ_DETAIL_MAX];
+	if (qz_vol_stop_many(be, 1, &vol, cfg, &err, detail) != 0)
+		return qz_be_fail(be, err, "%s", detail[0]);
+	return 0;
 }
 
 /* The volume family the dataset or snapshot name belongs to (its live dataset's name). */
