@@ -31,6 +31,9 @@ install: all
 	sed 's|@QZFS@|$(BINDIR)/qzfs|' udev/59-qubes-storage-zfs.rules \
 		>$(DESTDIR)$(UDEVDIR)/rules.d/59-qubes-storage-zfs.rules
 	install -D -m 0755 qrexec/askpass $(DESTDIR)$(LIBEXECDIR)/askpass
+	install -D -m 0755 qrexec/prompt-agent $(DESTDIR)$(LIBEXECDIR)/prompt-agent
+	install -D -m 0644 qrexec/qubes-storage-zfs-prompt.desktop \
+		$(DESTDIR)$(SYSCONFDIR)/xdg/autostart/qubes-storage-zfs-prompt.desktop
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	sed 's|@SITELIB@|$(SITELIB)|' python/qube-settings >$(DESTDIR)$(LIBEXECDIR)/qube-settings
 	chmod 0755 $(DESTDIR)$(LIBEXECDIR)/qube-settings

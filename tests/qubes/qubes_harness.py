@@ -148,10 +148,12 @@ class Dom0:
             first = False
         self.log = open(self.log_path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
         self.log_offset = self.log.tell()
+        # as systemd starts it: a session of its own (no controlling terminal), no display
+        env = {k: v for k, v in self.qubesd_env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
             [PYTHON, os.path.join(HERE, "qubesd_offline.py"), "--offline-mode"],
-            env=self.qubesd_env, stdin=subprocess.DEVNULL, stdout=self.log,
-            stderr=subprocess.STDOUT)
+            env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
         while True:  # until its socket answers, or it has died
             if self.proc.poll() is not None:
                 raise RuntimeError("qubesd exited ({}):\n{}".format(

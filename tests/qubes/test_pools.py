@@ -2,6 +2,8 @@
 """Pools through qvm-pool and qubesd's pool API: options as qubes.xml keeps them, on Qubes 4.2
 (which hands them over as strings) and 4.3."""
 
+import os
+import subprocess
 import time
 
 from qubes_harness import QubesTestCase
@@ -105,6 +107,53 @@ class Encrypted(QubesTestCase):
             self.assertNotEqual(proc.returncode, 0, option)
             self.assertIn(option.split("=")[0], proc.stderr)
             self.assertNotIn(name, self.qvm("qvm-pool").stdout)
+
+    def test_the_default_prompt_appears_in_the_desktop_session(self):
+        """ask_password_domain=dom0 (the default): qubesd, run as systemd runs it, has no display
+        and no terminal; the installed askpass must find the prompt agent that XDG autostart
+        starts in the user's desktop session, whose prompt program asks the user."""
+        session = os.path.join(self.dom0.work, "session{}".format(self.n))
+        os.makedirs(session)
+        log = os.path.join(session, "prompts")
+        with open(os.path.join(session, "zenity"), "w", encoding="utf-8") as f:
+            f.write("#!/bin/sh\necho \"$*\" >>{}\necho 'a desktop passphrase'\n".format(log))
+        os.chmod(os.path.join(session, "zenity"), 0o755)
+        with open("/etc/xdg/autostart/qubes-storage-zfs-prompt.desktop", encoding="utf-8") as f:
+            agent = [line[5:].strip() for line in f if line.startswith("Exec=")][0]
+        os.makedirs("/run/qubes", exist_ok=True)
+        desktop = dict(os.environ, DISPLAY=":0", PATH=session + ":" + os.environ["PATH"])
+        desktop.pop("QZFS_ASKPASS", None)
+        proc = subprocess.Popen([agent], env=desktop, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.terminate)
+        self.assertIn("listening", proc.stderr.readline())  # its socket is there
+        # qubesd with the installed prompt, as the package leaves it (no test askpass)
+        self.addCleanup(self.dom0.restart)
+        self.addCleanup(self.dom0.qubesd_env.__setitem__, "QZFS_ASKPASS",
+                        self.dom0.qubesd_env["QZFS_ASKPASS"])
+        del self.dom0.qubesd_env["QZFS_ASKPASS"]
+        self.dom0.restart()
+        pool = self.add_pool("desk", driver="zfs_encrypted", zpool_name=self.root)
+        with open(log, encoding="utf-8") as f:
+            prompts = f.read().splitlines()
+        self.assertEqual(len(prompts), 2, prompts)  # a new passphrase: asked twice
+        self.assertIn("--title=Qubes storage: " + pool, prompts[0])
+        # what the user typed is the pool's passphrase
+        dataset = "{}/encryption/{}".format(self.root, pool)
+        self.dom0.run_qzfs("key", "unload", dataset)
+        proc2 = self.dom0.run_qzfs("key", "load", dataset, "--passphrase-fd", "0",
+                                   stdin="a desktop passphrase\n")
+        self.assertEqual(proc2.returncode, 0)
+        # no agent (the desktop is not logged in): refused, saying so, nothing made
+        proc.terminate()
+        proc.wait()
+        os.unlink("/run/qubes/qubes-storage-zfs-prompt.sock")
+        name = self.name("nodesk")
+        failed = self.qvm("qvm-pool", "add", name, "zfs_encrypted", "-o",
+                          "zpool_name=" + self.root, check=False)
+        self.assertNotEqual(failed.returncode, 0)
+        self.assertNotIn(name, self.qvm("qvm-pool").stdout)
+        self.assertIn("no prompt agent in a desktop session", failed.stderr)
 
     def test_a_template_lives_and_starts_in_an_encrypted_pool(self):
         pool = self.add_pool("sec", driver="zfs_encrypted", zpool_name=self.root,
