@@ -443,13 +443,6 @@ typedef int (*many_fn)(qz_backend_t *be, size_t n, const char *const *vols, cons
 		       int *errs, char (*details)[QZ_DETAIL_MAX]);
 typedef int (*told_fn)(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err);
 
-static int remove_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
-		       int *errs, char (*details)[QZ_DETAIL_MAX])
-{
-	(void)cfgs;
-	return qz_vol_remove_many(be, n, vols, errs, details);
-}
-
 /* A batch of one operation alone (a VM's start, stop or removal): all its volumes in one pass
  * of the engine, one listing, and one transaction group per kind of change; the states told
  * after (the listing they need made once). The first failure's exit code, or 0. */
@@ -516,7 +509,7 @@ static int cmd_batch(qz_cli_t *cli, int argc, char **argv)
 		same += ops[i].cmd == ops[0].cmd;
 	bool together = same == n;
 	if (together && ops[0].cmd->fn == cmd_remove)
-		rc = batch_many(cli, ops, n, remove_many, done_gone);
+		rc = batch_many(cli, ops, n, qz_vol_remove_many, done_gone);
 	else if (together && ops[0].cmd->fn == cmd_start)
 		rc = batch_many(cli, ops, n, qz_vol_start_many, started);
 	else if (together && ops[0].cmd->fn == cmd_stop)

@@ -205,10 +205,11 @@ int qz_vol_prune(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
 int qz_vol_remove(qz_backend_t *be, const char *vol);
 /* Removes n volumes (a VM's, as its removal asks for them together) as qz_vol_remove removes
  * each, with one listing and the revisions of all in one destroy_snaps (one transaction
- * group). errs[i] is volume i's outcome, details[i] the backend's detail of its failure; one
- * failing stops none of the others. Returns the first failure (0 if none). */
-int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, int *errs,
-		       char (*details)[QZ_DETAIL_MAX]);
+ * group). cfgs is not used (NULL is fine): the signature is that of the other *_many. errs[i] is
+ * volume i's outcome, details[i] the backend's detail of its failure; one failing stops none of
+ * the others. Returns the first failure (0 if none). */
+int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
+		       int *errs, char (*details)[QZ_DETAIL_MAX]);
 int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
 int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
 /* Start and stop n volumes (a VM's, as qubesd asks for them together; vols[i] configured as

@@ -414,9 +414,10 @@ static int pool_of(const char *vol, char *root)
 	return err != 0 ? err : qz_name_parent(dir, root, QZ_NAME_MAX);
 }
 
-int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, int *errs,
-		       char (*details)[QZ_DETAIL_MAX])
+int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
+		       int *errs, char (*details)[QZ_DETAIL_MAX])
 {
+	(void)cfgs;
 	family_t *f = calloc(n + 1, sizeof(*f));
 	for (size_t i = 0; f == NULL && i < n; i++) { /* nothing done: each says so */
 		errs[i] = ENOMEM;
@@ -485,13 +486,21 @@ int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, int 
 	return 0;
 }
 
-int qz_vol_remove(qz_backend_t *be, const char *vol)
+/* A *_many operation on one volume: its outcome, with its detail. */
+static int one_of(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg,
+		  int (*many)(qz_backend_t *, size_t, const char *const *, const qz_volcfg_t *,
+			      int *, char (*)[QZ_DETAIL_MAX]))
 {
 	int err;
 	char detail[1][QZ_DETAIL_MAX];
-	if (qz_vol_remove_many(be, 1, &vol, &err, detail) != 0)
+	if (many(be, 1, &vol, cfg, &err, detail) != 0)
 		return qz_be_fail(be, err, "%s", detail[0]);
 	return 0;
+}
+
+int qz_vol_remove(qz_backend_t *be, const char *vol)
+{
+	return one_of(be, vol, NULL, qz_vol_remove_many);
 }
 
 /*
@@ -786,6 +795,20 @@ static int first_failure(size_t n, const int *errs)
 	return 0;
 }
 
+/* Gives up an operation on n volumes without memory: the families f (may be NULL) freed, every
+ * outcome ENOMEM. */
+static int out_of_memory(size_t n, family_t *f, int *errs, char (*details)[QZ_DETAIL_MAX])
+{
+	for (size_t i = 0; i < n; i++) {
+		if (f != NULL)
+			fam_free(&f[i]);
+		errs[i] = ENOMEM;
+		details[i][0] = '\0';
+	}
+	free(f);
+	return ENOMEM;
+}
+
 int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
 		      int *errs, char (*details)[QZ_DETAIL_MAX])
 {
@@ -793,16 +816,9 @@ int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const
 	start_rest_t *rest = calloc(n + 1, sizeof(*rest));
 	const char **marks = calloc(n + 1, sizeof(*marks));
 	if (f == NULL || rest == NULL || marks == NULL) {
-		for (size_t i = 0; i < n; i++) {
-			if (f != NULL)
-				fam_free(&f[i]);
-			errs[i] = ENOMEM;
-			details[i][0] = '\0';
-		}
-		free(f);
 		free(rest);
 		free(marks);
-		return ENOMEM;
+		return out_of_memory(n, f, errs, details);
 	}
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -839,11 +855,7 @@ int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const
 
 int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 {
-	int err;
-	char detail[1][QZ_DETAIL_MAX];
-	if (qz_vol_start_many(be, 1, &vol, cfg, &err, detail) != 0)
-		return qz_be_fail(be, err, "%s", detail[0]);
-	return 0;
+	return one_of(be, vol, cfg, qz_vol_start_many);
 }
 
 /* What a volume's stop leaves to be done with the other volumes of its VM: its commit (every
@@ -898,17 +910,10 @@ int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const 
 		ndoomed += errs[i] == 0 ? f[i].nsnaps : 0;
 	const char **doomed = calloc(ndoomed + 1, sizeof(*doomed));
 	if (f == NULL || rest == NULL || commits == NULL || doomed == NULL) {
-		for (size_t i = 0; i < n; i++) {
-			if (f != NULL)
-				fam_free(&f[i]);
-			errs[i] = ENOMEM;
-			details[i][0] = '\0';
-		}
-		free(f);
 		free(rest);
 		free(commits);
 		free(doomed);
-		return ENOMEM;
+		return out_of_memory(n, f, errs, details);
 	}
 	size_t k = 0, nd = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -960,11 +965,7 @@ int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const 
 
 int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 {
-	int err;
-	char detail[1][QZ_DETAIL_MAX];
-	if (qz_vol_stop_many(be, 1, &vol, cfg, &err, detail) != 0)
-		return qz_be_fail(be, err, "%s", detail[0]);
-	return 0;
+	return one_of(be, vol, cfg, qz_vol_stop_many);
 }
 
 /* The volume family the dataset or snapshot name belongs to (its live dataset's name). */

@@ -465,20 +465,20 @@ static void remove_many_together(void **s)
 	const char *tv[] = {t[0], t[1]}, *av[] = {a[0], a[1], a[2]};
 	int errs[3];
 	char details[3][QZ_DETAIL_MAX];
-	OK(qz_vol_remove_many(be, 2, tv, errs, details));
+	OK(qz_vol_remove_many(be, 2, tv, NULL, errs, details));
 	assert_false(be->ops->exists(be, t[0]));
 	assert_false(be->ops->exists(be, t[1]));
 	assert_int_equal(vol_byte(a[0], 0), 0x21); /* its clone's origin parked, not lost */
 	OK(qz_vol_stop(be, a[0], &acfg));
 	OK(qz_vol_stop(be, a[2], &volatile_cfg));
-	assert_int_equal(qz_vol_remove_many(be, 3, av, errs, details), EBUSY);
+	assert_int_equal(qz_vol_remove_many(be, 3, av, NULL, errs, details), EBUSY);
 	assert_int_equal(errs[0], 0);
 	assert_int_equal(errs[1], EBUSY);
 	assert_non_null(strstr(details[1], a[1]));
 	assert_int_equal(errs[2], 0);
 	assert_true(be->ops->exists(be, a[1]));
 	OK(qz_vol_stop(be, a[1], &private_cfg));
-	OK(qz_vol_remove_many(be, 1, &av[1], errs, details));
+	OK(qz_vol_remove_many(be, 1, &av[1], NULL, errs, details));
 	qz_list_t l;
 	const char *cols[] = {"type"};
 	OK(be->ops->list(be, root(), -1, QZ_VOLUME | QZ_SNAPSHOT, cols, 1, &l));
