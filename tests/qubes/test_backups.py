@@ -6,7 +6,7 @@ qubes back by name, settings and data. The settings go through the real Admin AP
 import os
 import subprocess
 
-from qubes_harness import MiB, QubesTestCase
+from qubes_harness import BACKEND, MiB, QubesTestCase
 
 # what a qube gets anew when it is made, whatever it was made from
 NEW_EACH_TIME = {"qid", "uuid", "name"}
@@ -124,6 +124,8 @@ class WholeQubes(QubesTestCase):
                          data[(work, "private")])
 
     def test_a_missing_template_is_replaced_by_the_default_or_its_qube_skipped(self):
+        if BACKEND == "real":  # the plan is qube-settings' alone; the data path is the test below
+            self.skipTest("planning only: run on the model (146 s in the emulated VM)")
         self.backup_setup()
         pool = self.add_pool("bk")
         tpl = self.template(pool, small=True)
