@@ -414,29 +414,62 @@ static int pool_of(const char *vol, char *root)
 	return err != 0 ? err : qz_name_parent(dir, root, QZ_NAME_MAX);
 }
 
+/* The families of n volumes, each read and recovered (one listing: the memo answers the
+ * others); a volume that fails has its outcome set. NULL (every outcome ENOMEM) without
+ * memory. */
+static family_t *load_many(qz_backend_t *be, size_t n, const char *const *vols, int *errs,
+			   char (*details)[QZ_DETAIL_MAX])
+{
+	family_t *f = calloc(n + 1, sizeof(*f));
+	for (size_t i = 0; i < n; i++) {
+		errs[i] = f == NULL ? ENOMEM : 0;
+		details[i][0] = be->detail[0] = '\0';
+		int err = f == NULL ? 0 : load_recovered(be, vols[i], &f[i]);
+		if (err != 0)
+			failed(be, i, errs, details, err);
+	}
+	return f;
+}
+
+/* The first failure of errs[0..n), 0 if none. */
+static int first_failure(size_t n, const int *errs)
+{
+	for (size_t i = 0; i < n; i++)
+		if (errs[i] != 0)
+			return errs[i];
+	return 0;
+}
+
+/* Gives up an operation on n volumes without memory: the families f (may be NULL) freed, every
+ * outcome ENOMEM. */
+static int out_of_memory(size_t n, family_t *f, int *errs, char (*details)[QZ_DETAIL_MAX])
+{
+	for (size_t i = 0; i < n; i++) {
+		if (f != NULL)
+			fam_free(&f[i]);
+		errs[i] = ENOMEM;
+		details[i][0] = '\0';
+	}
+	free(f);
+	return ENOMEM;
+}
+
 int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
 		       int *errs, char (*details)[QZ_DETAIL_MAX])
 {
 	(void)cfgs;
-	family_t *f = calloc(n + 1, sizeof(*f));
-	for (size_t i = 0; f == NULL && i < n; i++) { /* nothing done: each says so */
-		errs[i] = ENOMEM;
-		details[i][0] = '\0';
-	}
+	family_t *f = load_many(be, n, vols, errs, details);
 	if (f == NULL)
-		return ENOMEM;
+		return out_of_memory(n, f, errs, details);
 	size_t nsnaps = 0;
-	for (size_t i = 0; i < n; i++) { /* one listing: the memo answers the others */
-		errs[i] = 0;
-		details[i][0] = be->detail[0] = '\0';
-		int err = load_recovered(be, vols[i], &f[i]);
-		if (err == 0 && fam_running(&f[i])) {
-			err = qz_be_fail(be, EBUSY, "%s is started: stop its VM first", vols[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (errs[i] == 0 && fam_running(&f[i])) {
+			be->detail[0] = '\0';
+			failed(be, i, errs, details,
+			       qz_be_fail(be, EBUSY, "%s is started: stop its VM first", vols[i]));
 			fam_free(&f[i]);
 		}
-		if (err != 0)
-			failed(be, i, errs, details, err);
-		else
+		if (errs[i] == 0)
 			nsnaps += f[i].nsnaps;
 	}
 	const char **snaps = calloc(nsnaps + 1, sizeof(*snaps));
@@ -480,10 +513,7 @@ int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, cons
 		if (j == i) /* the first of its pool */
 			empty_trash(be, root);
 	}
-	for (size_t i = 0; i < n; i++)
-		if (errs[i] != 0)
-			return errs[i];
-	return 0;
+	return first_failure(n, errs);
 }
 
 /* A *_many operation on one volume: its outcome, with its detail. */
@@ -767,46 +797,6 @@ static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 	err = create_zvol(be, vol, size, true, key);
 	explicit_bzero(key, sizeof(key));
 	return err;
-}
-
-/* The families of n volumes, each read and recovered (one listing: the memo answers the
- * others); a volume that fails has its outcome set. NULL (every outcome ENOMEM) without
- * memory. */
-static family_t *load_many(qz_backend_t *be, size_t n, const char *const *vols, int *errs,
-			   char (*details)[QZ_DETAIL_MAX])
-{
-	family_t *f = calloc(n + 1, sizeof(*f));
-	for (size_t i = 0; i < n; i++) {
-		errs[i] = f == NULL ? ENOMEM : 0;
-		details[i][0] = be->detail[0] = '\0';
-		int err = f == NULL ? 0 : load_recovered(be, vols[i], &f[i]);
-		if (err != 0)
-			failed(be, i, errs, details, err);
-	}
-	return f;
-}
-
-/* The first failure of errs[0..n), 0 if none. */
-static int first_failure(size_t n, const int *errs)
-{
-	for (size_t i = 0; i < n; i++)
-		if (errs[i] != 0)
-			return errs[i];
-	return 0;
-}
-
-/* Gives up an operation on n volumes without memory: the families f (may be NULL) freed, every
- * outcome ENOMEM. */
-static int out_of_memory(size_t n, family_t *f, int *errs, char (*details)[QZ_DETAIL_MAX])
-{
-	for (size_t i = 0; i < n; i++) {
-		if (f != NULL)
-			fam_free(&f[i]);
-		errs[i] = ENOMEM;
-		details[i][0] = '\0';
-	}
-	free(f);
-	return ENOMEM;
 }
 
 int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
