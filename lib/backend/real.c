@@ -658,8 +658,12 @@ static int open_checked(qz_backend_t *be, const char *vol, int oflags, int *fdp,
 		    strcmp(status, "unavailable") == 0)
 			return qz_be_fail(be, EACCES, "the encryption key of %s is not loaded",
 					  vol);
-		err = qz_zvol_wait_open(link, vol, oflags, LINK_WAIT_MS - KEY_CHECK_MS, fdp);
 	}
+	if (err == ETIMEDOUT || err == EBUSY)
+		err = qz_zvol_wait_open(link, vol, oflags, LINK_WAIT_MS - KEY_CHECK_MS, fdp);
+	if (err == EBUSY)
+		return qz_be_fail(be, EBUSY, "the device of %s stayed busy for %d s", vol,
+				  LINK_WAIT_MS / 1000);
 	if (err == ETIMEDOUT) {
 		for (int waited = LINK_WAIT_MS; waited < ZVOL_WAIT_MS; waited += 100) {
 			if ((err = qz_zvol_find_node(vol, oflags, path, len, fdp)) != ENOENT)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
@@ -103,15 +104,25 @@ int qz_wait_path(const char *path, int timeout_ms)
 struct open_arg {
 	const char *path, *vol;
 	int oflags, fd;
+	bool busy; /* the last attempt was answered EBUSY */
 };
 
+/*
+ * EBUSY: a zvol's first open takes ownership of its dataset, by the name the device holds. Just
+ * after a rename that name can be stale for a moment (ZFS renames its devices from a task queue),
+ * so a probe of the old device by udev owns the dataset now holding the name, and an open of
+ * that dataset's own device is refused until the probe ends.
+ */
 static int open_if_right(void *arg)
 {
 	struct open_arg *a = arg;
 	a->fd = open(a->path, a->oflags | O_CLOEXEC);
+	a->busy = a->fd < 0 && errno == EBUSY;
 	if (a->fd < 0)
-		return errno == ENOENT || errno == ERESTARTSYS_LEAKED || errno == EINTR ? EAGAIN
-											: errno;
+		return errno == ENOENT || errno == ERESTARTSYS_LEAKED || errno == EINTR ||
+			       errno == EBUSY
+			   ? EAGAIN
+			   : errno;
 	if (qz_zvol_check(a->fd, a->vol) == 0)
 		return 0;
 	close(a->fd); /* udev has not yet moved the link to the renamed volume */
@@ -121,10 +132,12 @@ static int open_if_right(void *arg)
 
 int qz_zvol_wait_open(const char *path, const char *vol, int oflags, int timeout_ms, int *fdp)
 {
-	struct open_arg a = {path, vol, oflags, -1};
+	struct open_arg a = {path, vol, oflags, -1, false};
 	int err = open_if_right(&a);
 	if (err == EAGAIN)
 		err = retry_on_change(path, timeout_ms, open_if_right, &a);
+	if (err == ETIMEDOUT && a.busy)
+		err = EBUSY;
 	if (err == 0)
 		*fdp = a.fd;
 	return err;

@@ -9,7 +9,8 @@
  * timeout_ms milliseconds. Returns 0, ETIMEDOUT, or an errno. */
 int qz_wait_path(const char *path, int timeout_ms);
 /* Opens path once it is the block device of ZFS volume vol (udev moves links some time after a
- * rename), waiting at most timeout_ms; ETIMEDOUT if it never is. */
+ * rename) and ZFS lets it be opened, waiting at most timeout_ms; ETIMEDOUT if it never is, EBUSY
+ * if ZFS still refused the open as busy when the time was up. */
 int qz_zvol_wait_open(const char *path, const char *vol, int oflags, int timeout_ms, int *fdp);
 /* Finds the kernel's node /dev/zdN of ZFS volume vol without udev's links (checked with the
  * zvol's own ioctl) and opens it; ENOENT if there is none. */
