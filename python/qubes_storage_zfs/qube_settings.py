@@ -92,16 +92,34 @@ def _volumes(app, vm):
     return vols
 
 
+def _device_classes(vm):
+    try:
+        return vm.app.qubesd_call("dom0", "admin.deviceclass.List").decode().split()
+    except Exception:  # pylint: disable=broad-except
+        return []
+
+
 def _devices(vm):
-    """Device assignments, as text (reported at restore; not assigned again)."""
+    """The devices assigned to vm (attached at each start), the same way whatever the Qubes
+    release: class, backend qube, port (4.2's ident), device id ("*": any), mode, options.
+    Qubes 4.2 assigns persistently attached devices, 4.3 in modes; 4.2's are "required"."""
     out = []
-    for devclass in ("pci", "block", "usb", "mic"):
+    for devclass in _device_classes(vm):
+        coll = vm.devices[devclass]
         try:
-            raw = vm.qubesd_call(vm.name, "admin.vm.device.{}.Assigned".format(devclass))
-        except Exception:  # pylint: disable=broad-except
-            continue
-        out += ["{} {}".format(devclass, line) for line in raw.decode().splitlines() if line]
-    return out
+            if hasattr(coll, "get_assigned_devices"):  # Qubes 4.3
+                for a in coll.get_assigned_devices():
+                    out.append({"class": devclass, "backend": a.backend_name,
+                                "port": a.port_id, "device_id": a.device_id,
+                                "mode": a.mode.value, "options": dict(a.options)})
+            else:  # Qubes 4.2
+                for a in coll.assignments(persistent=True):
+                    out.append({"class": devclass, "backend": str(a.backend_domain),
+                                "port": a.ident, "device_id": "*", "mode": "required",
+                                "options": dict(a.options)})
+        except Exception as exc:  # pylint: disable=broad-except
+            warn("{}: its {} devices are not saved: {}".format(vm.name, devclass, exc))
+    return sorted(out, key=lambda d: (d["class"], d["backend"], d["port"]))
 
 
 def settings_of(app, name):
@@ -330,9 +348,65 @@ def _set_rest(vm, d):
                 warn("{}: tag {} not set: {}".format(vm.name, tag, exc))
     if d.get("firewall") is not None:
         vm.qubesd_call(vm.name, "admin.vm.firewall.Set", payload=d["firewall"].encode())
+
+
+def _present(backend, dev):
+    """True if backend exposes dev now (with the same device id, where one was saved)."""
+    coll = backend.devices[dev["class"]]
+    if hasattr(coll, "get_exposed_devices"):  # Qubes 4.3
+        return any(info.port_id == dev["port"] and dev["device_id"] in ("*", info.device_id)
+                   for info in coll.get_exposed_devices())
+    return any(info.ident == dev["port"] for info in coll.available())
+
+
+def _assign(vm, backend, dev):
+    coll = vm.devices[dev["class"]]
+    if hasattr(coll, "get_assigned_devices"):  # Qubes 4.3
+        # pylint: disable=import-outside-toplevel
+        from qubesadmin.device_protocol import DeviceAssignment
+        coll.assign(DeviceAssignment.new(backend, dev["port"], dev["class"], dev["device_id"],
+                                         options=dev["options"], mode=dev["mode"]))
+    else:
+        from qubesadmin.devices import DeviceAssignment  # pylint: disable=import-outside-toplevel
+        coll.attach(DeviceAssignment(backend, dev["port"], options=dev["options"],
+                                     persistent=True))
+
+
+def _assign_devices(plan, vm, d):
+    """vm's devices assigned again, each only if its backend qube is here and, for a device
+    the qube cannot start without, the device is here too (another machine's PCI card would
+    keep the qube from starting): otherwise a warning, and the rest of the restore goes on."""
     for dev in d.get("devices", []):
-        warn("{}: device assignment '{}' not restored (qvm-device assigns it again)".format(
-            vm.name, dev))
+        if not isinstance(dev, dict):  # the text an earlier version saved
+            warn("{}: device assignment '{}' not restored (qvm-device assigns it "
+                 "again)".format(vm.name, dev))
+            continue
+        what = "{}: {} device {}:{}".format(vm.name, dev["class"], dev["backend"], dev["port"])
+        backend = plan.ref(dev["backend"])
+        if backend is None:
+            warn("{} not assigned: {} is neither in the backup nor here".format(
+                what, dev["backend"]))
+            continue
+        backend = plan.app.domains[backend]
+        try:
+            present, why = _present(backend, dev), "it is not on this machine"
+        except Exception as exc:  # pylint: disable=broad-except
+            present, why = False, "whether it is on this machine cannot be told ({})".format(
+                exc)
+        if not present and dev["mode"] == "required":
+            warn("{} not assigned: {}, and the qube would not start without it; qvm-device "
+                 "assigns it".format(what, why))
+            continue
+        if any(a["class"] == dev["class"] and a["backend"] == backend.name and
+               a["port"] == dev["port"] for a in _devices(vm)):
+            continue  # a restore run again
+        try:
+            _assign(vm, backend, dev)
+        except Exception as exc:  # pylint: disable=broad-except
+            warn("{} not assigned: {}".format(what, exc))
+            continue
+        if not present:
+            warn("{} assigned ({}), though {}".format(what, dev["mode"], why))
 
 
 def _volumes_to_restore(plan, vm, d):
@@ -367,6 +441,7 @@ def apply(args):
     for d, vm in made:
         _set_properties(plan, vm, d, refs=True)
         _set_rest(vm, d)
+        _assign_devices(plan, vm, d)
     for d, vm in made:
         print("qube\t" + vm.name)
         for line in _volumes_to_restore(plan, vm, d):

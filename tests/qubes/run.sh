@@ -8,7 +8,8 @@
 #
 # Env: QUBES_SRC (default ../shared/qubes-src from the project's root), QZFS_RELEASE_BUILD (the
 # build to install; default build-release), QZFS_TEST_BACKEND=model|real, QZFS_TEST_ZPOOL,
-# QZFS_QUBES_TESTS (a file pattern, default test_*.py).
+# QZFS_QUBES_TESTS (a file pattern, default test_*.py), QZFS_QUBES_ONLY (a part of the names of
+# the tests to run).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
