@@ -359,13 +359,24 @@ def _present(backend, dev):
     return any(info.ident == dev["port"] for info in coll.available())
 
 
-def _assign(vm, backend, dev):
+def _mode_here(vm, dev):
+    """The mode dev is assigned in on this release: 4.2 has only persistent attachments
+    (required); 4.3 takes required for PCI and block devices alone, so a 4.2 backup's
+    persistent USB device comes back attached automatically."""
+    if not hasattr(vm.devices[dev["class"]], "get_assigned_devices"):
+        return "required"
+    if dev["mode"] == "required" and dev["class"] not in ("pci", "block"):
+        return "auto-attach"
+    return dev["mode"]
+
+
+def _assign(vm, backend, dev, mode):
     coll = vm.devices[dev["class"]]
     if hasattr(coll, "get_assigned_devices"):  # Qubes 4.3
         # pylint: disable=import-outside-toplevel
         from qubesadmin.device_protocol import DeviceAssignment
         coll.assign(DeviceAssignment.new(backend, dev["port"], dev["class"], dev["device_id"],
-                                         options=dev["options"], mode=dev["mode"]))
+                                         options=dev["options"], mode=mode))
     else:
         from qubesadmin.devices import DeviceAssignment  # pylint: disable=import-outside-toplevel
         coll.attach(DeviceAssignment(backend, dev["port"], options=dev["options"],
@@ -393,7 +404,8 @@ def _assign_devices(plan, vm, d):
         except Exception as exc:  # pylint: disable=broad-except
             present, why = False, "whether it is on this machine cannot be told ({})".format(
                 exc)
-        if not present and dev["mode"] == "required":
+        mode = _mode_here(vm, dev)
+        if not present and mode == "required":
             warn("{} not assigned: {}, and the qube would not start without it; qvm-device "
                  "assigns it".format(what, why))
             continue
@@ -401,12 +413,12 @@ def _assign_devices(plan, vm, d):
                a["port"] == dev["port"] for a in _devices(vm)):
             continue  # a restore run again
         try:
-            _assign(vm, backend, dev)
+            _assign(vm, backend, dev, mode)
         except Exception as exc:  # pylint: disable=broad-except
             warn("{} not assigned: {}".format(what, exc))
             continue
         if not present:
-            warn("{} assigned ({}), though {}".format(what, dev["mode"], why))
+            warn("{} assigned ({}), though {}".format(what, mode, why))
 
 
 def _volumes_to_restore(plan, vm, d):
