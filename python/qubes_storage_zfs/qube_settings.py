@@ -99,6 +99,11 @@ def _device_classes(vm):
         return []
 
 
+def _in_modes(coll):
+    """True on Qubes 4.3, whose device collections assign in modes; 4.2 attaches persistently."""
+    return hasattr(coll, "get_assigned_devices")
+
+
 def _devices(vm):
     """The devices assigned to vm (attached at each start), the same way whatever the Qubes
     release: class, backend qube, port (4.2's ident), device id ("*": any), mode, options.
@@ -107,7 +112,7 @@ def _devices(vm):
     for devclass in _device_classes(vm):
         coll = vm.devices[devclass]
         try:
-            if hasattr(coll, "get_assigned_devices"):  # Qubes 4.3
+            if _in_modes(coll):
                 for a in coll.get_assigned_devices():
                     out.append({"class": devclass, "backend": a.backend_name,
                                 "port": a.port_id, "device_id": a.device_id,
@@ -353,7 +358,7 @@ def _set_rest(vm, d):
 def _present(backend, dev):
     """True if backend exposes dev now (with the same device id, where one was saved)."""
     coll = backend.devices[dev["class"]]
-    if hasattr(coll, "get_exposed_devices"):  # Qubes 4.3
+    if _in_modes(coll):
         return any(info.port_id == dev["port"] and dev["device_id"] in ("*", info.device_id)
                    for info in coll.get_exposed_devices())
     return any(info.ident == dev["port"] for info in coll.available())
@@ -363,7 +368,7 @@ def _mode_here(vm, dev):
     """The mode dev is assigned in on this release: 4.2 has only persistent attachments
     (required); 4.3 takes required for PCI and block devices alone, so a 4.2 backup's
     persistent USB device comes back attached automatically."""
-    if not hasattr(vm.devices[dev["class"]], "get_assigned_devices"):
+    if not _in_modes(vm.devices[dev["class"]]):
         return "required"
     if dev["mode"] == "required" and dev["class"] not in ("pci", "block"):
         return "auto-attach"
@@ -372,7 +377,7 @@ def _mode_here(vm, dev):
 
 def _assign(vm, backend, dev, mode):
     coll = vm.devices[dev["class"]]
-    if hasattr(coll, "get_assigned_devices"):  # Qubes 4.3
+    if _in_modes(coll):
         # pylint: disable=import-outside-toplevel
         from qubesadmin.device_protocol import DeviceAssignment
         coll.assign(DeviceAssignment.new(backend, dev["port"], dev["class"], dev["device_id"],
@@ -387,6 +392,7 @@ def _assign_devices(plan, vm, d):
     """vm's devices assigned again, each only if its backend qube is here and, for a device
     the qube cannot start without, the device is here too (another machine's PCI card would
     keep the qube from starting): otherwise a warning, and the rest of the restore goes on."""
+    have = {(a["class"], a["backend"], a["port"]) for a in _devices(vm)}  # a restore run again
     for dev in d.get("devices", []):
         if not isinstance(dev, dict):  # the text an earlier version saved
             warn("{}: device assignment '{}' not restored (qvm-device assigns it "
@@ -409,9 +415,8 @@ def _assign_devices(plan, vm, d):
             warn("{} not assigned: {}, and the qube would not start without it; qvm-device "
                  "assigns it".format(what, why))
             continue
-        if any(a["class"] == dev["class"] and a["backend"] == backend.name and
-               a["port"] == dev["port"] for a in _devices(vm)):
-            continue  # a restore run again
+        if (dev["class"], backend.name, dev["port"]) in have:
+            continue
         try:
             _assign(vm, backend, dev, mode)
         except Exception as exc:  # pylint: disable=broad-except

@@ -28,7 +28,7 @@ _serial = itertools.count(1)
 # the clients a test may run, each `python3 -m qubesadmin.tools.<module>` (what their RPM's
 # console scripts do)
 CLIENTS = ("qubes-prefs", "qvm-pool", "qvm-create", "qvm-volume", "qvm-clone", "qvm-remove", "qvm-prefs",
-           "qvm-start", "qvm-ls", "qvm-features", "qvm-tags", "qvm-firewall", "qvm-device")
+           "qvm-start", "qvm-ls", "qvm-features", "qvm-tags", "qvm-firewall")
 # the Admin API calls qubes-core-admin implements as scripts in /etc/qubes-rpc (big payloads)
 RPC_SCRIPTS = {"admin.vm.volume.Import": "admin.vm.volume.Import",
                "admin.vm.volume.ImportWithSize": "admin.vm.volume.Import"}
