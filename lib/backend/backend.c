@@ -61,6 +61,22 @@ int qz_be_fail(qz_backend_t *be, int err, const char *fmt, ...)
 	return err;
 }
 
+int qz_be_destroy_each(qz_backend_t *be, const char *const *names, size_t n, bool defer, int *errs)
+{
+	for (size_t i = 0; i < n; i++)
+		errs[i] = strchr(names[i], '@') != NULL
+			      ? be->ops->destroy_snaps(be, &names[i], 1, defer)
+			      : be->ops->destroy(be, names[i]);
+	for (bool progress = true; progress;) { /* again while one going let another go */
+		progress = false;
+		for (size_t i = 0; i < n; i++)
+			if (strchr(names[i], '@') == NULL &&
+			    (errs[i] == EBUSY || errs[i] == EEXIST))
+				progress |= (errs[i] = be->ops->destroy(be, names[i])) == 0;
+	}
+	return 0;
+}
+
 const char *qz_list_cell(const qz_list_t *l, size_t row, size_t col)
 {
 	if (row >= l->nrows || col >= l->ncols)

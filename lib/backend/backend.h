@@ -68,6 +68,13 @@ struct qz_backend_ops {
 	/* Destroys snapshots atomically; missing ones are ignored; defer marks busy ones instead.
 	 */
 	int (*destroy_snaps)(qz_backend_t *be, const char *const *snaps, size_t n, bool defer);
+	/* Destroys snapshots (defer as destroy_snaps), then filesystems and volumes, in one
+	 * transaction group where ZFS can (real: one channel program per zpool), again in rounds
+	 * while some go and others waited for them. errs[i] gets names[i]'s outcome: 0 destroyed,
+	 * ENOENT not there, else why it stays (EBUSY: open or has snapshots; EEXIST: has
+	 * children). Returns 0 once every name has its outcome, else an errno. */
+	int (*destroy_all)(qz_backend_t *be, const char *const *names, size_t n, bool defer,
+			   int *errs);
 	/* Rolls fs back to snap, which must be its latest snapshot. */
 	int (*rollback)(qz_backend_t *be, const char *fs, const char *snap);
 	int (*bookmark)(qz_backend_t *be, const char *snap, const char *bookmark);
@@ -151,6 +158,10 @@ const char *qz_be_detail(const qz_backend_t *be);
 /* Records a detail for the last failure (printf-style) and returns err. */
 int qz_be_fail(qz_backend_t *be, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* destroy_all done with a backend's own destroy_snaps and destroy, one name at a time (each its
+ * own transaction group): for backends without a one-transaction way. */
+int qz_be_destroy_each(qz_backend_t *be, const char *const *names, size_t n, bool defer, int *errs);
 
 /* Cell (row, col) of a listing. */
 const char *qz_list_cell(const qz_list_t *l, size_t row, size_t col);

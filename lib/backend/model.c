@@ -1675,6 +1675,7 @@ static const struct qz_backend_ops model_ops = {
     .rename = model_rename,
     .destroy = model_destroy,
     .destroy_snaps = model_destroy_snaps,
+    .destroy_all = qz_be_destroy_each,
     .rollback = model_rollback,
     .bookmark = model_bookmark,
     .destroy_bookmark = model_destroy_bookmark,

@@ -203,6 +203,127 @@ static int real_destroy_snaps(qz_backend_t *be, const char *const *snaps, size_t
 	return errlist_fail(be, err, errlist);
 }
 
+/*
+ * A channel program that destroys args.names: the snapshots first (args.defer as `zfs destroy
+ * -d`), then the filesystems and volumes, again while one going let another go (a clone before
+ * the generation it came from). Its destroys run in syncing context, one after another in the
+ * same transaction group; each is checked as `zfs destroy` checks it (an open volume is busy)
+ * and its volume's device is removed as the ioctl's destroy removes it. Returns each name's
+ * outcome.
+ */
+static const char destroy_program[] =
+    "args = ...\n"
+    "local names, out, heads = args['names'], {}, {}\n"
+    "for i = 1, #names do\n"
+    "  local name = names[i]\n"
+    "  if string.find(name, '@', 1, true) then\n"
+    "    out[name] = zfs.sync.destroy{name, defer = args['defer']}\n"
+    "  else\n"
+    "    heads[#heads + 1] = name\n"
+    "  end\n"
+    "end\n"
+    "local progress = true\n"
+    "while progress do\n"
+    "  progress = false\n"
+    "  local stay = {}\n"
+    "  for i = 1, #heads do\n"
+    "    local err = zfs.sync.destroy(heads[i])\n"
+    "    out[heads[i]] = err\n"
+    "    if err == 0 then progress = true\n"
+    "    elseif err == 16 or err == 17 then stay[#stay + 1] = heads[i] end\n"
+    "  end\n"
+    "  heads = stay\n"
+    "end\n"
+    "return out\n";
+
+/* Runs destroy_program on the n names (all in zpool pool), storing outcomes in errs; an errno
+ * if the program could not run (nothing is known of the names then). */
+static int destroy_by_program(const char *pool, const char *const *names, size_t n, bool defer,
+			      int *errs)
+{
+	nvlist_t *args = fnvlist_alloc(), *result = NULL, *ret;
+	/* char *const * in OpenZFS 2.1, const char *const * from 2.2 */
+	fnvlist_add_string_array(args, "names", (void *)names, (uint_t)n);
+	fnvlist_add_boolean_value(args, "defer", defer);
+	int err = lzc_channel_program(pool, destroy_program, 10 * 1000 * 1000, 10 * 1024 * 1024,
+				      args, &result);
+	fnvlist_free(args);
+	if (err == 0 && nvlist_lookup_nvlist(result, "return", &ret) != 0)
+		err = EIO;
+	for (size_t i = 0; err == 0 && i < n; i++) {
+		int64_t e;
+		if (nvlist_lookup_int64(ret, names[i], &e) != 0 || e < 0 || e > 4096)
+			err = EIO; /* every name has its answer, an errno */
+		else
+			errs[i] = (int)e;
+	}
+	if (result != NULL)
+		fnvlist_free(result);
+	return err;
+}
+
+/* Destroys again, after udev settled, the filesystems and volumes of group (k names in zpool
+ * pool, outcomes outs) that were busy, for as long as real_destroy would. */
+static void destroy_busy_again(const char *pool, const char *const *group, int *outs, size_t k)
+{
+	const char **again = calloc(k + 1, sizeof(*again));
+	size_t *from = calloc(k + 1, sizeof(*from));
+	int *aouts = calloc(k + 1, sizeof(*aouts));
+	for (int rounds = 0; again != NULL && from != NULL && aouts != NULL;) {
+		size_t b = 0;
+		for (size_t g = 0; g < k; g++)
+			if (outs[g] == EBUSY && strchr(group[g], '@') == NULL) {
+				from[b] = g;
+				again[b++] = group[g];
+			}
+		if (b == 0 || !retry_busy(EBUSY, &rounds) ||
+		    destroy_by_program(pool, again, b, false, aouts) != 0)
+			break;
+		for (size_t a = 0; a < b; a++)
+			outs[from[a]] = aouts[a];
+	}
+	free(again);
+	free(from);
+	free(aouts);
+}
+
+/* One channel program per zpool named; where one cannot run, the names are destroyed one by
+ * one. */
+static int real_destroy_all(qz_backend_t *be, const char *const *names, size_t n, bool defer,
+			    int *errs)
+{
+	const char **group = calloc(n + 1, sizeof(*group));
+	size_t *at = calloc(n + 1, sizeof(*at));
+	int *outs = calloc(n + 1, sizeof(*outs));
+	bool *done = calloc(n + 1, sizeof(*done));
+	int err = group == NULL || at == NULL || outs == NULL || done == NULL ? ENOMEM : 0;
+	for (size_t i = 0; err == 0 && i < n; i++) {
+		if (done[i])
+			continue;
+		size_t plen = qz_name_pool_len(names[i]), k = 0;
+		for (size_t j = i; j < n; j++) /* this zpool's names */
+			if (!done[j] && qz_name_pool_len(names[j]) == plen &&
+			    strncmp(names[j], names[i], plen) == 0) {
+				group[k] = names[j];
+				at[k++] = j;
+				done[j] = true;
+			}
+		char pool[QZ_NAME_MAX];
+		snprintf(pool, sizeof(pool), "%.*s", (int)plen, names[i]);
+		if (destroy_by_program(pool, group, k, defer, outs) != 0)
+			qz_be_destroy_each(be, group, k, defer, outs);
+		else
+			destroy_busy_again(pool, group, outs, k);
+		for (size_t g = 0; g < k; g++)
+			errs[at[g]] = outs[g];
+	}
+	free(group);
+	free(at);
+	free(outs);
+	free(done);
+	return err;
+}
+
 static int real_rollback(qz_backend_t *be, const char *fs, const char *snap)
 {
 	(void)be;
@@ -735,6 +856,7 @@ static const struct qz_backend_ops real_ops = {
     .rename = real_rename,
     .destroy = real_destroy,
     .destroy_snaps = real_destroy_snaps,
+    .destroy_all = real_destroy_all,
     .rollback = real_rollback,
     .bookmark = real_bookmark,
     .destroy_bookmark = real_destroy_bookmark,

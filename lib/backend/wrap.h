@@ -32,6 +32,9 @@
 	X(CHANGE, destroy_snaps,                                                                   \
 	  (qz_backend_t * be, const char *const *snaps, size_t n, bool defer),                     \
 	  (INNER(be), snaps, n, defer))                                                            \
+	X(CHANGE, destroy_all,                                                                     \
+	  (qz_backend_t * be, const char *const *names, size_t n, bool defer, int *errs),          \
+	  (INNER(be), names, n, defer, errs))                                                      \
 	X(CHANGE, rollback, (qz_backend_t * be, const char *fs, const char *snap),                 \
 	  (INNER(be), fs, snap))                                                                   \
 	X(CHANGE, bookmark, (qz_backend_t * be, const char *snap, const char *bm),                 \

@@ -366,35 +366,18 @@ static int park_in_trash(qz_backend_t *be, const char *vol, const char *name)
 	return err;
 }
 
-/* Destroys the datasets of vol's family f (loaded, its revisions gone or going with their
- * clones), again while generations and clones depend on each other and something goes; what
- * clones still need is parked in the trash. Frees f. */
-static int remove_datasets(qz_backend_t *be, const char *vol, family_t *f)
+/* Parks in the trash what is left of vol's datasets once its destroys are done: what clones
+ * still need. */
+static int park_what_stays(qz_backend_t *be, const char *vol)
 {
-	int err = 0;
-	for (bool progress = f->nds > 0; progress;) {
-		progress = false;
-		size_t stayed = 0;
-		for (size_t i = 0; i < f->nds; i++) {
-			int e = be->ops->destroy(be, f->ds[i].name);
-			progress |= e == 0;
-			stayed += e != 0 && e != ENOENT;
-			if (e != 0 && e != EBUSY && e != EEXIST && e != ENOENT)
-				err = e;
-		}
-		fam_free(f);
-		if (err != 0)
-			return err;
-		if (stayed == 0) { /* a round that destroyed everything leaves nothing to look at */
-			f->nds = 0;
-			break;
-		}
-		if ((err = fam_load(be, vol, f)) != 0)
-			return err;
-	}
-	for (size_t i = 0; err == 0 && i < f->nds; i++)
-		err = park_in_trash(be, vol, f->ds[i].name);
-	fam_free(f);
+	family_t f;
+	int err = fam_load(be, vol, &f);
+	if (err != 0)
+		return err;
+	for (size_t i = 0; err == 0 && i < f.nds; i++)
+		if ((err = qz_crash_point("remove.parking")) == 0)
+			err = park_in_trash(be, vol, f.ds[i].name);
+	fam_free(&f);
 	return err;
 }
 
@@ -454,14 +437,48 @@ static int out_of_memory(size_t n, family_t *f, int *errs, char (*details)[QZ_DE
 	return ENOMEM;
 }
 
+/* The names a removal of volume i (family f, outcome errs[i], VM dataset dirs[i]) destroys,
+ * stored from names[k] on with owner[] set to i: its revisions, then its datasets; its VM's
+ * dataset once for all the volumes of that VM (owner n). The new k. */
+static size_t names_to_destroy(size_t i, size_t n, const family_t *f, const int *errs,
+			       char (*dirs)[QZ_NAME_MAX], const char **names, size_t *owner,
+			       size_t k)
+{
+	for (size_t j = 0; j < f[i].nsnaps; j++, k++) {
+		names[k] = f[i].snaps[j].name;
+		owner[k] = i;
+	}
+	for (size_t j = 0; j < f[i].nds; j++, k++) {
+		names[k] = f[i].ds[j].name;
+		owner[k] = i;
+	}
+	size_t j = 0; /* the first volume of the same VM names its dataset */
+	while (j < i && (errs[j] != 0 || strcmp(dirs[j], dirs[i]) != 0))
+		j++;
+	if (j == i && dirs[i][0] != '\0') {
+		names[k] = dirs[i];
+		owner[k++] = n;
+	}
+	return k;
+}
+
+/*
+ * Every volume's revisions, datasets and VM dataset go in one destroy_all call: one transaction
+ * group for the whole VM, so a crash leaves all of it or none. A revision a clone still needs is
+ * marked to go with its last clone; what then stays (the datasets those revisions belong to) is
+ * parked in the trash.
+ */
 int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
 		       int *errs, char (*details)[QZ_DETAIL_MAX])
 {
 	(void)cfgs;
 	family_t *f = load_many(be, n, vols, errs, details);
-	if (f == NULL)
+	char(*dirs)[QZ_NAME_MAX] = calloc(n + 1, sizeof(*dirs));
+	if (f == NULL || dirs == NULL) {
+		free(dirs);
 		return out_of_memory(n, f, errs, details);
-	size_t nsnaps = 0;
+	}
+	size_t total = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (errs[i] == 0 && fam_running(&f[i])) {
 			be->detail[0] = '\0';
@@ -470,49 +487,65 @@ int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, cons
 			fam_free(&f[i]);
 		}
 		if (errs[i] == 0)
-			nsnaps += f[i].nsnaps;
+			total += f[i].nsnaps + f[i].nds + 1;
+		if (qz_name_parent(vols[i], dirs[i], QZ_NAME_MAX) != 0)
+			dirs[i][0] = '\0';
 	}
-	const char **snaps = calloc(nsnaps + 1, sizeof(*snaps));
-	size_t k = 0;
-	for (size_t i = 0; snaps != NULL && i < n; i++)
-		for (size_t j = 0; errs[i] == 0 && j < f[i].nsnaps; j++)
-			snaps[k++] = f[i].snaps[j].name;
+	const char **names = calloc(total + 1, sizeof(*names));
+	size_t *owner = calloc(total + 1, sizeof(*owner)), k = 0;
+	int *outs = calloc(total + 1, sizeof(*outs));
+	for (size_t i = 0; names != NULL && owner != NULL && i < n; i++)
+		if (errs[i] == 0)
+			k = names_to_destroy(i, n, f, errs, dirs, names, owner, k);
 	be->detail[0] = '\0';
-	/* the revisions of all go now, or once the clones made from them are gone */
-	int err = snaps == NULL ? ENOMEM : be->ops->destroy_snaps(be, snaps, k, true);
-	free(snaps);
-	if (err == 0)
-		err = qz_crash_point("remove.revisions-gone");
+	int err = names == NULL || owner == NULL || outs == NULL
+		      ? ENOMEM
+		      : be->ops->destroy_all(be, names, k, true, outs);
 	char why[QZ_DETAIL_MAX];
 	snprintf(why, sizeof(why), "%s", qz_be_detail(be));
-	for (size_t i = 0; i < n; i++) {
-		if (errs[i] != 0)
+	bool *stays = calloc(n + 1, sizeof(*stays));
+	for (size_t r = 0; err == 0 && r < k; r++) {
+		size_t i = owner[r];
+		int e = outs[r];
+		if (i == n || e == 0 || e == ENOENT || errs[i] != 0)
 			continue;
-		if (err != 0) { /* none of them goes further */
-			fam_free(&f[i]);
-			errs[i] = err;
-			snprintf(details[i], QZ_DETAIL_MAX, "%s", why);
+		if (e == EBUSY || e == EEXIST) {
+			if (stays != NULL)
+				stays[i] = true;
 			continue;
 		}
-		be->detail[0] = '\0';
-		int e = remove_datasets(be, vols[i], &f[i]);
-		if (e != 0)
-			failed(be, i, errs, details, e);
+		errs[i] = e;
+		snprintf(details[i], QZ_DETAIL_MAX, "%s", names[r]);
 	}
-	free(f);
-	for (size_t i = 0; i < n; i++) { /* the VMs' datasets, once empty; each pool's trash */
-		char dir[QZ_NAME_MAX], root[QZ_NAME_MAX], other[QZ_NAME_MAX];
-		if (errs[i] != 0 || qz_name_parent(vols[i], dir, sizeof(dir)) != 0 ||
-		    pool_of(vols[i], root) != 0)
-			continue;
-		(void)be->ops->destroy(be, dir);
+	for (size_t i = 0; i < n; i++) {
+		if (errs[i] == 0 && err != 0) { /* none of them went */
+			errs[i] = err;
+			snprintf(details[i], QZ_DETAIL_MAX, "%s", why);
+		} else if (errs[i] == 0 && stays != NULL && stays[i]) {
+			be->detail[0] = '\0';
+			if ((err = park_what_stays(be, vols[i])) != 0)
+				failed(be, i, errs, details, err);
+			(void)be->ops->destroy(be, dirs[i]); /* it was not empty before */
+		}
+	}
+	for (size_t i = 0; i < n; i++) { /* each pool's trash, once */
+		char root[QZ_NAME_MAX], other[QZ_NAME_MAX];
 		size_t j = 0;
-		while (j < i &&
-		       (errs[j] != 0 || pool_of(vols[j], other) != 0 || strcmp(other, root) != 0))
+		if (pool_of(vols[i], root) != 0)
+			continue;
+		while (j < i && (pool_of(vols[j], other) != 0 || strcmp(other, root) != 0))
 			j++;
-		if (j == i) /* the first of its pool */
+		if (j == i)
 			empty_trash(be, root);
 	}
+	for (size_t i = 0; i < n; i++)
+		fam_free(&f[i]);
+	free(f);
+	free(dirs);
+	free(names);
+	free(owner);
+	free(outs);
+	free(stays);
 	return first_failure(n, errs);
 }
 

@@ -171,6 +171,52 @@ static void destroy_snaps_atomic_and_ignores_missing(void **s)
 	assert_false(be->ops->exists(be, N("v@a")));
 }
 
+/* destroy_all destroys in whatever order it is given: snapshots first (a clone's origin marked
+ * to go with it), then a clone before its origin's dataset, children before their parent. */
+static void destroy_all_in_any_order(void **s)
+{
+	(void)s;
+	mkfs(N("f"));
+	mkvol(N("f/v"), MiB);
+	snap(N("f/v@a"));
+	assert_int_equal(be->ops->clone(be, N("f/v@a"), N("f/c"), NULL, 0), 0);
+	snap(N("f/c@b"));
+	const char *names[] = {N("f"),	   N("f/v"),	N("f/c"),     N("f/v@a"),
+			       N("f/c@b"), N("f/none"), N("f/v@none")};
+	int errs[7];
+	assert_int_equal(be->ops->destroy_all(be, names, 7, true, errs), 0);
+	const int want[] = {0, 0, 0, 0, 0, ENOENT, 0};
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(errs[i], want[i]);
+	assert_false(be->ops->exists(be, N("f")));
+}
+
+/* What cannot go stays, with its reason; the rest goes. */
+static void destroy_all_keeps_what_cannot_go(void **s)
+{
+	(void)s;
+	mkfs(N("f"));
+	mkvol(N("f/v"), MiB);
+	mkvol(N("f/open"), MiB);
+	mkvol(N("f/w"), MiB);
+	snap(N("f/w@s"));
+	assert_int_equal(be->ops->clone(be, N("f/w@s"), N("c"), NULL, 0), 0);
+	int fd;
+	assert_int_equal(be->ops->zvol_open(be, N("f/open"), O_RDONLY, &fd), 0);
+	const char *names[] = {N("f"), N("f/v"), N("f/open"), N("f/w@s"), N("f/w")};
+	int errs[5];
+	assert_int_equal(be->ops->destroy_all(be, names, 5, false, errs), 0);
+	const int want[] = {EEXIST, 0, EBUSY, EEXIST, EBUSY};
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(errs[i], want[i]);
+	assert_false(be->ops->exists(be, N("f/v")));
+	assert_true(be->ops->exists(be, N("f/w@s")));
+	close(fd);
+	assert_int_equal(be->ops->destroy_all(be, names + 1, 2, false, errs), 0);
+	assert_int_equal(errs[0], ENOENT);
+	assert_int_equal(errs[1], 0);
+}
+
 static void promote_moves_snapshots(void **s)
 {
 	(void)s;
@@ -346,6 +392,8 @@ const struct CMUnitTest snapshot_cases[] = {
     CASE(destroy_open_volume_is_ebusy),
     CASE(destroy_snapshot_with_clone),
     CASE(destroy_snaps_atomic_and_ignores_missing),
+    CASE(destroy_all_in_any_order),
+    CASE(destroy_all_keeps_what_cannot_go),
     CASE(promote_moves_snapshots),
     CASE(promote_errors),
     CASE(rename_moves_descendants),
