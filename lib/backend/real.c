@@ -262,8 +262,9 @@ static int destroy_by_program(const char *pool, const char *const *names, size_t
 	return err;
 }
 
-/* Destroys again, after udev settled, the filesystems and volumes of group (k names in zpool
- * pool, outcomes outs) that were busy, for as long as real_destroy would. */
+/* Where a filesystem or volume of group (k names in zpool pool, outcomes outs) was busy:
+ * destroys again, after udev settled, those that stayed (busy, or the parents of busy ones), for
+ * as long as real_destroy would. */
 static void destroy_busy_again(const char *pool, const char *const *group, int *outs, size_t k)
 {
 	const char **again = calloc(k + 1, sizeof(*again));
@@ -271,12 +272,14 @@ static void destroy_busy_again(const char *pool, const char *const *group, int *
 	int *aouts = calloc(k + 1, sizeof(*aouts));
 	for (int rounds = 0; again != NULL && from != NULL && aouts != NULL;) {
 		size_t b = 0;
+		bool busy = false;
 		for (size_t g = 0; g < k; g++)
-			if (outs[g] == EBUSY && strchr(group[g], '@') == NULL) {
+			if ((outs[g] == EBUSY || outs[g] == EEXIST) && strchr(group[g], '@') == NULL) {
+				busy |= outs[g] == EBUSY;
 				from[b] = g;
 				again[b++] = group[g];
 			}
-		if (b == 0 || !retry_busy(EBUSY, &rounds) ||
+		if (!busy || !retry_busy(EBUSY, &rounds) ||
 		    destroy_by_program(pool, again, b, false, aouts) != 0)
 			break;
 		for (size_t a = 0; a < b; a++)

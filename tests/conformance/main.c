@@ -29,6 +29,9 @@ int main(void)
 		for (size_t i = 0; i < *groups[g].n; i++)
 			all[k++] = groups[g].cases[i];
 	const char *kind = getenv("QZFS_TEST_BACKEND");
+	const char *only = getenv("QZFS_TEST_FILTER"); /* e.g. "destroy*": those cases alone */
+	if (only != NULL && *only != '\0')
+		cmocka_set_test_filter(only);
 	char name[64];
 	snprintf(name, sizeof(name), "conformance-%s", kind != NULL ? kind : "model");
 	int failed = _cmocka_run_group_tests(name, all, total, suite_setup, suite_teardown);
