@@ -230,7 +230,7 @@ static const char destroy_program[] =
     "    local err = zfs.sync.destroy(heads[i])\n"
     "    out[heads[i]] = err\n"
     "    if err == 0 then progress = true\n"
-    "    elseif err == 16 or err == 17 then stay[#stay + 1] = heads[i] end\n"
+    "    elseif err == args['EBUSY'] or err == args['EEXIST'] then stay[#stay + 1] = heads[i] end\n"
     "  end\n"
     "  heads = stay\n"
     "end\n"
@@ -245,6 +245,8 @@ static int destroy_by_program(const char *pool, const char *const *names, size_t
 	/* char *const * in OpenZFS 2.1, const char *const * from 2.2 */
 	fnvlist_add_string_array(args, "names", (void *)names, (uint_t)n);
 	fnvlist_add_boolean_value(args, "defer", defer);
+	fnvlist_add_int64(args, "EBUSY", EBUSY); /* what waits for another destroy */
+	fnvlist_add_int64(args, "EEXIST", EEXIST);
 	int err = lzc_channel_program(pool, destroy_program, 10 * 1000 * 1000, 10 * 1024 * 1024,
 				      args, &result);
 	fnvlist_free(args);
@@ -274,7 +276,8 @@ static void destroy_busy_again(const char *pool, const char *const *group, int *
 		size_t b = 0;
 		bool busy = false;
 		for (size_t g = 0; g < k; g++)
-			if ((outs[g] == EBUSY || outs[g] == EEXIST) && strchr(group[g], '@') == NULL) {
+			if ((outs[g] == EBUSY || outs[g] == EEXIST) &&
+			    strchr(group[g], '@') == NULL) {
 				busy |= outs[g] == EBUSY;
 				from[b] = g;
 				again[b++] = group[g];

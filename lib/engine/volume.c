@@ -494,37 +494,33 @@ int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, cons
 	const char **names = calloc(total + 1, sizeof(*names));
 	size_t *owner = calloc(total + 1, sizeof(*owner)), k = 0;
 	int *outs = calloc(total + 1, sizeof(*outs));
-	for (size_t i = 0; names != NULL && owner != NULL && i < n; i++)
+	bool *stays = calloc(n + 1, sizeof(*stays));
+	int err = names == NULL || owner == NULL || outs == NULL || stays == NULL ? ENOMEM : 0;
+	for (size_t i = 0; err == 0 && i < n; i++)
 		if (errs[i] == 0)
 			k = names_to_destroy(i, n, f, errs, dirs, names, owner, k);
 	be->detail[0] = '\0';
-	int err = names == NULL || owner == NULL || outs == NULL
-		      ? ENOMEM
-		      : be->ops->destroy_all(be, names, k, true, outs);
-	char why[QZ_DETAIL_MAX];
-	snprintf(why, sizeof(why), "%s", qz_be_detail(be));
-	bool *stays = calloc(n + 1, sizeof(*stays));
-	for (size_t r = 0; err == 0 && r < k; r++) {
+	if (err == 0)
+		err = be->ops->destroy_all(be, names, k, true, outs);
+	for (size_t r = 0; err == 0 && r < k; r++) { /* each volume's outcome */
 		size_t i = owner[r];
 		int e = outs[r];
 		if (i == n || e == 0 || e == ENOENT || errs[i] != 0)
 			continue;
-		if (e == EBUSY || e == EEXIST) {
-			if (stays != NULL)
-				stays[i] = true;
-			continue;
-		}
-		errs[i] = e;
-		snprintf(details[i], QZ_DETAIL_MAX, "%s", names[r]);
+		if (e == EBUSY || e == EEXIST)
+			stays[i] = true;
+		else
+			failed(be, i, errs, details, qz_be_fail(be, e, "%s", names[r]));
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (errs[i] == 0 && err != 0) { /* none of them went */
 			errs[i] = err;
-			snprintf(details[i], QZ_DETAIL_MAX, "%s", why);
-		} else if (errs[i] == 0 && stays != NULL && stays[i]) {
+			snprintf(details[i], QZ_DETAIL_MAX, "%s", qz_be_detail(be));
+		} else if (errs[i] == 0 && stays[i]) {
 			be->detail[0] = '\0';
-			if ((err = park_what_stays(be, vols[i])) != 0)
-				failed(be, i, errs, details, err);
+			int e = park_what_stays(be, vols[i]);
+			if (e != 0)
+				failed(be, i, errs, details, e);
 			(void)be->ops->destroy(be, dirs[i]); /* it was not empty before */
 		}
 	}

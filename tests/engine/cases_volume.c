@@ -465,6 +465,12 @@ static void remove_many_together(void **s)
 	const char *tv[] = {t[0], t[1]}, *av[] = {a[0], a[1], a[2]};
 	int errs[3];
 	char details[3][QZ_DETAIL_MAX];
+	qz_crash_arm(1, 0); /* t[0]'s parking fails: that is t[0]'s outcome alone */
+	assert_int_equal(qz_vol_remove_many(be, 2, tv, NULL, errs, details), ECANCELED);
+	qz_crash_arm(0, 0);
+	assert_int_equal(errs[0], ECANCELED);
+	assert_int_equal(errs[1], 0);
+	assert_false(be->ops->exists(be, t[1]));
 	OK(qz_vol_remove_many(be, 2, tv, NULL, errs, details));
 	assert_false(be->ops->exists(be, t[0]));
 	assert_false(be->ops->exists(be, t[1]));
