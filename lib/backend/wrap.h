@@ -3,8 +3,9 @@
  * For backends that wrap another one (profile.c, memo.c): every call of the interface but
  * close and exists, as X(KIND, name, PARAMS, ARGS). PARAMS are the call's parameters, ARGS the
  * same passed on to the wrapped backend, INNER(be), which the includer defines. KIND says what
- * the call does to ZFS: READ (nothing), CHANGE (anything else), and LIST and OPEN for list and
- * zvol_open (a read, or with write access a change of the volume's data).
+ * the call does to ZFS: READ (nothing), CHANGE (anything else; SCOPED for the changes of one
+ * dataset's line that a VM's start makes), and LIST and OPEN for list and zvol_open (a read, or
+ * with write access a change of the volume's data).
  */
 #ifndef QZFS_BACKEND_WRAP_H
 #define QZFS_BACKEND_WRAP_H
@@ -12,15 +13,15 @@
 #include "backend.h"
 
 #define QZ_BACKEND_CALLS(X)                                                                        \
-	X(CHANGE, create,                                                                          \
+	X(SCOPED, create,                                                                          \
 	  (qz_backend_t * be, const char *name, enum qz_dstype type, const qz_prop_t *props,       \
 	   size_t nprops, const uint8_t *wkey, size_t wkeylen),                                    \
 	  (INNER(be), name, type, props, nprops, wkey, wkeylen))                                   \
-	X(CHANGE, snapshot,                                                                        \
+	X(SCOPED, snapshot,                                                                        \
 	  (qz_backend_t * be, const char *const *snaps, size_t n, const qz_prop_t *props,          \
 	   size_t nprops),                                                                         \
 	  (INNER(be), snaps, n, props, nprops))                                                    \
-	X(CHANGE, clone,                                                                           \
+	X(SCOPED, clone,                                                                           \
 	  (qz_backend_t * be, const char *origin, const char *target, const qz_prop_t *props,      \
 	   size_t nprops),                                                                         \
 	  (INNER(be), origin, target, props, nprops))                                              \
@@ -50,7 +51,7 @@
 	X(READ, zpool_get,                                                                         \
 	  (qz_backend_t * be, const char *zpool, const char *prop, char *buf, size_t len),         \
 	  (INNER(be), zpool, prop, buf, len))                                                      \
-	X(CHANGE, set_prop,                                                                        \
+	X(SCOPED, set_prop,                                                                        \
 	  (qz_backend_t * be, const char *name, const char *prop, const char *value),              \
 	  (INNER(be), name, prop, value))                                                          \
 	X(LIST, list,                                                                              \

@@ -878,10 +878,11 @@ int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg)
 }
 
 /* What a volume's stop leaves to be done with the other volumes of its VM: its commit (every
- * volume's in one snapshot call), then its marker and the revisions beyond those kept (every
- * volume's in one destroy_snaps call). */
+ * volume's in one snapshot call), then its marker and the revisions beyond those kept, or the
+ * volume itself where its data is thrown away (every volume's in one destroy_all call). */
 typedef struct stop_rest {
-	char commit[QZ_NAME_MAX], marker[QZ_NAME_MAX]; /* commit "": nothing left to do */
+	char commit[QZ_NAME_MAX], marker[QZ_NAME_MAX]; /* commit "": nothing to commit */
+	bool discard;				       /* the volume goes (not saved on stop) */
 	bool had_import; /* its leftovers just went from under its family: prune reads again */
 } stop_rest_t;
 
@@ -898,11 +899,9 @@ static int stop_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg
 	int err = destroy_suffix(be, f, "import");
 	if (err != 0)
 		return err;
-	if (!cfg->save_on_stop) { /* discard */
-		if (live < 0)
-			return 0;
-		err = be->ops->destroy(be, vol);
-		return err == ENOENT ? 0 : err;
+	if (!cfg->save_on_stop) { /* discarded with the others' destroys */
+		rest->discard = live >= 0;
+		return 0;
 	}
 	if (cfg->revisions_to_keep < 0) { /* no snapshots: the live volume is the state */
 		if (running && (err = be->ops->set_prop(be, vol, QZ_DIRTY_PROP, "0")) != 0)
@@ -918,20 +917,49 @@ static int stop_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg
 	return fam_name(rest->commit, vol, '@', r);
 }
 
+/* Names what stop_loaded left of volume i to destroy (rest r, family f, the commits' outcome
+ * committed) from names[k] on, owner[] set to i: once committed, its marker and the revisions
+ * beyond those kept; the volume itself where its data is thrown away. The new k. */
+static size_t stop_leftovers(size_t i, const char *vol, const stop_rest_t *r, const family_t *f,
+			     int keep, int committed, const char **names, size_t *owner, size_t k)
+{
+	size_t from = k;
+	if (r->commit[0] != '\0' && committed == 0) {
+		names[k++] = r->marker;
+		if (!r->had_import)
+			revisions_beyond(f, NULL, keep, names, &k);
+	}
+	if (r->discard)
+		names[k++] = vol;
+	for (size_t j = from; j < k; j++)
+		owner[j] = i;
+	return k;
+}
+
+/*
+ * Two transaction groups for all the volumes: one snapshot call takes every commit, then one
+ * destroy_all call drops the markers and the revisions beyond those kept, and the volumes whose
+ * data is thrown away.
+ */
 int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
 		     int *errs, char (*details)[QZ_DETAIL_MAX])
 {
 	family_t *f = load_many(be, n, vols, errs, details);
 	stop_rest_t *rest = calloc(n + 1, sizeof(*rest));
 	const char **commits = calloc(n + 1, sizeof(*commits));
-	size_t ndoomed = n;
+	size_t ndoomed = 2 * n;
 	for (size_t i = 0; f != NULL && i < n; i++)
 		ndoomed += errs[i] == 0 ? f[i].nsnaps : 0;
 	const char **doomed = calloc(ndoomed + 1, sizeof(*doomed));
-	if (f == NULL || rest == NULL || commits == NULL || doomed == NULL) {
+	size_t *owner = calloc(ndoomed + 1, sizeof(*owner));
+	int *outs = calloc(ndoomed + 1, sizeof(*outs));
+	if (f == NULL || rest == NULL || commits == NULL || doomed == NULL || owner == NULL ||
+	    outs == NULL) {
 		free(rest);
 		free(commits);
 		free(doomed);
+		free(owner);
+		free(outs);
 		return out_of_memory(n, f, errs, details);
 	}
 	size_t k = 0, nd = 0;
@@ -945,26 +973,33 @@ int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const 
 		else if (rest[i].commit[0] != '\0')
 			commits[k++] = rest[i].commit;
 	}
-	/* the commits of all: one transaction group */
 	be->detail[0] = '\0';
 	int err = k == 0 ? 0 : be->ops->snapshot(be, commits, k, NULL, 0);
 	if (err == 0 && k > 0)
 		err = qz_crash_point("stop.committed");
-	/* then their markers, and what their revisions_to_keep lets go: one more */
-	for (size_t i = 0; err == 0 && i < n; i++) {
-		if (errs[i] != 0 || rest[i].commit[0] == '\0')
-			continue;
-		doomed[nd++] = rest[i].marker;
-		if (!rest[i].had_import)
-			revisions_beyond(&f[i], NULL, cfgs[i].revisions_to_keep, doomed, &nd);
+	for (size_t i = 0; i < n; i++) {
+		if (errs[i] == 0 && rest[i].commit[0] != '\0' && err != 0)
+			failed(be, i, errs, details, err); /* none committed */
+		else if (errs[i] == 0)
+			nd = stop_leftovers(i, vols[i], &rest[i], &f[i], cfgs[i].revisions_to_keep,
+					    err, doomed, owner, nd);
 	}
-	if (err == 0 && nd > 0 && (err = be->ops->destroy_snaps(be, doomed, nd, true)) == 0)
-		err = qz_crash_point("stop.unmarked");
+	be->detail[0] = '\0';
+	int derr = nd == 0 ? 0 : be->ops->destroy_all(be, doomed, nd, true, outs);
+	if (derr == 0 && nd > 0 && k > 0 && err == 0)
+		derr = qz_crash_point("stop.unmarked");
+	for (size_t r = 0; r < nd; r++) { /* each volume's outcome */
+		size_t i = owner[r];
+		int e = derr != 0 ? derr : outs[r] == ENOENT ? 0 : outs[r];
+		if (errs[i] != 0 || e == 0)
+			continue;
+		if (derr == 0)
+			e = qz_be_fail(be, e, "%s%s", doomed[r], e == EBUSY ? " is in use" : "");
+		failed(be, i, errs, details, e);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (errs[i] == 0 && rest[i].commit[0] != '\0') {
-			if (err != 0) {
-				failed(be, i, errs, details, err);
-			} else if (rest[i].had_import) { /* read again: the leftovers went */
+			if (rest[i].had_import) { /* read again: the leftovers went */
 				be->detail[0] = '\0';
 				int e = prune(be, vols[i], cfgs[i].revisions_to_keep);
 				if (e != 0)
@@ -979,6 +1014,8 @@ int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const 
 	free(rest);
 	free(commits);
 	free(doomed);
+	free(owner);
+	free(outs);
 	return first_failure(n, errs);
 }
 

@@ -8,7 +8,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..28"
+echo "1..35"
 W=$(mktemp -d /tmp/qzfs-batch.XXXXXX)
 export QZFS_LOCK_DIR=$W/locks
 R=$Z/batch; T=$R/tpl; A=$R/work
@@ -16,6 +16,14 @@ qzfs pool setup $R batch >/dev/null
 A1=$(head -c 4096 /dev/urandom | sha256sum | cut -c1-16)
 count() { # PATTERN [TEXT]: how many times TEXT (the last command's output) has it
     printf '%s' "${2-$out}" | grep -o -- "$1" | wc -l
+}
+calls() { # CALL: how many times the profiled runs since the last `profiled` made that ZFS call
+    awk -v p="zfs $1" '{ split($0, a, "|"); split(a[2], f, " ") }
+        f[1] " " f[2] == p { n += f[3] } END { print n + 0 }' "$W/profile"
+}
+profiled() { # COMMAND...: runs it with QZFS_PROFILE, the profile emptied first
+    : >"$W/profile"
+    QZFS_PROFILE=$W/profile "$@"
 }
 
 check "a template's volumes made in one run" 0 qzfs --json volume batch \
@@ -40,6 +48,21 @@ check "... its root has the template's committed state" 0 test \
     "$(devread "$(dev $A/root)" 16)" = "$A1"
 stop_app=(stop $A/root --snap-on-start --source $T/root + stop $A/private --save-on-stop +
     stop $A/volatile --size 1M)
+# one transaction group per kind of change: the commits in one snapshot call, then the marker
+# and the thrown-away root and volatile volumes in one destroy_all call
+check "the AppVM stopped in one run" 0 profiled qzfs volume batch "${stop_app[@]}"
+check "... its commit in one snapshot call" 0 test "$(calls snapshot)" = 1
+check "... all it drops in one destroy call" 0 test "$(calls destroy_all)" = 1 \
+    -a "$(calls destroy)" = 0 -a "$(calls destroy_snaps)" = 0
+check "... its root and volatile volumes are gone" 0 sh -c \
+    "qzfs --json list $R | grep -c '\"$A/\(root\|volatile\)\"' | grep -qx 0"
+check "... started again in one run (as the driver asks)" 0 profiled qzfs --json volume \
+    batch "${start_app[@]}"
+check "... its markers in one snapshot call, with no destroy" 0 test "$(calls snapshot)" = 1 \
+    -a "$(calls destroy_all)" = 0 -a "$(calls destroy)" = 0
+# listings: the VM's datasets before and after, its template's once (the changes between are
+# the VM's own, on another line)
+check "... listing the template once" 0 test "$(calls list)" = 3
 check "a malformed batch is refused" 2 qzfs volume batch "${stop_app[@]}" + frob $A/root
 check "... before anything is done: the VM's volumes still run" 0 sh -c \
     "qzfs --json volume info $A/private --save-on-stop | grep -q '\"dirty\":true'"

@@ -105,6 +105,64 @@ static void test_other_listings_are_told_apart(void **state)
 	assert_int_equal(memo->ops->list(memo, "tank/none", 1, QZ_VOLUME, cols, 1, &l), ENOENT);
 }
 
+/* Rows of a listing of root (depth 2, datasets and snapshots) of properties props through the
+ * memo. */
+static size_t rows_of(const char *root, const char *const *props, size_t nprops)
+{
+	qz_list_t l;
+	assert_int_equal(memo->ops->list(memo, root, 2, QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT,
+					 props, nprops, &l),
+			 0);
+	size_t n = l.nrows;
+	qz_list_free(&l);
+	return n;
+}
+
+/* A start's changes (create, snapshot, clone, set_prop) forget only the listings on their
+ * datasets' line: a template's listing outlives the changes of its AppVM, even a clone of it. */
+static void test_a_start_keeps_the_listing_of_another_line(void **state)
+{
+	(void)state;
+	static const char *const user[] = {"type", "createtxg", "qubes-zfs:role"};
+	assert_int_equal(inner->ops->create(inner, "tank/tpl", QZ_FILESYSTEM, NULL, 0, NULL, 0), 0);
+	make_volume(inner, "tank/tpl/root");
+	const char *s0[] = {"tank/tpl/root@s0"};
+	assert_int_equal(inner->ops->snapshot(inner, s0, 1, NULL, 0), 0);
+	assert_int_equal(rows_of("tank/tpl", user, 3), 3);
+	make_volume(inner, "tank/tpl/hidden"); /* behind the memo's back */
+	make_volume(memo, "tank/vm/root");
+	const char *m[] = {"tank/vm/root@m"};
+	assert_int_equal(memo->ops->snapshot(memo, m, 1, NULL, 0), 0);
+	assert_int_equal(memo->ops->clone(memo, s0[0], "tank/vm/copy", NULL, 0), 0);
+	assert_int_equal(memo->ops->set_prop(memo, "tank/vm/root", "qubes-zfs:dirty", "1"), 0);
+	assert_int_equal(rows_of("tank/tpl", user, 3), 3); /* kept */
+	make_volume(memo, "tank/tpl/more");		   /* a change on its line */
+	assert_int_equal(rows_of("tank/tpl", user, 3), 5);
+}
+
+/* ... but a listing above the changed dataset, below it, or of a property that any change may
+ * alter ("used": space) is forgotten. */
+static void test_a_start_forgets_what_it_may_alter(void **state)
+{
+	(void)state;
+	static const char *const used[] = {"used"};
+	make_volume(inner, "tank/vm/a");
+	assert_int_equal(inner->ops->create(inner, "tank/other", QZ_FILESYSTEM, NULL, 0, NULL, 0),
+			 0);
+	assert_int_equal(rows_of("tank", cols, 2), 4); /* tank, tank/vm, its volume, tank/other */
+	assert_int_equal(rows_of("tank/vm/a", cols, 2), 1);
+	assert_int_equal(rows_of("tank/other", used, 1), 1);
+	make_volume(inner, "tank/other/hidden");
+	make_volume(memo, "tank/vm/b");
+	assert_int_equal(rows_of("tank", cols, 2), 6);	     /* above: forgotten */
+	assert_int_equal(rows_of("tank/other", used, 1), 2); /* space: forgotten */
+	const char *snap[] = {"tank/vm/a@hidden"};
+	assert_int_equal(inner->ops->snapshot(inner, snap, 1, NULL, 0), 0);
+	assert_int_equal(rows_of("tank/vm/a", cols, 2), 1); /* still remembered */
+	assert_int_equal(memo->ops->set_prop(memo, "tank/vm", "qubes-zfs:role", "vm"), 0);
+	assert_int_equal(rows_of("tank/vm/a", cols, 2), 2); /* below (inherits it): forgotten */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -114,6 +172,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_a_write_open_forgets_a_read_open_does_not, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_other_listings_are_told_apart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_start_keeps_the_listing_of_another_line, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_a_start_forgets_what_it_may_alter, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
