@@ -144,10 +144,11 @@ static int m_list(qz_backend_t *be, const char *root, int depth, unsigned types,
 	}
 	memo_entry_t *e = &m->slots[m->next];
 	qz_list_t copy;
-	char *r = key != NULL ? strdup(root) : NULL;
+	char *r = key != NULL ? strdup(root != NULL ? root : "") : NULL;
 	if (r != NULL && copy_list(out, &copy) == 0) { /* else just not remembered */
 		drop(e);
-		*e = (memo_entry_t){key, r, all_local(props, nprops), copy};
+		/* a listing of every zpool (root NULL) is on every line */
+		*e = (memo_entry_t){key, r, root != NULL && all_local(props, nprops), copy};
 		m->next = (m->next + 1) % MEMO_SLOTS;
 	} else {
 		free(key);

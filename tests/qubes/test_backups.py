@@ -6,8 +6,9 @@ qubes back by name, settings and data. The settings go through the real Admin AP
 import os
 import re
 import subprocess
+import time
 
-from qubes_harness import BACKEND, MiB, QubesTestCase
+from qubes_harness import BACKEND, PYTHON, MiB, QubesTestCase
 
 # what a qube gets anew when it is made, whatever it was made from
 NEW_EACH_TIME = {"qid", "uuid", "name"}
@@ -203,6 +204,97 @@ class WholeQubes(QubesTestCase):
         self.dom0.run_qzfs("key", "load", new_sec, "--passphrase-fd", "0",
                            stdin=self.dom0.env["QZFS_TEST_PASSPHRASE"] + "\n")
         self.assertEqual(self.volume_bytes(new_sec, work, "private"), want)
+
+    def test_one_restore_by_name_against_the_hand_steps_it_replaces(self):
+        """On a fresh dom0, the qubes come back with one `backup qubes restore`, or by hand: each
+        qube made again, its settings typed in from what the user remembers, each volume's data
+        restored over it. Both must end with the same settings and bytes (so the hand steps are
+        a complete replacement); the commands each takes and their time are printed, never
+        asserted."""
+        self.backup_setup()
+        pool = self.add_pool("bk")
+        tpl = self.template(pool, small=True)
+        self.import_bytes(tpl + ":private", b"T" * 4096, size=MiB)
+        work = self.appvm(pool, tpl)
+        self.import_bytes(work + ":private", b"W" * 4096, size=MiB)
+        self.dom0.set_prefs(work, [("memory", 555), ("maxmem", 1111), ("vcpus", 3),
+                                   ("netvm", ""), ("label", "green"), ("default_user", "tester")])
+        self.qvm("qvm-features", work, "backup-test", "yes")
+        self.qvm("qvm-tags", work, "add", "backed-up")
+        self.qvm("qvm-firewall", work, "add", "action=drop", "dsthost=192.0.2.1")
+        before = self.settings(tpl, work)
+        old_root = self.pool_info(pool)["dataset"]
+        volumes = ((tpl, "root"), (tpl, "private"), (work, "private"))
+        data = {(vm, v): self.volume_bytes(old_root, vm, v) for vm, v in volumes}
+        self.backup(tpl, work)
+
+        def fresh_dom0(suffix):
+            self.dom0.fresh()
+            root = "{}/{}{}".format(self.root, suffix, self.n)
+            self.qvm("qvm-pool", "add", pool, "zfs_zvol", "-o", "dataset=" + root)
+            return root
+
+        def ended_alike(root):
+            self.assertEqual(self.settings(tpl, work), before)
+            for vm, v in volumes:
+                self.assertEqual(self.volume_bytes(root, vm, v), data[(vm, v)], (vm, v))
+
+        new_root = fresh_dom0("byname")
+        t0 = time.monotonic()
+        self.restore(work, tpl)
+        by_name = time.monotonic() - t0
+        ended_alike(new_root)
+
+        new_root = fresh_dom0("byhand")
+        typed, spent = [], [0.0]
+
+        def user(tool, *args):  # a command the user types; only these are timed
+            typed.append(tool)
+            t0 = time.monotonic()
+            if tool == "qzfs":
+                self.dom0.run_qzfs(*args)
+            else:
+                self.qvm(tool, *args)
+            spent[0] += time.monotonic() - t0
+
+        for vm, cls in ((tpl, "TemplateVM"), (work, "AppVM")):
+            prefs = before[vm]["prefs"]
+            made = ["--template", prefs["template"]] if "template" in prefs else []
+            user("qvm-create", "--class", cls, *made, "--label", prefs["label"], "-P", pool, vm)
+            now = self.settings(vm)[vm]
+            for prop, value in prefs.items():
+                if now["prefs"].get(prop) != value:
+                    user("qvm-prefs", vm, prop, "" if value == "None" else value)
+            for feature, value in before[vm]["features"].items():
+                if now["features"].get(feature) != value:
+                    user("qvm-features", vm, feature, value)
+            for tag in before[vm]["tags"]:
+                if tag not in now["tags"]:
+                    user("qvm-tags", vm, "add", tag)
+            for rule in before[vm]["firewall"].splitlines():
+                if rule not in now["firewall"].splitlines():
+                    user("qvm-firewall", vm, "add", *rule.split())
+        for vm, v in volumes:
+            user("qzfs", "backup", "restore", "--target", self.store, "--key-file", self.key,
+                 "--over", "{}/{}/{}".format(new_root, vm, v), "--revisions-to-keep", 1,
+                 "--volume", "{}/{}/{}".format(old_root, vm, v))
+        by_hand = spent[0]
+        ended_alike(new_root)
+        # the harness forks each client from a zygote; a user's qvm-* command starts its own
+        # interpreter and imports the clients: that cost, measured here, is added per client
+        t0 = time.monotonic()
+        subprocess.run([PYTHON, "-c", "import qubesadmin.tools.qvm_prefs"], env=self.dom0.env,
+                       check=True)
+        start = time.monotonic() - t0
+        clients = len(typed) - typed.count("qzfs")
+        print("# {}: a template and an AppVM back on a fresh dom0: by name 1 command, {:.1f} s; "
+              "by hand {} commands ({}), {:.1f} s ({:.1f}x), and {:.1f} s ({:.1f}x) with each "
+              "client's interpreter start ({:.2f} s) as a user's own; the settings known "
+              "beforehand".format(
+                  self.dom0.release, by_name, len(typed),
+                  ", ".join("{} {}".format(typed.count(t), t) for t in sorted(set(typed))),
+                  by_hand, by_hand / by_name, by_hand + clients * start,
+                  (by_hand + clients * start) / by_name, start), flush=True)
 
     @staticmethod
     def flip(path):

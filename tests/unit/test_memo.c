@@ -161,6 +161,15 @@ static void test_a_start_forgets_what_it_may_alter(void **state)
 	assert_int_equal(rows_of("tank/vm/a", cols, 2), 1); /* still remembered */
 	assert_int_equal(memo->ops->set_prop(memo, "tank/vm", "qubes-zfs:role", "vm"), 0);
 	assert_int_equal(rows_of("tank/vm/a", cols, 2), 2); /* below (inherits it): forgotten */
+	qz_list_t l; /* a listing of every zpool: forgotten on any change */
+	assert_int_equal(memo->ops->list(memo, NULL, -1, QZ_VOLUME, cols, 1, &l), 0);
+	assert_int_equal(l.nrows, 3);
+	qz_list_free(&l);
+	make_volume(inner, "tank/other/again");
+	make_volume(memo, "tank/vm/c");
+	assert_int_equal(memo->ops->list(memo, NULL, -1, QZ_VOLUME, cols, 1, &l), 0);
+	assert_int_equal(l.nrows, 5);
+	qz_list_free(&l);
 }
 
 int main(void)
