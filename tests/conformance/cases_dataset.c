@@ -188,6 +188,38 @@ static void list_without_root_spans_every_zpool(void **s)
 	assert_int_equal(be->ops->list(be, NULL, 1, QZ_FILESYSTEM, cols, 1, &l), EINVAL);
 }
 
+/* Each kind of row has the values `zfs list` shows it: a property a kind has no value for
+ * (defer_destroy and userrefs of a head, origin of a snapshot, volsize of a filesystem) is "-". */
+static void list_shows_per_kind_what_zfs_list_shows(void **s)
+{
+	(void)s;
+	mkfs(N("a"));
+	mkvol(N("a/v"), MiB);
+	snap(N("a/v@s"));
+	assert_int_equal(be->ops->clone(be, N("a/v@s"), N("a/c"), NULL, 0), 0);
+	const char *doomed = N("a/v@s");
+	assert_int_equal(be->ops->destroy_snaps(be, &doomed, 1, true), 0); /* its clone keeps it */
+	const char *cols[] = {"type", "origin", "defer_destroy", "userrefs", "volsize"};
+	static const char *const want[][6] = {
+	    {"a", "filesystem", "-", "-", "-", "-"},
+	    {"a/c", "volume", "@a/v@s", "-", "-", "1048576"},
+	    {"a/v", "volume", "-", "-", "-", "1048576"},
+	    {"a/v@s", "snapshot", "-", "on", "0", "1048576"},
+	};
+	qz_list_t l;
+	assert_int_equal(
+	    be->ops->list(be, N("a"), -1, QZ_FILESYSTEM | QZ_VOLUME | QZ_SNAPSHOT, cols, 5, &l), 0);
+	assert_int_equal(l.nrows, 4);
+	for (size_t r = 0; r < 4; r++) {
+		assert_string_equal(qz_list_cell(&l, r, 0), N("%s", want[r][0]));
+		for (size_t c = 1; c < 6; c++) {
+			const char *w = want[r][c][0] == '@' ? N("%s", want[r][c] + 1) : want[r][c];
+			assert_string_equal(qz_list_cell(&l, r, c), w);
+		}
+	}
+	qz_list_free(&l);
+}
+
 static void list_reads_many_props_in_one_call(void **s)
 {
 	(void)s;
@@ -219,6 +251,7 @@ const struct CMUnitTest dataset_cases[] = {
     CASE(volsize_grows_and_keeps_data),
     CASE(list_recursive_depth_and_types),
     CASE(list_without_root_spans_every_zpool),
+    CASE(list_shows_per_kind_what_zfs_list_shows),
     CASE(list_reads_many_props_in_one_call),
 };
 const size_t dataset_ncases = sizeof(dataset_cases) / sizeof(dataset_cases[0]);
