@@ -917,14 +917,14 @@ static int stop_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg
 	return fam_name(rest->commit, vol, '@', r);
 }
 
-/* Names what stop_loaded left of volume i to destroy (rest r, family f, the commits' outcome
- * committed) from names[k] on, owner[] set to i: once committed, its marker and the revisions
- * beyond those kept; the volume itself where its data is thrown away. The new k. */
+/* Names what stop_loaded left of volume i to destroy (rest r, family f, commit_err the
+ * commits' outcome) from names[k] on, owner[] set to i: once committed, its marker and the
+ * revisions beyond those kept; the volume itself where its data is thrown away. The new k. */
 static size_t stop_leftovers(size_t i, const char *vol, const stop_rest_t *r, const family_t *f,
-			     int keep, int committed, const char **names, size_t *owner, size_t k)
+			     int keep, int commit_err, const char **names, size_t *owner, size_t k)
 {
 	size_t from = k;
-	if (r->commit[0] != '\0' && committed == 0) {
+	if (r->commit[0] != '\0' && commit_err == 0) {
 		names[k++] = r->marker;
 		if (!r->had_import)
 			revisions_beyond(f, NULL, keep, names, &k);

@@ -385,13 +385,14 @@ class QubesTestCase(unittest.TestCase):
     def volume_dataset(self, pool, vm, volume):
         return "{}/{}/{}".format(self.pool_info(pool)["dataset"], vm, volume)
 
-    def template(self, pool, base="tpl", small=False):
+    def template(self, pool, base="tpl", small=False, name=None):
         """A TemplateVM in pool: Qubes' default volume sizes (root 10 GiB, private 2 GiB), or
         with small, a root of 1 MiB from an image (qvm-create --root-copy-from, as a user makes
         a template from a file) and a private volume imported at 1 MiB (ImportWithSize). Tests
         whose clones copy every byte into a file pool use small ones: reading 12 GiB of zeros
-        from a zvol takes minutes in the emulated test VM."""
-        name = self.name(base)
+        from a zvol takes minutes in the emulated test VM. name: this one, not one of the
+        test's own made from base."""
+        name = name or self.name(base)
         args = []
         if small:
             image = os.path.join(self.dom0.work, "root-{}".format(self.n))

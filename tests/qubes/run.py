@@ -8,7 +8,8 @@ RELEASE is 4.2 or 4.3; SOURCES a prepared copy of that release's Qubes trees (eg
 INSTALL_ROOT what `make install DESTDIR=...` wrote; WORK a scratch folder. This process must be
 in a mount namespace of its own: it lays over /usr the project as installed, gives /etc a
 writable layer (qubesd's /etc/qubes-release, the admin API's import scripts) and mounts empty
-tmpfs on /run, /var/lib/qubes, /var/log/qubes and /var/lib/qubes-storage-zfs (dom0 records), so nothing of the machine is touched.
+tmpfs on /run, /var/lib/qubes, /var/log/qubes and /var/lib/qubes-storage-zfs (dom0's backup
+records, 0700 as the package makes it), so nothing of the machine is touched.
 
 Environment: QZFS_TEST_BACKEND=model|real, QZFS_TEST_ZPOOL (real: a scratch zpool)."""
 
@@ -75,9 +76,10 @@ def isolate(install_root, sources, work):
     os.chmod(window, 0o755)
     mount("--bind", window, "/usr/bin/qzfs")
     socket.sethostname("dom0")  # a UTS namespace of its own: the clients find dom0 by it
-    for path in ("/run", "/var/lib/qubes", "/var/log/qubes", "/var/lib/qubes-storage-zfs"):
+    for path, mode in (("/run", "0755"), ("/var/lib/qubes", "0755"), ("/var/log/qubes", "0755"),
+                       ("/var/lib/qubes-storage-zfs", "0700")):
         os.makedirs(path, exist_ok=True)
-        mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", path)
+        mount("-t", "tmpfs", "-o", "mode=" + mode, "tmpfs", path)
 
 
 def _each(suite):

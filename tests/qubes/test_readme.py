@@ -142,17 +142,9 @@ class Readme(QubesTestCase):
         pool of ours."""
         self.pools["installed"] = "qvm-pool add installed zfs_zvol -o dataset=tank/installed"
         self.run_line(0, self.substitute(self.pools["installed"]))
-        self.template_named("installed", "fedora-41")
+        self.template("installed", small=True, name="fedora-41")
         self.qvm("qvm-create", "--class", "AppVM", "--template", "fedora-41", "--label", "yellow",
                  "-P", "installed", "personal")
-
-    def template_named(self, pool, name):
-        image = os.path.join(self.dom0.work, "root-image")
-        with open(image, "wb") as f:
-            f.truncate(1024 * 1024)
-        self.qvm("qvm-create", "--class", "TemplateVM", "--label", "black", "-P", pool,
-                 "--root-copy-from", image, name)
-        os.unlink(image)
 
     RECORDS = "/var/lib/qubes-storage-zfs"
 
@@ -176,7 +168,7 @@ class Readme(QubesTestCase):
         subprocess.run(["find", self.RECORDS, "-mindepth", "1", "-delete"], check=True)
         for add in self.pools.values():
             self.run_line(0, self.substitute(add))
-        self.template_named("installed", "fedora-41")
+        self.template("installed", small=True, name="fedora-41")
 
     def back_to_users_dom0(self):
         """The user's machine again, as it was before the block's fresh dom0."""
@@ -210,8 +202,9 @@ class Readme(QubesTestCase):
         return command
 
     def backup_ids(self, command):
-        """ID, ID..., FULL-ID INCREMENTAL-ID...: the backups of the command's target (of its
-        --volume or --over volume, or the volume --to is restored from) that dom0 recorded."""
+        """ID..., FULL-ID INCREMENTAL-ID..., --backup ID: the volume backups dom0 recorded on the
+        command's target: all of them; the last chain of its --volume or --over volume (else of
+        the first volume recorded there); that chain's newest."""
         zfs = " backup zfs " in command
         target = re.search(r"--target (\S+)", command).group(1)
         listing = ["backup", "zfs", "list", "--target", target] if zfs else ["backup", "list"]
