@@ -13,13 +13,15 @@
 
 /* Where dom0 keeps its records of sealed backups when --state is not given. */
 #define QZ_CLI_DEFAULT_STATE "/var/lib/qubes-storage-zfs/backups"
+/* dom0's records of backups to ZFS-receiving qubes (backup zfs ...) */
+#define QZ_CLI_ZFS_DEFAULT_STATE "/var/lib/qubes-storage-zfs/zfs-backups"
 
 /* The options of the backup commands; which ones a command takes is its `allowed` list. */
 struct opts {
 	const char *key_file;
 	int pass_fd, pool_pass_fd; /* -1: none */
 	const char *dataset, *from, *token, *target, *state, *to, *volume, *backup, *over, *keep,
-	    *pool;
+	    *pool, *sealed_target, *zfs_target;
 	char **args; /* the arguments that are not options, when "ARGS" is allowed */
 	int nargs;
 	uint64_t toguid, fromguid, chunk_size, argon2_ops, argon2_mib, keep_last, keep_days,
@@ -29,7 +31,7 @@ struct opts {
 
 /* Parses argv into o, accepting only the options named in allowed ("--a --b"; "ARGS" for
  * arguments; with "--key-file" a key or passphrase is required, only with --target if
- * "KEY-IF-TARGET"). An exit code (usage) on failure. */
+ * "KEY-IF-TARGET", never if "KEY-OPTIONAL"). An exit code (usage) on failure. */
 int qz_cli_backup_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed, struct opts *o);
 
 /* --full-every DAYS in seconds, as qz_backup_opts_t.full_every takes it (0: not given). */
@@ -63,6 +65,12 @@ int qz_cli_target_state(qz_cli_t *cli, const struct opts *o, const char *default
  * not yet moved to a target's folder: ""). */
 int qz_cli_all_records(const char *base, qz_backup_rec_t **all, size_t *n);
 
+/* The sealing key o gives: the key file's, or derived from the passphrase with the salt and
+ * limits kept in state (made there at first; with state NULL, fresh ones from o's --argon2-*),
+ * which kdf receives for the headers. An exit code on failure. */
+int qz_cli_sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, qz_seal_info_t *kdf,
+		       qz_seal_key_t **key);
+
 /* What the commands that read backups hold: the key or passphrase, and the target. */
 struct qz_cli_session {
 	qz_seal_key_t *key;
@@ -73,6 +81,39 @@ struct qz_cli_session {
 /* Reads the key or passphrase o names and connects to its target; an exit code on failure. */
 int qz_cli_session_open(qz_cli_t *cli, const struct opts *o, struct qz_cli_session *s);
 void qz_cli_session_close(struct qz_cli_session *s);
+
+/* ---- dom0's records of backups to a ZFS-receiving target, sealed (backup_zfs_records.c) ---- */
+
+/* Where the records go: the sealed store beside the ZFS target, its key, dom0's records of it. */
+struct qz_cli_zfs_records {
+	qz_target_t *t; /* NULL: no key given, the records stay in dom0 alone */
+	qz_seal_key_t *key;
+	qz_seal_info_t kdf;
+	qz_backup_opts_t bo; /* how documents are sealed there */
+	char state[4096];
+};
+/* With a key in o (--key-file, --passphrase-fd): reads it and connects to the sealed store
+ * beside ZFS target o->target (--sealed-target, else for qube:NAME that qube's sealed store),
+ * its records under <state>/sealed (state: --state, else default_state). Without: r->t NULL.
+ * An exit code on failure. */
+int qz_cli_zfs_records_open(qz_cli_t *cli, const struct opts *o, const char *default_state,
+			    struct qz_cli_zfs_records *r);
+/* Seals there the record of each whole backup in zstate (dom0's records of the ZFS target)
+ * that is not sealed yet. An exit code on failure. */
+int qz_cli_zfs_records_seal(qz_cli_t *cli, struct qz_cli_zfs_records *r, const char *zstate);
+void qz_cli_zfs_records_close(struct qz_cli_zfs_records *r);
+/* With a key in o: takes back into zstate the sealed record of each backup it has none of
+ * (a fresh dom0 has none), every one opened with the key. An exit code on failure. */
+int qz_cli_zfs_records_fetch(qz_cli_t *cli, const struct opts *o, const char *default_state,
+			     const char *zstate);
+/* The same from the sealed store of session ss, opened as o (its target and state) says. */
+int qz_cli_zfs_records_take(qz_cli_t *cli, const struct opts *o, struct qz_cli_session *ss,
+			    const char *zstate);
+/* o as it reaches the sealed store beside ZFS target o->target (--sealed-target; else for
+ * qube:NAME, that qube's sealed store) in *s, with <o->state or default_state>/sealed (in base)
+ * as its state. An exit code (usage) if there is none. */
+int qz_cli_zfs_records_beside(qz_cli_t *cli, const struct opts *o, const char *default_state,
+			      struct opts *s, char *base, size_t len);
 
 /* Reports that err (reason why) stopped a backup command; its exit code. */
 int qz_cli_refused(qz_cli_t *cli, int err, const char *why);

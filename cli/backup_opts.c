@@ -55,6 +55,8 @@ enum {
 	B_NO_SETTINGS,
 	B_RENAME_CONFLICTING,
 	B_POOL,
+	B_SEALED_TARGET,
+	B_ZFS_TARGET,
 	B_COUNT
 };
 
@@ -90,6 +92,8 @@ static const struct option all_opts[] = {
     {"no-settings", no_argument, NULL, B_NO_SETTINGS},
     {"rename-conflicting", no_argument, NULL, B_RENAME_CONFLICTING},
     {"pool", required_argument, NULL, B_POOL},
+    {"sealed-target", required_argument, NULL, B_SEALED_TARGET},
+    {"zfs-target", required_argument, NULL, B_ZFS_TARGET},
 };
 
 /* Whether allowed ("--a --b") names option name as a whole word. */
@@ -131,6 +135,12 @@ static void slot_of(struct opts *o, int id, const char ***text, bool **flag, uin
 		break;
 	case B_POOL:
 		*text = &o->pool;
+		break;
+	case B_SEALED_TARGET:
+		*text = &o->sealed_target;
+		break;
+	case B_ZFS_TARGET:
+		*text = &o->zfs_target;
 		break;
 	case B_KEY_FILE:
 		*text = &o->key_file;
@@ -233,6 +243,7 @@ int qz_cli_backup_opts(qz_cli_t *cli, int argc, char **argv, const char *allowed
 	o->args = first < argc ? argv + first : NULL;
 	o->nargs = argc - first;
 	bool need_key = strstr(allowed, "--key-file") != NULL &&
+			strstr(allowed, "KEY-OPTIONAL") == NULL &&
 			(strstr(allowed, "KEY-IF-TARGET") == NULL || o->target != NULL);
 	if (o->key_file != NULL && o->pass_fd >= 0)
 		return qz_cli_usage(cli, "give --key-file FILE or --passphrase-fd N, not both");

@@ -116,9 +116,6 @@ static int get_secret(qz_cli_t *cli, const struct opts *o, qz_seal_key_t **key, 
 	return rc;
 }
 
-static int sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, qz_seal_info_t *kdf,
-		       qz_seal_key_t **key);
-
 /* Seals a stream on stdin into a container on stdout. */
 static int cmd_seal(qz_cli_t *cli, int argc, char **argv)
 {
@@ -141,7 +138,7 @@ static int cmd_seal(qz_cli_t *cli, int argc, char **argv)
 	if (o.chunk_size != 0)
 		info.chunk_size = o.chunk_size > UINT32_MAX ? 0 : (uint32_t)o.chunk_size;
 	qz_seal_key_t *key = NULL;
-	if ((rc = sealing_key(cli, &o, NULL, &info, &key)) != 0)
+	if ((rc = qz_cli_sealing_key(cli, &o, NULL, &info, &key)) != 0)
 		return rc;
 	char why[300] = "";
 	uint64_t bytes = 0;
@@ -328,7 +325,7 @@ static int state_kdf(const char *state, const struct opts *o, qz_seal_info_t *kd
 /* The master key for sealing: the key file's, or the passphrase's with kdf's salt and limits
  * (the state directory's shared ones when state is given; else kdf's, with --argon2-*
  * applied). An exit code, after saying why, on failure. */
-static int sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, qz_seal_info_t *kdf,
+int qz_cli_sealing_key(qz_cli_t *cli, const struct opts *o, const char *state, qz_seal_info_t *kdf,
 		       qz_seal_key_t **key)
 {
 	qz_secret_t *pass = NULL;
@@ -501,7 +498,7 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 		return rc;
 	qz_seal_info_t kdf;
 	qz_seal_key_t *key = NULL;
-	if ((rc = sealing_key(cli, &o, base, &kdf, &key)) != 0)
+	if ((rc = qz_cli_sealing_key(cli, &o, base, &kdf, &key)) != 0)
 		return rc;
 	char why[300] = "";
 	int err = 0;

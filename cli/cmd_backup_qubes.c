@@ -10,6 +10,7 @@
 #include "error.h"
 #include "fdio.h"
 #include "json.h"
+#include "replica.h"
 #include "why.h"
 
 #include <errno.h>
@@ -246,12 +247,22 @@ struct held {
 	size_t n;
 	size_t *settings; /* indexes into all */
 	size_t nsettings;
+	/* --zfs-target: that ZFS qube, and dom0's records of the backups it holds (taken back
+	 * from --target, the sealed store beside it, where a fresh dom0 lacks them) */
+	qz_target_t *zt;
+	qz_backup_rec_t *zall;
+	size_t zn;
+	char zstate[4096];
 };
 
 static void held_free(struct held *h)
 {
 	free(h->all);
 	free(h->settings);
+	free(h->zall);
+	if (h->zt != NULL)
+		qz_target_close(h->zt);
+	memset(h, 0, sizeof(*h));
 }
 
 static bool asked(const struct opts *o, const char *qube)
@@ -267,7 +278,6 @@ static bool asked(const struct opts *o, const char *qube)
 /* Finds on the target the newest whole settings of each qube o names (every qube if none). */
 static int find_held(qz_cli_t *cli, struct qz_cli_session *ss, const struct opts *o, struct held *h)
 {
-	memset(h, 0, sizeof(*h));
 	char why[300] = "";
 	size_t unopened = 0;
 	int err = qz_cli_discover(o, QZ_CLI_DEFAULT_STATE, ss->t, &ss->secret, &h->all, &h->n,
@@ -305,6 +315,30 @@ static int find_held(qz_cli_t *cli, struct qz_cli_session *ss, const struct opts
 	return 0;
 }
 
+/* Writes {"<volume>": {"bytes": N}} for each volume with a whole chain in all[0..n) that
+ * other[0..m) has none of (chain: room for n indexes). */
+static void write_volumes(qz_json_t *j, const qz_backup_rec_t *all, size_t n,
+			  const qz_backup_rec_t *other, size_t m, size_t *chain)
+{
+	for (size_t i = 0; i < n; i++) {
+		const qz_backup_rec_t *r = &all[i];
+		bool newest = !r->document;
+		for (size_t k = i + 1; k < n && newest; k++)
+			newest = strcmp(all[k].volume, r->volume) != 0;
+		size_t len = newest ? qz_backup_chain_for(all, n, r->volume, NULL, chain) : 0;
+		if (len == 0 ||
+		    (m > 0 && qz_backup_chain_for(other, m, r->volume, NULL, chain) > 0))
+			continue;
+		len = qz_backup_chain_for(all, n, r->volume, NULL, chain);
+		uint64_t bytes = 0;
+		for (size_t c = 0; c < len; c++)
+			bytes += all[chain[c]].bytes;
+		qz_json_object(j, r->volume);
+		qz_json_uint(j, "bytes", bytes);
+		qz_json_end(j, '}');
+	}
+}
+
 /* Writes for the helper what the target holds: each qube's settings (opened) and, for each
  * volume with a whole chain, its bytes. */
 static int write_held(qz_cli_t *cli, struct qz_cli_session *ss, const struct held *h, FILE *f)
@@ -331,24 +365,11 @@ static int write_held(qz_cli_t *cli, struct qz_cli_session *ss, const struct hel
 	}
 	qz_json_end(&j, ']');
 	qz_json_object(&j, "volumes");
-	size_t *chain = calloc(h->n + 1, sizeof(*chain));
+	size_t *chain = calloc((h->n > h->zn ? h->n : h->zn) + 1, sizeof(*chain));
 	if (chain == NULL)
 		return qz_cli_fail(cli, "the target's listing", ENOMEM);
-	for (size_t i = 0; i < h->n; i++) {
-		const qz_backup_rec_t *r = &h->all[i];
-		bool newest = !r->document;
-		for (size_t k = i + 1; k < h->n && newest; k++)
-			newest = strcmp(h->all[k].volume, r->volume) != 0;
-		size_t len = newest ? qz_backup_chain_for(h->all, h->n, r->volume, NULL, chain) : 0;
-		if (len == 0)
-			continue;
-		uint64_t bytes = 0;
-		for (size_t c = 0; c < len; c++)
-			bytes += h->all[chain[c]].bytes;
-		qz_json_object(&j, r->volume);
-		qz_json_uint(&j, "bytes", bytes);
-		qz_json_end(&j, '}');
-	}
+	write_volumes(&j, h->all, h->n, NULL, 0, chain);
+	write_volumes(&j, h->zall, h->zn, h->all, h->n, chain); /* sealed ones first */
 	free(chain);
 	qz_json_end(&j, '}');
 	qz_json_end(&j, '}');
@@ -378,26 +399,61 @@ static int held_file(qz_cli_t *cli, struct qz_cli_session *ss, const struct opts
 	return rc;
 }
 
+/* Connects to what o names: the sealed store --target, with the key, and with --zfs-target the
+ * ZFS qube that --target is the sealed store beside (dom0's records of its backups taken back
+ * from there where this dom0 lacks them); what they hold is written to a private file for the
+ * helper (its name in path). On failure nothing is left open. */
+static int open_held(qz_cli_t *cli, const struct opts *o, struct qz_cli_session *ss, struct held *h,
+		     char *path)
+{
+	struct opts so = *o, oz = *o;
+	char base[3800];
+	int rc = 0;
+	memset(h, 0, sizeof(*h));
+	if (o->zfs_target != NULL) {
+		oz.target = o->zfs_target;
+		oz.sealed_target = o->target;
+		rc = qz_cli_zfs_records_beside(cli, &oz, QZ_CLI_ZFS_DEFAULT_STATE, &so, base,
+					       sizeof(base));
+	}
+	if (rc != 0 || (rc = qz_cli_session_open(cli, &so, ss)) != 0)
+		return rc;
+	if (o->zfs_target != NULL &&
+	    ((rc = qz_cli_open_target(cli, true, o->zfs_target, &h->zt)) != 0 ||
+	     (rc = qz_cli_target_state(cli, &oz, QZ_CLI_ZFS_DEFAULT_STATE, true, h->zt, h->zstate,
+				       sizeof(h->zstate))) != 0 ||
+	     (rc = qz_cli_zfs_records_take(cli, &so, ss, h->zstate)) != 0))
+		goto failed;
+	int err = o->zfs_target != NULL ? qz_backup_rec_list(h->zstate, &h->zall, &h->zn) : 0;
+	if (err != 0) {
+		rc = qz_cli_fail(cli, h->zstate, err);
+		goto failed;
+	}
+	if ((rc = held_file(cli, ss, &so, h, path)) == 0)
+		return 0;
+failed:
+	held_free(h);
+	qz_cli_session_close(ss);
+	return rc;
+}
+
 /* Lists the qubes whose settings the target holds. */
 static int cmd_qubes_list(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = qz_cli_backup_opts(cli, argc, argv,
-				    "--target --state --key-file --passphrase-fd ARGS", &o);
+	int rc = qz_cli_backup_opts(
+	    cli, argc, argv, "--target --state --key-file --passphrase-fd --zfs-target ARGS", &o);
 	if (rc != 0)
 		return rc;
 	struct qz_cli_session ss;
-	if ((rc = qz_cli_session_open(cli, &o, &ss)) != 0)
-		return rc;
 	struct held h;
 	char path[] = "/tmp/qzfs-held.XXXXXX";
-	rc = held_file(cli, &ss, &o, &h, path);
-	if (rc == 0) {
-		char *args[] = {"list", path, NULL};
-		int hr = run_helper(args, NULL);
-		rc = hr == 0 ? QZ_EXIT_OK : helper_failed(cli, "listing the qubes", hr);
-		unlink(path);
-	}
+	if ((rc = open_held(cli, &o, &ss, &h, path)) != 0)
+		return rc;
+	char *args[] = {"list", path, NULL};
+	int hr = run_helper(args, NULL);
+	rc = hr == 0 ? QZ_EXIT_OK : helper_failed(cli, "listing the qubes", hr);
+	unlink(path);
 	held_free(&h);
 	qz_cli_session_close(&ss);
 	return rc;
@@ -422,10 +478,12 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 	long keep = n == 5 ? strtol(f[3], &end, 10) : -2;
 	if (n != 5 || strcmp(f[0], "restore") != 0 || end == f[3] || *end != 0 || keep < -1)
 		return qz_cli_usage(cli, "the qube-settings helper gave a line qzfs does not know");
-	size_t *chain = calloc(h->n + 1, sizeof(*chain));
+	size_t *chain = calloc((h->n > h->zn ? h->n : h->zn) + 1, sizeof(*chain));
 	if (chain == NULL)
 		return qz_cli_fail(cli, f[1], ENOMEM);
 	size_t len = qz_backup_chain_for(h->all, h->n, f[1], NULL, chain);
+	/* else the ZFS qube's (--zfs-target): restored as `backup zfs restore --over` does */
+	bool from_zfs = len == 0 && qz_backup_chain_for(h->zall, h->zn, f[1], NULL, chain) > 0;
 	const char **ids = calloc(len + 1, sizeof(*ids));
 	uint64_t *totals = calloc(len + 1, sizeof(*totals));
 	for (size_t i = 0; ids != NULL && totals != NULL && i < len; i++) {
@@ -447,7 +505,7 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 	char why[300] = "";
 	bool encrypted = qz_cli_encrypted(cli, f[2]);
 	int err = rc;
-	if (err == 0 && len == 0)
+	if (err == 0 && len == 0 && !from_zfs)
 		err = qz_why(why, sizeof(why), ENOENT, "the target has no whole chain of %s", f[1]);
 	else if (err == 0 && encrypted && pool_pass == NULL)
 		err = qz_why(
@@ -455,6 +513,9 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 		    "%s is in an encrypted pool: give --pool-passphrase-fd N, the passphrase "
 		    "of the pool the backup was made of",
 		    f[2]);
+	else if (err == 0 && from_zfs)
+		err = qz_replica_restore(cli->be, h->zt, h->zstate, f[1], NULL, NULL, f[2], &cfg,
+					 encrypted ? pool_pass : NULL, why, sizeof(why));
 	else if (err == 0)
 		err = qz_backup_restore_over(cli->be, ss->t, &ss->secret, ids, len, f[2], &cfg,
 					     encrypted ? pool_pass : NULL, shown, why, sizeof(why));
@@ -484,10 +545,11 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = qz_cli_backup_opts(cli, argc, argv,
-				    "--target --state --key-file --passphrase-fd --dry-run "
-				    "--rename-conflicting --pool --pool-passphrase-fd ARGS",
-				    &o);
+	int rc =
+	    qz_cli_backup_opts(cli, argc, argv,
+			       "--target --state --key-file --passphrase-fd --dry-run "
+			       "--rename-conflicting --pool --pool-passphrase-fd --zfs-target ARGS",
+			       &o);
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
@@ -498,13 +560,12 @@ static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 	    (pool_pass = qz_cli_passphrase(cli, o.pool_pass_fd, "Pool passphrase", &rc)) == NULL)
 		return rc;
 	struct qz_cli_session ss;
-	if ((rc = qz_cli_session_open(cli, &o, &ss)) != 0) {
+	struct held h;
+	char path[] = "/tmp/qzfs-held.XXXXXX", *plan = NULL;
+	if ((rc = open_held(cli, &o, &ss, &h, path)) != 0) {
 		qz_secret_free(pool_pass);
 		return rc;
 	}
-	struct held h;
-	char path[] = "/tmp/qzfs-held.XXXXXX", *plan = NULL;
-	rc = held_file(cli, &ss, &o, &h, path);
 	if (rc == 0) {
 		char *args[8] = {"apply", path};
 		size_t a = 2;
@@ -556,14 +617,14 @@ static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 
 const qz_cmd_t qz_backup_qubes_cmds[] = {
     {"list", cmd_qubes_list,
-     "--target T [--state DIR] (--key-file F | --passphrase-fd N) [QUBE...]",
+     "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--zfs-target Z] [QUBE...]",
      "the qubes whose settings the target holds: name, class, template, when, data bytes", NULL,
      QZ_CMD_NOZFS},
     {"restore", cmd_qubes_restore,
      "--target T [--state DIR] (--key-file F | --passphrase-fd N) [--dry-run] "
-     "[--rename-conflicting] [--pool POOL] [--pool-passphrase-fd N] QUBE...",
+     "[--rename-conflicting] [--pool POOL] [--pool-passphrase-fd N] [--zfs-target Z] QUBE...",
      "restore qubes by name: made with their settings (templates first), their volumes' data "
-     "put in place",
+     "put in place (with --zfs-target, from the ZFS qube Z that the sealed store T is beside)",
      NULL, 0},
     {NULL, NULL, NULL, NULL, NULL, 0},
 };

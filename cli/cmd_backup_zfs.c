@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_STATE "/var/lib/qubes-storage-zfs/zfs-backups"
+#define DEFAULT_STATE QZ_CLI_ZFS_DEFAULT_STATE
 
 /* The folder of dom0's records of the backups to --target (t: open, to adopt records an earlier
  * version shared between targets), in state; an exit code on failure. */
@@ -27,27 +27,48 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
 	int rc =
-	    qz_cli_backup_opts(cli, argc, argv, "--target --state --full --full-every ARGS", &o);
+	    qz_cli_backup_opts(cli, argc, argv,
+			       "--target --state --full --full-every --key-file --passphrase-fd "
+			       "--sealed-target --no-settings KEY-OPTIONAL ARGS",
+			       &o);
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
 		return qz_cli_usage(cli, "name the VMs or volumes to back up");
+	/* the key first: a wrong one stops the run before anything is sent */
+	struct qz_cli_zfs_records sealed;
+	if ((rc = qz_cli_zfs_records_open(cli, &o, DEFAULT_STATE, &sealed)) != 0)
+		return rc;
 	qz_target_t *t = NULL;
 	char state[4096];
-	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0)
+	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0) {
+		qz_cli_zfs_records_close(&sealed);
 		return rc;
+	}
 	if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0) {
 		qz_target_close(t);
+		qz_cli_zfs_records_close(&sealed);
 		return rc;
 	}
 	char why[300] = "";
 	int err = 0;
 	char **vols = NULL;
 	size_t nvols = 0;
-	if ((rc = qz_cli_backup_volumes(cli, &o, &vols, &nvols)) != 0) {
+	/* the qubes' settings, sealed beside their data: only with a key */
+	struct qz_cli_qube_settings settings = {0};
+	if ((rc = qz_cli_backup_volumes(cli, &o, &vols, &nvols)) != 0 ||
+	    (sealed.t != NULL && (rc = qz_cli_qube_settings_read(cli, &o, &settings)) != 0)) {
+		qz_cli_free_volumes(vols, nvols);
 		qz_target_close(t);
+		qz_cli_zfs_records_close(&sealed);
 		return rc;
 	}
+	for (int i = 0; sealed.t == NULL && !o.no_settings && i < o.nargs; i++)
+		if (strchr(o.args[i], '/') == NULL) {
+			qz_cli_say(cli, "the qubes' settings are not saved: give --key-file (or "
+					"--passphrase-fd) to seal them beside the data");
+			break;
+		}
 	qz_backup_opts_t bo = {.state_dir = state,
 			       .full = o.full,
 			       .full_every = qz_cli_full_every(&o),
@@ -62,16 +83,30 @@ static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 	}
 	qz_cli_free_volumes(vols, nvols);
 	qz_target_close(t);
-	return err != 0 ? qz_cli_refused(cli, err == EPERM ? EINVAL : err, why) : QZ_EXIT_OK;
+	/* the records of what is whole, this run's and any not sealed before, even if one failed;
+	 * then the settings as they were when the backup began, once all the data is */
+	rc = qz_cli_zfs_records_seal(cli, &sealed, state);
+	if (rc == 0 && err == 0)
+		rc = qz_cli_qube_settings_store(cli, sealed.t, &sealed.bo, &settings);
+	qz_cli_qube_settings_free(&settings);
+	qz_cli_zfs_records_close(&sealed);
+	if (err != 0)
+		return qz_cli_refused(cli, err == EPERM ? EINVAL : err, why);
+	return rc;
 }
 
 /* dom0's records of backups to ZFS-receiving targets; with --target, whether it holds each. */
 static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = qz_cli_backup_opts(cli, argc, argv, "--state --target", &o);
+	int rc = qz_cli_backup_opts(
+	    cli, argc, argv,
+	    "--state --target --key-file --passphrase-fd --sealed-target KEY-OPTIONAL", &o);
 	if (rc != 0)
 		return rc;
+	if (o.target == NULL && (o.key_file != NULL || o.pass_fd >= 0))
+		return qz_cli_usage(cli, "a key takes dom0's records back from the store beside "
+					 "--target: give it");
 	qz_backup_rec_t *all = NULL;
 	qz_target_entry_t *held = NULL;
 	size_t n = 0, nheld = 0;
@@ -86,7 +121,8 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 		char state[4096];
 		if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0)
 			return rc;
-		if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0) {
+		if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0 ||
+		    (rc = qz_cli_zfs_records_fetch(cli, &o, DEFAULT_STATE, state)) != 0) {
 			qz_target_close(t);
 			return rc;
 		}
@@ -122,7 +158,11 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = qz_cli_backup_opts(cli, argc, argv, "--target --state --all ARGS", &o);
+	int rc =
+	    qz_cli_backup_opts(cli, argc, argv,
+			       "--target --state --all --key-file --passphrase-fd --sealed-target "
+			       "KEY-OPTIONAL ARGS",
+			       &o);
 	if (rc != 0)
 		return rc;
 	if ((o.nargs == 0) == !o.all)
@@ -133,7 +173,8 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 	qz_target_t *t = NULL;
 	if ((rc = qz_cli_open_target(cli, true, o.target, &t)) != 0)
 		return rc;
-	if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0) {
+	if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0 ||
+	    (rc = qz_cli_zfs_records_fetch(cli, &o, DEFAULT_STATE, state)) != 0) {
 		qz_target_close(t);
 		return rc;
 	}
@@ -164,10 +205,12 @@ static int cmd_verify(qz_cli_t *cli, int argc, char **argv)
 static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc = qz_cli_backup_opts(cli, argc, argv,
-				    "--target --state --to --over --revisions-to-keep "
-				    "--pool-passphrase-fd --volume --backup",
-				    &o);
+	int rc =
+	    qz_cli_backup_opts(cli, argc, argv,
+			       "--target --state --to --over --revisions-to-keep "
+			       "--pool-passphrase-fd --volume --backup --key-file --passphrase-fd "
+			       "--sealed-target KEY-OPTIONAL",
+			       &o);
 	if (rc != 0)
 		return rc;
 	if ((o.to == NULL) == (o.over == NULL) || (o.volume == NULL) == (o.backup == NULL))
@@ -186,7 +229,8 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 	}
 	char why[300] = "", state[4096];
 	int err = 0;
-	if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0) {
+	if ((rc = state_of(cli, &o, t, state, sizeof(state))) != 0 ||
+	    (rc = qz_cli_zfs_records_fetch(cli, &o, DEFAULT_STATE, state)) != 0) {
 		qz_target_close(t);
 		qz_unlock_volume(lock);
 		qz_secret_free(pool_pass);
@@ -211,20 +255,25 @@ static int cmd_prune(qz_cli_t *cli, int argc, char **argv)
 
 const qz_cmd_t qz_backup_zfs_cmds[] = {
     {"create", cmd_create,
-     "--target T [--state DIR] [--full] [--full-every DAYS] (VOL | VM | VM-DATASET)...",
+     "--target T [--state DIR] [--full] [--full-every DAYS] [SEALED [--no-settings]] "
+     "(VOL | VM | VM-DATASET)...",
      "back encrypted volumes up, raw, to a backup qube that receives them into its ZFS (T: "
-     "qube:NAME, zfs:DATASET, exec:CMD)",
+     "qube:NAME, zfs:DATASET, exec:CMD); SEALED, (--key-file F | --passphrase-fd N) "
+     "[--sealed-target S]: dom0's records, and the settings of the qubes named, sealed beside "
+     "them in S (for qube:NAME, that qube's sealed store): a fresh dom0 restores with the key",
      NULL, 0},
-    {"list", cmd_list, "[--state DIR] [--target T]",
-     "dom0's records of those backups (with --target: whether it holds each)", NULL, QZ_CMD_NOZFS},
-    {"verify", cmd_verify, "--target T [--state DIR] (ID... | --all)",
+    {"list", cmd_list, "[--state DIR] [--target T [SEALED]]",
+     "dom0's records of those backups (with --target: whether it holds each; with a key, the "
+     "sealed records dom0 lacks taken back first)",
+     NULL, QZ_CMD_NOZFS},
+    {"verify", cmd_verify, "--target T [--state DIR] [SEALED] (ID... | --all)",
      "have the target send backups back and verify every stream against dom0's records", NULL,
      QZ_CMD_NOZFS},
     {"prune", cmd_prune,
      "--target T [--state DIR] (--keep-last N | --keep-days D)... [--dry-run] [VOL...]",
      "delete the backups retention lets go (never one a kept backup's chain needs)", NULL, 0},
     {"restore", cmd_restore,
-     "--target T [--state DIR] (--to DATASET | --over VOL --revisions-to-keep N "
+     "--target T [--state DIR] [SEALED] (--to DATASET | --over VOL --revisions-to-keep N "
      "[--pool-passphrase-fd N]) (--volume NAME | --backup ID)",
      "restore a chain (full first) into a new volume or over one, every stream verified before "
      "ZFS sees it",

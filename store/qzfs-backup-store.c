@@ -111,6 +111,8 @@ static void list(void)
 		store_fail("listing", errno, NULL);
 		return;
 	}
+	/* the dup shares dirfd_'s offset, which the last listing left at the end */
+	rewinddir(d);
 	store_listing_t l = {0};
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {

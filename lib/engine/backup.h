@@ -128,8 +128,10 @@ int qz_backup_read_chunks(qz_target_t *t, qz_opener_t *o, const char *id, qz_str
 
 /* ---- documents: dom0's own data sealed beside the volumes' (a qube's settings) ---- */
 
-#define QZ_BACKUP_DOC_MAX     (4u << 20) /* the largest document, in bytes */
-#define QZ_BACKUP_QUBE_PREFIX "qube:"	 /* a qube's settings are document "qube:<name>" */
+/* the largest document, in bytes: a ZFS backup's record with the digest of its stream (32 KiB
+ * per GiB: 2 TiB) */
+#define QZ_BACKUP_DOC_MAX     (64u << 20)
+#define QZ_BACKUP_QUBE_PREFIX "qube:" /* a qube's settings are document "qube:<name>" */
 
 /* Seals doc (len bytes, 1 .. QZ_BACKUP_DOC_MAX) as document `name` on t (its header, chunks
  * and trailer, like a volume's backup but flagged a document: it never passes for a stream),

@@ -78,4 +78,21 @@ int qz_replica_remove(qz_target_t *t, const qz_backup_rec_t *r, const qz_target_
 int qz_replica_verify(qz_target_t *t, const char *state_dir, const char *id, char *why,
 		      size_t whylen);
 
+/* ---- dom0's records sealed beside the backups (replica_records.c) ---- */
+
+/* The document holding dom0's record of backup id is "zfs:<id>" (a sealed target's). */
+#define QZ_REPLICA_DOC_PREFIX "zfs:"
+void qz_replica_doc_name(char *buf, size_t len, const char *id);
+
+/* The document to seal for backup id, whole in state_dir: its record and the digest of what
+ * dom0 sent, in *doc (malloc'd, *len bytes). */
+int qz_replica_record_doc(const char *state_dir, const char *id, uint8_t **doc, size_t *len,
+			  char *why, size_t whylen);
+
+/* Puts the record and digest of backup id that document doc (as qz_replica_record_doc made it,
+ * opened with dom0's key) holds into state_dir, which has no record of id (EEXIST otherwise):
+ * both are there and read as any record is, or neither (EBADMSG if malformed). */
+int qz_replica_record_adopt(const char *state_dir, const char *id, const void *doc, size_t len,
+			    char *why, size_t whylen);
+
 #endif

@@ -11,7 +11,7 @@ Z=${1:?zpool}
 RUN=$(cd "$(dirname "$0")/../.." && pwd)/systemd/qzfs-scheduled-backup
 # where no Qubes runs, a stand-in answers for the Admin API (tests/qubes: the real one)
 export QZFS_QUBE_SETTINGS=$(cd "$(dirname "$0")" && pwd)/qube-settings-standin
-echo "1..27"
+echo "1..29"
 W=$(mktemp -d /tmp/qzfs-scheduled.XXXXXX)
 mkdir -p "$W/store" "$W/state"
 R=$Z/sched; V=$R/sched-work/private
@@ -41,7 +41,8 @@ refused "a line that is not KEY=VALUE" "line 2 is not KEY=VALUE" "${good[@]:0:1}
 refused "an unknown setting" "no such setting: KEEP" "${good[@]}" "KEEP=3"
 refused "a setting given twice" "VMS is set twice" "${good[@]}" "VMS=other"
 refused "a sealed backup with no key" "KEY_FILE must be set" "TARGET=dir:$W/store" "VMS=sched-work"
-refused "a key for a ZFS qube's backups" "KEY_FILE is for KIND=sealed" "KIND=zfs" "${good[@]}"
+refused "a key for a ZFS target with nowhere to seal dom0's records" "needs SEALED_TARGET" "KIND=zfs" "${good[@]}"
+refused "a sealed store for sealed backups" "SEALED_TARGET is for KIND=zfs" "${good[@]}" "SEALED_TARGET=dir:$W/s"
 refused "a VM name that is an option" "'--full' is no VM name" "${good[@]:0:3}" 'VMS="sched-work --full"'
 refused "a retention that is no number" "KEEP_LAST is a whole number" "${good[@]}" "KEEP_LAST=-1"
 

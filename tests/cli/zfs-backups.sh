@@ -13,7 +13,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..104"
+echo "1..120"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 HOSTILE=${QZFS_HOSTILE_STORE:-$(dirname "$(command -v qzfs)")/tests/hostile-store}
@@ -277,6 +277,34 @@ want_out "... it is done" '"event":"done".*"kind":"full"'
 check "every backup verifies" 0 qzfs backup zfs verify $T --all
 check "... and says so in JSON with --json" 0 qzfs --json backup zfs verify $T --all
 want_out "... an event per backup" '"event":"verified","id":"[0-9a-f]*","said":"whole'
+
+# dom0's records sealed beside the backups (--key-file): a fresh dom0 restores with the key
+qzfs backup keygen "$W/key" >/dev/null
+mkdir -p "$W/sealed"
+S="--key-file $W/key --sealed-target dir:$W/sealed"
+check "a backup given a key seals dom0's records beside it" 0 qzfs backup zfs create $T $S $EV
+want_out "... every whole backup's, those made before too" "dom0's records of [0-9]* backups sealed beside them"
+check "... the sealed store cannot read them" 1 grep -rqa -e "zb/work" -e "$(basename "$(ls "$W"/state/targets/*/*.rec | head -1)" .rec)" "$W/sealed"
+write 70000
+check "the next backup seals its own record" 0 qzfs backup zfs create $T $S $EV
+want_out "... alone" "dom0's records of 1 backups sealed beside them"
+F="--target exec:$W/link.sh --state $W/fresh"
+check "a fresh dom0 without the key has no record to restore from" 1 qzfs backup zfs restore $F --to $Z/encryption/n0 --volume $EV
+check "with the key it takes dom0's records back and restores" 0 qzfs backup zfs restore $F $S --to $Z/encryption/n1 --volume $EV
+cp "$TAP_ERR" "$W/err"
+check "... saying so" 0 grep -q "dom0's records of [0-9]* backups taken back from dir:" "$W/err"
+qzfs key load $Z/encryption/n1 --passphrase-fd 3 3<"$W/pass" >/dev/null
+check "... the newest state's bytes" 0 test "$(zvolsum $Z/encryption/n1)" = "${sums[-1]}"
+fresh=$(echo "$W"/fresh/targets/*) state=$(echo "$W"/state/targets/*)
+check "... every record and digest as dom0 made them" 0 sh -c "cd '$state' && for f in *.rec *.digest; do cmp -s \"\$f\" '$fresh'/\"\$f\" || exit 1; done && test \"\$(ls '$fresh' | grep -c rec)\" = \"\$(ls | grep -c rec)\""
+check "... which verify" 0 qzfs backup zfs verify $F --all
+qzfs backup keygen "$W/otherkey" >/dev/null
+check "another key takes nothing back" 1 qzfs backup zfs restore --target exec:$W/link.sh --state $W/fresh2 --key-file $W/otherkey --sealed-target dir:$W/sealed --to $Z/encryption/n2 --volume $EV
+check "... no record made" 0 test -z "$(ls "$W"/fresh2/targets/*/ 2>/dev/null | grep rec)"
+for c in "$W"/sealed/*.c00000000; do printf 'x' | dd of="$c" bs=1 seek=40 conv=notrunc status=none; done
+check "records altered in the sealed store are refused" 1 qzfs backup zfs restore --target exec:$W/link.sh --state $W/fresh3 $S --to $Z/encryption/n3 --volume $EV
+check "... no record taken back, nothing restored" 0 sh -c "test -z \"\$(ls '$W'/fresh3/targets/*/ 2>/dev/null | grep rec)\" && ! qzfs list $Z/encryption/n3 >/dev/null 2>&1"
+check "a key without a sealed store to put the records in is refused" 2 qzfs backup zfs create --target exec:$W/link.sh --state $W/state --key-file $W/key $EV
 
 echo "# zfs-backups: incremental cut at 300000 bytes, resumed after ${iresumed:-0} bytes"
 echo "# zfs-backups: qzfs killed at 200000 bytes, resumed after ${kresumed:-0} bytes"

@@ -205,6 +205,72 @@ class WholeQubes(QubesTestCase):
                            stdin=self.dom0.env["QZFS_TEST_PASSPHRASE"] + "\n")
         self.assertEqual(self.volume_bytes(new_sec, work, "private"), want)
 
+    def zfs_qube(self):
+        """A backup qube that runs ZFS, reached as dom0 reaches one (its service started by
+        exec:, as qvm-run starts it): on the model, a model of its own; on real ZFS, a dataset
+        of this zpool. Its --target."""
+        qube = os.path.join(self.dom0.work, "zqube{}".format(self.n))
+        os.makedirs(qube)
+        env = {}
+        dataset = "{}/zqube{}".format(self.root, self.n)
+        if BACKEND == "model":
+            env = {"QZFS_BACKEND": "model:" + os.path.join(qube, "model"),
+                   "QZFS_MODEL_POOL": "zq"}
+            dataset = "zq/kept"
+        subprocess.run(["/usr/bin/qzfs", "pool", "setup", dataset, "kept"],
+                       env=dict(self.dom0.env, **env), check=True, capture_output=True)
+        script = os.path.join(qube, "service.sh")
+        with open(script, "w", encoding="utf-8") as f:
+            f.write("#!/bin/sh\n{}exec /usr/libexec/qubes-storage-zfs/qzfs-backup-zfs-store {}\n"
+                    .format("".join("export {}={}\n".format(k, v) for k, v in env.items()),
+                            dataset))
+        os.chmod(script, 0o755)
+        return "exec:" + script
+
+    def test_qubes_backed_up_to_a_qube_running_zfs_come_back_by_name(self):
+        """`backup zfs create` with a key seals the qubes' settings and dom0's records beside
+        the raw backups; a fresh dom0 restores the qubes by name from both."""
+        self.backup_setup()
+        sec = self.add_pool("sec", driver="zfs_encrypted", zpool_name=self.root)
+        tpl = self.template(sec, small=True)
+        self.import_bytes(tpl + ":private", b"T" * 4096, size=MiB)
+        work = self.appvm(sec, tpl)
+        self.import_bytes(work + ":private", b"Z" * 4096, size=MiB)
+        self.dom0.set_prefs(work, [("memory", 555), ("maxmem", 1111), ("label", "green")])
+        self.qvm("qvm-features", work, "backup-test", "zfs")
+        self.qvm("qvm-tags", work, "add", "backed-up")
+        before = self.settings(tpl, work)
+        old_sec = "{}/encryption/{}".format(self.root, sec)
+        data = {(vm, v): self.volume_bytes(old_sec, vm, v) for vm, v in
+                ((tpl, "root"), (tpl, "private"), (work, "private"))}
+        zq = self.zfs_qube()
+        made = self.dom0.run_qzfs("backup", "zfs", "create", "--target", zq, "--state",
+                                  self.state, "--key-file", self.key, "--sealed-target",
+                                  self.store, tpl, work).stdout
+        self.assertIn("qube:" + work + " settings", made)
+        self.assertRegex(made, r"dom0's records of 3 backups sealed beside them")
+        # without a key: the data alone, and said so
+        plain = self.dom0.run_qzfs("backup", "zfs", "create", "--target", zq, "--state",
+                                   self.state, "--full", work)
+        self.assertIn("settings are not saved", plain.stderr)
+
+        self.dom0.fresh()  # no qubes, no records of dom0's: the key alone brings them back
+        subprocess.run(["find", "/var/lib/qubes-storage-zfs", "-mindepth", "1", "-delete"],
+                       check=True)
+        new_root = "{}/fresh{}".format(self.root, self.n)
+        self.qvm("qvm-pool", "add", sec, "zfs_encrypted", "-o", "zpool_name=" + new_root)
+        new_sec = "{}/encryption/{}".format(new_root, sec)
+        listed = self.restore("--zfs-target", zq, work, tpl, check=False)
+        self.assertNotEqual(listed.returncode, 0)  # the backed-up pool's passphrase: asked for
+        listed = self.dom0.run_qzfs("backup", "qubes", "list", "--target", self.store,
+                                    "--key-file", self.key, "--zfs-target", zq).stdout
+        self.assertRegex(listed, r"(?m)^{}\tAppVM\t{}\t".format(work, tpl))
+        self.restore("--zfs-target", zq, "--pool-passphrase-fd", "0", work, tpl,
+                     stdin=self.dom0.env["QZFS_TEST_PASSPHRASE"] + "\n")
+        self.assertEqual(self.settings(tpl, work), before)
+        for (vm, v), want in data.items():
+            self.assertEqual(self.volume_bytes(new_sec, vm, v), want, (vm, v))
+
     def test_one_restore_by_name_against_the_hand_steps_it_replaces(self):
         """On a fresh dom0, the qubes come back with one `backup qubes restore`, or by hand: each
         qube made again, its settings typed in from what the user remembers, each volume's data

@@ -79,13 +79,18 @@ class Readme(QubesTestCase):
             (r"/root/pool-passphrase", os.path.join(work, "pool-passphrase")),
             (r"qube:backups", "dir:" + os.path.join(work, "backup-qube")),
             (r"/mnt/usb/qzfs", os.path.join(work, "usb")),
-            (r"qube:zbackups", lambda _: "zfs:{}-zbackups".format(self.tank)),
+            # the ZFS qube (a dataset beside the user's `tank`, whichever dom0 is in use), and
+            # where a key is given, its own sealed store (a folder) as the README says
+            (r"qube:zbackups", lambda m: "zfs:{}-zbackups".format(self.users_tank()) + (
+                " --sealed-target dir:" + os.path.join(work, "zbackups-sealed")
+                if "--key-file" in m.string else "")),
             (r"(?<![\w/.-])backup/qubes-storage-zfs", lambda _: self.tank + "-zbackups"),
         ]
         with open(os.path.join(work, "pool-passphrase"), "w", encoding="utf-8") as f:
             f.write(self.dom0.env["QZFS_TEST_PASSPHRASE"] + "\n")
         os.makedirs(os.path.join(work, "backup-qube"), exist_ok=True)
         os.makedirs(os.path.join(work, "usb"), exist_ok=True)
+        os.makedirs(os.path.join(work, "zbackups-sealed"), exist_ok=True)
         self.last = {}  # the arguments of the last `backup create` / `backup zfs create`
         self.pools = {}  # pool name -> its qvm-pool add as written, to add it again
         self.kept = None  # the user's dom0 while the README's "fresh dom0" is in use
@@ -182,11 +187,15 @@ class Readme(QubesTestCase):
                         self.RECORDS], check=True)
         self.dom0.start()
 
+    def users_tank(self):
+        """The user's `tank`, while a fresh dom0 is in use too."""
+        return self.kept[1] if self.kept is not None else self.tank
+
     def substitute(self, command):
         first, nl, rest = command.partition("\n")  # a here-document stays as it is
         command = re.sub(r"\s+#.*$", "", first) + nl + rest  # a comment: not the command's
         # a backup's volume is named as on the machine that made it (both zpools are `tank`)
-        made_on = self.kept[1] if self.kept is not None else self.tank
+        made_on = self.users_tank()
         command = command.replace("--volume tank/", "--volume \0/")
         for pattern, name in self.names:
             command = re.sub(pattern, name, command)

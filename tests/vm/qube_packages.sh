@@ -7,7 +7,7 @@
 set -u
 Z=${1:?zpool} BUILD=${2:?build directory}
 . "$(dirname "$0")/tap.sh"
-echo "1..9"
+echo "1..12"
 DEBS=$BUILD/debs
 if ! ls "$DEBS"/qubes-storage-zfs-vm_*.deb >/dev/null 2>&1; then
     for i in 1 2 3 4 5 6 7 8 9; do echo "ok $i - qube packages # SKIP none built in $DEBS (the packaging check builds them)"; done
@@ -52,4 +52,12 @@ ZS="--target exec:/etc/qubes-rpc/qubes-storage-zfs.BackupZfs --state $W/zstate"
 check "a raw backup through the installed BackupZfs" 0 env QZFS_BACKUP_DATASET=$Z/qpkg-received $QZFS backup zfs create $ZS $EV
 check "... received into the qube's dataset" 0 test "$(zfs list -H -r -t snapshot -o name $Z/qpkg-received | wc -l)" -ge 1
 check "... and it verifies" 0 env QZFS_BACKUP_DATASET=$Z/qpkg-received $QZFS backup zfs verify $ZS --all
+# with a key, dom0's records of it sealed in the same qube's installed BackupStore
+SEALED="--key-file $W/key --sealed-target exec:/etc/qubes-rpc/qubes-storage-zfs.BackupStore"
+check "dom0's records sealed beside the raw backups, in the installed BackupStore" 0 \
+    env QZFS_BACKUP_DATASET=$Z/qpkg-received HOME="$W/home" $QZFS backup zfs create $ZS $SEALED $EV
+check "... a fresh dom0 takes them back with the key, and verifies" 0 \
+    env QZFS_BACKUP_DATASET=$Z/qpkg-received HOME="$W/home" $QZFS backup zfs verify \
+    --target exec:/etc/qubes-rpc/qubes-storage-zfs.BackupZfs --state $W/fresh $SEALED --all
+want_out "... every backup whole" ": whole"
 rm -rf "$W"
