@@ -106,6 +106,11 @@ void qz_cli_zfs_records_close(struct qz_cli_zfs_records *r);
  * (a fresh dom0 has none), every one opened with the key. An exit code on failure. */
 int qz_cli_zfs_records_fetch(qz_cli_t *cli, const struct opts *o, const char *default_state,
 			     const char *zstate);
+/* Deletes from the sealed store beside ZFS target o->target the records sealed there of
+ * backups ids[0..n) (let go by a prune), those dom0's records of that store know (a fresh
+ * dom0's know those it took back). An exit code on failure. */
+int qz_cli_zfs_records_forget(qz_cli_t *cli, const struct opts *o, const char *default_state,
+			      const char (*ids)[QZ_BACKUP_ID_HEX + 1], size_t n);
 /* The same from the sealed store of session ss, opened as o (its target and state) says. */
 int qz_cli_zfs_records_take(qz_cli_t *cli, const struct opts *o, struct qz_cli_session *ss,
 			    const char *zstate);

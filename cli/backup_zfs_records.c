@@ -133,6 +133,9 @@ int qz_cli_zfs_records_take(qz_cli_t *cli, const struct opts *s, struct qz_cli_s
 {
 	qz_backup_rec_t *all = NULL;
 	size_t n = 0, unopened = 0, adopted = 0;
+	char dir[4096] = "";
+	if (qz_cli_target_state(cli, s, s->state, false, NULL, dir, sizeof(dir)) != 0)
+		dir[0] = 0;
 	char why[300] = "";
 	int err =
 	    qz_cli_discover(s, s->state, ss->t, &ss->secret, &all, &n, &unopened, why, sizeof(why));
@@ -151,6 +154,9 @@ int qz_cli_zfs_records_take(qz_cli_t *cli, const struct opts *s, struct qz_cli_s
 		if (err == 0)
 			err = qz_replica_record_adopt(zstate, id, doc, len, why, sizeof(why));
 		free(doc);
+		/* and this dom0's record of the sealed one (a prune deletes it with the backup) */
+		if (err == 0 && dir[0] != 0 && qz_backup_rec_write(dir, &all[i]) != 0)
+			dir[0] = 0;
 		adopted += err == 0;
 	}
 	free(all);
@@ -160,4 +166,51 @@ int qz_cli_zfs_records_take(qz_cli_t *cli, const struct opts *s, struct qz_cli_s
 		qz_cli_say(cli, "dom0's records of %zu backups taken back from %s", adopted,
 			   s->target);
 	return QZ_EXIT_OK;
+}
+
+/* Whether id is among ids[0..n). */
+static bool among(const char *id, const char (*ids)[QZ_BACKUP_ID_HEX + 1], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+int qz_cli_zfs_records_forget(qz_cli_t *cli, const struct opts *o, const char *default_state,
+			      const char (*ids)[QZ_BACKUP_ID_HEX + 1], size_t n)
+{
+	struct opts s;
+	char base[3800], dir[4096];
+	if (o->sealed_target == NULL && strncmp(o->target, "qube:", 5) != 0)
+		return QZ_EXIT_OK; /* none was named: nothing sealed is known */
+	int rc = qz_cli_zfs_records_beside(cli, o, default_state, &s, base, sizeof(base));
+	if (rc != 0 || !qz_cli_target_state_known(base, s.target, dir, sizeof(dir)))
+		return rc;
+	qz_backup_rec_t *docs = NULL;
+	qz_target_entry_t *e = NULL;
+	size_t ndocs = 0, ne = 0, plen = strlen(QZ_REPLICA_DOC_PREFIX);
+	qz_target_t *t = NULL;
+	char why[300] = "";
+	int err = qz_backup_rec_list(dir, &docs, &ndocs);
+	if (err != 0)
+		snprintf(why, sizeof(why), "%.200s: %s", dir, strerror(err));
+	for (size_t i = 0; err == 0 && i < ndocs; i++) {
+		if (!docs[i].document ||
+		    strncmp(docs[i].volume, QZ_REPLICA_DOC_PREFIX, plen) != 0 ||
+		    !among(docs[i].volume + plen, ids, n))
+			continue;
+		if (t == NULL && (rc = qz_cli_open_target(cli, false, s.target, &t)) != 0)
+			break;
+		if (e == NULL && (err = qz_target_list(t, &e, &ne, why, sizeof(why))) != 0)
+			break;
+		err = qz_backup_remove_sealed(t, &docs[i], e, ne, why, sizeof(why));
+		if (err == 0 && (err = qz_backup_rec_remove(dir, docs[i].id)) != 0)
+			snprintf(why, sizeof(why), "%.200s: %s", dir, strerror(err));
+	}
+	if (t != NULL)
+		qz_target_close(t);
+	free(e);
+	free(docs);
+	return rc != 0 ? rc : err != 0 ? qz_cli_refused(cli, err, why) : QZ_EXIT_OK;
 }

@@ -647,9 +647,22 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 }
 
 /* A backup prune lets go: shown as `backup list` shows it. */
+/* What a prune let go: shown, and the ids kept to forget their sealed records (ZFS targets). */
+struct dropped {
+	qz_cli_t *cli;
+	char (*ids)[QZ_BACKUP_ID_HEX + 1];
+	size_t n;
+};
+
 static void say_dropped(void *ctx, const qz_backup_rec_t *r)
 {
-	qz_cli_show_backup(ctx, r);
+	struct dropped *d = ctx;
+	qz_cli_show_backup(d->cli, r);
+	char(*more)[QZ_BACKUP_ID_HEX + 1] = realloc(d->ids, (d->n + 1) * sizeof(*d->ids));
+	if (more != NULL) { /* else its sealed record stays: nothing is lost */
+		d->ids = more;
+		memcpy(d->ids[d->n++], r->id, sizeof(*d->ids));
+	}
 }
 
 int qz_cli_prune(qz_cli_t *cli, int argc, char **argv, bool zfs, const char *default_state,
@@ -657,7 +670,10 @@ int qz_cli_prune(qz_cli_t *cli, int argc, char **argv, bool zfs, const char *def
 {
 	struct opts o;
 	int rc = qz_cli_backup_opts(cli, argc, argv,
-				    "--target --state --keep-last --keep-days --dry-run ARGS", &o);
+				    zfs ? "--target --state --keep-last --keep-days --dry-run "
+					  "--sealed-target ARGS"
+					: "--target --state --keep-last --keep-days --dry-run ARGS",
+				    &o);
 	if (rc != 0)
 		return rc;
 	if (o.keep_last == 0 && o.keep_days == 0)
@@ -677,14 +693,21 @@ int qz_cli_prune(qz_cli_t *cli, int argc, char **argv, bool zfs, const char *def
 		    qz_json_array(&cli->out, o.dry_run ? "would_drop" : "dropped");
 	else if (o.dry_run)
 		printf("would drop:\n");
+	struct dropped d = {cli, NULL, 0};
 	int err =
 	    qz_backup_prune(cli->be, t, state, &k, (const char *const *)o.args, (size_t)o.nargs,
-			    o.dry_run, remove, say_dropped, cli, why, sizeof(why));
+			    o.dry_run, remove, say_dropped, &d, why, sizeof(why));
 	if (cli->json)
 		qz_json_end(&cli->out, ']'), qz_json_end(&cli->out, '}');
 	if (t != NULL)
 		qz_target_close(t);
-	return err != 0 ? qz_cli_refused(cli, err, why) : QZ_EXIT_OK;
+	/* dom0's records of a ZFS qube's backups let go, sealed beside them: they go too */
+	rc = err != 0 ? qz_cli_refused(cli, err, why) : QZ_EXIT_OK;
+	if (err == 0 && zfs && !o.dry_run && d.n > 0)
+		rc = qz_cli_zfs_records_forget(cli, &o, default_state,
+					       (const char(*)[QZ_BACKUP_ID_HEX + 1]) d.ids, d.n);
+	free(d.ids);
+	return rc;
 }
 
 /* Deletes the backups retention lets go, from the target and from dom0's records. */

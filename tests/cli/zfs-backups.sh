@@ -13,7 +13,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..120"
+echo "1..123"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 HOSTILE=${QZFS_HOSTILE_STORE:-$(dirname "$(command -v qzfs)")/tests/hostile-store}
@@ -301,9 +301,17 @@ check "... which verify" 0 qzfs backup zfs verify $F --all
 qzfs backup keygen "$W/otherkey" >/dev/null
 check "another key takes nothing back" 1 qzfs backup zfs restore --target exec:$W/link.sh --state $W/fresh2 --key-file $W/otherkey --sealed-target dir:$W/sealed --to $Z/encryption/n2 --volume $EV
 check "... no record made" 0 test -z "$(ls "$W"/fresh2/targets/*/ 2>/dev/null | grep rec)"
+cp -a "$W/sealed" "$W/sealed.kept"
 for c in "$W"/sealed/*.c00000000; do printf 'x' | dd of="$c" bs=1 seek=40 conv=notrunc status=none; done
 check "records altered in the sealed store are refused" 1 qzfs backup zfs restore --target exec:$W/link.sh --state $W/fresh3 $S --to $Z/encryption/n3 --volume $EV
 check "... no record taken back, nothing restored" 0 sh -c "test -z \"\$(ls '$W'/fresh3/targets/*/ 2>/dev/null | grep rec)\" && ! qzfs list $Z/encryption/n3 >/dev/null 2>&1"
+rm -rf "$W/sealed" && mv "$W/sealed.kept" "$W/sealed"
+sealed() { qzfs backup list --target dir:$W/sealed --key-file $W/key | grep -c ' zfs:'; }
+before=$(sealed)
+check "a prune lets backups go" 0 qzfs backup zfs prune $T --sealed-target dir:$W/sealed --keep-last 1
+after=$(sealed)
+check "... and their records sealed beside them ($before, then $after)" 0 test "$after" -lt "$before" -a "$after" -ge 1
+check "... those of the backups kept still restore on a fresh dom0" 0 qzfs backup zfs restore --target exec:$W/link.sh --state $W/fresh4 $S --to $Z/encryption/n4 --volume $EV
 check "a key without a sealed store to put the records in is refused" 2 qzfs backup zfs create --target exec:$W/link.sh --state $W/state --key-file $W/key $EV
 
 echo "# zfs-backups: incremental cut at 300000 bytes, resumed after ${iresumed:-0} bytes"
