@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <unistd.h>
 
 /* Waits until fd is ready for events, or cancel (if >= 0) is readable: 1, 0 on a timeout, -1
@@ -89,4 +90,17 @@ int qz_write_full(int fd, const void *buf, size_t len)
 void qz_pipe_grow(int fd)
 {
 	(void)fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+}
+
+int qz_file_commit(int fd, int err, const char *tmp, const char *path)
+{
+	if (err == 0 && fsync(fd) != 0)
+		err = errno;
+	if (close(fd) != 0 && err == 0)
+		err = errno;
+	if (err == 0 && rename(tmp, path) != 0)
+		err = errno;
+	if (err != 0)
+		unlink(tmp);
+	return err;
 }

@@ -19,6 +19,11 @@ ssize_t qz_read_cancellable(int fd, void *buf, size_t len, int cancel);
 ssize_t qz_read_full(int fd, void *buf, size_t len);
 int qz_write_full(int fd, const void *buf, size_t len);
 
+/* Ends the writing of a file made whole or not at all: err (0, or the errno of the writes
+ * to fd so far), then fd synced and closed, then temporary file tmp renamed to path; on any
+ * error tmp is removed. 0 or the first errno code. */
+int qz_file_commit(int fd, int err, const char *tmp, const char *path);
+
 /* Asks for a 1 MiB buffer on pipe fd (fewer wakeups when big chunks go through it); a refusal
  * leaves the pipe as it was. */
 void qz_pipe_grow(int fd);

@@ -102,15 +102,7 @@ int qz_digest_write(const char *path, const qz_digest_t *d)
 	int err = qz_write_full(fd, head, sizeof(head));
 	if (err == 0 && d->n > 0)
 		err = qz_write_full(fd, d->runs, d->n * QZ_DIGEST_HASH);
-	if (err == 0 && fsync(fd) != 0)
-		err = errno;
-	if (close(fd) != 0 && err == 0)
-		err = errno;
-	if (err == 0 && rename(tmp, path) != 0)
-		err = errno;
-	if (err != 0)
-		unlink(tmp);
-	return err;
+	return qz_file_commit(fd, err, tmp, path);
 }
 
 int qz_digest_read(const char *path, qz_digest_t *d)

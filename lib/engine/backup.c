@@ -5,6 +5,7 @@
 #include "engine.h"
 #include "error.h"
 #include "family.h"
+#include "fdio.h"
 #include "le.h"
 #include "seal_pipeline.h"
 #include "stream.h"
@@ -88,14 +89,7 @@ static int progress_write(const char *dir, const qz_backup_rec_t *rec, const pro
 		err = qz_write_full(fd, p->cp, p->cplen);
 	if (err == 0)
 		err = qz_write_full(fd, p->hdr, p->hdrlen);
-	if (err == 0 && fsync(fd) != 0)
-		err = errno;
-	close(fd);
-	if (err == 0 && rename(tmp, path) != 0)
-		err = errno;
-	if (err != 0)
-		unlink(tmp);
-	return err;
+	return qz_file_commit(fd, err, tmp, path);
 }
 
 /* Reads the progress of backup rec: its chunk and byte counts into rec. */

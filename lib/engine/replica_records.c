@@ -60,15 +60,7 @@ static int spill(const char *path, const uint8_t *buf, size_t len)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
-	int err = qz_write_full(fd, buf, len);
-	if (err == 0 && fsync(fd) != 0)
-		err = errno;
-	close(fd);
-	if (err == 0 && rename(tmp, path) != 0)
-		err = errno;
-	if (err != 0)
-		unlink(tmp);
-	return err;
+	return qz_file_commit(fd, qz_write_full(fd, buf, len), tmp, path);
 }
 
 void qz_replica_doc_name(char *buf, size_t len, const char *id)
