@@ -26,11 +26,12 @@ static int state_of(qz_cli_t *cli, const struct opts *o, qz_target_t *t, char *s
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
 {
 	struct opts o;
-	int rc =
-	    qz_cli_backup_opts(cli, argc, argv,
-			       "--target --state --full --full-every --key-file --passphrase-fd "
-			       "--sealed-target --no-settings KEY-OPTIONAL ARGS",
-			       &o);
+	int rc = qz_cli_backup_opts(
+	    cli, argc, argv,
+	    "--target --state --full --full-every --key-file --passphrase-fd "
+	    "--argon2-ops --argon2-mib --sealed-target --no-settings KEY-OPTIONAL "
+	    "ARGS",
+	    &o);
 	if (rc != 0)
 		return rc;
 	if (o.nargs == 0)
@@ -258,8 +259,9 @@ const qz_cmd_t qz_backup_zfs_cmds[] = {
      "--target T [--state DIR] [--full] [--full-every DAYS] [SEALED [--no-settings]] "
      "(VOL | VM | VM-DATASET)...",
      "back encrypted volumes up, raw, to a backup qube that receives them into its ZFS (T: "
-     "qube:NAME, zfs:DATASET, exec:CMD); SEALED, (--key-file F | --passphrase-fd N) "
-     "[--sealed-target S]: dom0's records, and the settings of the qubes named, sealed beside "
+     "qube:NAME, zfs:DATASET, exec:CMD); SEALED, (--key-file F | --passphrase-fd N "
+     "[--argon2-ops N] [--argon2-mib M]) [--sealed-target S]: dom0's records, and the settings of "
+     "the qubes named, sealed beside "
      "them in S (for qube:NAME, that qube's sealed store): a fresh dom0 restores with the key",
      NULL, 0},
     {"list", cmd_list, "[--state DIR] [--target T [SEALED]]",

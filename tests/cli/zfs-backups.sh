@@ -13,7 +13,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..123"
+echo "1..126"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 HOSTILE=${QZFS_HOSTILE_STORE:-$(dirname "$(command -v qzfs)")/tests/hostile-store}
@@ -312,6 +312,10 @@ check "a prune lets backups go" 0 qzfs backup zfs prune $T --sealed-target dir:$
 after=$(sealed)
 check "... and their records sealed beside them ($before, then $after)" 0 test "$after" -lt "$before" -a "$after" -ge 1
 check "... those of the backups kept still restore on a fresh dom0" 0 qzfs backup zfs restore --target exec:$W/link.sh --state $W/fresh4 $S --to $Z/encryption/n4 --volume $EV
+mkdir -p "$W/sealedp"
+check "with a passphrase in place of a key file" 0 qzfs backup zfs create $T --passphrase-fd 3 --argon2-ops 1 --argon2-mib 8 --sealed-target dir:$W/sealedp $EV 3<"$W/pass"
+check "... a fresh dom0 takes the records back with it" 0 qzfs backup zfs list --target exec:$W/link.sh --state $W/fresh5 --passphrase-fd 3 --sealed-target dir:$W/sealedp 3<"$W/pass"
+want_out "... and lists the backups" " $EV full raw"
 check "a key without a sealed store to put the records in is refused" 2 qzfs backup zfs create --target exec:$W/link.sh --state $W/state --key-file $W/key $EV
 
 echo "# zfs-backups: incremental cut at 300000 bytes, resumed after ${iresumed:-0} bytes"
