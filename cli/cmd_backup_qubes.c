@@ -481,14 +481,19 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 	size_t *chain = calloc((h->n > h->zn ? h->n : h->zn) + 1, sizeof(*chain));
 	if (chain == NULL)
 		return qz_cli_fail(cli, f[1], ENOMEM);
+	/* the sealed store's chain, else the ZFS qube's (--zfs-target), which is restored as
+	 * `backup zfs restore --over` does */
+	const qz_backup_rec_t *from = h->all;
 	size_t len = qz_backup_chain_for(h->all, h->n, f[1], NULL, chain);
-	/* else the ZFS qube's (--zfs-target): restored as `backup zfs restore --over` does */
-	bool from_zfs = len == 0 && qz_backup_chain_for(h->zall, h->zn, f[1], NULL, chain) > 0;
+	bool from_zfs =
+	    len == 0 && (len = qz_backup_chain_for(h->zall, h->zn, f[1], NULL, chain)) > 0;
+	if (from_zfs)
+		from = h->zall;
 	const char **ids = calloc(len + 1, sizeof(*ids));
 	uint64_t *totals = calloc(len + 1, sizeof(*totals));
 	for (size_t i = 0; ids != NULL && totals != NULL && i < len; i++) {
-		ids[i] = h->all[chain[i]].id;
-		totals[i] = h->all[chain[i]].bytes; /* as its trailer says: for progress only */
+		ids[i] = from[chain[i]].id;
+		totals[i] = from[chain[i]].bytes; /* as recorded: for progress only */
 	}
 	free(chain);
 	if (ids == NULL || totals == NULL) {
@@ -505,7 +510,7 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 	char why[300] = "";
 	bool encrypted = qz_cli_encrypted(cli, f[2]);
 	int err = rc;
-	if (err == 0 && len == 0 && !from_zfs)
+	if (err == 0 && len == 0)
 		err = qz_why(why, sizeof(why), ENOENT, "the target has no whole chain of %s", f[1]);
 	else if (err == 0 && encrypted && pool_pass == NULL)
 		err = qz_why(
@@ -515,7 +520,7 @@ static int restore_volume(qz_cli_t *cli, struct qz_cli_session *ss, const struct
 		    f[2]);
 	else if (err == 0 && from_zfs)
 		err = qz_replica_restore(cli->be, h->zt, h->zstate, f[1], NULL, NULL, f[2], &cfg,
-					 encrypted ? pool_pass : NULL, why, sizeof(why));
+					 encrypted ? pool_pass : NULL, shown, why, sizeof(why));
 	else if (err == 0)
 		err = qz_backup_restore_over(cli->be, ss->t, &ss->secret, ids, len, f[2], &cfg,
 					     encrypted ? pool_pass : NULL, shown, why, sizeof(why));

@@ -237,8 +237,14 @@ static int cmd_restore(qz_cli_t *cli, int argc, char **argv)
 		qz_secret_free(pool_pass);
 		return rc;
 	}
+	/* on a terminal, how far it is */
+	qz_cli_reading_t r = {o.to != NULL ? o.to : o.over, NULL, 0, "restored", false};
+	qz_read_progress_t pg = {qz_cli_show_reading, &r};
+	bool terminal = !cli->json && isatty(STDERR_FILENO);
 	err = qz_replica_restore(cli->be, t, state, o.volume, o.backup, o.to, o.over, &cfg,
-				 pool_pass, why, sizeof(why));
+				 pool_pass, terminal ? &pg : NULL, why, sizeof(why));
+	if (terminal) /* the line ends, and what follows begins on its own */
+		fputc('\n', stderr);
 	qz_target_close(t);
 	qz_unlock_volume(lock);
 	qz_secret_free(pool_pass);

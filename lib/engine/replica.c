@@ -223,14 +223,21 @@ struct reading {
 	const char *state_dir; /* where the digest of what dom0 sent is */
 	const qz_backup_rec_t *rec;
 	char name[64];
-	int fd;		/* where verified bytes go; -1: nowhere */
-	uint64_t bytes; /* verified */
+	int fd;				    /* where verified bytes go; -1: nowhere */
+	uint64_t bytes;			    /* verified */
+	const qz_read_progress_t *progress; /* told of every MiB (may be NULL) */
+	size_t index;			    /* of the backup in its chain */
+	uint64_t told;
 };
 
 static int to_fd(void *ctx, const void *buf, size_t len)
 {
 	struct reading *rd = ctx;
 	rd->bytes += len;
+	if (rd->progress != NULL && rd->bytes - rd->told >= (1u << 20)) {
+		rd->told = rd->bytes;
+		rd->progress->fn(rd->progress->ctx, rd->index, rd->bytes);
+	}
 	return rd->fd < 0 ? 0 : qz_write_full(rd->fd, buf, len);
 }
 
@@ -289,13 +296,18 @@ struct restoring {
 	const char *state_dir;
 	records_t r;
 	size_t len; /* of the chain in r.chain */
+	const qz_read_progress_t *progress;
 };
 
 static int restore_one(void *ctx, size_t i, const char *snap, char *why, size_t whylen)
 {
 	struct restoring *rs = ctx;
-	struct reading rd = {
-	    .t = rs->t, .state_dir = rs->state_dir, .rec = &rs->r.all[rs->r.chain[i]], .fd = -1};
+	struct reading rd = {.t = rs->t,
+			     .state_dir = rs->state_dir,
+			     .rec = &rs->r.all[rs->r.chain[i]],
+			     .fd = -1,
+			     .progress = rs->progress,
+			     .index = i};
 	qz_replica_name(rd.name, sizeof(rd.name), rs->r.all, rs->r.chain, i, true);
 	char label[64];
 	snprintf(label, sizeof(label), "backup %s", rd.rec->id);
@@ -321,10 +333,10 @@ static size_t chain_of(records_t *r, const char *volume, const char *id, char *w
 
 int qz_replica_restore(qz_backend_t *be, qz_target_t *t, const char *state_dir, const char *volume,
 		       const char *id, const char *dataset, const char *over,
-		       const qz_volcfg_t *cfg, const qz_secret_t *pool_pass, char *why,
-		       size_t whylen)
+		       const qz_volcfg_t *cfg, const qz_secret_t *pool_pass,
+		       const qz_read_progress_t *progress, char *why, size_t whylen)
 {
-	struct restoring rs = {.be = be, .t = t, .state_dir = state_dir};
+	struct restoring rs = {.be = be, .t = t, .state_dir = state_dir, .progress = progress};
 	int err = records_load(state_dir, &rs.r, why, whylen);
 	if (err != 0)
 		return err;

@@ -51,11 +51,12 @@ void qz_replica_name(char *buf, size_t len, const qz_backup_rec_t *all, const si
  * dataset, backup i as snapshot "@r<i+1>"; or, when over is not NULL, over that existing pool
  * volume (configured as cfg, its VM halted) as qz_transfer_restore_over does (pool_pass: the
  * passphrase of the backed-up pool, for an encrypted volume), the state it replaces kept as a
- * revision. If any stream is refused, nothing of the restore is left. */
+ * revision. If any stream is refused, nothing of the restore is left. progress (may be NULL)
+ * is told, every MiB verified, how far backup i of the chain is. */
 int qz_replica_restore(qz_backend_t *be, qz_target_t *t, const char *state_dir, const char *volume,
 		       const char *id, const char *dataset, const char *over,
-		       const qz_volcfg_t *cfg, const qz_secret_t *pool_pass, char *why,
-		       size_t whylen);
+		       const qz_volcfg_t *cfg, const qz_secret_t *pool_pass,
+		       const qz_read_progress_t *progress, char *why, size_t whylen);
 
 /* The target's partial receive into dataset key, when it is the one of transfer tr (learned:
  * qz_transfer_learn): then token (room for tokenlen bytes) holds its resume token and *received

@@ -13,7 +13,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..126"
+echo "1..128"
 W=$(mktemp -d /tmp/qzfs-zfs-backups.XXXXXX)
 STORE=$(command -v qzfs-backup-zfs-store)
 HOSTILE=${QZFS_HOSTILE_STORE:-$(dirname "$(command -v qzfs)")/tests/hostile-store}
@@ -298,6 +298,8 @@ check "... the newest state's bytes" 0 test "$(zvolsum $Z/encryption/n1)" = "${s
 fresh=$(echo "$W"/fresh/targets/*) state=$(echo "$W"/state/targets/*)
 check "... every record and digest as dom0 made them" 0 sh -c "cd '$state' && for f in *.rec *.digest; do cmp -s \"\$f\" '$fresh'/\"\$f\" || exit 1; done && test \"\$(ls '$fresh' | grep -c rec)\" = \"\$(ls | grep -c rec)\""
 check "... which verify" 0 qzfs backup zfs verify $F --all
+check "on a terminal a restore shows how far it is" 0 script -qec "qzfs backup zfs restore $F --to $Z/encryption/n5 --volume $EV" "$W/typescript"
+check "... MiB restored" 0 grep -q "$Z/encryption/n5: [0-9.]* MiB restored" "$W/typescript"
 qzfs backup keygen "$W/otherkey" >/dev/null
 check "another key takes nothing back" 1 qzfs backup zfs restore --target exec:$W/link.sh --state $W/fresh2 --key-file $W/otherkey --sealed-target dir:$W/sealed --to $Z/encryption/n2 --volume $EV
 check "... no record made" 0 test -z "$(ls "$W"/fresh2/targets/*/ 2>/dev/null | grep rec)"
