@@ -646,8 +646,8 @@ static int cmd_list(qz_cli_t *cli, int argc, char **argv)
 	return QZ_EXIT_OK;
 }
 
-/* A backup prune lets go: shown as `backup list` shows it. */
-/* What a prune let go: shown, and the ids kept to forget their sealed records (ZFS targets). */
+/* What a prune lets go: each shown as `backup list` shows it, and its id kept (a ZFS qube's
+ * backups have their records sealed beside them: those go too). */
 struct dropped {
 	qz_cli_t *cli;
 	char (*ids)[QZ_BACKUP_ID_HEX + 1];

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,29 +28,6 @@ extern char **environ;
 #define HELPER		"/usr/libexec/qubes-storage-zfs/qube-settings"
 #define HELPER_NOT_DOM0 3 /* its exit code when the Admin API cannot be reached */
 #define HELPER_OUT_MAX	(1u << 20)
-
-/* Reads all of regular file fd, from its start, into *buf (malloc'd, NUL-terminated): EFBIG
- * beyond max bytes, or if empty and empty is not allowed. */
-static int read_whole(int fd, size_t max, bool empty, char **buf, size_t *len)
-{
-	*buf = NULL;
-	struct stat st;
-	if (fstat(fd, &st) != 0)
-		return errno;
-	if ((uint64_t)st.st_size > max || (st.st_size == 0 && !empty))
-		return EFBIG;
-	if ((*buf = malloc((size_t)st.st_size + 1)) == NULL)
-		return ENOMEM;
-	if (lseek(fd, 0, SEEK_SET) != 0 ||
-	    qz_read_full(fd, *buf, (size_t)st.st_size) != st.st_size) {
-		free(*buf);
-		*buf = NULL;
-		return EIO;
-	}
-	(*buf)[st.st_size] = 0;
-	*len = (size_t)st.st_size;
-	return 0;
-}
 
 /* The helper: $QZFS_QUBE_SETTINGS, else the installed one. */
 static const char *helper(void)
@@ -99,7 +75,7 @@ static int run_helper(char *const args[], char **out)
 		;
 	int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	size_t len = 0;
-	if (out != NULL && (err = read_whole(fd, HELPER_OUT_MAX, true, out, &len)) != 0)
+	if (out != NULL && (err = qz_read_whole(fd, HELPER_OUT_MAX, true, out, &len)) != 0)
 		rc = -err;
 	close(fd);
 	return rc;
@@ -125,17 +101,6 @@ static int helper_failed(qz_cli_t *cli, const char *what, int rc)
 	else
 		qz_cli_say(cli, "%s: the qube-settings helper failed (exit %d)", what, rc);
 	return rc == 2 ? QZ_EXIT_USAGE : QZ_EXIT_FAIL;
-}
-
-/* Reads a whole file into *buf (malloc'd, NUL-terminated), at most max bytes. */
-static int read_file(const char *path, size_t max, char **buf, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	int err = read_whole(fd, max, false, buf, len);
-	close(fd);
-	return err;
 }
 
 void qz_cli_qube_settings_free(struct qz_cli_qube_settings *s)
@@ -191,7 +156,8 @@ int qz_cli_qube_settings_read(qz_cli_t *cli, const struct opts *o, struct qz_cli
 		char path[4200];
 		snprintf(path, sizeof(path), "%s/%s.json", dir, names[i]);
 		if (rc == 0) {
-			int err = read_file(path, QZ_BACKUP_DOC_MAX, &s->doc[s->n], &s->len[s->n]);
+			int err = qz_read_path(path, QZ_BACKUP_DOC_MAX, false, &s->doc[s->n],
+					       &s->len[s->n]);
 			if (err == 0 &&
 			    asprintf(&s->name[s->n], "%s%s", QZ_BACKUP_QUBE_PREFIX, names[i]) < 0) {
 				free(s->doc[s->n]);
@@ -325,11 +291,11 @@ static void write_volumes(qz_json_t *j, const qz_backup_rec_t *all, size_t n,
 		bool newest = !r->document;
 		for (size_t k = i + 1; k < n && newest; k++)
 			newest = strcmp(all[k].volume, r->volume) != 0;
-		size_t len = newest ? qz_backup_chain_for(all, n, r->volume, NULL, chain) : 0;
-		if (len == 0 ||
-		    (m > 0 && qz_backup_chain_for(other, m, r->volume, NULL, chain) > 0))
+		if (!newest || (m > 0 && qz_backup_chain_for(other, m, r->volume, NULL, chain) > 0))
 			continue;
-		len = qz_backup_chain_for(all, n, r->volume, NULL, chain);
+		size_t len = qz_backup_chain_for(all, n, r->volume, NULL, chain);
+		if (len == 0)
+			continue; /* none whole: withheld, or unfinished */
 		uint64_t bytes = 0;
 		for (size_t c = 0; c < len; c++)
 			bytes += all[chain[c]].bytes;
@@ -571,21 +537,19 @@ static int cmd_qubes_restore(qz_cli_t *cli, int argc, char **argv)
 		qz_secret_free(pool_pass);
 		return rc;
 	}
-	if (rc == 0) {
-		char *args[8] = {"apply", path};
-		size_t a = 2;
-		if (o.dry_run)
-			args[a++] = "--dry-run";
-		if (o.rename_conflicting)
-			args[a++] = "--rename-conflicting";
-		if (o.pool != NULL) {
-			args[a++] = "--pool";
-			args[a++] = (char *)o.pool;
-		}
-		int hr = run_helper_released(cli, args, &plan, &rc);
-		if (rc == 0 && hr != 0)
-			rc = helper_failed(cli, "restoring the qubes' settings", hr);
+	char *args[8] = {"apply", path};
+	size_t a = 2;
+	if (o.dry_run)
+		args[a++] = "--dry-run";
+	if (o.rename_conflicting)
+		args[a++] = "--rename-conflicting";
+	if (o.pool != NULL) {
+		args[a++] = "--pool";
+		args[a++] = (char *)o.pool;
 	}
+	int hr = run_helper_released(cli, args, &plan, &rc);
+	if (rc == 0 && hr != 0)
+		rc = helper_failed(cli, "restoring the qubes' settings", hr);
 	/* the plan: a line "qube<TAB>NAME" per qube made (or continued into), one per volume;
 	 * at most as many qubes as lines */
 	size_t lines = 0;

@@ -7,6 +7,8 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Waits until fd is ready for events, or cancel (if >= 0) is readable: 1, 0 on a timeout, -1
@@ -102,5 +104,39 @@ int qz_file_commit(int fd, int err, const char *tmp, const char *path)
 		err = errno;
 	if (err != 0)
 		unlink(tmp);
+	return err;
+}
+
+int qz_read_whole(int fd, size_t max, bool empty, char **buf, size_t *len)
+{
+	*buf = NULL;
+	*len = 0;
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max || (st.st_size == 0 && !empty))
+		return EFBIG;
+	if ((*buf = malloc((size_t)st.st_size + 1)) == NULL)
+		return ENOMEM;
+	if (lseek(fd, 0, SEEK_SET) != 0 ||
+	    qz_read_full(fd, *buf, (size_t)st.st_size) != st.st_size) {
+		free(*buf);
+		*buf = NULL;
+		return EIO;
+	}
+	(*buf)[st.st_size] = 0;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+int qz_read_path(const char *path, size_t max, bool empty, char **buf, size_t *len)
+{
+	*buf = NULL;
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int err = qz_read_whole(fd, max, empty, buf, len);
+	close(fd);
 	return err;
 }

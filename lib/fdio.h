@@ -3,6 +3,7 @@
 #ifndef QZFS_FDIO_H
 #define QZFS_FDIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,6 +19,13 @@ ssize_t qz_read_cancellable(int fd, void *buf, size_t len, int cancel);
 /* qz_read_wait and qz_write_wait without a time limit. */
 ssize_t qz_read_full(int fd, void *buf, size_t len);
 int qz_write_full(int fd, const void *buf, size_t len);
+
+/* Reads all of regular file fd, from its start, into *buf (malloc'd, NUL-terminated beyond
+ * its *len bytes): EFBIG beyond max bytes, or if empty and empty is not allowed; EIO if it
+ * could not be read whole. */
+int qz_read_whole(int fd, size_t max, bool empty, char **buf, size_t *len);
+/* qz_read_whole of the file at path (0, or the errno of its open too). */
+int qz_read_path(const char *path, size_t max, bool empty, char **buf, size_t *len);
 
 /* Ends the writing of a file made whole or not at all: err (0, or the errno of the writes
  * to fd so far), then fd synced and closed, then temporary file tmp renamed to path; on any

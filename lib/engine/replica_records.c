@@ -13,44 +13,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define DOC_MAGIC  "qzfs-zfs-backup-record 1"
 #define RECORD_MAX 8192u
 #define DIGEST_MAX ((size_t)QZ_BACKUP_DOC_MAX - RECORD_MAX - 128)
-
-/* Reads all of path (at most max bytes) into *buf (malloc'd). */
-static int slurp(const char *path, size_t max, uint8_t **buf, size_t *len)
-{
-	*buf = NULL;
-	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	struct stat st;
-	int err = 0;
-	if (fstat(fd, &st) != 0)
-		err = errno;
-	else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max)
-		err = EFBIG;
-	else if ((*buf = malloc((size_t)st.st_size + 1)) == NULL)
-		err = ENOMEM;
-	else if (qz_read_full(fd, *buf, (size_t)st.st_size) != st.st_size)
-		err = EIO;
-	close(fd);
-	if (err != 0) {
-		free(*buf);
-		*buf = NULL;
-		return err;
-	}
-	*len = (size_t)st.st_size;
-	return 0;
-}
 
 /* Writes len bytes to path whole or not at all (a synced temporary file renamed). */
 static int spill(const char *path, const uint8_t *buf, size_t len)
@@ -74,13 +44,13 @@ int qz_replica_record_doc(const char *state_dir, const char *id, uint8_t **doc, 
 	*doc = NULL;
 	*len = 0;
 	char path[4096];
-	uint8_t *rec = NULL, *dig = NULL;
+	char *rec = NULL, *dig = NULL;
 	size_t reclen = 0, diglen = 0;
 	snprintf(path, sizeof(path), "%s/%s.rec", state_dir, id);
-	int err = slurp(path, RECORD_MAX, &rec, &reclen);
+	int err = qz_read_path(path, RECORD_MAX, true, &rec, &reclen);
 	if (err == 0) {
 		qz_backup_digest_path(state_dir, id, path, sizeof(path));
-		err = slurp(path, DIGEST_MAX, &dig, &diglen);
+		err = qz_read_path(path, DIGEST_MAX, true, &dig, &diglen);
 	}
 	if (err != 0) {
 		free(rec);
