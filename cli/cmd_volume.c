@@ -202,19 +202,36 @@ static int cmd_remove(qz_cli_t *cli, int argc, char **argv)
 	return run_op(cli, argc, argv, remove_op, always_gone);
 }
 
+/* done_gone, as a batch's teller of a removal (the state the engine knows is not needed). */
+static int removed(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err,
+		   const qz_after_t *after)
+{
+	(void)after;
+	return done_gone(cli, vol, cfg, err);
+}
+
 /* Like done, for a start: with --json, also waits for the block device (the VM gets it right
  * after). */
-static int started(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err)
+static int started(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err,
+		   const qz_after_t *after)
 {
+	(void)after;
 	if (err != 0)
 		return qz_cli_fail(cli, vol, err);
 	return cli->json ? print_info(cli, vol, cfg, true) : QZ_EXIT_OK;
 }
 
-/* Like done, for a stop: a volume whose data it throws away is gone after it. */
-static int stopped(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err)
+/* Like done, for a stop: a volume whose data it throws away is gone after it; the state of
+ * one it saved is the engine's (after), where it knows it. */
+static int stopped(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err,
+		   const qz_after_t *after)
 {
-	return gone_unless_saved(cfg) ? done_gone(cli, vol, cfg, err) : done(cli, vol, cfg, err);
+	if (gone_unless_saved(cfg))
+		return done_gone(cli, vol, cfg, err);
+	if (err != 0 || !cli->json || after == NULL || !after->known)
+		return done(cli, vol, cfg, err);
+	qz_cli_volinfo(cli, NULL, vol, &after->info);
+	return QZ_EXIT_OK;
 }
 
 static int cmd_start(qz_cli_t *cli, int argc, char **argv)
@@ -224,7 +241,7 @@ static int cmd_start(qz_cli_t *cli, int argc, char **argv)
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
 	if (rc != 0)
 		return rc;
-	return started(cli, vol, &cfg, qz_vol_start(cli->be, vol, &cfg));
+	return started(cli, vol, &cfg, qz_vol_start(cli->be, vol, &cfg), NULL);
 }
 
 static int cmd_stop(qz_cli_t *cli, int argc, char **argv)
@@ -440,8 +457,9 @@ static void batch_answered(qz_cli_t *cli, const struct batch_op *op, int r)
 /* What one engine pass does to a VM's volumes together (qz_vol_*_many), and how each
  * volume's outcome is told. */
 typedef int (*many_fn)(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
-		       int *errs, char (*details)[QZ_DETAIL_MAX]);
-typedef int (*told_fn)(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err);
+		       int *errs, char (*details)[QZ_DETAIL_MAX], qz_after_t *after);
+typedef int (*told_fn)(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err,
+		       const qz_after_t *after);
 
 /* A batch of one operation alone (a VM's start, stop or removal): all its volumes in one pass
  * of the engine, one listing, and one transaction group per kind of change; the states told
@@ -452,7 +470,9 @@ static int batch_many(qz_cli_t *cli, struct batch_op *ops, size_t n, many_fn man
 	qz_volcfg_t *cfgs = calloc(n, sizeof(*cfgs));
 	int *errs = calloc(n, sizeof(*errs)), rc = 0;
 	char(*details)[QZ_DETAIL_MAX] = calloc(n, sizeof(*details));
-	if (vols == NULL || cfgs == NULL || errs == NULL || details == NULL)
+	qz_after_t *after = cli->json ? calloc(n, sizeof(*after)) : NULL;
+	if (vols == NULL || cfgs == NULL || errs == NULL || details == NULL ||
+	    (cli->json && after == NULL))
 		rc = qz_cli_fail(cli, "batch", ENOMEM);
 	for (size_t i = 0; rc == 0 && i < n; i++) { /* checked by batch_parse already */
 		char *vol = NULL;
@@ -461,12 +481,12 @@ static int batch_many(qz_cli_t *cli, struct batch_op *ops, size_t n, many_fn man
 	}
 	bool ran = rc == 0;
 	if (ran)
-		many(cli->be, n, vols, cfgs, errs, details);
+		many(cli->be, n, vols, cfgs, errs, details, after);
 	for (size_t i = 0; ran && i < n; i++) {
 		cli->why[0] = '\0';
 		if (errs[i] != 0)
 			qz_be_fail(cli->be, errs[i], "%s", details[i]);
-		int r = told(cli, vols[i], &cfgs[i], errs[i]);
+		int r = told(cli, vols[i], &cfgs[i], errs[i], after != NULL ? &after[i] : NULL);
 		batch_answered(cli, &ops[i], r);
 		if (rc == 0)
 			rc = r;
@@ -475,6 +495,7 @@ static int batch_many(qz_cli_t *cli, struct batch_op *ops, size_t n, many_fn man
 	free(cfgs);
 	free(errs);
 	free(details);
+	free(after);
 	return rc;
 }
 
@@ -509,7 +530,7 @@ static int cmd_batch(qz_cli_t *cli, int argc, char **argv)
 		same += ops[i].cmd == ops[0].cmd;
 	bool together = same == n;
 	if (together && ops[0].cmd->fn == cmd_remove)
-		rc = batch_many(cli, ops, n, qz_vol_remove_many, done_gone);
+		rc = batch_many(cli, ops, n, qz_vol_remove_many, removed);
 	else if (together && ops[0].cmd->fn == cmd_start)
 		rc = batch_many(cli, ops, n, qz_vol_start_many, started);
 	else if (together && ops[0].cmd->fn == cmd_stop)

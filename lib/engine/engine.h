@@ -62,6 +62,13 @@ typedef struct qz_volinfo {
 	qz_revision_t revisions[QZ_MAX_REVISIONS]; /* oldest first */
 } qz_volinfo_t;
 
+/* A volume's state after a *_many operation, where the operation knows it without listing ZFS
+ * again (known false: ask qz_vol_info). */
+typedef struct qz_after {
+	bool known;
+	qz_volinfo_t info;
+} qz_after_t;
+
 /* Crash points (tests): the n-th point an operation passes makes it stop there. */
 int qz_crash_point(const char *name);
 /* Arms crash point number n (1-based; 0 disarms); returns how many points were passed since the
@@ -207,20 +214,24 @@ int qz_vol_remove(qz_backend_t *be, const char *vol);
  * each, with one listing and the revisions of all in one destroy_snaps (one transaction
  * group). cfgs is not used (NULL is fine): the signature is that of the other *_many. errs[i] is
  * volume i's outcome, details[i] the backend's detail of its failure; one failing stops none of
- * the others. Returns the first failure (0 if none). */
+ * the others. after (NULL: not wanted; else n of them) gets the states the operation knows
+ * without listing again (none for a removal: a removed volume's state needs no listing). Returns
+ * the first failure (0 if none). */
 int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
-		       int *errs, char (*details)[QZ_DETAIL_MAX]);
+		       int *errs, char (*details)[QZ_DETAIL_MAX], qz_after_t *after);
 int qz_vol_start(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
 int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
 /* Start and stop n volumes (a VM's, as qubesd asks for them together; vols[i] configured as
  * cfgs[i]) as qz_vol_start and qz_vol_stop do each, with one listing, the running markers
  * (start) or commits (stop) of all in one snapshot call, and at stop the markers and the
- * revisions let go of all in one destroy_snaps: one transaction group each. Outcomes as
- * qz_vol_remove_many's. */
+ * revisions let go of all in one destroy_all: one transaction group each. Outcomes as
+ * qz_vol_remove_many's. A stop knows the state of each saved volume it stopped from the listing
+ * before and its own changes, as qz_vol_info would list it after (usage as it was read before the
+ * commit: ZFS may count the last writes a moment later). */
 int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
-		      int *errs, char (*details)[QZ_DETAIL_MAX]);
+		      int *errs, char (*details)[QZ_DETAIL_MAX], qz_after_t *after);
 int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
-		     int *errs, char (*details)[QZ_DETAIL_MAX]);
+		     int *errs, char (*details)[QZ_DETAIL_MAX], qz_after_t *after);
 int qz_vol_info(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, qz_volinfo_t *info);
 /* Makes revision rev (NULL: the newest revision) the current state; the state it replaces
  * becomes a revision; nothing is destroyed. Refused while the volume is started. */

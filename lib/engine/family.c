@@ -67,6 +67,16 @@ int fam_load(qz_backend_t *be, const char *vol, family_t *f)
 	return err;
 }
 
+/* N of a revision's snapshot name "r<N>" (N from 1, no leading 0), else 0. */
+static unsigned rev_number(const char *shortname)
+{
+	char *end;
+	if (shortname[0] != 'r' || shortname[1] < '1' || shortname[1] > '9')
+		return 0;
+	unsigned long v = strtoul(shortname + 1, &end, 10);
+	return *end == '\0' && v < 1000000000UL ? (unsigned)v : 0;
+}
+
 int fam_from_list(const qz_list_t *l, const char *vol, family_t *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -112,14 +122,35 @@ int fam_from_list(const qz_list_t *l, const char *vol, family_t *f)
 		s->createtxg = num(qz_list_cell(l, r, C_TXG));
 		s->creation = num(qz_list_cell(l, r, C_CREATION));
 		s->deferred = strcmp(qz_list_cell(l, r, C_DEFER), "on") == 0;
-		char *end;
-		if (s->shortname[0] == 'r' && s->shortname[1] >= '1' && s->shortname[1] <= '9') {
-			unsigned long v = strtoul(s->shortname + 1, &end, 10);
-			if (*end == '\0' && v < 1000000000UL)
-				s->rev = (unsigned)v;
-		}
+		s->rev = rev_number(s->shortname);
 	}
 	return 0;
+}
+
+void fam_note_taken(family_t *f, const char *snap)
+{
+	long live = fam_ds(f, "");
+	const char *at = strchr(snap, '@');
+	if (live < 0 || at == NULL)
+		return;
+	uint64_t newest = 0;
+	for (size_t i = 0; i < f->nsnaps; i++)
+		newest = f->snaps[i].createtxg > newest ? f->snaps[i].createtxg : newest;
+	/* the room: fam_from_list made one slot per row, and the live dataset's row is no
+	 * snapshot; its creation time is left 0 (a current state's time is never told) */
+	f->snaps[f->nsnaps++] =
+	    (fam_snap_t){snap, at + 1, (size_t)live, newest + 1, 0, false, rev_number(at + 1)};
+}
+
+void fam_note_gone(family_t *f, const char *snap)
+{
+	for (size_t i = 0; i < f->nsnaps; i++)
+		if (strcmp(f->snaps[i].name, snap) == 0) {
+			memmove(&f->snaps[i], &f->snaps[i + 1],
+				(f->nsnaps - i - 1) * sizeof(f->snaps[0]));
+			f->nsnaps--;
+			return;
+		}
 }
 
 void fam_free(family_t *f)

@@ -44,6 +44,14 @@ int fam_list(qz_backend_t *be, const char *dir, int depth, qz_list_t *l);
 /* Builds the family of vol from such a listing, which must outlive f. */
 int fam_from_list(const qz_list_t *l, const char *vol, family_t *f);
 void fam_free(family_t *f);
+/* Notes in f, built by fam_from_list or fam_load, that snapshot snap (a name that outlives f) of
+ * its live dataset was just taken, newer than all it has: f is then as a listing would find it
+ * (but for figures ZFS alone knows, such as the snapshot's creation time). Nothing if f has no
+ * live dataset. At most once per family. */
+void fam_note_taken(family_t *f, const char *snap);
+/* Notes in f that snapshot snap went (destroyed, or its destruction deferred: either way it is
+ * no revision any more). */
+void fam_note_gone(family_t *f, const char *snap);
 /* Index of the dataset with the given suffix ("" = live), or -1. */
 long fam_ds(const family_t *f, const char *suffix);
 /* The committed state: the live dataset's newest r-snapshot, else its origin when that is a

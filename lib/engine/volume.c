@@ -469,9 +469,10 @@ static size_t names_to_destroy(size_t i, size_t n, const family_t *f, const int 
  * parked in the trash.
  */
 int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
-		       int *errs, char (*details)[QZ_DETAIL_MAX])
+		       int *errs, char (*details)[QZ_DETAIL_MAX], qz_after_t *after)
 {
 	(void)cfgs;
+	(void)after;
 	family_t *f = load_many(be, n, vols, errs, details);
 	char(*dirs)[QZ_NAME_MAX] = calloc(n + 1, sizeof(*dirs));
 	if (f == NULL || dirs == NULL) {
@@ -548,11 +549,11 @@ int qz_vol_remove_many(qz_backend_t *be, size_t n, const char *const *vols, cons
 /* A *_many operation on one volume: its outcome, with its detail. */
 static int one_of(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg,
 		  int (*many)(qz_backend_t *, size_t, const char *const *, const qz_volcfg_t *,
-			      int *, char (*)[QZ_DETAIL_MAX]))
+			      int *, char (*)[QZ_DETAIL_MAX], qz_after_t *))
 {
 	int err;
 	char detail[1][QZ_DETAIL_MAX];
-	if (many(be, 1, &vol, cfg, &err, detail) != 0)
+	if (many(be, 1, &vol, cfg, &err, detail, NULL) != 0)
 		return qz_be_fail(be, err, "%s", detail[0]);
 	return 0;
 }
@@ -829,8 +830,9 @@ static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 }
 
 int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
-		      int *errs, char (*details)[QZ_DETAIL_MAX])
+		      int *errs, char (*details)[QZ_DETAIL_MAX], qz_after_t *after)
 {
+	(void)after;
 	family_t *f = load_many(be, n, vols, errs, details);
 	start_rest_t *rest = calloc(n + 1, sizeof(*rest));
 	const char **marks = calloc(n + 1, sizeof(*marks));
@@ -936,13 +938,25 @@ static size_t stop_leftovers(size_t i, const char *vol, const stop_rest_t *r, co
 	return k;
 }
 
+static void describe_for(qz_backend_t *be, const family_t *f, const qz_volcfg_t *cfg,
+			 qz_volinfo_t *info);
+
+/* Whether a stopped volume's state (rest r, family f read before) follows from f and the stop's
+ * own changes: a saved volume that keeps revisions, and whose stop changed nothing else. */
+static bool stop_knows(const qz_volcfg_t *cfg, const stop_rest_t *r, const family_t *f)
+{
+	long live = fam_ds(f, "");
+	return cfg->save_on_stop && cfg->revisions_to_keep >= 0 && !r->had_import &&
+	       !has_generations(f) && live >= 0 && !f->ds[live].dirty_prop;
+}
+
 /*
  * Two transaction groups for all the volumes: one snapshot call takes every commit, then one
  * destroy_all call drops the markers and the revisions beyond those kept, and the volumes whose
  * data is thrown away.
  */
 int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
-		     int *errs, char (*details)[QZ_DETAIL_MAX])
+		     int *errs, char (*details)[QZ_DETAIL_MAX], qz_after_t *after)
 {
 	family_t *f = load_many(be, n, vols, errs, details);
 	stop_rest_t *rest = calloc(n + 1, sizeof(*rest));
@@ -1007,6 +1021,15 @@ int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const 
 			} else if (has_generations(&f[i])) {
 				collect_generations(be, vols[i]);
 			}
+		}
+		if (after != NULL && errs[i] == 0 && stop_knows(&cfgs[i], &rest[i], &f[i])) {
+			if (rest[i].commit[0] != '\0')
+				fam_note_taken(&f[i], rest[i].commit);
+			for (size_t r = 0; r < nd; r++)
+				if (owner[r] == i)
+					fam_note_gone(&f[i], doomed[r]);
+			describe_for(be, &f[i], &cfgs[i], &after[i].info);
+			after[i].known = true;
 		}
 		fam_free(&f[i]); /* (again, where it failed: harmless) */
 	}
@@ -1075,6 +1098,17 @@ static void describe(qz_backend_t *be, const qz_list_t *l, const family_t *f, qz
 	fam_free(&sf);
 }
 
+/* What qubesd is told of the volume of family f, configured as cfg. */
+static void describe_for(qz_backend_t *be, const family_t *f, const qz_volcfg_t *cfg,
+			 qz_volinfo_t *info)
+{
+	memset(info, 0, sizeof(*info));
+	describe(be, NULL, f, info);
+	if (!info->exists)
+		info->size = cfg->size;
+	info->dirty &= cfg->save_on_stop;
+}
+
 int qz_vol_info(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, qz_volinfo_t *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -1082,10 +1116,7 @@ int qz_vol_info(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, qz_vo
 	family_t f;
 	if (err != 0 || (err = fam_load(be, vol, &f)) != 0)
 		return err;
-	describe(be, NULL, &f, info);
-	if (!info->exists)
-		info->size = cfg->size;
-	info->dirty &= cfg->save_on_stop;
+	describe_for(be, &f, cfg, info);
 	fam_free(&f);
 	return 0;
 }

@@ -8,7 +8,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..35"
+echo "1..37"
 W=$(mktemp -d /tmp/qzfs-batch.XXXXXX)
 export QZFS_LOCK_DIR=$W/locks
 R=$Z/batch; T=$R/tpl; A=$R/work
@@ -50,10 +50,17 @@ stop_app=(stop $A/root --snap-on-start --source $T/root + stop $A/private --save
     stop $A/volatile --size 1M)
 # one transaction group per kind of change: the commits in one snapshot call, then the marker
 # and the thrown-away root and volatile volumes in one destroy_all call
-check "the AppVM stopped in one run" 0 profiled qzfs volume batch "${stop_app[@]}"
+check "the AppVM stopped in one run" 0 profiled qzfs --json volume batch "${stop_app[@]}"
+stopped=$out
 check "... its commit in one snapshot call" 0 test "$(calls snapshot)" = 1
 check "... all it drops in one destroy call" 0 test "$(calls destroy_all)" = 1 \
     -a "$(calls destroy)" = 0 -a "$(calls destroy_snaps)" = 0
+# the private volume's new state follows from the listing before and the stop's own changes
+check "... listing once, before" 0 test "$(calls list)" = 1
+check "... its private's answer is what a listing finds after" 0 test \
+    "$(printf '%s' "$stopped" | grep -o "{\"name\":\"$A/private\"[^}]*}[^}]*}" |
+        sed 's/"usage":[0-9]*,//')" = \
+    "$(qzfs --json volume info $A/private --save-on-stop | sed 's/"usage":[0-9]*,//')"
 check "... its root and volatile volumes are gone" 0 sh -c \
     "qzfs --json list $R | grep -c '\"$A/\(root\|volatile\)\"' | grep -qx 0"
 check "... started again in one run (as the driver asks)" 0 profiled qzfs --json volume \

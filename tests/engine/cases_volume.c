@@ -466,25 +466,25 @@ static void remove_many_together(void **s)
 	int errs[3];
 	char details[3][QZ_DETAIL_MAX];
 	qz_crash_arm(1, 0); /* t[0]'s parking fails: that is t[0]'s outcome alone */
-	assert_int_equal(qz_vol_remove_many(be, 2, tv, NULL, errs, details), ECANCELED);
+	assert_int_equal(qz_vol_remove_many(be, 2, tv, NULL, errs, details, NULL), ECANCELED);
 	qz_crash_arm(0, 0);
 	assert_int_equal(errs[0], ECANCELED);
 	assert_int_equal(errs[1], 0);
 	assert_false(be->ops->exists(be, t[1]));
-	OK(qz_vol_remove_many(be, 2, tv, NULL, errs, details));
+	OK(qz_vol_remove_many(be, 2, tv, NULL, errs, details, NULL));
 	assert_false(be->ops->exists(be, t[0]));
 	assert_false(be->ops->exists(be, t[1]));
 	assert_int_equal(vol_byte(a[0], 0), 0x21); /* its clone's origin parked, not lost */
 	OK(qz_vol_stop(be, a[0], &acfg));
 	OK(qz_vol_stop(be, a[2], &volatile_cfg));
-	assert_int_equal(qz_vol_remove_many(be, 3, av, NULL, errs, details), EBUSY);
+	assert_int_equal(qz_vol_remove_many(be, 3, av, NULL, errs, details, NULL), EBUSY);
 	assert_int_equal(errs[0], 0);
 	assert_int_equal(errs[1], EBUSY);
 	assert_non_null(strstr(details[1], a[1]));
 	assert_int_equal(errs[2], 0);
 	assert_true(be->ops->exists(be, a[1]));
 	OK(qz_vol_stop(be, a[1], &private_cfg));
-	OK(qz_vol_remove_many(be, 1, &av[1], NULL, errs, details));
+	OK(qz_vol_remove_many(be, 1, &av[1], NULL, errs, details, NULL));
 	qz_list_t l;
 	const char *cols[] = {"type"};
 	OK(be->ops->list(be, root(), -1, QZ_VOLUME | QZ_SNAPSHOT, cols, 1, &l));
@@ -702,6 +702,81 @@ static void started_clones_name_their_source_state(void **s)
 	assert_string_equal(info_of(t, &cfg)->source, "");
 }
 
+/* Stops the n volumes vols (configured as cfgs) together, as a VM's stop does, and checks that
+ * each state the stop knows is the one a listing finds after it: all of it, but for the usage on
+ * real ZFS (read before the commit, where ZFS may count the last writes a moment later). The
+ * number of states it knew. */
+static size_t stop_as_listed(size_t n, const char *const *vols, const qz_volcfg_t *cfgs)
+{
+	int errs[4];
+	char details[4][QZ_DETAIL_MAX];
+	qz_after_t *after = calloc(n, sizeof(*after));
+	assert_non_null(after);
+	OK(qz_vol_stop_many(be, n, vols, cfgs, errs, details, after));
+	const char *kind = getenv("QZFS_TEST_BACKEND");
+	size_t known = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!after[i].known)
+			continue;
+		known++;
+		const qz_volinfo_t *a = &after[i].info, *l = info_of(vols[i], &cfgs[i]);
+		assert_int_equal(a->exists, l->exists);
+		assert_int_equal(a->dirty, l->dirty);
+		assert_int_equal(a->outdated, l->outdated);
+		assert_int_equal(a->size, l->size);
+		if (kind == NULL || strcmp(kind, "real") != 0)
+			assert_int_equal(a->usage, l->usage);
+		assert_string_equal(a->current, l->current);
+		assert_string_equal(a->source, l->source);
+		assert_string_equal(a->source_state, l->source_state);
+		assert_int_equal(a->nrevisions, l->nrevisions);
+		for (size_t r = 0; r < l->nrevisions; r++) {
+			assert_string_equal(a->revisions[r].id, l->revisions[r].id);
+			assert_int_equal(a->revisions[r].created, l->revisions[r].created);
+		}
+	}
+	free(after);
+	return known;
+}
+
+/* A stop's answer is the listing after it, without that listing: first commits, revisions let
+ * go (one a running clone still needs, its destruction deferred), nothing to commit, no
+ * revisions kept; with the volumes it throws away beside them. */
+static void a_stops_answer_is_what_a_listing_finds(void **s)
+{
+	(void)s;
+	char t[2][128], a[3][128];
+	snprintf(t[0], sizeof(t[0]), "%s", V("tmpl", "root"));
+	snprintf(t[1], sizeof(t[1]), "%s", V("tmpl", "private"));
+	snprintf(a[0], sizeof(a[0]), "%s", V("app", "root"));
+	snprintf(a[1], sizeof(a[1]), "%s", V("app", "private"));
+	snprintf(a[2], sizeof(a[2]), "%s", V("app", "volatile"));
+	const char *tv[] = {t[0], t[1]}, *av[] = {a[0], a[1], a[2]};
+	qz_volcfg_t tcfg[] = {template_root, private_cfg};
+	qz_volcfg_t acfg[] = {appvm_root(t[0]), private_cfg, volatile_cfg};
+	OK(qz_vol_create(be, t[0], &tcfg[0]));
+	OK(qz_vol_create(be, t[1], &tcfg[1]));
+	OK(qz_vol_create(be, a[1], &acfg[1]));
+	for (int round = 1; round <= 4; round++) {
+		OK(qz_vol_start(be, t[0], &tcfg[0]));
+		OK(qz_vol_start(be, t[1], &tcfg[1]));
+		fill(t[0], 0, 4096 * (uint64_t)round, round);
+		fill(t[1], 4096, 8192, round);
+		assert_int_equal(stop_as_listed(2, tv, tcfg), 2);
+		if (round == 2) /* the AppVM's root now holds the template root's current state */
+			for (size_t i = 0; i < 3; i++)
+				OK(qz_vol_start(be, av[i], &acfg[i]));
+	}
+	fill(a[1], 0, 4096, 9);
+	assert_int_equal(stop_as_listed(3, av, acfg), 1); /* its private; the others are gone */
+	assert_int_equal(stop_as_listed(3, av, acfg), 1); /* halted: nothing to commit */
+	tcfg[1].revisions_to_keep = 0;
+	OK(qz_vol_start(be, t[1], &tcfg[1]));
+	assert_int_equal(stop_as_listed(1, tv + 1, tcfg + 1), 1);
+	assert_int_equal(info_of(t[1], &tcfg[1])->nrevisions, 0);
+	assert_int_equal(info_of(t[0], &tcfg[0])->nrevisions, 1);
+}
+
 static void pool_setup_makes_missing_parents(void **s)
 {
 	(void)s;
@@ -843,6 +918,7 @@ const struct CMUnitTest volume_cases[] = {
     ECASE(a_stop_with_minus_one_drops_what_an_earlier_setting_kept),
     ECASE(generations_go_with_their_last_revision),
     ECASE(started_clones_name_their_source_state),
+    ECASE(a_stops_answer_is_what_a_listing_finds),
     ECASE(volumes_carry_the_markers_other_tools_read),
     ECASE(pool_setup_makes_missing_parents),
     ECASE(pool_setup_and_destroy),
