@@ -3,7 +3,8 @@
 our zfs_zvol driver against Qubes' in-tree zfs driver, on the same zpool, in the same run.
 Prints figures, never asserts: per step the wall time, the processes each driver ran (qzfs,
 zfs, zpool, through counting wrappers first in PATH) and the transaction groups the zpool
-synced meanwhile (/proc/spl/kstat/zfs/<zpool>/txgs); and N AppVMs at once against one alone.
+synced meanwhile (/proc/spl/kstat/zfs/<zpool>/txgs); and N AppVMs at once against one alone,
+beside N bare `zfs snapshot` + `zfs destroy` pairs at once (what ZFS itself reaches here).
 
     python3 storage_vs_intree.py ZPOOL        (run by tests/vm/bench_storage.sh in the test VM)
 
@@ -15,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 ZPOOL = sys.argv[1] if len(sys.argv) > 1 else "bench"
@@ -142,6 +144,28 @@ def calibrate():
     return ms
 
 
+def bare_at_once(n, tag):
+    """n bare `zfs snapshot` + `zfs destroy` pairs at once, each pair in a thread of its own:
+    how near the CPU-bound limit ZFS itself comes in this machine with n callers."""
+    failed = []
+
+    def pair(i):
+        snap = "{}@{}x{}".format(ZPOOL, tag, i)
+        for argv in (["zfs", "snapshot", snap], ["zfs", "destroy", snap]):
+            if subprocess.run(argv, check=False).returncode != 0:
+                failed.append(" ".join(argv))
+
+    threads = [threading.Thread(target=pair, args=(i,)) for i in range(n)]
+    with Meter() as m:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if failed:
+        raise RuntimeError("bare zfs failed: " + "; ".join(failed))
+    return m
+
+
 def median(meters, key):
     return statistics.median(getattr(m, key) for m in meters)
 
@@ -151,8 +175,12 @@ def main():
         qubes.storage.VOLUME_STATE_DIR = os.environ["QZFS_BENCH_STATE"]
         os.makedirs(qubes.storage.VOLUME_STATE_DIR, exist_ok=True)
     results = {}  # (driver, step): [Meter]
+    bare = {}  # N: [Meter] of N bare snapshot + destroy pairs at once
     for driver in ("intree", "ours"):
         results[(driver, "calibration: bare zfs snapshot + destroy")] = calibrate()
+        for i in range(RUNS):
+            for n in (1, 5, 10):
+                bare.setdefault(n, []).append(bare_at_once(n, "{}{}r{}".format(driver, n, i)))
         asyncio.run(bench_driver(driver, results))
     steps = []
     for (driver, step) in results:
@@ -176,6 +204,11 @@ def main():
         parts = sorted(meter.phases.items(), key=lambda kv: -kv[1][1])
         print("{} ({:.0f} ms): {}".format(step, meter.ms, ", ".join(
             "{} {}x {:.0f} ms".format(name, count, us / 1000) for name, (count, us) in parts)))
+    for n in (5, 10):
+        one, many = median(bare[1], "ms"), median(bare[n], "ms")
+        print("bare zfs: {} snapshot + destroy pairs at once: {:.2f}x one alone, {:.2f}x the "
+              "CPU-bound limit (N / cores x one)".format(n, many / one,
+                                                        many / (n / os.cpu_count() * one)))
     for driver in ("ours", "intree"):
         for step in ("start", "stop", "remove"):
             one = median(results[(driver, "1 AppVMs {} at once".format(step))], "ms")
