@@ -103,14 +103,20 @@ const char *qz_cli_volume_of(int argc, char **argv)
 	return rc == 0 && first < argc ? argv[first] : NULL;
 }
 
-/* Prints what qz_vol_info says of vol: the state a caller caches after each change; with
- * device, also the block device path once it is there. */
-static int print_info(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, bool device)
+/* Prints what qz_vol_info says of vol (or what the operation before knew of it: state, NULL
+ * if nothing): the state a caller caches after each change; with device, also the block device
+ * path once it is there. */
+static int print_info(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, bool device,
+		      const qz_volinfo_t *state)
 {
 	qz_volinfo_t *info = malloc(sizeof(*info));
 	if (info == NULL)
 		return qz_cli_fail(cli, vol, ENOMEM);
-	int err = qz_vol_info(cli->be, vol, cfg, info);
+	int err = 0;
+	if (state != NULL)
+		*info = *state;
+	else
+		err = qz_vol_info(cli->be, vol, cfg, info);
 	if (err == 0 && device)
 		err = qz_vol_device(cli->be, vol, info->device, sizeof(info->device));
 	if (err == 0)
@@ -124,7 +130,7 @@ static int done(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err)
 {
 	if (err != 0)
 		return qz_cli_fail(cli, vol, err);
-	return cli->json ? print_info(cli, vol, cfg, false) : QZ_EXIT_OK;
+	return cli->json ? print_info(cli, vol, cfg, false, NULL) : QZ_EXIT_OK;
 }
 
 /* Like done, for an operation that leaves vol without a live dataset and without revisions
@@ -141,6 +147,12 @@ static int done_gone(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int
 	qz_cli_volinfo(cli, NULL, vol, info);
 	free(info);
 	return QZ_EXIT_OK;
+}
+
+/* The state an operation knew of a volume after it (NULL: it knew nothing). */
+static const qz_volinfo_t *known(const qz_after_t *after)
+{
+	return after != NULL && after->known ? &after->info : NULL;
 }
 
 static int cmd_create(qz_cli_t *cli, int argc, char **argv)
@@ -211,14 +223,13 @@ static int removed(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int e
 }
 
 /* Like done, for a start: with --json, also waits for the block device (the VM gets it right
- * after). */
+ * after); the state is the engine's (after), where it knows it. */
 static int started(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int err,
 		   const qz_after_t *after)
 {
-	(void)after;
 	if (err != 0)
 		return qz_cli_fail(cli, vol, err);
-	return cli->json ? print_info(cli, vol, cfg, true) : QZ_EXIT_OK;
+	return cli->json ? print_info(cli, vol, cfg, true, known(after)) : QZ_EXIT_OK;
 }
 
 /* Like done, for a stop: a volume whose data it throws away is gone after it; the state of
@@ -228,10 +239,9 @@ static int stopped(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, int e
 {
 	if (gone_unless_saved(cfg))
 		return done_gone(cli, vol, cfg, err);
-	if (err != 0 || !cli->json || after == NULL || !after->known)
+	if (err != 0 || !cli->json)
 		return done(cli, vol, cfg, err);
-	qz_cli_volinfo(cli, NULL, vol, &after->info);
-	return QZ_EXIT_OK;
+	return print_info(cli, vol, cfg, false, known(after));
 }
 
 static int cmd_start(qz_cli_t *cli, int argc, char **argv)
@@ -269,7 +279,7 @@ static int cmd_info(qz_cli_t *cli, int argc, char **argv)
 	qz_volcfg_t cfg;
 	char *vol = NULL;
 	int rc = parse(cli, argc, argv, &cfg, &vol, 1, 1, NULL);
-	return rc != 0 ? rc : print_info(cli, vol, &cfg, false);
+	return rc != 0 ? rc : print_info(cli, vol, &cfg, false, NULL);
 }
 
 static int cmd_revert(qz_cli_t *cli, int argc, char **argv)

@@ -142,6 +142,15 @@ void fam_note_taken(family_t *f, const char *snap)
 	    (fam_snap_t){snap, at + 1, (size_t)live, newest + 1, 0, false, rev_number(at + 1)};
 }
 
+void fam_just_made(family_t *f, const char *vol, const char *origin, uint64_t volsize,
+		   uint64_t referenced)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->vol, sizeof(f->vol), "%s", vol);
+	f->ds[0] = (fam_ds_t){f->vol, "", origin, volsize, referenced, false};
+	f->nds = 1;
+}
+
 void fam_note_gone(family_t *f, const char *snap)
 {
 	for (size_t i = 0; i < f->nsnaps; i++)

@@ -49,6 +49,10 @@ void fam_free(family_t *f);
  * (but for figures ZFS alone knows, such as the snapshot's creation time). Nothing if f has no
  * live dataset. At most once per family. */
 void fam_note_taken(family_t *f, const char *snap);
+/* Makes f the family of vol as it is just after it was made (created empty, or cloned from
+ * origin, "-" for none: a name that outlives f): its live dataset alone, of the figures given. */
+void fam_just_made(family_t *f, const char *vol, const char *origin, uint64_t volsize,
+		   uint64_t referenced);
 /* Notes in f that snapshot snap went (destroyed, or its destruction deferred: either way it is
  * no revision any more). */
 void fam_note_gone(family_t *f, const char *snap);

@@ -727,12 +727,19 @@ static int mark_running(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 	return err;
 }
 
+static void describe_for(qz_backend_t *be, const family_t *f, const qz_volcfg_t *cfg,
+			 qz_volinfo_t *info);
+
 /* What a volume's start leaves to be done with the other volumes of its VM: its running
  * marker (every volume's taken in one snapshot call: one transaction group), then a grow. */
 typedef struct start_rest {
 	char marker[QZ_NAME_MAX]; /* "" for none */
 	bool grow;		  /* to cfg->size, from have bytes, once marked */
 	uint64_t have;
+	/* what the state after the start is: to be listed; the family read before, unchanged or
+	 * with the marker taken; or a volume just made, from origin ("-": made empty) */
+	enum { AFTER_LISTED, AFTER_SAME, AFTER_MARKED, AFTER_MADE } after;
+	char origin[QZ_NAME_MAX];
 } start_rest_t;
 
 /* Marks vol started: at once without snapshots (revisions_to_keep -1), else its marker's name
@@ -744,8 +751,8 @@ static int plan_mark(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, 
 	return fam_name(rest->marker, vol, '@', QZ_RUNNING_SNAP);
 }
 
-/* Starts vol, whose family f was read and recovered first (freed here), up to what rest says is
- * left: its marker and a grow. */
+/* Starts vol, whose family f was read and recovered first (the caller frees it; it no longer
+ * matches ZFS), up to what rest says is left: its marker and a grow. */
 static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, family_t *f,
 			start_rest_t *rest)
 {
@@ -753,10 +760,10 @@ static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 	bool running = fam_running(f);
 	const fam_snap_t *cur = fam_current(f);
 	bool has_revs = has_revisions(f), has_cur = cur != NULL;
+	bool alone = f->nds == (live >= 0 ? 1u : 0u); /* no import, generation or leftover */
 	uint64_t have = live >= 0 ? f->ds[live].volsize : 0;
 	unsigned next_rev = fam_next_rev(f);
 	int err = destroy_suffix(be, f, "import"); /* an import that never ended */
-	fam_free(f);
 	if (err != 0)
 		return err;
 	char snap[QZ_NAME_MAX];
@@ -764,8 +771,10 @@ static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 	if (cfg->save_on_stop && !cfg->snap_on_start) {
 		if (live < 0)
 			return qz_be_fail(be, ENOENT, "volume %s does not exist", vol);
-		if (running)
-			return 0; /* started before without a stop: its data is kept */
+		if (running) { /* started before without a stop: its data is kept */
+			rest->after = alone ? AFTER_SAME : AFTER_LISTED;
+			return 0;
+		}
 		if (cfg->revisions_to_keep < 0 && has_revs && (err = prune(be, vol, -1)) != 0)
 			return err; /* switched to -1: the live volume is the state */
 		if (!has_cur && cfg->revisions_to_keep >= 0) {
@@ -774,6 +783,11 @@ static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 		}
 		rest->grow = true;
 		rest->have = have;
+		/* the marker alone changes it (no snapshot made or dropped, no grow, no property)
+		 */
+		if (alone && has_cur && cfg->revisions_to_keep >= 0 && cfg->size <= have &&
+		    !f->ds[live].dirty_prop)
+			rest->after = AFTER_MARKED;
 		return plan_mark(be, vol, cfg, rest);
 	}
 	if (cfg->save_on_stop) { /* and snap_on_start: the source's state, committed at stop */
@@ -792,6 +806,7 @@ static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 	/* snap_on_start only, or volatile: made fresh at every start */
 	if ((err = ensure_vm_dir(be, vol)) != 0)
 		return err;
+	bool made_alone = alone && f->nsnaps == 0; /* after it: the new dataset alone */
 	if (live >= 0) {
 		char name[QZ_NAME_MAX];
 		snprintf(name, sizeof(name), "%s", vol);
@@ -809,6 +824,10 @@ static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 			if (err != ENOENT) /* ENOENT: the source committed meanwhile */
 				break;
 		}
+		if (err == 0 && made_alone) {
+			rest->after = AFTER_MADE;
+			snprintf(rest->origin, sizeof(rest->origin), "%s", snap);
+		}
 		if (err != 0 || cfg->size == 0)
 			return err;
 		char vs[32]; /* a clone has its snapshot's size; the config may ask for more */
@@ -819,6 +838,10 @@ static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 	uint64_t size = cfg->size;
 	if ((err = check_size(be, &size)) != 0)
 		return err;
+	if (made_alone) {
+		rest->after = AFTER_MADE;
+		snprintf(rest->origin, sizeof(rest->origin), "-");
+	}
 	if (!cfg->ephemeral)
 		return create_zvol(be, vol, size, true, NULL);
 	uint8_t key[QZ_WKEY_LEN];
@@ -829,10 +852,38 @@ static int start_loaded(qz_backend_t *be, const char *vol, const qz_volcfg_t *cf
 	return err;
 }
 
+/* The state after its start of volume vol (configured as cfg, family f read before, rest what
+ * its start did), where it follows without a listing: into *info, true; else false. A volume
+ * just made is read with two property gets (its size and usage). */
+static bool start_knows(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg, family_t *f,
+			const start_rest_t *rest, qz_volinfo_t *info)
+{
+	char vs[32], ref[32];
+	family_t made;
+	switch (rest->after) {
+	case AFTER_MARKED:
+		fam_note_taken(f, rest->marker);
+		/* fall through */
+	case AFTER_SAME:
+		describe_for(be, f, cfg, info);
+		return true;
+	case AFTER_MADE:
+		if (be->ops->get_prop(be, vol, "volsize", vs, sizeof(vs)) != 0 ||
+		    be->ops->get_prop(be, vol, "referenced", ref, sizeof(ref)) != 0)
+			return false;
+		fam_just_made(&made, vol, rest->origin, strtoull(vs, NULL, 10),
+			      strtoull(ref, NULL, 10));
+		describe_for(be, &made, cfg, info);
+		fam_free(&made);
+		return true;
+	default:
+		return false;
+	}
+}
+
 int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
 		      int *errs, char (*details)[QZ_DETAIL_MAX], qz_after_t *after)
 {
-	(void)after;
 	family_t *f = load_many(be, n, vols, errs, details);
 	start_rest_t *rest = calloc(n + 1, sizeof(*rest));
 	const char **marks = calloc(n + 1, sizeof(*marks));
@@ -852,7 +903,6 @@ int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const
 		else if (rest[i].marker[0] != '\0')
 			marks[k++] = rest[i].marker;
 	}
-	free(f);
 	/* every volume's marker in one snapshot call; if that fails, each on its own (a stale
 	 * marker replaced), so that each says what stopped it */
 	be->detail[0] = '\0';
@@ -869,6 +919,13 @@ int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const
 		if (err != 0)
 			failed(be, i, errs, details, err);
 	}
+	for (size_t i = 0; i < n; i++) {
+		if (after != NULL && errs[i] == 0 && (together || rest[i].after != AFTER_MARKED))
+			after[i].known =
+			    start_knows(be, vols[i], &cfgs[i], &f[i], &rest[i], &after[i].info);
+		fam_free(&f[i]);
+	}
+	free(f);
 	free(rest);
 	free(marks);
 	return first_failure(n, errs);
@@ -937,9 +994,6 @@ static size_t stop_leftovers(size_t i, const char *vol, const stop_rest_t *r, co
 		owner[j] = i;
 	return k;
 }
-
-static void describe_for(qz_backend_t *be, const family_t *f, const qz_volcfg_t *cfg,
-			 qz_volinfo_t *info);
 
 /* Whether a stopped volume's state (rest r, family f read before) follows from f and the stop's
  * own changes: a saved volume that keeps revisions, and whose stop changed nothing else. */

@@ -8,7 +8,7 @@
 set -u
 Z=${1:?zpool}
 . "$(dirname "$0")/../vm/tap.sh"
-echo "1..37"
+echo "1..40"
 W=$(mktemp -d /tmp/qzfs-batch.XXXXXX)
 export QZFS_LOCK_DIR=$W/locks
 R=$Z/batch; T=$R/tpl; A=$R/work
@@ -65,11 +65,19 @@ check "... its root and volatile volumes are gone" 0 sh -c \
     "qzfs --json list $R | grep -c '\"$A/\(root\|volatile\)\"' | grep -qx 0"
 check "... started again in one run (as the driver asks)" 0 profiled qzfs --json volume \
     batch "${start_app[@]}"
+started=$out
 check "... its markers in one snapshot call, with no destroy" 0 test "$(calls snapshot)" = 1 \
     -a "$(calls destroy_all)" = 0 -a "$(calls destroy)" = 0
-# listings: the VM's datasets before and after, its template's once (the changes between are
-# the VM's own, on another line)
-check "... listing the template once" 0 test "$(calls list)" = 3
+# listings: the VM's datasets before, its template's once; the states after follow from them,
+# the start's own changes and, for the root and volatile volumes it made, their size and usage
+check "... listing twice: the VM's volumes and its template's" 0 test "$(calls list)" = 2 \
+    -a "$(calls get_prop)" -le 6
+for v in root private volatile; do
+    cfg=$(printf '%s\n' "${start_app[@]}" | grep -A3 -x "$A/$v" | tail -n +2 | sed '/^[+]$/,$d')
+    check "... its $v's answer is what a listing finds after" 0 test \
+        "$(printf '%s' "$started" | grep -o "{\"name\":\"$A/$v\"[^}]*}[^}]*}" |
+            sed 's/,"device":"[^"]*"//')" = "$(qzfs --json volume info $A/$v $cfg)"
+done
 check "a malformed batch is refused" 2 qzfs volume batch "${stop_app[@]}" + frob $A/root
 check "... before anything is done: the VM's volumes still run" 0 sh -c \
     "qzfs --json volume info $A/private --save-on-stop | grep -q '\"dirty\":true'"
