@@ -443,21 +443,29 @@ static void remove_template_while_appvm_runs(void **s)
 	OK(qz_vol_stop(be, a, &acfg));
 }
 
+/* Names a template's volumes (t: root, private) and an AppVM's (a: root, private, volatile), and
+ * creates the template's and the AppVM's private (the AppVM's root and volatile volumes are made
+ * at its start). */
+static void template_and_appvm(char t[2][128], char a[3][128])
+{
+	snprintf(t[0], 128, "%s", V("tmpl", "root"));
+	snprintf(t[1], 128, "%s", V("tmpl", "private"));
+	snprintf(a[0], 128, "%s", V("app", "root"));
+	snprintf(a[1], 128, "%s", V("app", "private"));
+	snprintf(a[2], 128, "%s", V("app", "volatile"));
+	OK(qz_vol_create(be, t[0], &template_root));
+	OK(qz_vol_create(be, t[1], &private_cfg));
+	OK(qz_vol_create(be, a[1], &private_cfg));
+}
+
 /* A VM's volumes removed together: the one still started is refused with its own reason, the
  * others go; a template's root that a running AppVM was cloned from is parked until it stops. */
 static void remove_many_together(void **s)
 {
 	(void)s;
 	char t[2][128], a[3][128];
-	snprintf(t[0], sizeof(t[0]), "%s", V("tmpl", "root"));
-	snprintf(t[1], sizeof(t[1]), "%s", V("tmpl", "private"));
-	snprintf(a[0], sizeof(a[0]), "%s", V("app", "root"));
-	snprintf(a[1], sizeof(a[1]), "%s", V("app", "private"));
-	snprintf(a[2], sizeof(a[2]), "%s", V("app", "volatile"));
+	template_and_appvm(t, a);
 	qz_volcfg_t acfg = appvm_root(t[0]);
-	OK(qz_vol_create(be, t[0], &template_root));
-	OK(qz_vol_create(be, t[1], &private_cfg));
-	OK(qz_vol_create(be, a[1], &private_cfg));
 	commit_byte(t[0], &template_root, 0x21);
 	OK(qz_vol_start(be, a[0], &acfg));
 	OK(qz_vol_start(be, a[1], &private_cfg));
@@ -751,17 +759,10 @@ static void answers_are_what_a_listing_finds(void **s)
 {
 	(void)s;
 	char t[2][128], a[3][128];
-	snprintf(t[0], sizeof(t[0]), "%s", V("tmpl", "root"));
-	snprintf(t[1], sizeof(t[1]), "%s", V("tmpl", "private"));
-	snprintf(a[0], sizeof(a[0]), "%s", V("app", "root"));
-	snprintf(a[1], sizeof(a[1]), "%s", V("app", "private"));
-	snprintf(a[2], sizeof(a[2]), "%s", V("app", "volatile"));
+	template_and_appvm(t, a);
 	const char *tv[] = {t[0], t[1]}, *av[] = {a[0], a[1], a[2]};
 	qz_volcfg_t tcfg[] = {template_root, private_cfg};
 	qz_volcfg_t acfg[] = {appvm_root(t[0]), private_cfg, volatile_cfg};
-	OK(qz_vol_create(be, t[0], &tcfg[0]));
-	OK(qz_vol_create(be, t[1], &tcfg[1]));
-	OK(qz_vol_create(be, a[1], &acfg[1]));
 	for (int round = 1; round <= 4; round++) {
 		assert_int_equal(as_listed(qz_vol_start_many, 2, tv, tcfg), 2);
 		fill(t[0], 0, 4096 * (uint64_t)round, round);
