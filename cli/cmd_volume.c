@@ -473,7 +473,8 @@ typedef int (*told_fn)(qz_cli_t *cli, const char *vol, const qz_volcfg_t *cfg, i
 
 /* A batch of one operation alone (a VM's start, stop or removal): all its volumes in one pass
  * of the engine, one listing, and one transaction group per kind of change; the states told
- * after (the listing they need made once). The first failure's exit code, or 0. */
+ * after, as the engine knew them (a listing made once for those it did not). The first
+ * failure's exit code, or 0. */
 static int batch_many(qz_cli_t *cli, struct batch_op *ops, size_t n, many_fn many, told_fn told)
 {
 	const char **vols = calloc(n, sizeof(*vols));
