@@ -225,9 +225,10 @@ int qz_vol_stop(qz_backend_t *be, const char *vol, const qz_volcfg_t *cfg);
  * cfgs[i]) as qz_vol_start and qz_vol_stop do each, with one listing, the running markers
  * (start) or commits (stop) of all in one snapshot call, and at stop the markers and the
  * revisions let go of all in one destroy_all: one transaction group each. Outcomes as
- * qz_vol_remove_many's. A stop knows the state of each saved volume it stopped from the listing
- * before and its own changes, as qz_vol_info would list it after (usage as it was read before the
- * commit: ZFS may count the last writes a moment later). */
+ * qz_vol_remove_many's. after[i] gets volume i's state as qz_vol_info would list it after,
+ * where it follows from the listing before and the operation's own changes: at stop, each saved
+ * volume's (usage as read before the commit: ZFS may count the last writes a moment later); at
+ * start, each saved volume's, and each volume the start made (its size and usage read alone). */
 int qz_vol_start_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
 		      int *errs, char (*details)[QZ_DETAIL_MAX], qz_after_t *after);
 int qz_vol_stop_many(qz_backend_t *be, size_t n, const char *const *vols, const qz_volcfg_t *cfgs,
